@@ -1,0 +1,203 @@
+"""Admin operations on one instance, typed, with the broker's own error words kept.
+
+librdkafka reports connection and authentication failures through `error_cb`, not through
+the request that timed out; `InstanceAdmin` keeps the last few so a timeout can say *why*
+("Connect to ipv4#127.0.0.1:1 failed: Connection refused").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
+
+from ksync.kafka.config import client_config
+from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, TransientKafkaError, wrap
+from ksync.spec import Connection
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    cluster_id: str
+    broker_count: int
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    partitions: int
+    replication_factor: int
+
+
+@dataclass(frozen=True)
+class NewTopicPlan:
+    name: str
+    partitions: int
+    replication_factor: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def is_internal_topic(name: str) -> bool:
+    """Kafka's internal topics (`__consumer_offsets`, `__transaction_state`, `__*`)."""
+    return name.startswith("__")
+
+
+# Real Kafka lists every topic-level key in DescribeConfigs, including this rarely-set one.
+# Some brokers (tansu) answer with only the keys that were set, and mark them DEFAULT_CONFIG;
+# the key's absence tells such a sparse answer apart.
+_ALWAYS_LISTED_BY_KAFKA = "segment.index.bytes"
+
+
+def _explicit_configs(entries: dict) -> dict[str, str]:
+    """The topic configs a user set, from a DescribeConfigs answer."""
+    usable = {n: e for n, e in entries.items() if e.value is not None and not e.is_sensitive}
+    sparse = _ALWAYS_LISTED_BY_KAFKA not in entries and not any(
+        e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value for e in usable.values()
+    )
+    return {
+        n: e.value
+        for n, e in usable.items()
+        if sparse or e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    }
+
+
+class InstanceAdmin:
+    """Admin client for one instance. Thread-safe; create once per connection and reuse."""
+
+    def __init__(self, conn: Connection, timeout_s: float = 10.0) -> None:
+        self.conn = conn
+        self.timeout_s = timeout_s
+        self._errors: deque[KafkaError] = deque(maxlen=5)
+        self._lock = threading.Lock()
+        self._client = AdminClient(client_config(conn, error_cb=self._on_error))
+
+    def _on_error(self, err: KafkaError) -> None:
+        with self._lock:
+            self._errors.append(err)
+
+    def _failure(self, exc: BaseException, doing: str) -> KsyncKafkaError:
+        """The error to raise for `exc`, preferring a persistent background error's words."""
+        with self._lock:
+            background = list(self._errors)
+            self._errors.clear()
+        for err in reversed(background):
+            if wrap(err, "").persistent:
+                return PersistentKafkaError(f"{doing}: {err.str()}", err.code())
+        wrapped = wrap(exc, doing)
+        if background and not wrapped.persistent:
+            return TransientKafkaError(f"{wrapped} ({background[-1].str()})", wrapped.code)
+        return wrapped
+
+    def cluster_info(self) -> ClusterInfo:
+        """The cluster id and broker count; raises a typed error naming the broker's reason."""
+        try:
+            desc = self._client.describe_cluster(request_timeout=self.timeout_s).result(
+                timeout=self.timeout_s + 1
+            )
+        except (KafkaException, TimeoutError) as exc:  # noqa: PERF203
+            raise self._failure(exc, f"cannot reach {self.conn.bootstrap_servers}") from None
+        return ClusterInfo(cluster_id=str(desc.cluster_id), broker_count=len(desc.nodes))
+
+    def list_topics(self, include_internal: bool = False) -> dict[str, TopicInfo]:
+        """Every topic with its partition count and replication factor."""
+        try:
+            md = self._client.list_topics(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise self._failure(exc, f"cannot list topics of {self.conn.bootstrap_servers}") from None
+        topics: dict[str, TopicInfo] = {}
+        for name, tmd in md.topics.items():
+            if tmd.error is not None or (not include_internal and is_internal_topic(name)):
+                continue
+            rf = max((len(p.replicas) for p in tmd.partitions.values()), default=0)
+            topics[name] = TopicInfo(name, len(tmd.partitions), rf)
+        return topics
+
+    def topic_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
+        """The configs explicitly set on each topic (not broker or static defaults)."""
+        if not names:
+            return {}
+        futures = self._client.describe_configs(
+            [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names],
+            request_timeout=self.timeout_s,
+        )
+        out: dict[str, dict[str, str]] = {}
+        for res, fut in futures.items():
+            try:
+                entries = fut.result(timeout=self.timeout_s + 1)
+            except (KafkaException, TimeoutError) as exc:
+                raise self._failure(exc, f"cannot read configs of topic {res.name}") from None
+            out[res.name] = _explicit_configs(entries)
+        return out
+
+    def create_topics(self, plans: list[NewTopicPlan]) -> list[str]:
+        """Create topics; returns the names created (an existing topic is not an error)."""
+        if not plans:
+            return []
+        futures = self._client.create_topics(
+            [
+                NewTopic(p.name, p.partitions, p.replication_factor, config=dict(p.configs))
+                for p in plans
+            ],
+            request_timeout=self.timeout_s,
+        )
+        created: list[str] = []
+        for name, fut in futures.items():
+            try:
+                fut.result(timeout=self.timeout_s + 1)
+                created.append(name)
+            except KafkaException as exc:
+                if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    continue
+                raise self._failure(exc, f"cannot create topic {name}") from None
+            except TimeoutError as exc:
+                raise self._failure(exc, f"cannot create topic {name}") from None
+        return created
+
+    def create_partitions(self, topic: str, total: int) -> None:
+        """Grow `topic` to `total` partitions."""
+        from confluent_kafka.admin import NewPartitions
+
+        futures = self._client.create_partitions(
+            [NewPartitions(topic, total)], request_timeout=self.timeout_s
+        )
+        for fut in futures.values():
+            try:
+                fut.result(timeout=self.timeout_s + 1)
+            except (KafkaException, TimeoutError) as exc:
+                raise self._failure(exc, f"cannot add partitions to topic {topic}") from None
+
+    def alter_topic_configs(self, topic: str, configs: dict[str, str]) -> None:
+        """Set `configs` on `topic` incrementally (other keys untouched)."""
+        from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
+
+        resource = ConfigResource(
+            ConfigResource.Type.TOPIC,
+            topic,
+            incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                for k, v in configs.items()
+            ],
+        )
+        for fut in self._client.incremental_alter_configs([resource]).values():
+            try:
+                fut.result(timeout=self.timeout_s + 1)
+            except (KafkaException, TimeoutError) as exc:
+                raise self._failure(exc, f"cannot alter configs of topic {topic}") from None
+
+    def delete_consumer_group(self, group_id: str) -> None:
+        """Remove a consumer group (the task's progress) from this instance."""
+        for fut in self._client.delete_consumer_groups(
+            [group_id], request_timeout=self.timeout_s
+        ).values():
+            try:
+                fut.result(timeout=self.timeout_s + 1)
+            except KafkaException as exc:
+                if exc.args and exc.args[0].code() in (
+                    KafkaError.GROUP_ID_NOT_FOUND,
+                    KafkaError.NON_EMPTY_GROUP,
+                ):
+                    return
+                raise self._failure(exc, f"cannot delete consumer group {group_id}") from None

@@ -1,0 +1,1 @@
+"""The data side and its domain rules: naming, selection, topic attributes, loops, members."""

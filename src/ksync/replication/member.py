@@ -1,0 +1,470 @@
+"""A member: one consumer/producer pair copying a share of a task's partitions.
+
+Commit protocol (at least once, no loss). Invariant: a source offset is committed only
+after the target acknowledged every record before it.
+
+1. `consume()` returns a batch; every record is handed to `produce()` before the next
+   `consume()` call. No per-record delivery callback: the producer reports errors only
+   (`delivery.report.only.error`).
+2. A checkpoint (every `commit_interval_s`, on revocation, on stop) calls `flush()`; when
+   it returns with nothing outstanding and no delivery error was reported, every record
+   consumed so far is on the target, so the consumer's *positions* (next offset to read
+   per partition) are safe to commit. Positions cost nothing per record to track.
+3. On revocation (cooperative rebalance) the revoked partitions are checkpointed inside
+   the callback, before they go to another member; a partition that was *lost* (session
+   expired) is never committed, since another member may already own it.
+4. A delivery error or a failed flush never commits: the member raises, its worker starts
+   it again, and it resumes from the last commit (repeats possible, loss impossible).
+
+Start point: a partition with no committed offset starts at the task's start point,
+resolved to a numeric offset and committed at once so a restart before the first
+checkpoint does not re-resolve `latest` to a later offset and skip records.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from ksync.kafka.config import client_config
+from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, TransientKafkaError, wrap
+from ksync.replication.provenance import ORIGIN_HEADER
+from ksync.spec import Connection, StartPoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MemberConfig:
+    """Everything one member needs; built by the worker from the store."""
+
+    task_id: str
+    slot: int
+    source: Connection
+    target: Connection
+    source_cluster_id: str
+    target_cluster_id: str
+    topics: dict[str, str]  # source topic -> target topic
+    keep_partition: bool = True
+    start: StartPoint = StartPoint()
+    session_timeout_ms: int = 10_000
+    batch_size: int = 5_000
+    commit_interval_s: float = 1.0
+    flush_timeout_s: float = 30.0
+
+    @property
+    def group_id(self) -> str:
+        return f"ksync-{self.task_id}"
+
+
+@dataclass
+class MemberState:
+    """What a member reports to its worker (and the worker to the controller)."""
+
+    state: str = "starting"  # starting | running | stopped | failed
+    partitions: list[tuple[str, int]] = field(default_factory=list)
+    committed: dict[tuple[str, int], int] = field(default_factory=dict)
+    end_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    records_total: int = 0
+    skipped_loop_total: int = 0
+
+
+class Member:
+    """Runs `run()` in a thread until `stop()`; `snapshot()` is safe from any thread."""
+
+    def __init__(self, cfg: MemberConfig) -> None:
+        self.cfg = cfg
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._state = MemberState()
+        self._topics = dict(cfg.topics)
+        self._new_topics: dict[str, str] | None = None
+        self._delivery_error: KafkaError | None = None
+        self._background_error: KsyncKafkaError | None = None
+        self._warnings: dict[str, float] = {}
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        # Shared by every record that arrives without headers: librdkafka copies headers
+        # at produce time, so one list serves them all.
+        self._origin_only = [(ORIGIN_HEADER, cfg.source_cluster_id.encode())]
+        self._origin_pair = (ORIGIN_HEADER, cfg.source_cluster_id.encode())
+        self._target_origin = cfg.target_cluster_id.encode()
+
+    # ---- control, from other threads -------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the member to checkpoint and exit; returns at once."""
+        self._stop.set()
+
+    def update_topics(self, topics: dict[str, str]) -> None:
+        """Switch to a new source->target mapping (picked up between batches)."""
+        with self._lock:
+            if topics != self._topics:
+                self._new_topics = dict(topics)
+
+    def snapshot(self) -> MemberState:
+        with self._lock:
+            s = self._state
+            return MemberState(
+                state=s.state,
+                partitions=list(s.partitions),
+                committed=dict(s.committed),
+                end_offsets=dict(s.end_offsets),
+                error=s.error,
+                warnings=[w for w, t in self._warnings.items() if time.monotonic() - t < 60],
+                records_total=s.records_total,
+                skipped_loop_total=s.skipped_loop_total,
+            )
+
+    # ---- the loop ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Copy records until stopped. Raises on any failure after recording it."""
+        try:
+            self._open()
+            self._loop()
+            self._close()
+            self._set(state="stopped")
+        except KsyncKafkaError as exc:
+            self._set(state="failed", error=str(exc))
+            self._abandon()
+            raise
+        except Exception as exc:
+            self._set(state="failed", error=f"unexpected error: {exc!r}")
+            self._abandon()
+            raise
+
+    def _open(self) -> None:
+        cfg = self.cfg
+        self._producer = Producer(
+            client_config(
+                cfg.target,
+                **{
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 5,
+                    "batch.size": 1_000_000,
+                    "queue.buffering.max.messages": 500_000,
+                    "queue.buffering.max.kbytes": 1_048_576,
+                    # Java's default partitioner, for keep_partition = false.
+                    "partitioner": "murmur2_random",
+                    "message.max.bytes": 100_000_000,
+                    "delivery.report.only.error": True,
+                    "on_delivery": self._on_delivery_error,
+                    "error_cb": self._on_client_error,
+                },
+            )
+        )
+        self._consumer = Consumer(
+            client_config(
+                cfg.source,
+                **{
+                    "group.id": cfg.group_id,
+                    "client.id": f"ksync-{cfg.task_id}-{cfg.slot}",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    # Used only when a committed offset is out of range (data expired):
+                    # a replicator then copies what remains rather than skipping ahead.
+                    "auto.offset.reset": "earliest",
+                    "partition.assignment.strategy": "cooperative-sticky",
+                    "session.timeout.ms": cfg.session_timeout_ms,
+                    "heartbeat.interval.ms": max(500, cfg.session_timeout_ms // 5),
+                    "max.poll.interval.ms": 300_000,
+                    "fetch.max.bytes": 52_428_800,
+                    "max.partition.fetch.bytes": 10_485_760,
+                    "queued.max.messages.kbytes": 262_144,
+                    "error_cb": self._on_client_error,
+                },
+            )
+        )
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        assert self._consumer is not None
+        self._consumer.subscribe(
+            sorted(self._topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+
+    def _loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
+        self._set(state="running")
+        while not self._stop.is_set():
+            msgs = consumer.consume(self.cfg.batch_size, 0.1)
+            if msgs:
+                self._forward(msgs)
+            if self._background_error is not None:
+                raise self._background_error
+            if self._new_topics is not None:
+                self._switch_topics()
+            if time.monotonic() >= next_checkpoint:
+                self._checkpoint(None)
+                next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
+
+    def _forward(self, msgs: list[Message]) -> None:
+        """The hot path: hand every record of a batch to the producer."""
+        producer = self._producer
+        assert producer is not None
+        produce = producer.produce
+        topics = self._topics
+        origin_only = self._origin_only
+        origin_pair = self._origin_pair
+        target_origin = self._target_origin
+        keep = self.cfg.keep_partition
+        skipped = 0
+        for msg in msgs:
+            if msg.error() is not None:
+                self._on_message_error(msg)
+                continue
+            headers = msg.headers()
+            if headers is None:
+                headers = origin_only
+            else:
+                origin = None
+                for k, v in headers:
+                    if k == ORIGIN_HEADER:
+                        origin = v
+                        break
+                if origin is None:
+                    headers.append(origin_pair)
+                elif origin == target_origin:
+                    skipped += 1  # first written on the target: copying it back would loop
+                    continue
+            ts = msg.timestamp()[1]
+            while True:
+                try:
+                    produce(
+                        topics[msg.topic()],
+                        msg.value(),
+                        msg.key(),
+                        msg.partition() if keep else -1,
+                        timestamp=ts if ts > 0 else 0,
+                        headers=headers,
+                    )
+                    break
+                except BufferError:
+                    # Target slower than source: wait for acks instead of growing memory.
+                    producer.poll(0.05)
+        producer.poll(0)
+        with self._lock:
+            self._state.records_total += len(msgs) - skipped
+            self._state.skipped_loop_total += skipped
+
+    def _checkpoint(self, only: list[TopicPartition] | None) -> None:
+        """Flush the producer, then commit positions (all, or just `only`)."""
+        consumer, producer = self._consumer, self._producer
+        assert consumer is not None and producer is not None
+        remaining = producer.flush(self.cfg.flush_timeout_s)
+        if self._delivery_error is not None:
+            err = self._delivery_error
+            raise wrap(err, "writing to the target failed")
+        if remaining:
+            raise TransientKafkaError(
+                f"the target did not acknowledge {remaining} records within "
+                f"{self.cfg.flush_timeout_s:.0f}s; progress is not committed"
+            )
+        assigned = only if only is not None else consumer.assignment()
+        if not assigned:
+            return
+        positions = [tp for tp in consumer.position(assigned) if tp.offset >= 0]
+        with self._lock:
+            committed = self._state.committed
+            fresh = [tp for tp in positions if committed.get((tp.topic, tp.partition)) != tp.offset]
+        if fresh:
+            try:
+                consumer.commit(offsets=fresh, asynchronous=False)
+            except KafkaException as exc:
+                raise wrap(exc, "committing progress to the source failed") from None
+        self._record_progress(positions, assigned)
+
+    def _record_progress(
+        self, positions: list[TopicPartition], assigned: list[TopicPartition]
+    ) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        ends: dict[tuple[str, int], int] = {}
+        for tp in assigned:
+            try:
+                # Cached from fetch responses: free, and right even on brokers whose
+                # ListOffsets answer is off (DESIGN.md "Test brokers").
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            if high >= 0:
+                ends[(tp.topic, tp.partition)] = high
+        with self._lock:
+            for tp in positions:
+                self._state.committed[(tp.topic, tp.partition)] = tp.offset
+            self._state.end_offsets.update(ends)
+
+    def _switch_topics(self) -> None:
+        with self._lock:
+            new, self._new_topics = self._new_topics, None
+        if new is None:
+            return
+        log.info("task %s member %d: topics now %s", self.cfg.task_id, self.cfg.slot, sorted(new))
+        # Records already produced used the old mapping; everything after uses the new one.
+        self._topics = new
+        self._subscribe()
+
+    def _close(self) -> None:
+        consumer, producer = self._consumer, self._producer
+        assert consumer is not None and producer is not None
+        self._checkpoint(None)
+        consumer.close()  # revokes: on_revoke checkpoints again (a no-op by then)
+        producer.flush(self.cfg.flush_timeout_s)
+
+    def _abandon(self) -> None:
+        """Close clients after a failure without committing anything."""
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        if consumer is not None:
+            try:
+                consumer.unsubscribe()
+                consumer.close()
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("task %s member %d: close after failure: %s", self.cfg.task_id, self.cfg.slot, exc)
+        if producer is not None:
+            producer.purge()
+            producer.flush(0)
+
+    # ---- rebalance callbacks (run inside consume()) -----------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        committed = consumer.committed(partitions, timeout=self.cfg.flush_timeout_s)
+        fresh = [tp for tp in committed if tp.offset < 0]
+        if fresh:
+            starts = self._resolve_start(consumer, fresh)
+            consumer.commit(offsets=starts, asynchronous=False)
+            by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
+            for tp in committed:
+                if tp.offset < 0:
+                    tp.offset = by_key[(tp.topic, tp.partition)]
+        consumer.incremental_assign(committed)
+        with self._lock:
+            owned = set(self._state.partitions)
+            owned.update((tp.topic, tp.partition) for tp in committed)
+            self._state.partitions = sorted(owned)
+            for tp in committed:
+                self._state.committed[(tp.topic, tp.partition)] = tp.offset
+        log.info(
+            "task %s member %d: assigned %s",
+            self.cfg.task_id,
+            self.cfg.slot,
+            ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
+        )
+
+    def _resolve_start(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[TopicPartition]:
+        """Numeric start offsets for partitions with no committed progress."""
+        start = self.cfg.start
+        timeout = self.cfg.flush_timeout_s
+        if start.type == "timestamp":
+            assert start.timestamp_ms is not None
+            query = [TopicPartition(tp.topic, tp.partition, start.timestamp_ms) for tp in partitions]
+            found = consumer.offsets_for_times(query, timeout=timeout)
+            out = []
+            for tp in found:
+                if tp.offset < 0:  # no record at or after the timestamp: start at the end
+                    tp.offset = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)[1]
+                out.append(TopicPartition(tp.topic, tp.partition, tp.offset))
+            return out
+        index = 0 if start.type == "earliest" else 1
+        out = []
+        for tp in partitions:
+            marks = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            offset = marks[index] if marks is not None else OFFSET_BEGINNING
+            out.append(TopicPartition(tp.topic, tp.partition, offset))
+        return out
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._consumer is not None:
+            self._checkpoint(partitions)
+        consumer.incremental_unassign(partitions)
+        self._forget(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member may own these already: committing now would rewind its progress.
+        log.warning(
+            "task %s member %d: lost %d partitions without commit (session expired)",
+            self.cfg.task_id,
+            self.cfg.slot,
+            len(partitions),
+        )
+        consumer.incremental_unassign(partitions)
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        with self._lock:
+            self._state.partitions = [p for p in self._state.partitions if p not in gone]
+            for key in gone:
+                self._state.committed.pop(key, None)
+                self._state.end_offsets.pop(key, None)
+
+    # ---- error plumbing -------------------------------------------------------------------
+
+    def _on_delivery_error(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None and self._delivery_error is None:
+            self._delivery_error = err
+            log.error(
+                "task %s member %d: delivery to %s[%s] failed: %s",
+                self.cfg.task_id,
+                self.cfg.slot,
+                msg.topic(),
+                msg.partition(),
+                err.str(),
+            )
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        wrapped = wrap(err, "Kafka client error")
+        if wrapped.persistent:
+            self._background_error = PersistentKafkaError(str(wrapped), wrapped.code)
+        else:
+            self._warn(err.str())
+
+    def _on_message_error(self, msg: Message) -> None:
+        err = msg.error()
+        if err.code() == KafkaError._PARTITION_EOF:
+            return
+        where = f"topic {msg.topic()} partition {msg.partition()}"
+        if err.code() in (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED):
+            raise PersistentKafkaError(
+                f"reading {where} was refused: {err.str()}; grant ksync read access", err.code()
+            )
+        wrapped = wrap(err, f"reading {where}")
+        if wrapped.persistent:
+            raise wrapped
+        self._warn(str(wrapped))
+
+    def _warn(self, text: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            # Keep recent transient warnings only: a healed outage should stop showing.
+            self._warnings = {w: t for w, t in self._warnings.items() if now - t < 60}
+            self._warnings[text] = now
+
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            for k, v in changes.items():
+                setattr(self._state, k, v)

@@ -1,0 +1,44 @@
+"""Topic selection: an explicit list, a regex, or both, minus an exclude regex."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ksync.kafka.admin import is_internal_topic
+from ksync.spec import SourceSpec
+
+
+@dataclass(frozen=True)
+class TopicFilter:
+    """Answers one question: should this source topic be synced?
+
+    Regexes match the whole topic name (as Kafka's and MM2's topic patterns do). Internal
+    topics (`__*`) never match, even when listed.
+    """
+
+    names: frozenset[str]
+    include: re.Pattern[str] | None
+    exclude: re.Pattern[str] | None
+
+    @classmethod
+    def from_spec(cls, source: SourceSpec) -> TopicFilter:
+        return cls(
+            names=frozenset(source.topics),
+            include=re.compile(source.topic_regex) if source.topic_regex else None,
+            exclude=re.compile(source.exclude_regex) if source.exclude_regex else None,
+        )
+
+    def should_replicate(self, topic: str) -> bool:
+        if is_internal_topic(topic):
+            return False
+        if self.exclude is not None and self.exclude.fullmatch(topic):
+            return False
+        return topic in self.names or (
+            self.include is not None and self.include.fullmatch(topic) is not None
+        )
+
+    def select(self, existing: Iterable[str]) -> list[str]:
+        """The existing topics to sync, sorted."""
+        return sorted(t for t in existing if self.should_replicate(t))

@@ -1,0 +1,182 @@
+"""Validated, frozen descriptions of what a user asked for: instances and sync tasks.
+
+These models are the edge: the API, the CLI and the compatible faces turn user input into
+them, and everything inside ksync trusts them. A validation error always names the field
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+StartType = Literal["earliest", "latest", "timestamp"]
+
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+# Kafka's own rule for topic names (legal characters, at most 249).
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SecuritySpec(_Frozen):
+    """How ksync authenticates to an instance. Secrets are `SecretStr`: never echoed."""
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_pem: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> SecuritySpec:
+        if self.protocol.startswith("SASL_"):
+            if self.sasl_mechanism is None:
+                raise ValueError(
+                    f"security.sasl_mechanism is required with protocol {self.protocol}; "
+                    "allowed: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"
+                )
+            if not self.username or self.password is None:
+                raise ValueError(
+                    f"security.username and security.password are required with "
+                    f"protocol {self.protocol}"
+                )
+        elif self.sasl_mechanism is not None:
+            raise ValueError(
+                "security.sasl_mechanism is only allowed with protocol SASL_PLAINTEXT or SASL_SSL"
+            )
+        return self
+
+
+def validate_bootstrap_servers(value: str) -> str:
+    """Normalise `host:port[,host:port…]`; raise ValueError naming what is wrong."""
+    parts = [p.strip() for p in value.split(",")]
+    if not value.strip() or any(not p for p in parts):
+        raise ValueError("must be host:port[,host:port...] with no empty entries")
+    for part in parts:
+        m = _HOST_PORT.match(part)
+        if m is None or not 0 < int(m.group(2)) < 65536:
+            raise ValueError(f"'{part}' is not host:port with a port from 1 to 65535")
+    return ",".join(parts)
+
+
+class InstanceSpec(_Frozen):
+    """A Kafka cluster ksync can reach, as the user registers it."""
+
+    name: str = Field(min_length=1, max_length=128)
+    bootstrap_servers: str
+    region: str | None = Field(default=None, max_length=64)
+    zone: str | None = Field(default=None, max_length=64)
+    security: SecuritySpec = SecuritySpec()
+
+    _check_servers = field_validator("bootstrap_servers")(
+        lambda cls, v: validate_bootstrap_servers(v)
+    )
+
+
+class StartPoint(_Frozen):
+    """Where a partition with no committed progress starts."""
+
+    type: StartType = "earliest"
+    timestamp_ms: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _timestamp_needs_value(self) -> StartPoint:
+        if self.type == "timestamp" and self.timestamp_ms is None:
+            raise ValueError("start.timestamp_ms is required when start.type is 'timestamp'")
+        if self.type != "timestamp" and self.timestamp_ms is not None:
+            raise ValueError("start.timestamp_ms is only allowed when start.type is 'timestamp'")
+        return self
+
+
+def _compile(field: str, pattern: str | None) -> str | None:
+    if pattern is None:
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{field} is not a valid regular expression: {exc}") from None
+    return pattern
+
+
+class SourceSpec(_Frozen):
+    instance_id: str
+    topics: list[str] = Field(default_factory=list)
+    topic_regex: str | None = None
+    exclude_regex: str | None = None
+    start: StartPoint = StartPoint()
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_names(cls, topics: list[str]) -> list[str]:
+        for name in topics:
+            if not _TOPIC_NAME.match(name) or name in (".", ".."):
+                raise ValueError(
+                    f"'{name}' is not a valid topic name: use 1 to 249 of [A-Za-z0-9._-]"
+                )
+        return list(dict.fromkeys(topics))
+
+    @field_validator("topic_regex")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        return _compile("topic_regex", v)
+
+    @field_validator("exclude_regex")
+    @classmethod
+    def _exclude(cls, v: str | None) -> str | None:
+        return _compile("exclude_regex", v)
+
+    @model_validator(mode="after")
+    def _selection_not_empty(self) -> SourceSpec:
+        if not self.topics and not self.topic_regex:
+            raise ValueError(
+                "the topic selection is empty: give source.topics (a list of names), "
+                "source.topic_regex, or both"
+            )
+        return self
+
+
+class TargetSpec(_Frozen):
+    instance_id: str
+    topic_prefix: str = Field(default="", max_length=200)
+    separator: str = Field(default=".", max_length=10)
+    keep_partition: bool = True
+
+    @field_validator("topic_prefix", "separator")
+    @classmethod
+    def _name_chars(cls, v: str) -> str:
+        if v and not re.fullmatch(r"[A-Za-z0-9._-]+", v):
+            raise ValueError(f"'{v}' may only contain [A-Za-z0-9._-]: it becomes part of topic names")
+        return v
+
+
+class TaskOptions(_Frozen):
+    sync_topic_configs: bool = True
+    task_max: int = Field(default=1, ge=1, le=64)
+
+
+class TaskSpec(_Frozen):
+    """A sync task: source selection -> target naming, plus options."""
+
+    name: str = Field(min_length=1, max_length=128)
+    source: SourceSpec
+    target: TargetSpec
+    options: TaskOptions = TaskOptions()
+
+
+class Connection(_Frozen):
+    """Everything a Kafka client needs to reach one instance, secrets included.
+
+    Built from the store inside ksync and handed to the Kafka wrapper; never serialised
+    into an API response.
+    """
+
+    instance_id: str
+    bootstrap_servers: str
+    security: SecuritySpec = SecuritySpec()
