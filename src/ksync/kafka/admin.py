@@ -80,6 +80,7 @@ class InstanceAdmin:
 
     def _failure(self, exc: BaseException, doing: str) -> KsyncKafkaError:
         """The error to raise for `exc`, preferring a persistent background error's words."""
+        self._client.poll(0)  # serves error_cb: background errors arrive only through it
         with self._lock:
             background = list(self._errors)
             self._errors.clear()

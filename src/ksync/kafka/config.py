@@ -16,7 +16,10 @@ def client_config(conn: Connection, **overrides: Any) -> dict[str, Any]:
         # Fail fast on a broker that vanished instead of librdkafka's long default.
         "socket.connection.setup.timeout.ms": 10_000,
         "reconnect.backoff.max.ms": 5_000,
-        "log_level": 3,
+        # Errors reach ksync through error_cb and results; librdkafka's own log would
+        # repeat every reconnect attempt to stderr.
+        "log_level": 2,
+        "log.connection.close": False,
     }
     if sec.sasl_mechanism:
         conf["sasl.mechanism"] = sec.sasl_mechanism

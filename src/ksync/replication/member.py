@@ -99,6 +99,7 @@ class Member:
         self._warnings: dict[str, float] = {}
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        self.failure: BaseException | None = None  # why run() ended, if it failed
         # Shared by every record that arrives without headers: librdkafka copies headers
         # at produce time, so one list serves them all.
         self._origin_only = [(ORIGIN_HEADER, cfg.source_cluster_id.encode())]
@@ -141,10 +142,12 @@ class Member:
             self._close()
             self._set(state="stopped")
         except KsyncKafkaError as exc:
+            self.failure = exc
             self._set(state="failed", error=str(exc))
             self._abandon()
             raise
         except Exception as exc:
+            self.failure = exc
             self._set(state="failed", error=f"unexpected error: {exc!r}")
             self._abandon()
             raise
@@ -196,6 +199,9 @@ class Member:
 
     def _subscribe(self) -> None:
         assert self._consumer is not None
+        if not self._topics:  # selection matches nothing yet: hold no partitions
+            self._consumer.unsubscribe()
+            return
         self._consumer.subscribe(
             sorted(self._topics),
             on_assign=self._on_assign,
@@ -209,7 +215,11 @@ class Member:
         next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
         self._set(state="running")
         while not self._stop.is_set():
-            msgs = consumer.consume(self.cfg.batch_size, 0.1)
+            if not self._topics:
+                self._stop.wait(0.1)
+                msgs = []
+            else:
+                msgs = consumer.consume(self.cfg.batch_size, 0.1)
             if msgs:
                 self._forward(msgs)
             if self._background_error is not None:

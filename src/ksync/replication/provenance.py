@@ -8,6 +8,8 @@ B->A on the same topic names copies each record exactly once and never loops.
 
 from __future__ import annotations
 
+from typing import Any
+
 ORIGIN_HEADER = "ksync-origin"
 
 
@@ -18,3 +20,29 @@ def origin_of(headers: list[tuple[str, bytes | None]] | None) -> bytes | None:
             if key == ORIGIN_HEADER:
                 return value
     return None
+
+
+def cycle_warnings(task: Any, tasks: list[Any], instances: dict[str, Any]) -> list[str]:
+    """Sentences warning that `task` closes a sync loop with another task.
+
+    A loop (A->B and B->A over the same topic names) is allowed: the origin header makes
+    each record cross once. Users still deserve to know they built one.
+    """
+    def clusters(t: Any) -> tuple[str | None, str | None]:
+        src = instances.get(t.spec["source"]["instance_id"])
+        dst = instances.get(t.spec["target"]["instance_id"])
+        return (src.cluster_id if src else None, dst.cluster_id if dst else None)
+
+    mine = clusters(task)
+    out = []
+    for other in tasks:
+        if other.id == task.id or other.desired == "deleted":
+            continue
+        theirs = clusters(other)
+        if None not in mine and theirs == (mine[1], mine[0]):
+            out.append(
+                f"this task and task {other.id} ({other.name}) sync in opposite directions "
+                "between the same two clusters: a sync loop; ksync copies each record once "
+                "(the ksync-origin header stops it from coming back)"
+            )
+    return out

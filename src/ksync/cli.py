@@ -1,0 +1,104 @@
+"""The `ksync` command line: `server`, `worker` and `demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from ksync.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kafka data sync service.")
+
+
+def _settings(**values: Any) -> Settings:
+    """Validate options once, here; a bad one exits 2 naming the option."""
+    try:
+        return Settings(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        for err in exc.errors():
+            option = "--" + str(err["loc"][0]).replace("_s", "").replace("_", "-")
+            typer.echo(f"error: {option}: {err['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option(help="Store URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --data-dir)"),
+]
+DataDir = Annotated[Path, typer.Option(help="Directory of the SQLite store")]
+WorkerTimeout = Annotated[float, typer.Option(help="Seconds without heartbeat before a worker's members move")]
+SessionTimeout = Annotated[int, typer.Option(help="Kafka consumer group session.timeout.ms of members")]
+PauseRetention = Annotated[float, typer.Option(help="Seconds a paused task keeps its progress")]
+LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")]
+
+
+@app.command()
+def server(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    data_dir: DataDir = Path("./ksync-data"),
+    db_url: DbUrl = None,
+    worker_id: Annotated[str | None, typer.Option(help="Id of the embedded worker")] = None,
+    worker_timeout: WorkerTimeout = 15.0,
+    topic_refresh_interval: Annotated[float, typer.Option(help="Seconds between re-evaluations of topic selections")] = 10.0,
+    session_timeout_ms: SessionTimeout = 10_000,
+    pause_retention: PauseRetention = 86_400.0,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Run the REST API, the controller and an embedded worker."""
+    from ksync.server import configure_logging, run_server
+
+    settings = _settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        db_url=db_url,
+        worker_id=worker_id,
+        worker_timeout_s=worker_timeout,
+        topic_refresh_interval_s=topic_refresh_interval,
+        session_timeout_ms=session_timeout_ms,
+        pause_retention_s=pause_retention,
+    )
+    configure_logging(log_level)
+    run_server(settings)
+
+
+@app.command()
+def worker(
+    db_url: DbUrl = None,
+    id: Annotated[str | None, typer.Option("--id", help="Worker id (default: host-pid)")] = None,
+    data_dir: DataDir = Path("./ksync-data"),
+    session_timeout_ms: SessionTimeout = 10_000,
+    pause_retention: PauseRetention = 86_400.0,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Run members only; share the store of one or more servers."""
+    from ksync.server import configure_logging, run_worker
+
+    settings = _settings(
+        db_url=db_url,
+        data_dir=data_dir,
+        worker_id=id,
+        session_timeout_ms=session_timeout_ms,
+        pause_retention_s=pause_retention,
+    )
+    configure_logging(log_level)
+    run_worker(settings)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the demo's API and console")] = 8080,
+    rate: Annotated[int, typer.Option(help="Records per second the demo producer writes")] = 200,
+) -> None:
+    """Two local Kafka instances, a ksync server and a task copying two topics."""
+    from ksync.demo import run_demo
+
+    raise typer.Exit(run_demo(port=port, rate=rate))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The control side: one active controller turns desired state into assignments and statuses."""

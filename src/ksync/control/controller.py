@@ -1,0 +1,287 @@
+"""The controller: the single active loop that turns desired state into assignments,
+target topics and statuses.
+
+Exactly one controller is active: each server runs one, and only the holder of the
+`controller` lease (renewed every tick, expiring after `worker_timeout`) acts. Kafka work
+(resolving topic selections, creating target topics, deleting consumer groups) runs as
+jobs on a small thread pool, one at a time per task, so a slow or unreachable cluster
+never stalls the loop that keeps every other task's status and assignments current.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from ksync.control.assignment import assign_slots
+from ksync.control.status import derive_status
+from ksync.kafka.admin import InstanceAdmin
+from ksync.kafka.errors import KsyncKafkaError
+from ksync.replication.policy import ReplicationPolicy
+from ksync.replication.provenance import cycle_warnings
+from ksync.replication.topic_filter import TopicFilter
+from ksync.replication.topic_mirror import MirrorResult, TopicMirror
+from ksync.store.repo import Store, task_spec
+from ksync.store.tables import InstanceRow, MemberRow, TaskRow
+
+log = logging.getLogger(__name__)
+
+LEASE = "controller"
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    holder_id: str
+    worker_timeout_s: float = 15.0
+    tick_s: float = 1.0
+    topic_refresh_interval_s: float = 10.0
+    job_timeout_s: float = 60.0
+
+
+@dataclass
+class _TaskMemory:
+    """What the active controller remembers about a task between ticks."""
+
+    job: Future[Any] | None = None
+    job_kind: str = ""
+    job_started: float = 0.0
+    next_refresh: float = 0.0
+    resolved: bool = False
+    topic_warnings: list[str] = field(default_factory=list)
+    delete_attempts: int = 0
+
+
+class Controller:
+    """Run `run()` in a thread; `stop()` ends it and gives up the lease."""
+
+    def __init__(self, store: Store, settings: ControllerSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._stop = threading.Event()
+        self._jobs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="controller-job")
+        self._tasks: dict[str, _TaskMemory] = defaultdict(_TaskMemory)
+        self._admins: dict[str, tuple[Any, InstanceAdmin]] = {}
+        self.active = False
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except Exception:
+                log.exception("controller tick failed; retrying")
+            self._stop.wait(self.settings.tick_s)
+        self._jobs.shutdown(wait=False, cancel_futures=True)
+        if self.active:
+            try:
+                self.store.release_lease(LEASE, self.settings.holder_id)
+            except Exception:
+                log.exception("controller: could not release the lease; it will expire")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _step(self) -> None:
+        ttl = timedelta(seconds=self.settings.worker_timeout_s)
+        holding = self.store.try_lease(LEASE, self.settings.holder_id, ttl)
+        if holding != self.active:
+            log.info(
+                "controller %s %s", self.settings.holder_id, "is active" if holding else "stands by"
+            )
+            self.active = holding
+            self._tasks.clear()  # a new term starts from the store, not from memory
+        if holding:
+            self.tick()
+
+    def tick(self) -> None:
+        """One pass over every task."""
+        for worker_id in self.store.expire_workers(timedelta(seconds=self.settings.worker_timeout_s)):
+            log.warning("worker %s missed its heartbeats; its members move", worker_id)
+        live = [w.id for w in self.store.list_workers()]
+        tasks = self.store.list_tasks()
+        instances = {i.id: i for i in self.store.list_instances()}
+        slots: dict[str, dict[int, str | None]] = defaultdict(dict)
+        for s in self.store.slots():
+            slots[s.task_id][s.slot] = s.worker_id
+        members: dict[str, list[MemberRow]] = defaultdict(list)
+        for m in self.store.members():
+            members[m.task_id].append(m)
+        load = Counter(w for task_slots in slots.values() for w in task_slots.values() if w)
+        for task in tasks:
+            try:
+                self._reconcile(task, tasks, instances, slots[task.id], members[task.id], live, load)
+            except Exception:
+                log.exception("controller: task %s could not be reconciled", task.id)
+        for gone in set(self._tasks) - {t.id for t in tasks}:
+            del self._tasks[gone]
+
+    # ---- one task -------------------------------------------------------------------
+
+    def _reconcile(
+        self,
+        task: TaskRow,
+        tasks: list[TaskRow],
+        instances: dict[str, InstanceRow],
+        slots: dict[int, str | None],
+        members: list[MemberRow],
+        live: list[str],
+        load: Counter[str],
+    ) -> None:
+        mem = self._tasks[task.id]
+        self._collect_job(task, mem)
+        if task.desired == "deleted":
+            self._terminate(task, slots, members, live, mem, instances)
+            return
+        spec = task_spec(task)
+        runnable = task.desired == "running" and task.status != "Failed"
+        if runnable:
+            self._maybe_refresh_topics(task, mem, instances)
+            wanted = assign_slots(task.id, spec.options.task_max, slots, live, load)
+        else:
+            wanted = {}
+        if wanted != slots:
+            self.store.set_slots(task.id, wanted)
+        expected = None
+        if mem.resolved or task.topics:
+            expected = {(t["source"], p) for t in task.topics for p in range(t["partitions"])}
+        derived = derive_status(
+            task.desired, task.status, task.generation, wanted, members, set(live), expected
+        )
+        warnings = list(mem.topic_warnings)
+        warnings += cycle_warnings(task, tasks, instances)
+        for m in members:
+            if m.generation == task.generation and m.worker_id in live:
+                warnings += [w for w in m.warnings if w not in warnings]
+        changes: dict[str, Any] = {"status": derived.status, "warnings": warnings}
+        if derived.error is not None:
+            changes["error"] = derived.error
+        if derived.status != task.status:
+            log.info("task %s status %s -> %s", task.id, task.status, derived.status)
+            if derived.status == "Failed":
+                log.error("task %s failed: %s", task.id, derived.error)
+        self.store.update_task(task.id, **changes)
+
+    def _terminate(
+        self,
+        task: TaskRow,
+        slots: dict[int, str | None],
+        members: list[MemberRow],
+        live: list[str],
+        mem: _TaskMemory,
+        instances: dict[str, InstanceRow],
+    ) -> None:
+        if slots:
+            self.store.set_slots(task.id, {})
+        if task.status != "Terminating":
+            self.store.update_task(task.id, status="Terminating")
+        running = [m for m in members if m.worker_id in live and m.state != "stopped"]
+        if running or mem.job is not None:
+            return
+        source_id = task.spec["source"]["instance_id"]
+        if source_id in instances and mem.delete_attempts < 3:
+            mem.delete_attempts += 1
+            self._launch(task, mem, "delete-group", lambda: self._delete_group(task, source_id))
+            return
+        self.store.remove_task(task.id)
+        log.info("task %s deleted", task.id)
+
+    def _delete_group(self, task: TaskRow, source_id: str) -> str:
+        self._admin(source_id).delete_consumer_group(f"ksync-{task.id}")
+        return "deleted"
+
+    # ---- topic selection ---------------------------------------------------------------
+
+    def _maybe_refresh_topics(
+        self, task: TaskRow, mem: _TaskMemory, instances: dict[str, InstanceRow]
+    ) -> None:
+        if mem.job is not None or time.monotonic() < mem.next_refresh:
+            return
+        spec = task_spec(task)
+        src = instances.get(spec.source.instance_id)
+        dst = instances.get(spec.target.instance_id)
+        if src is None or dst is None:
+            return
+        mirror = TopicMirror(
+            source=self._admin(src.id),
+            target=self._admin(dst.id),
+            policy=ReplicationPolicy(spec.target.topic_prefix, spec.target.separator),
+            topic_filter=TopicFilter.from_spec(spec.source),
+            keep_partition=spec.target.keep_partition,
+            sync_configs=spec.options.sync_topic_configs,
+            target_broker_count=dst.broker_count,
+        )
+        self._launch(task, mem, "topics", mirror.reconcile)
+
+    def _launch(self, task: TaskRow, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
+        mem.job = self._jobs.submit(fn)
+        mem.job_kind = kind
+        mem.job_started = time.monotonic()
+
+    def _collect_job(self, task: TaskRow, mem: _TaskMemory) -> None:
+        job = mem.job
+        if job is None:
+            return
+        if not job.done():
+            if time.monotonic() - mem.job_started > self.settings.job_timeout_s:
+                log.warning("task %s: %s job still running after %.0fs", task.id, mem.job_kind, self.settings.job_timeout_s)
+            return
+        mem.job = None
+        kind = mem.job_kind
+        mem.next_refresh = time.monotonic() + self.settings.topic_refresh_interval_s
+        try:
+            result = job.result()
+        except KsyncKafkaError as exc:
+            self._job_failed(task, mem, kind, exc)
+            return
+        except Exception as exc:
+            log.exception("task %s: %s job crashed", task.id, kind)
+            self._job_failed(task, mem, kind, exc)
+            return
+        if kind == "topics":
+            assert isinstance(result, MirrorResult)
+            mem.resolved = True
+            mem.topic_warnings = list(result.warnings)
+            topics = [m.as_json() for m in result.mappings]
+            if not topics:
+                mem.topic_warnings.append("the topic selection matches no topic on the source yet")
+            if topics != task.topics:
+                log.info("task %s topics now %s", task.id, [t["source"] for t in topics])
+                self.store.update_task(task.id, topics=topics)
+                task.topics = topics
+        elif kind == "delete-group":
+            log.info("task %s: consumer group ksync-%s removed from the source", task.id, task.id)
+            mem.delete_attempts = 99
+
+    def _job_failed(self, task: TaskRow, mem: _TaskMemory, kind: str, exc: BaseException) -> None:
+        if kind == "delete-group":
+            log.warning("task %s: could not remove its consumer group: %s", task.id, exc)
+            return
+        persistent = isinstance(exc, KsyncKafkaError) and exc.persistent
+        if persistent and task.desired == "running":
+            log.error("task %s failed: %s", task.id, exc)
+            self.store.update_task(task.id, status="Failed", error=str(exc))
+            task.status, task.error = "Failed", str(exc)
+            return
+        if task.topics:
+            mem.topic_warnings = [
+                f"could not re-evaluate the topic selection ({exc}); still syncing the previous "
+                "selection"
+            ]
+        else:
+            mem.topic_warnings = [f"could not resolve the topic selection yet: {exc}"]
+
+    def _admin(self, instance_id: str) -> InstanceAdmin:
+        """A cached admin client, rebuilt when the instance's settings change."""
+        row = self.store.get_instance(instance_id)
+        cached = self._admins.get(instance_id)
+        if cached is not None and cached[0] == row.updated_at:
+            return cached[1]
+        admin = InstanceAdmin(self.store.connection(instance_id))
+        self._admins[instance_id] = (row.updated_at, admin)
+        return admin

@@ -1,0 +1,111 @@
+"""Process entry points: `ksync server` (API + controller + embedded worker) and
+`ksync worker` (members only). Both shut down cleanly on SIGTERM/SIGINT: members commit
+their progress, then the process exits."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+
+import uvicorn
+
+from ksync.api.app import create_app
+from ksync.control.controller import Controller, ControllerSettings
+from ksync.settings import Settings
+from ksync.store.db import make_engine, migrate
+from ksync.store.repo import Store
+from ksync.worker.runtime import Worker, WorkerSettings
+
+log = logging.getLogger("ksync")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    # Uvicorn's per-request access log drowns the state changes operators look for.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def open_store(settings: Settings) -> Store:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return Store(engine)
+
+
+def _worker(store: Store, settings: Settings, default_id: str) -> Worker:
+    return Worker(
+        store,
+        WorkerSettings(
+            worker_id=settings.worker_id or default_id,
+            heartbeat_interval_s=settings.heartbeat_interval_s,
+            session_timeout_ms=settings.session_timeout_ms,
+        ),
+    )
+
+
+def _thread(target: object, name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+    thread.start()
+    return thread
+
+
+def run_server(settings: Settings) -> None:
+    """Serve the API and run the controller and an embedded worker until a signal."""
+    store = open_store(settings)
+    host = socket.gethostname()
+    controller = Controller(
+        store,
+        ControllerSettings(
+            holder_id=f"{host}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+            worker_timeout_s=settings.worker_timeout_s,
+            topic_refresh_interval_s=settings.topic_refresh_interval_s,
+        ),
+    )
+    # A stable id: a restarted server takes its members back at once instead of waiting
+    # for the old id to time out.
+    worker = _worker(store, settings, f"server@{host}:{settings.port}")
+    threads = [_thread(controller.run, "controller"), _thread(worker.run, "worker")]
+
+    def shutdown() -> None:
+        # Runs inside uvicorn's shutdown, before it re-raises the signal that stopped it.
+        log.info("shutting down: members commit their progress")
+        worker.stop()
+        controller.stop()
+        for t in threads:
+            t.join(timeout=90)
+        log.info("stopped")
+
+    app = create_app(store, settings, on_shutdown=shutdown)
+    log.info(
+        "ksync server on http://%s:%d (store: %s)",
+        settings.host,
+        settings.port,
+        "PostgreSQL" if settings.db_url and settings.db_url.startswith("postgres") else "SQLite",
+    )
+    uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    ).run()
+
+
+def run_worker(settings: Settings) -> None:
+    """Run members only, until SIGTERM/SIGINT."""
+    store = open_store(settings)
+    worker = _worker(store, settings, f"{socket.gethostname()}-{os.getpid()}")
+    stop = threading.Event()
+
+    def _signal(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping worker %s", signum, worker.worker_id)
+        stop.set()
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    thread = _thread(worker.run, "worker")
+    while thread.is_alive():
+        thread.join(timeout=0.5)

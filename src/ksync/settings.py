@@ -1,0 +1,30 @@
+"""Process settings, validated once at the edge (the CLI) and trusted inside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ksync.store.db import sqlite_url
+
+
+class Settings(BaseModel):
+    """Options shared by `ksync server` and `ksync worker`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("./ksync-data")
+    db_url: str | None = None
+    worker_id: str | None = None
+    worker_timeout_s: float = Field(default=15.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    topic_refresh_interval_s: float = Field(default=10.0, gt=0)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    pause_retention_s: float = Field(default=86_400.0, ge=0)
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or sqlite_url(self.data_dir)

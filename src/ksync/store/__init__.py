@@ -1,0 +1,1 @@
+"""Desired and observed state: SQLite by default, PostgreSQL for many processes."""

@@ -1,0 +1,238 @@
+"""A worker: runs the members the controller assigned to it and reports how they do.
+
+Every `heartbeat_interval_s` the worker reads its assignments, starts and stops members
+to match them (a changed generation means stop-and-start), and writes one heartbeat that
+carries every member's observed state. A member that fails with a transient error is
+started again with exponential backoff; one that fails with a persistent error stays
+failed (the controller turns that into the task's `Failed` status) until its assignment
+or generation changes.
+
+Member threads never wait on the database and the reconcile loop never waits on Kafka:
+stopping a member happens on its own thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ksync.kafka.errors import KsyncKafkaError
+from ksync.replication.member import Member, MemberConfig
+from ksync.spec import StartPoint
+from ksync.store.repo import MemberReport, Store, task_spec
+from ksync.store.tables import TaskRow
+
+log = logging.getLogger(__name__)
+
+SlotKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    worker_id: str
+    heartbeat_interval_s: float = 1.0
+    session_timeout_ms: int = 10_000
+    max_backoff_s: float = 30.0
+
+
+@dataclass
+class _Running:
+    member: Member
+    thread: threading.Thread
+    generation: int
+    topics: dict[str, str]
+    failures: int = 0
+    persistent_error: str | None = None
+    retry_at: float = 0.0
+    last_error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Worker:
+    """Owns member threads for one worker id; `run()` until `stop()`."""
+
+    def __init__(self, store: Store, settings: WorkerSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self._members: dict[SlotKey, _Running] = {}
+        self._stopping: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    @property
+    def worker_id(self) -> str:
+        return self.settings.worker_id
+
+    def run(self) -> None:
+        """Reconcile and heartbeat until `stop()`; then stop every member cleanly."""
+        log.info("worker %s started", self.worker_id)
+        while not self._stop.is_set():
+            try:
+                self.reconcile()
+            except Exception:
+                # The store may be briefly unreachable; members keep copying meanwhile.
+                log.exception("worker %s: reconcile failed; retrying", self.worker_id)
+            self._stop.wait(self.settings.heartbeat_interval_s)
+        self._shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def reconcile(self) -> None:
+        """One pass: match running members to assignments, then heartbeat."""
+        wanted: dict[SlotKey, TaskRow] = {}
+        for task, slot in self.store.assignments_for(self.worker_id):
+            if task.desired == "running" and task.status != "Failed":
+                wanted[(task.id, slot)] = task
+        for key in list(self._members):
+            run = self._members[key]
+            task = wanted.get(key)
+            if task is None or task.generation != run.generation:
+                self._stop_member(key, "unassigned" if task is None else "new generation")
+        for key, task in wanted.items():
+            run = self._members.get(key)
+            topics = {t["source"]: t["target"] for t in task.topics}
+            if run is None:
+                self._start_member(key, task, topics)
+            elif not run.thread.is_alive():
+                self._maybe_restart(key, task, topics, run)
+            elif topics != run.topics:
+                run.topics = topics
+                run.member.update_topics(topics)
+        self.store.heartbeat(self.worker_id, self.host, self.pid, self._reports())
+
+    def _member_config(self, task: TaskRow, slot: int, topics: dict[str, str]) -> MemberConfig:
+        spec = task_spec(task)
+        src = self.store.get_instance(spec.source.instance_id)
+        dst = self.store.get_instance(spec.target.instance_id)
+        start: StartPoint = spec.source.start
+        return MemberConfig(
+            task_id=task.id,
+            slot=slot,
+            source=self.store.connection(src.id),
+            target=self.store.connection(dst.id),
+            source_cluster_id=src.cluster_id,
+            target_cluster_id=dst.cluster_id,
+            topics=topics,
+            keep_partition=spec.target.keep_partition,
+            start=start,
+            session_timeout_ms=self.settings.session_timeout_ms,
+        )
+
+    def _start_member(
+        self, key: SlotKey, task: TaskRow, topics: dict[str, str], failures: int = 0
+    ) -> None:
+        member = Member(self._member_config(task, key[1], topics))
+        thread = threading.Thread(
+            target=self._run_member, args=(key, member), name=f"member-{key[0]}-{key[1]}", daemon=True
+        )
+        self._members[key] = _Running(member, thread, task.generation, topics, failures=failures)
+        thread.start()
+        log.info("task %s: member %d started on worker %s", key[0], key[1], self.worker_id)
+
+    def _run_member(self, key: SlotKey, member: Member) -> None:
+        try:
+            member.run()
+        except KsyncKafkaError as exc:
+            level = logging.ERROR if exc.persistent else logging.WARNING
+            log.log(level, "task %s: member %d stopped: %s", key[0], key[1], exc)
+        except Exception:
+            log.exception("task %s: member %d crashed", key[0], key[1])
+
+    def _maybe_restart(
+        self, key: SlotKey, task: TaskRow, topics: dict[str, str], run: _Running
+    ) -> None:
+        snap = run.member.snapshot()
+        if snap.state == "stopped":  # exited cleanly on its own: just start again
+            self._start_member(key, task, topics, run.failures)
+            return
+        if run.persistent_error is not None:
+            return
+        now = time.monotonic()
+        if run.retry_at == 0.0:
+            run.failures += 1
+            run.last_error = snap.error
+            if self._is_persistent(run.member):
+                run.persistent_error = snap.error
+                return
+            backoff = min(self.settings.max_backoff_s, 0.5 * 2 ** (run.failures - 1))
+            run.retry_at = now + backoff
+            log.warning(
+                "task %s: member %d failed (%s); restarting in %.1fs",
+                key[0], key[1], snap.error, backoff,
+            )
+            return
+        if now >= run.retry_at:
+            self._start_member(key, task, topics, run.failures)
+            self._members[key].last_error = run.last_error
+
+    @staticmethod
+    def _is_persistent(member: Member) -> bool:
+        exc = getattr(member, "failure", None)
+        return isinstance(exc, KsyncKafkaError) and exc.persistent
+
+    def _stop_member(self, key: SlotKey, why: str) -> None:
+        run = self._members.pop(key)
+        run.member.stop()
+        thread = threading.Thread(
+            target=self._join_member, args=(key, run, why), name=f"stop-{key[0]}-{key[1]}", daemon=True
+        )
+        self._stopping.append(thread)
+        thread.start()
+
+    def _join_member(self, key: SlotKey, run: _Running, why: str) -> None:
+        run.thread.join()
+        log.info("task %s: member %d stopped on worker %s (%s)", key[0], key[1], self.worker_id, why)
+
+    def _reports(self) -> list[MemberReport]:
+        reports = []
+        for (task_id, slot), run in self._members.items():
+            snap = run.member.snapshot()
+            state = snap.state
+            error = run.persistent_error
+            warnings = list(snap.warnings)
+            if state == "failed" and error is None:
+                # Transient: it will be retried; show why as a warning, not a failure.
+                state = "restarting"
+                warnings.append(f"member {slot} restarting after: {snap.error}")
+            elif run.last_error and state in ("starting", "running") and run.failures:
+                warnings.append(f"member {slot} restarted after: {run.last_error}")
+            reports.append(
+                MemberReport(
+                    task_id=task_id,
+                    slot=slot,
+                    generation=run.generation,
+                    state=state,
+                    partitions=[[t, p] for t, p in snap.partitions],
+                    progress=[
+                        {
+                            "topic": t,
+                            "partition": p,
+                            "committed_offset": off,
+                            "end_offset": snap.end_offsets.get((t, p)),
+                        }
+                        for (t, p), off in sorted(snap.committed.items())
+                    ],
+                    error=error,
+                    warnings=warnings,
+                    records_total=snap.records_total,
+                )
+            )
+        return reports
+
+    def _shutdown(self) -> None:
+        """Stop every member (each commits its progress), then leave the worker table."""
+        for key in list(self._members):
+            self._stop_member(key, "shutdown")
+        for thread in self._stopping:
+            thread.join(timeout=60)
+        try:
+            self.store.remove_worker(self.worker_id)
+        except Exception:
+            log.exception("worker %s: could not deregister; it will time out", self.worker_id)
+        log.info("worker %s stopped", self.worker_id)
