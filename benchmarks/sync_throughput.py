@@ -75,7 +75,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ksync.devkafka import LocalBroker, free_port, local_brokers
+from ksync.devkafka import free_port, local_brokers
 
 SOURCE_TOPIC = "bench"
 PRODUCE_ONLY_TOPIC = "bench-produce-only"
@@ -191,8 +191,17 @@ def flush_all(producer: Producer, who: str, deadline: float) -> None:
             raise BenchError(f"{who}: {left} records still undelivered at the deadline")
 
 
+def admin_client(bootstrap: str) -> AdminClient:
+    # An AdminClient is a producer handle to librdkafka, so a Metadata request naming a
+    # topic asks the broker to auto-create it: tansu (and Kafka with its default
+    # auto.create.topics.enable) then creates it with 4 partitions, before ksync can create
+    # it with the source's 8. Never ask for that.
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 3,
+                        "allow.auto.create.topics": False})
+
+
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    admin = admin_client(bootstrap)
     fut = admin.create_topics([NewTopic(topic, partitions, 1)])[topic]
     try:
         fut.result(30)
@@ -204,7 +213,7 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 def wait_for_partitions(admin: AdminClient, topic: str, partitions: int, deadline: float) -> int:
     """Block until `topic` shows at least `partitions` partitions; return the count."""
     while True:
-        md = admin.list_topics(topic, timeout=10).topics.get(topic)
+        md = admin.list_topics(timeout=10).topics.get(topic)
         if md is not None and md.error is None and len(md.partitions) >= partitions:
             return len(md.partitions)
         if time.monotonic() > deadline:
@@ -214,7 +223,7 @@ def wait_for_partitions(admin: AdminClient, topic: str, partitions: int, deadlin
 
 def delete_topic(bootstrap: str, topic: str) -> None:
     """Free the broker's memory between phases so every phase starts on the same broker."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    admin = admin_client(bootstrap)
     with contextlib.suppress(Exception):
         admin.delete_topics([topic])[topic].result(30)
 
@@ -505,7 +514,7 @@ def wait_on_target(
     See the module docstring for why the watermarks alone are not enough on tansu.
     """
     total = sum(expected.values())
-    admin = AdminClient({"bootstrap.servers": dst, "log_level": 3})
+    admin = admin_client(dst)
     wait_for_partitions(admin, topic, len(expected), deadline)
     consumer, errors = make_consumer(dst, f"{who}-observer", **{"enable.partition.eof": True})
     ends = dict.fromkeys(expected, 0)
@@ -518,20 +527,26 @@ def wait_on_target(
         return f"{sum(min(ends[p], n) for p, n in expected.items())} of {total} records arrived"
 
     with closing_consumer(consumer):
-        # Phase A: cheap uncached watermarks (each a lower bound of the true end).
+        # Phase A: cheap uncached watermarks, each a lower bound of the true end (short by
+        # up to the last batch of the partition). Move on to phase B near the end, or as
+        # soon as the watermarks stop moving (the copy is done or pausing; which, only the
+        # records can tell).
         tail_from = total - max(total // 100, 1)
+        last_sum = -1
         while True:
             for p in expected:
                 _lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, p),
                                                          timeout=10, cached=False)
                 ends[p] = max(ends[p], hi)
             now = time.perf_counter()
-            if t_first is None and sum(ends.values()) > 0:
+            seen = sum(ends.values())
+            if t_first is None and seen > 0:
                 t_first = now
             if done():
                 return now, t_first, ends
-            if sum(ends.values()) >= tail_from:
+            if seen >= tail_from or (seen > 0 and seen == last_sum):
                 break
+            last_sum = seen
             check()
             if time.monotonic() > deadline:
                 raise BenchError(f"{who}: only {progress()} by the deadline (watermarks)")
@@ -654,55 +669,69 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def run_phases(src: str, dst: str, args: argparse.Namespace, deadline_s: float,
+               ) -> tuple[list[Result], dict[str, float]]:
+    """Every phase, one after the other; returns the results and the start-up times."""
+    results: list[Result] = []
+    starts: dict[str, float] = {}
+    results.append(phase_load(src, args, deadline_s))
+    info(results[-1].line())
+    results.append(phase_consume_only(src, args, deadline_s))
+    info(results[-1].line())
+    results.append(phase_produce_only(dst, args, deadline_s))
+    info(results[-1].line())
+    naive, starts["naive"] = phase_naive(src, dst, args, deadline_s)
+    results.append(naive)
+    info(naive.line())
+    if not args.skip_ksync:
+        for res, start in phase_ksync(src, dst, args, deadline_s):
+            results.append(res)
+            starts[res.name] = start
+    return results, starts
+
+
+def report(results: list[Result], starts: dict[str, float]) -> None:
+    by_name = {r.name: r for r in results}
+    print()
+    for name, start in starts.items():
+        res = by_name[name]
+        rest = res.seconds - start
+        rate = res.records / rest if rest > 0 else float("inf")
+        print(f"info: {name}: first record on the target after {start:.1f} s (group join, "
+              f"start-up), {rate:.0f} rec/s from then on")
+    print()
+    for r in results:
+        print(r.line())
+    if "ksync" in by_name:
+        ks = by_name["ksync"].rate
+        bound = min(by_name["consume-only"].rate, by_name["produce-only"].rate)
+        print(f"{'ksync/naive':<23} = {ks / by_name['naive'].rate:.2f}")
+        print(f"ksync/min(consume,produce) = {ks / bound:.2f}")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     deadline_s = args.deadline if args.deadline else 120 + args.records / 2000
     print(f"ksync throughput: {args.records} records x {args.size} B values, "
           f"{args.partitions} partitions, {os.cpu_count()} CPUs", flush=True)
-    results: list[Result] = []
-    brokers: list[LocalBroker]
-    try:
-        with local_brokers("bench-src", "bench-dst") as brokers:
-            src, dst = brokers[0].bootstrap, brokers[1].bootstrap
-            info(f"source broker {src}, target broker {dst}")
-            load = phase_load(src, args, deadline_s)
-            info(load.line())
-            consume = phase_consume_only(src, args, deadline_s)
-            info(consume.line())
-            produce = phase_produce_only(dst, args, deadline_s)
-            info(produce.line())
-            naive, naive_start = phase_naive(src, dst, args, deadline_s)
-            info(naive.line())
-            results = [load, consume, produce, naive]
-            starts = {"naive": naive_start}
-            if not args.skip_ksync:
-                for res, start in phase_ksync(src, dst, args, deadline_s):
-                    results.append(res)
-                    starts[res.name] = start
-    except BenchError as exc:
-        print(f"\nbench FAILED: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nbench interrupted", file=sys.stderr)
-        return 130
-
-    print()
-    for name, start in starts.items():
-        res = next(r for r in results if r.name == name)
-        rest = res.seconds - start
-        rate = res.records / rest if rest > 0 else float("inf")
-        print(f"info: {name}: first record after {start:.1f} s (group join, start-up); "
-              f"{rate:.0f} rec/s from then on")
-    print()
-    for r in results:
-        print(r.line())
-    by_name = {r.name: r for r in results}
-    if "ksync" in by_name:
-        ks = by_name["ksync"].rate
-        bound = min(consume.rate, produce.rate)
-        print(f"{'ksync/naive':<23} = {ks / naive.rate:.2f}")
-        print(f"ksync/min(consume,produce) = {ks / bound:.2f}")
-    sys.stdout.flush()
+    failure: str | None = None
+    with local_brokers("bench-src", "bench-dst") as brokers:
+        src, dst = brokers[0].bootstrap, brokers[1].bootstrap
+        info(f"source broker {src}, target broker {dst}")
+        # Failures are caught inside the `with`: leaving the except block drops the
+        # traceback, and with it every Kafka client of the failed phase, before the brokers
+        # stop (otherwise the clients log connection errors at teardown).
+        try:
+            results, starts = run_phases(src, dst, args, deadline_s)
+        except BenchError as exc:
+            failure = f"bench FAILED: {exc}"
+        except KeyboardInterrupt:
+            failure = "bench interrupted"
+    if failure is not None:
+        print(f"\n{failure}", file=sys.stderr)
+        return 130 if failure == "bench interrupted" else 1
+    report(results, starts)
     return 0
 
 

@@ -11,6 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from pathlib import Path
+
+from helpers import KsyncServer
+
 from ksync.devkafka import LocalBroker, local_brokers
 
 
@@ -25,3 +29,13 @@ def brokers() -> Iterator[tuple[LocalBroker, LocalBroker]]:
 def fresh_brokers() -> Iterator[tuple[LocalBroker, LocalBroker]]:
     with local_brokers(f"src-{uuid.uuid4().hex[:6]}", f"dst-{uuid.uuid4().hex[:6]}") as (a, b):
         yield a, b
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[KsyncServer]:
+    """A running ksync server (SQLite in tmp_path), stopped after the test."""
+    srv = KsyncServer(str(tmp_path)).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -83,3 +83,117 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s
             return last
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what or predicate}; last={last!r}")
+
+
+class KsyncServer:
+    """A `ksync server` subprocess on a free port, with an HTTP client.
+
+    Uses short intervals so tests converge fast: topic refresh 1 s, member session
+    timeout TEST_SESSION_TIMEOUT_MS, worker timeout 5 s (override with `args`).
+    """
+
+    def __init__(self, data_dir: str, *args: str, port: int | None = None) -> None:
+        from ksync.devkafka import free_port
+
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.args = list(args)
+        self.process: Any = None
+        self.log_path = f"{data_dir}/server-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "KsyncServer":
+        import subprocess
+        import sys
+
+        import httpx
+
+        defaults = {
+            "--topic-refresh-interval": "1",
+            "--session-timeout-ms": str(TEST_SESSION_TIMEOUT_MS),
+            "--worker-timeout": "5",
+        }
+        args = list(self.args)
+        for flag, value in defaults.items():
+            if flag not in args:
+                args += [flag, value]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ksync", "server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--data-dir", self.data_dir, *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ksync server did not start; log:\n{self.log()}")
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def client(self) -> Any:
+        import httpx
+
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM (clean: members commit), then SIGKILL if it hangs."""
+        import subprocess
+
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def add_instance(client: Any, broker: LocalBroker, name: str | None = None) -> str:
+    """Register `broker` through the API; returns the instance id."""
+    response = client.post(
+        "/api/v1/instances", json={"name": name or broker.cluster_id, "bootstrap_servers": broker.bootstrap}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def task_body(src: str, dst: str, name: str | None = None, **source: Any) -> dict[str, Any]:
+    """A TaskSpec body; `source` keys override the source section (topics, topic_regex …)."""
+    target = source.pop("target", {})
+    options = source.pop("options", {})
+    return {
+        "name": name or f"task-{uuid.uuid4().hex[:6]}",
+        "source": {"instance_id": src, **source},
+        "target": {"instance_id": dst, **target},
+        "options": options,
+    }
+
+
+def wait_status(client: Any, task_id: str, status: str, timeout_s: float = 60.0) -> dict[str, Any]:
+    """Poll GET /api/v1/tasks/{id} until it shows `status`; returns the task."""
+    def check() -> Any:
+        task = client.get(f"/api/v1/tasks/{task_id}").json()
+        return task if task.get("status") == status else None
+
+    return wait_until(check, timeout_s=timeout_s, what=f"task {task_id} to be {status}")  # type: ignore[no-any-return]

@@ -23,6 +23,8 @@ def member_config(
 
     The cluster ids are the brokers' `--cluster-id`, which is what tansu reports.
     """
+    kw.setdefault("session_timeout_ms", TEST_SESSION_TIMEOUT_MS)
+    kw.setdefault("commit_interval_s", 0.5)
     return MemberConfig(
         task_id=task_id,
         slot=0,
@@ -31,8 +33,6 @@ def member_config(
         source_cluster_id=source.cluster_id,
         target_cluster_id=target.cluster_id,
         topics=topics,
-        session_timeout_ms=TEST_SESSION_TIMEOUT_MS,
-        commit_interval_s=0.5,
         **kw,
     )
 
@@ -78,5 +78,3 @@ class RunningMember:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
-
-

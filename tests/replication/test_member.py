@@ -23,7 +23,7 @@ from ksync.spec import StartPoint
 from .support import RunningMember, member_config
 
 RunMember = Callable[[MemberConfig | Member], RunningMember]
-Headers = list[tuple[str, bytes | None]] | None
+Headers = list[tuple[str, str | bytes | None]] | None
 
 BASE_TS = 1_700_000_000_000  # explicit CreateTimes, far from "now"
 
@@ -151,7 +151,10 @@ def test_every_record_keeps_partition_order_key_value_timestamp_and_headers(
 ) -> None:
     src, dst = brokers
     layout = {"fid-a": 3, "fid-b": 2}
-    sources = {"fid-a": fidelity_records("fid-a", 3, 2400), "fid-b": fidelity_records("fid-b", 2, 1600)}
+    sources = {
+        "fid-a": fidelity_records("fid-a", 3, 2400),
+        "fid-b": fidelity_records("fid-b", 2, 1600),
+    }
     for topic, parts in layout.items():
         create_topic(src, topic, parts)
         create_topic(dst, f"copy.{topic}", parts)
@@ -166,9 +169,9 @@ def test_every_record_keeps_partition_order_key_value_timestamp_and_headers(
     for topic, parts in layout.items():
         got = read_all(dst, f"copy.{topic}", parts, len(sources[topic]))
         for p, recs in by_partition(sources[topic], parts).items():
-            assert [fields(m) for m in got[p]] == [expected_copy(r, src.cluster_id) for r in recs], (
-                f"{topic}[{p}]"
-            )
+            assert [fields(m) for m in got[p]] == [
+                expected_copy(r, src.cluster_id) for r in recs
+            ], f"{topic}[{p}]"
             assert {m.timestamp()[0] for m in got[p]} == {TIMESTAMP_CREATE_TIME}
     state = member.stop()
     assert state.records_total == 4000
@@ -177,8 +180,13 @@ def test_every_record_keeps_partition_order_key_value_timestamp_and_headers(
 
 def test_murmur2_reference_values() -> None:
     """The test's partitioner matches Kafka's own Utils.murmur2 test vectors."""
-    java_int = {b"21": -973932308, b"foobar": -790332482, b"a-little-bit-long-string": -985981536,
-                b"a-little-bit-longer-string": -1486304829, b"abc": 479470107}
+    java_int = {
+        b"21": -973932308,
+        b"foobar": -790332482,
+        b"a-little-bit-long-string": -985981536,
+        b"a-little-bit-longer-string": -1486304829,
+        b"abc": 479470107,
+    }
     for key, h in java_int.items():
         # toPositive(h) % 2**31 is toPositive(h) itself.
         assert murmur2_partition(key, 2**31) == h & 0x7FFFFFFF, key
@@ -239,7 +247,8 @@ def test_stop_commits_the_end_of_every_partition_and_a_restart_copies_only_new_r
     create_topic(dst, "cp", 3)
     old = [Rec(i % 3, None, f"old-{i}".encode()) for i in range(900)]
     produce(src, "cp", old)
-    cfg = member_config(src, dst, task_id(), {"cp": "cp"})
+    # No periodic checkpoint within the test: only the start commit and stop() commit.
+    cfg = member_config(src, dst, task_id(), {"cp": "cp"}, commit_interval_s=3600.0)
 
     first = run_member(cfg)
     read_all(dst, "cp", 3, 900)
@@ -270,7 +279,9 @@ def test_latest_start_copies_only_records_produced_after_the_start(
     create_topic(dst, "lt", 2)
     # The last 6 records go in single-record batches so the broker's `latest` (base offset
     # of the last batch + 1) is the true end (DESIGN.md "Test brokers").
-    produce(src, "lt", [Rec(i % 2, None, f"old-{i}".encode()) for i in range(206)], single_batches=6)
+    produce(
+        src, "lt", [Rec(i % 2, None, f"old-{i}".encode()) for i in range(206)], single_batches=6
+    )
     cfg = member_config(src, dst, task_id(), {"lt": "lt"}, start=StartPoint(type="latest"))
 
     member = run_member(cfg)
@@ -294,9 +305,13 @@ class _OffsetsForTimesSpy:
         self._answers = answers
         self.queries: list[list[tuple[str, int, int]]] = []
 
-    def offsets_for_times(self, partitions: list[TopicPartition], timeout: float = -1) -> list[TopicPartition]:
+    def offsets_for_times(
+        self, partitions: list[TopicPartition], timeout: float = -1
+    ) -> list[TopicPartition]:
         self.queries.append(sorted((tp.topic, tp.partition, tp.offset) for tp in partitions))
-        return [TopicPartition(tp.topic, tp.partition, self._answers[tp.partition]) for tp in partitions]
+        return [
+            TopicPartition(tp.topic, tp.partition, self._answers[tp.partition]) for tp in partitions
+        ]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._consumer, name)
@@ -309,7 +324,9 @@ class _SpiedMember(Member):
         self.seen_consumers: list[Any] = []
         self.spies: list[_OffsetsForTimesSpy] = []
 
-    def _resolve_start(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
+    def _resolve_start(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[TopicPartition]:
         self.seen_consumers.append(consumer)
         spy = _OffsetsForTimesSpy(consumer, self.answers)
         self.spies.append(spy)
@@ -335,14 +352,18 @@ def test_timestamp_start_queries_the_timestamp_per_partition_and_starts_at_the_a
     ts = BASE_TS + 30
     answers = {0: 10, 1: 0, 2: -1}
     member = _SpiedMember(
-        member_config(src, dst, task_id(), {"ts": "ts"}, start=StartPoint(type="timestamp", timestamp_ms=ts)),
+        member_config(
+            src, dst, task_id(), {"ts": "ts"}, start=StartPoint(type="timestamp", timestamp_ms=ts)
+        ),
         answers,
     )
 
     running = run_member(member)
     running.wait_assigned(3)
     assert all(isinstance(c, Consumer) for c in member.seen_consumers)
-    assert [q for spy in member.spies for q in spy.queries] == [[("ts", 0, ts), ("ts", 1, ts), ("ts", 2, ts)]]
+    assert [q for spy in member.spies for q in spy.queries] == [
+        [("ts", 0, ts), ("ts", 1, ts), ("ts", 2, ts)]
+    ]
 
     new = [Rec(i % 3, None, f"new-{i}".encode()) for i in range(15)]
     produce(src, "ts", new)
@@ -400,8 +421,10 @@ def test_two_way_sync_on_the_same_topic_names_copies_each_record_once(
     # Settled: each member has read its side's originals and every copy the other wrote.
     def settled() -> bool:
         s_ab, s_ba = ab.snapshot(), ba.snapshot()
-        return (s_ab.records_total + s_ab.skipped_loop_total >= 500
-                and s_ba.records_total + s_ba.skipped_loop_total >= 500)
+        return (
+            s_ab.records_total + s_ab.skipped_loop_total >= 500
+            and s_ba.records_total + s_ba.skipped_loop_total >= 500
+        )
 
     wait_until(settled, timeout_s=60, what="both directions to settle")
     s_ab, s_ba = ab.snapshot(), ba.snapshot()

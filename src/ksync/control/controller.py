@@ -140,6 +140,11 @@ class Controller:
             return
         spec = task_spec(task)
         runnable = task.desired == "running" and task.status != "Failed"
+        if runnable and task.reset_start is not None:
+            # Progress is dropped only once no member of the task runs any more.
+            if not any(m.worker_id in live and m.state != "stopped" for m in members):
+                self._maybe_reset_progress(task, mem)
+            runnable = False
         if runnable:
             self._maybe_refresh_topics(task, mem, instances)
             wanted = assign_slots(task.id, spec.options.task_max, slots, live, load)
@@ -165,7 +170,7 @@ class Controller:
             log.info("task %s status %s -> %s", task.id, task.status, derived.status)
             if derived.status == "Failed":
                 log.error("task %s failed: %s", task.id, derived.error)
-        self.store.update_task(task.id, **changes)
+        self.store.update_task(task.id, expect_generation=task.generation, **changes)
 
     def _terminate(
         self,
@@ -194,6 +199,12 @@ class Controller:
     def _delete_group(self, task: TaskRow, source_id: str) -> str:
         self._admin(source_id).delete_consumer_group(f"ksync-{task.id}")
         return "deleted"
+
+    def _maybe_reset_progress(self, task: TaskRow, mem: _TaskMemory) -> None:
+        if mem.job is not None:
+            return
+        source_id = task.spec["source"]["instance_id"]
+        self._launch(task, mem, "reset", lambda: self._delete_group(task, source_id))
 
     # ---- topic selection ---------------------------------------------------------------
 
@@ -254,18 +265,28 @@ class Controller:
                 log.info("task %s topics now %s", task.id, [t["source"] for t in topics])
                 self.store.update_task(task.id, topics=topics)
                 task.topics = topics
+        elif kind == "reset":
+            log.info(
+                "task %s: progress reset; members start from %s", task.id, task.reset_start
+            )
+            self.store.update_task(task.id, expect_generation=task.generation, reset_start=None)
+            task.reset_start = None
         elif kind == "delete-group":
             log.info("task %s: consumer group ksync-%s removed from the source", task.id, task.id)
             mem.delete_attempts = 99
 
     def _job_failed(self, task: TaskRow, mem: _TaskMemory, kind: str, exc: BaseException) -> None:
-        if kind == "delete-group":
+        if kind in ("delete-group", "reset"):
             log.warning("task %s: could not remove its consumer group: %s", task.id, exc)
+            if kind == "reset":
+                mem.topic_warnings = [f"waiting to reset the task's progress: {exc}"]
             return
         persistent = isinstance(exc, KsyncKafkaError) and exc.persistent
         if persistent and task.desired == "running":
             log.error("task %s failed: %s", task.id, exc)
-            self.store.update_task(task.id, status="Failed", error=str(exc))
+            self.store.update_task(
+                task.id, expect_generation=task.generation, status="Failed", error=str(exc)
+            )
             task.status, task.error = "Failed", str(exc)
             return
         if task.topics:

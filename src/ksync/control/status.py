@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from ksync.store.tables import MemberRow
 
-RUNNING_STATES = ("starting", "running", "restarting")
+# States of a member that may still read or write records.
+RUNNING_STATES = ("starting", "running", "restarting", "stopping")
 
 
 @dataclass(frozen=True)

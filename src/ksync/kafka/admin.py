@@ -45,16 +45,22 @@ def is_internal_topic(name: str) -> bool:
     return name.startswith("__")
 
 
-# Real Kafka lists every topic-level key in DescribeConfigs, including this rarely-set one.
+# Real Kafka lists every topic-level key in DescribeConfigs, including these rarely-set ones.
 # Some brokers (tansu) answer with only the keys that were set, and mark them DEFAULT_CONFIG;
-# the key's absence tells such a sparse answer apart.
-_ALWAYS_LISTED_BY_KAFKA = "segment.index.bytes"
+# one of these keys missing tells such a sparse answer apart (a single key would not: a user
+# may have set it, and then the sparse answer would be read as "nothing set").
+_ALWAYS_LISTED_BY_KAFKA = (
+    "segment.index.bytes",
+    "segment.jitter.ms",
+    "index.interval.bytes",
+    "file.delete.delay.ms",
+)
 
 
 def _explicit_configs(entries: dict) -> dict[str, str]:
     """The topic configs a user set, from a DescribeConfigs answer."""
     usable = {n: e for n, e in entries.items() if e.value is not None and not e.is_sensitive}
-    sparse = _ALWAYS_LISTED_BY_KAFKA not in entries and not any(
+    sparse = not all(k in entries for k in _ALWAYS_LISTED_BY_KAFKA) and not any(
         e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value for e in usable.values()
     )
     return {
@@ -196,9 +202,6 @@ class InstanceAdmin:
             try:
                 fut.result(timeout=self.timeout_s + 1)
             except KafkaException as exc:
-                if exc.args and exc.args[0].code() in (
-                    KafkaError.GROUP_ID_NOT_FOUND,
-                    KafkaError.NON_EMPTY_GROUP,
-                ):
+                if exc.args and exc.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND:
                     return
                 raise self._failure(exc, f"cannot delete consumer group {group_id}") from None

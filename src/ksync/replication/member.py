@@ -94,7 +94,7 @@ class Member:
         self._state = MemberState()
         self._topics = dict(cfg.topics)
         self._new_topics: dict[str, str] | None = None
-        self._delivery_error: KafkaError | None = None
+        self._delivery_error: tuple[KafkaError, str, int] | None = None
         self._background_error: KsyncKafkaError | None = None
         self._warnings: dict[str, float] = {}
         self._consumer: Consumer | None = None
@@ -274,6 +274,8 @@ class Member:
                 except BufferError:
                     # Target slower than source: wait for acks instead of growing memory.
                     producer.poll(0.05)
+                except KafkaException as exc:
+                    raise _write_error(exc.args[0], topics[msg.topic()], msg.partition()) from None
         producer.poll(0)
         with self._lock:
             self._state.records_total += len(msgs) - skipped
@@ -285,8 +287,8 @@ class Member:
         assert consumer is not None and producer is not None
         remaining = producer.flush(self.cfg.flush_timeout_s)
         if self._delivery_error is not None:
-            err = self._delivery_error
-            raise wrap(err, "writing to the target failed")
+            err, topic, partition = self._delivery_error
+            raise _write_error(err, topic, partition)
         if remaining:
             raise TransientKafkaError(
                 f"the target did not acknowledge {remaining} records within "
@@ -436,7 +438,7 @@ class Member:
 
     def _on_delivery_error(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self._delivery_error is None:
-            self._delivery_error = err
+            self._delivery_error = (err, msg.topic(), msg.partition())
             log.error(
                 "task %s member %d: delivery to %s[%s] failed: %s",
                 self.cfg.task_id,
@@ -478,3 +480,15 @@ class Member:
         with self._lock:
             for k, v in changes.items():
                 setattr(self._state, k, v)
+
+
+def _write_error(err: KafkaError, topic: str, partition: int) -> KsyncKafkaError:
+    """A write failure as a sentence that names the target topic and partition."""
+    where = f"target topic {topic} partition {partition}"
+    if err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):
+        return PersistentKafkaError(
+            f"a record is larger than {where} accepts ({err.str()}): raise max.message.bytes "
+            "on the target topic (or message.max.bytes on its brokers), then start the task",
+            err.code(),
+        )
+    return wrap(err, f"writing to {where} failed")

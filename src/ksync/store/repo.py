@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -207,24 +207,43 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(TaskRow).order_by(TaskRow.created_at)))
 
-    def set_desired(self, task_id: str, desired: str, **changes: Any) -> TaskRow:
-        """Record what the user wants; the controller converges to it."""
+    def change_task(self, task_id: str, decide: Callable[[TaskRow], dict[str, Any]]) -> TaskRow:
+        """Apply a user operation atomically: `decide` sees the locked row and returns the
+        changes (or raises Conflict); a status change is logged as an event."""
         with self.session() as s:
             row = s.get(TaskRow, task_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"task {task_id} does not exist")
-            row.desired = desired
+            changes = decide(row)
+            if "status" in changes and changes["status"] != row.status:
+                s.add(
+                    TaskEventRow(
+                        task_id=task_id,
+                        at=utcnow(),
+                        status=changes["status"],
+                        message=changes.pop("event", f"{row.status} -> {changes['status']}"),
+                    )
+                )
+            changes.pop("event", None)
             for key, value in changes.items():
                 setattr(row, key, value)
             row.updated_at = utcnow()
         return row
 
-    def update_task(self, task_id: str, **changes: Any) -> TaskRow | None:
-        """Write observed fields (status, error, warnings, topics); logs status changes."""
+    def update_task(
+        self, task_id: str, expect_generation: int | None = None, **changes: Any
+    ) -> TaskRow | None:
+        """Write observed fields (status, error, warnings, topics); logs status changes.
+
+        With `expect_generation`, nothing is written if the task moved to another
+        generation meanwhile (a user's start or restart wins over a stale observation).
+        """
         with self.session() as s:
-            row = s.get(TaskRow, task_id)
+            row = s.get(TaskRow, task_id, with_for_update=True)
             if row is None:
                 return None
+            if expect_generation is not None and row.generation != expect_generation:
+                return row
             new_status = changes.get("status")
             if new_status is not None and new_status != row.status:
                 message = changes.get("error") or f"{row.status} -> {new_status}"

@@ -44,6 +44,9 @@ class TaskRow(Base):
     # Bumped to make every member stop and start again (restart, new instance settings).
     generation: Mapped[int] = mapped_column(Integer, default=1)
     paused_at: Mapped[datetime | None]
+    # Set when a task is started after its pause retention: the controller drops the
+    # committed progress and members restart from this start point.
+    reset_start: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -61,7 +61,9 @@ class Worker:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self._members: dict[SlotKey, _Running] = {}
-        self._stopping: list[threading.Thread] = []
+        # Members asked to stop whose threads still run: they may still copy records, so
+        # they are reported ("stopping") until they exit. Only the worker loop touches it.
+        self._stopping: dict[SlotKey, list[_Running]] = {}
         self._stop = threading.Event()
 
     @property
@@ -94,16 +96,19 @@ class Worker:
             task = wanted.get(key)
             if task is None or task.generation != run.generation:
                 self._stop_member(key, "unassigned" if task is None else "new generation")
+        self._prune_stopped()
         for key, task in wanted.items():
             run = self._members.get(key)
             topics = {t["source"]: t["target"] for t in task.topics}
             if run is None:
-                self._start_member(key, task, topics)
+                if key not in self._stopping:  # the old generation leaves the group first
+                    self._start_member(key, task, topics)
             elif not run.thread.is_alive():
                 self._maybe_restart(key, task, topics, run)
             elif topics != run.topics:
                 run.topics = topics
                 run.member.update_topics(topics)
+        self._prune_stopped()
         self.store.heartbeat(self.worker_id, self.host, self.pid, self._reports())
 
     def _member_config(self, task: TaskRow, slot: int, topics: dict[str, str]) -> MemberConfig:
@@ -177,23 +182,29 @@ class Worker:
         return isinstance(exc, KsyncKafkaError) and exc.persistent
 
     def _stop_member(self, key: SlotKey, why: str) -> None:
+        """Ask a member to stop; it commits and exits on its own thread."""
         run = self._members.pop(key)
         run.member.stop()
-        thread = threading.Thread(
-            target=self._join_member, args=(key, run, why), name=f"stop-{key[0]}-{key[1]}", daemon=True
-        )
-        self._stopping.append(thread)
-        thread.start()
+        self._stopping.setdefault(key, []).append(run)
+        log.info("task %s: stopping member %d on worker %s (%s)", key[0], key[1], self.worker_id, why)
 
-    def _join_member(self, key: SlotKey, run: _Running, why: str) -> None:
-        run.thread.join()
-        log.info("task %s: member %d stopped on worker %s (%s)", key[0], key[1], self.worker_id, why)
+    def _prune_stopped(self) -> None:
+        for key in list(self._stopping):
+            alive = [r for r in self._stopping[key] if r.thread.is_alive()]
+            if len(alive) < len(self._stopping[key]):
+                log.info("task %s: member %d stopped on worker %s", key[0], key[1], self.worker_id)
+            if alive:
+                self._stopping[key] = alive
+            else:
+                del self._stopping[key]
 
     def _reports(self) -> list[MemberReport]:
         reports = []
-        for (task_id, slot), run in self._members.items():
+        runs = {key: (runs[-1], True) for key, runs in self._stopping.items()}
+        runs.update({key: (run, False) for key, run in self._members.items()})
+        for (task_id, slot), (run, stopping) in runs.items():
             snap = run.member.snapshot()
-            state = snap.state
+            state = "stopping" if stopping else snap.state
             error = run.persistent_error
             warnings = list(snap.warnings)
             if state == "failed" and error is None:
@@ -229,8 +240,10 @@ class Worker:
         """Stop every member (each commits its progress), then leave the worker table."""
         for key in list(self._members):
             self._stop_member(key, "shutdown")
-        for thread in self._stopping:
-            thread.join(timeout=60)
+        for runs in self._stopping.values():
+            for run in runs:
+                run.thread.join(timeout=60)
+        self._prune_stopped()
         try:
             self.store.remove_worker(self.worker_id)
         except Exception:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import StoreDep
-from ksync.api.errors import ApiError
+from ksync.api.errors import ApiError, invalid
 from ksync.api.schemas import Instance, InstanceList, Topic, TopicList
 from ksync.kafka.admin import ClusterInfo, InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError
-from ksync.spec import Connection, InstanceSpec
+from ksync.spec import Connection, InstanceSpec, SecuritySpec
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
@@ -30,6 +32,43 @@ def create_instance(spec: InstanceSpec, store: StoreDep) -> Instance:
     """Register an instance after checking that ksync can reach it."""
     info = probe(spec)
     return Instance.of(store.add_instance(spec, info.cluster_id, info.broker_count))
+
+
+class InstancePatch(BaseModel):
+    """Fields to change; security replaces the whole security block when given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    bootstrap_servers: str | None = None
+    region: str | None = None
+    zone: str | None = None
+    security: SecuritySpec | None = None
+
+
+@router.patch("/{instance_id}", response_model=Instance)
+def update_instance(instance_id: str, patch: InstancePatch, store: StoreDep) -> Instance:
+    """Change an instance (checked like a create); tasks using it restart their members."""
+    row = store.get_instance(instance_id)
+    current = {
+        "name": row.name,
+        "bootstrap_servers": row.bootstrap_servers,
+        "region": row.region,
+        "zone": row.zone,
+        "security": row.security,
+    }
+    try:
+        spec = InstanceSpec.model_validate({**current, **patch.model_dump(exclude_unset=True)})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    info = probe(spec)
+    if info.cluster_id != row.cluster_id:
+        raise invalid(
+            "bootstrap_servers",
+            f"these servers belong to Kafka cluster {info.cluster_id}, but instance "
+            f"{instance_id} is cluster {row.cluster_id}: register a new instance instead",
+        )
+    return Instance.of(store.update_instance(instance_id, spec, info.cluster_id, info.broker_count))
 
 
 @router.get("", response_model=InstanceList)

@@ -3,14 +3,18 @@ state and returns at once; the controller and workers converge to it."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import timedelta
 
-from ksync.api.deps import StoreDep
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import ApiError, invalid
 from ksync.api.schemas import Task, TaskEventList, TaskEvent, TaskList
 from ksync.replication.provenance import cycle_warnings
-from ksync.spec import TaskSpec
-from ksync.store.repo import NotFound, Store
+from ksync.control import lifecycle
+from ksync.spec import StartPoint, TaskSpec
+from ksync.store.repo import NotFound, Store, as_utc
 from ksync.store.tables import TaskRow
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -72,12 +76,43 @@ def task_events(task_id: str, store: StoreDep) -> TaskEventList:
     """The task's status changes, newest first."""
     store.get_task(task_id)
     return TaskEventList(
-        events=[TaskEvent(at=e.at, status=e.status, message=e.message) for e in store.task_events(task_id)]
+        events=[
+            TaskEvent(at=as_utc(e.at), status=e.status, message=e.message)
+            for e in store.task_events(task_id)
+        ]
     )
 
 
 @router.delete("/{task_id}", status_code=202, response_model=Task)
 def delete_task(task_id: str, store: StoreDep) -> Task:
     """Stop the sync and forget the task: copied data, topics and instances stay."""
-    row = store.set_desired(task_id, "deleted", status="Terminating")
-    return task_view(store, row)
+    return task_view(store, lifecycle.delete(store, task_id))
+
+
+@router.post("/{task_id}/pause", status_code=202, response_model=Task)
+def pause_task(task_id: str, store: StoreDep) -> Task:
+    """Members commit their progress and stop; the status becomes Paused."""
+    return task_view(store, lifecycle.pause(store, task_id))
+
+
+class StartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: StartPoint | None = None
+
+
+@router.post("/{task_id}/start", status_code=202, response_model=Task)
+def start_task(
+    task_id: str, store: StoreDep, settings: SettingsDep, body: StartRequest | None = None
+) -> Task:
+    """Resume a paused task (or retry a failed one). After the pause retention, progress
+    restarts from `start` (default: latest)."""
+    retention = timedelta(seconds=settings.pause_retention_s)
+    point = body.start if body is not None else None
+    return task_view(store, lifecycle.start(store, task_id, point, retention))
+
+
+@router.post("/{task_id}/restart", status_code=202, response_model=Task)
+def restart_task(task_id: str, store: StoreDep) -> Task:
+    """Stop and start every member; progress is kept."""
+    return task_view(store, lifecycle.restart(store, task_id))

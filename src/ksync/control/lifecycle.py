@@ -1,0 +1,115 @@
+"""User operations on a task: pause, start, restart, delete.
+
+Each operation only records desired state (the controller and workers converge to it)
+and is decided on the locked task row, so two concurrent calls cannot both win. The
+native API and the compatible faces all go through these functions.
+
+Rules (DESIGN.md "Lifecycle"):
+* An operation that makes no sense in the current status raises `Conflict` with a
+  sentence saying why; repeating an operation that is already under way is harmless.
+* Start within `pause_retention` of `paused_at` resumes from the committed progress.
+  Start after it drops the progress and restarts from the given start point, or from
+  `latest` when none is given.
+* Start on a Failed task and restart move the task to a new generation: every member
+  stops and starts again, and a status observed for the old generation is discarded.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from ksync.spec import StartPoint
+from ksync.store.repo import Conflict, Store, as_utc, utcnow
+from ksync.store.tables import TaskRow
+
+
+def _gone(row: TaskRow) -> None:
+    if row.desired == "deleted":
+        raise Conflict(f"task {row.id} is being deleted (Terminating): nothing else can be done with it")
+
+
+def pause(store: Store, task_id: str) -> TaskRow:
+    """Stop the members after they commit their progress; the status becomes Paused."""
+
+    def decide(row: TaskRow) -> dict[str, Any]:
+        _gone(row)
+        if row.desired == "paused":
+            if row.status == "Paused":
+                raise Conflict(f"task {row.id} is already paused; start it to resume")
+            return {}  # a pause is under way
+        if row.status == "Failed":
+            raise Conflict(
+                f"task {row.id} has failed and runs nothing to pause; start it to try again, "
+                "or delete it"
+            )
+        return {"desired": "paused", "paused_at": utcnow(), "event": "pause requested"}
+
+    return store.change_task(task_id, decide)
+
+
+def start(
+    store: Store, task_id: str, start_point: StartPoint | None, pause_retention: timedelta
+) -> TaskRow:
+    """Resume a paused task, or try a failed one again."""
+
+    def decide(row: TaskRow) -> dict[str, Any]:
+        _gone(row)
+        if row.desired == "running":
+            if row.status == "Failed":
+                return {
+                    "generation": row.generation + 1,
+                    "status": "Unassigned",
+                    "error": None,
+                    "event": "started again after failure",
+                }
+            if row.status == "Running":
+                raise Conflict(f"task {row.id} is already running")
+            return {}  # a start is under way
+        changes: dict[str, Any] = {
+            "desired": "running",
+            "paused_at": None,
+            "status": "Unassigned",
+            "event": "start requested",
+        }
+        if row.paused_at is not None and utcnow() - as_utc(row.paused_at) > pause_retention:
+            point = start_point or StartPoint(type="latest")
+            spec = dict(row.spec)
+            spec["source"] = {**spec["source"], "start": point.model_dump(mode="json")}
+            changes["spec"] = spec
+            changes["reset_start"] = point.model_dump(mode="json")
+            changes["event"] = (
+                f"started after the pause retention ({pause_retention.total_seconds():.0f}s): "
+                f"progress reset to {point.type}"
+            )
+        return changes
+
+    return store.change_task(task_id, decide)
+
+
+def restart(store: Store, task_id: str) -> TaskRow:
+    """Stop and start every member (progress is kept)."""
+
+    def decide(row: TaskRow) -> dict[str, Any]:
+        _gone(row)
+        if row.desired == "paused":
+            raise Conflict(f"task {row.id} is paused; start it instead of restarting")
+        return {
+            "generation": row.generation + 1,
+            "status": "Unassigned",
+            "error": None,
+            "event": "restart requested",
+        }
+
+    return store.change_task(task_id, decide)
+
+
+def delete(store: Store, task_id: str) -> TaskRow:
+    """Stop the sync and forget the task once every member stopped (then 404)."""
+
+    def decide(row: TaskRow) -> dict[str, Any]:
+        if row.desired == "deleted":
+            return {}
+        return {"desired": "deleted", "status": "Terminating", "event": "delete requested"}
+
+    return store.change_task(task_id, decide)

@@ -1,0 +1,35 @@
+"""Liveness, the OpenAPI document, and the error shape of requests no route answers."""
+
+from __future__ import annotations
+
+import httpx
+
+from .support import assert_error
+
+CONTRACT_PATHS = {
+    "/api/v1/instances": {"get", "post"},
+    "/api/v1/instances/{instance_id}": {"get", "delete"},
+    "/api/v1/instances/{instance_id}/topics": {"get"},
+    "/api/v1/tasks": {"get", "post"},
+    "/api/v1/tasks/{task_id}": {"get", "delete"},
+}
+
+
+def test_healthz_answers_ok(client: httpx.Client) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+def test_openapi_lists_every_v1_path_of_the_contract(client: httpx.Client) -> None:
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for path, methods in CONTRACT_PATHS.items():
+        assert path in paths, sorted(paths)
+        assert methods <= set(paths[path]), (path, sorted(paths[path]))
+
+
+def test_unknown_route_and_method_get_the_error_shape(client: httpx.Client) -> None:
+    assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
+    assert_error(client.put("/api/v1/tasks"), 405, "method_not_allowed")

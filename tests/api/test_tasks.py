@@ -1,0 +1,174 @@
+"""`/api/v1/tasks` against real brokers: a created task is answered at once (Unassigned),
+resolves its topics with prefix + separator naming, reaches Running and copies; deleting
+it answers Terminating, then 404, and leaves copied data, topics and instances alone. A
+task closing a loop is accepted with a warning."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import httpx
+from helpers import create_topic, producer, read_all, task_body, wait_status, wait_until
+
+from ksync.devkafka import LocalBroker
+
+from .support import assert_error, delete_task_and_wait
+
+TASK_ID = re.compile(r"task-[a-z0-9]{8}")
+
+
+def _task_ids(client: httpx.Client) -> list[str]:
+    r = client.get("/api/v1/tasks")
+    assert r.status_code == 200, r.text
+    return [t["id"] for t in r.json()["tasks"]]
+
+
+def _produce(broker: LocalBroker, topic: str, partitions: int, count: int) -> None:
+    p = producer(broker)
+    for i in range(count):
+        p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % partitions)
+    assert p.flush(30) == 0
+
+
+def test_create_answers_at_once_then_runs_and_copies(
+    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], instances: tuple[str, str]
+) -> None:
+    src, dst = brokers
+    a, b = instances
+    create_topic(src, "orders", 3)
+    _produce(src, "orders", 3, 300)  # before the task: the default start (earliest) copies it
+
+    body = task_body(a, b, name="orders-to-sh", topics=["orders"], target={"topic_prefix": "gz", "separator": "_"})
+    r = client.post("/api/v1/tasks", json=body)
+    assert r.status_code == 202, r.text
+    task = r.json()
+    task_id = task["id"]
+    try:
+        assert TASK_ID.fullmatch(task_id), task_id
+        assert task["name"] == "orders-to-sh"
+        assert task["status"] == "Unassigned"
+        assert task["error"] is None
+        assert isinstance(task["warnings"], list)
+        assert task["source"]["instance_id"] == a and task["target"]["instance_id"] == b
+        assert task["source"]["topics"] == ["orders"]
+        assert task["source"]["start"] == {"type": "earliest", "timestamp_ms": None}
+        assert task["target"] == {"instance_id": b, "topic_prefix": "gz", "separator": "_", "keep_partition": True}
+        assert task["options"] == {"sync_topic_configs": True, "task_max": 1}
+        created = datetime.fromisoformat(task["created_at"])
+        assert created.tzinfo is not None
+        assert datetime.fromisoformat(task["updated_at"]) >= created
+
+        assert task_id in _task_ids(client)
+
+        running = wait_status(client, task_id, "Running")
+        assert running["topics"] == [{"source": "orders", "target": "gz_orders", "partitions": 3}]
+        assert running["error"] is None
+        assert datetime.fromisoformat(running["updated_at"]) > created
+        # The target topic exists with the source's partition count and holds the records.
+        topics = {t["name"]: t for t in client.get(f"/api/v1/instances/{b}/topics").json()["topics"]}
+        assert topics["gz_orders"]["partitions"] == 3
+        copied = read_all(dst, "gz_orders", 3, 300)
+        assert sum(len(v) for v in copied.values()) == 300
+        listed = [t for t in client.get("/api/v1/tasks").json()["tasks"] if t["id"] == task_id]
+        assert len(listed) == 1 and listed[0]["status"] == "Running"
+    finally:
+        gone = delete_task_and_wait(client, task_id)
+    assert gone["id"] == task_id
+    assert gone["status"] == "Terminating"
+    assert_error(client.get(f"/api/v1/tasks/{task_id}"), 404, "not_found")
+    assert task_id not in _task_ids(client)
+
+    # Deleting stops the sync only: copied data, both topics and both instances stay.
+    again = read_all(dst, "gz_orders", 3, 300)
+    assert sum(len(v) for v in again.values()) >= 300
+    assert "gz_orders" in {t["name"] for t in client.get(f"/api/v1/instances/{b}/topics").json()["topics"]}
+    assert "orders" in {t["name"] for t in client.get(f"/api/v1/instances/{a}/topics").json()["topics"]}
+    for ins_id in (a, b):
+        assert client.get(f"/api/v1/instances/{ins_id}").status_code == 200
+
+
+def test_empty_prefix_keeps_the_topic_name(
+    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], instances: tuple[str, str]
+) -> None:
+    src, _ = brokers
+    a, b = instances
+    create_topic(src, "same-name", 2)
+    r = client.post("/api/v1/tasks", json=task_body(a, b, topics=["same-name"]))
+    assert r.status_code == 202, r.text
+    task_id = r.json()["id"]
+    try:
+        task = wait_until(
+            lambda: (t := client.get(f"/api/v1/tasks/{task_id}").json())["topics"] and t,
+            what="topics to resolve",
+        )
+        assert task["topics"] == [{"source": "same-name", "target": "same-name", "partitions": 2}]
+    finally:
+        delete_task_and_wait(client, task_id)
+
+
+def test_unknown_task_is_404(client: httpx.Client) -> None:
+    for response in (client.get("/api/v1/tasks/task-00000000"), client.delete("/api/v1/tasks/task-00000000")):
+        message = assert_error(response, 404, "not_found")
+        assert "task-00000000" in message
+
+
+def test_opposite_direction_is_accepted_with_a_loop_warning(
+    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], instances: tuple[str, str]
+) -> None:
+    src, dst = brokers
+    a, b = instances
+    create_topic(src, "ping", 1)
+    create_topic(dst, "ping", 1)
+    first = client.post("/api/v1/tasks", json=task_body(a, b, topics=["ping"]))
+    assert first.status_code == 202, first.text
+    ab = first.json()["id"]
+    assert first.json()["warnings"] == []
+    ba = None
+    try:
+        second = client.post("/api/v1/tasks", json=task_body(b, a, topics=["ping"]))
+        assert second.status_code == 202, second.text
+        ba = second.json()["id"]
+        warnings = second.json()["warnings"]
+        assert any("loop" in w and ab in w for w in warnings), warnings
+        # The first task learns about the loop too (the controller re-derives warnings).
+        wait_until(
+            lambda: any("loop" in w and ba in w for w in client.get(f"/api/v1/tasks/{ab}").json()["warnings"]),
+            what="the loop warning on the first task",
+        )
+        delete_task_and_wait(client, ba)
+        ba = None
+        wait_until(
+            lambda: not any("loop" in w for w in client.get(f"/api/v1/tasks/{ab}").json()["warnings"]),
+            what="the loop warning to go once the loop is broken",
+        )
+    finally:
+        if ba is not None:
+            delete_task_and_wait(client, ba)
+        delete_task_and_wait(client, ab)
+
+
+def test_regex_start_and_options_are_kept_in_the_spec(client: httpx.Client, instances: tuple[str, str]) -> None:
+    a, b = instances
+    body = task_body(
+        a,
+        b,
+        topic_regex="tm-.*",
+        exclude_regex="tm-skip",
+        start={"type": "timestamp", "timestamp_ms": 1_700_000_000_000},
+        options={"task_max": 2, "sync_topic_configs": False},
+    )
+    r = client.post("/api/v1/tasks", json=body)
+    assert r.status_code == 202, r.text
+    task = r.json()
+    try:
+        assert task["source"]["topics"] == []
+        assert task["source"]["topic_regex"] == "tm-.*"
+        assert task["source"]["exclude_regex"] == "tm-skip"
+        assert task["source"]["start"] == {"type": "timestamp", "timestamp_ms": 1_700_000_000_000}
+        assert task["options"] == {"sync_topic_configs": False, "task_max": 2}
+        stored = client.get(f"/api/v1/tasks/{task['id']}").json()
+        for key in ("name", "source", "target", "options", "created_at"):
+            assert stored[key] == task[key], key
+    finally:
+        delete_task_and_wait(client, task["id"])

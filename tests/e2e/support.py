@@ -1,0 +1,187 @@
+"""Support for end-to-end tests: reading topics back, comparing records, waiting for a
+topic to stop changing. Everything here talks to the brokers directly, never to ksync, so
+a test checks ksync's work with tools that do not share its code."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, NamedTuple
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from ksync.devkafka import LocalBroker
+
+ORIGIN = "ksync-origin"
+
+
+class Record(NamedTuple):
+    """What fidelity is about: everything a record carries except its offset."""
+
+    key: bytes | None
+    value: bytes | None
+    timestamp: tuple[int, int]  # (timestamp type, ms)
+    headers: tuple[tuple[str, bytes | None], ...]
+
+
+def record(msg: Any) -> Record:
+    return Record(msg.key(), msg.value(), msg.timestamp(), tuple(msg.headers() or ()))
+
+
+def origin_of(msg: Any) -> bytes | None:
+    """The `ksync-origin` header value of a message (None when absent)."""
+    for k, v in msg.headers() or ():
+        if k == ORIGIN:
+            return v
+    return None
+
+
+def admin(broker: LocalBroker) -> AdminClient:
+    return AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
+
+
+def partition_counts(broker: LocalBroker) -> dict[str, int]:
+    """Every non-internal topic of `broker` with its partition count."""
+    md = admin(broker).list_topics(timeout=10)
+    return {n: len(t.partitions) for n, t in md.topics.items() if t.error is None and not n.startswith("__")}
+
+
+def topic_configs(broker: LocalBroker, topic: str) -> dict[str, str]:
+    """The topic's configs as the broker describes them (tansu: only the keys that were set)."""
+    client = admin(broker)  # kept alive until the answer is in: its futures die with it
+    futures = client.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
+    (future,) = futures.values()
+    return {n: e.value for n, e in future.result(timeout=10).items() if e.value is not None}
+
+
+def read_now(broker: LocalBroker, topic: str, partitions: int, timeout_s: float = 30.0) -> dict[int, list[Any]]:
+    """Everything `topic` holds right now, per partition: reads each partition to its end.
+
+    The end comes from the fetch responses (partition EOF), which the test broker reports
+    right (DESIGN.md "Test brokers"), unlike its ListOffsets answer.
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "log_level": 3,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    out: dict[int, list[Any]] = {p: [] for p in range(partitions)}
+    at_end: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(at_end) < partitions:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: partitions {sorted(set(out) - at_end)} never reached their end")
+            for msg in consumer.consume(10_000, 0.5):
+                err = msg.error()
+                if err is None:
+                    out[msg.partition()].append(msg)
+                    at_end.discard(msg.partition())
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    at_end.add(msg.partition())
+    finally:
+        consumer.close()
+    return out
+
+
+class Tail:
+    """A reader that stays open on `topic` from offset 0 and accumulates what arrives,
+    for topics too big to re-read on every poll. Use as a context manager."""
+
+    def __init__(self, broker: LocalBroker, topic: str, partitions: int) -> None:
+        self.partitions = partitions
+        self.values: dict[int, list[bytes]] = {p: [] for p in range(partitions)}
+        self.at_end: set[int] = set()
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "group.id": f"reader-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "log_level": 3,
+            }
+        )
+        self._consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+
+    def poll(self, timeout_s: float = 0.2) -> int:
+        """Read what is there now; returns how many records were read in total so far."""
+        for msg in self._consumer.consume(50_000, timeout_s):
+            err = msg.error()
+            if err is None:
+                self.values[msg.partition()].append(msg.value())
+                self.at_end.discard(msg.partition())
+            elif err.code() == KafkaError._PARTITION_EOF:
+                self.at_end.add(msg.partition())
+        return sum(map(len, self.values.values()))
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> Tail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def count_now(broker: LocalBroker, topic: str, partitions: int) -> int:
+    return sum(len(v) for v in read_now(broker, topic, partitions).values())
+
+
+def settled(
+    read: Any, expected: Any, quiet_s: float = 3.0, timeout_s: float = 60.0, what: str = ""
+) -> Any:
+    """Wait until `read()` equals `expected`, then until it stays unchanged for `quiet_s`.
+
+    Returns the last value read (the caller asserts on it: what arrives during the quiet
+    window, a late repeat or a loop, shows there); fails with the last value if `expected`
+    is not reached within `timeout_s`.
+    """
+    deadline = time.monotonic() + timeout_s
+    last = read()
+    while last != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or expected}; last={last!r}")
+        time.sleep(0.5)
+        last = read()
+    quiet_until = time.monotonic() + quiet_s
+    while time.monotonic() < min(quiet_until, deadline + quiet_s):
+        time.sleep(0.5)
+        now = read()
+        if now != last:
+            last = now
+            quiet_until = time.monotonic() + quiet_s
+    return last
+
+
+def murmur2_partition(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner for a non-null key: `toPositive(murmur2(key)) % n`."""
+    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
+    length = len(key)
+    h = (0x9747B28C ^ length) & mask
+    full = length - length % 4
+    for i in range(0, full, 4):
+        k = int.from_bytes(key[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    rest = length % 4
+    if rest == 3:
+        h ^= key[full + 2] << 16
+    if rest >= 2:
+        h ^= key[full + 1] << 8
+    if rest >= 1:
+        h ^= key[full]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions
