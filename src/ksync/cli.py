@@ -46,6 +46,13 @@ def server(
     topic_refresh_interval: Annotated[float, typer.Option(help="Seconds between re-evaluations of topic selections")] = 10.0,
     session_timeout_ms: SessionTimeout = 10_000,
     pause_retention: PauseRetention = 86_400.0,
+    api_keys_file: Annotated[
+        Path | None,
+        typer.Option(envvar="KSYNC_API_KEYS_FILE", help='JSON list of {"id", "secret"}: every call then needs a key'),
+    ] = None,
+    insecure_listen: Annotated[
+        bool, typer.Option(help="Allow a non-loopback --host without --api-keys-file")
+    ] = False,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run the REST API, the controller and an embedded worker."""
@@ -61,9 +68,15 @@ def server(
         topic_refresh_interval_s=topic_refresh_interval,
         session_timeout_ms=session_timeout_ms,
         pause_retention_s=pause_retention,
+        api_keys_file=api_keys_file,
+        insecure_listen=insecure_listen,
     )
     configure_logging(log_level)
-    run_server(settings)
+    try:
+        run_server(settings)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -14,6 +14,7 @@ import uuid
 import uvicorn
 
 from ksync.api.app import create_app
+from ksync.api.auth import KeyRing
 from ksync.control.controller import Controller, ControllerSettings
 from ksync.settings import Settings
 from ksync.store.db import make_engine, migrate
@@ -55,8 +56,29 @@ def _thread(target: object, name: str) -> threading.Thread:
     return thread
 
 
+def load_keys(settings: Settings) -> KeyRing | None:
+    """The API keys, or None; refuses an open API on a non-loopback address."""
+    if settings.api_keys_file is not None:
+        keys = KeyRing.load(settings.api_keys_file)
+        log.info("API keys loaded from %s: every call needs a key", settings.api_keys_file)
+        return keys
+    if not settings.loopback_only and not settings.insecure_listen:
+        raise ValueError(
+            f"--host {settings.host}: without --api-keys-file the API is open to anyone, so "
+            "ksync listens on loopback only; give --api-keys-file, or --insecure-listen to "
+            "accept that"
+        )
+    log.warning(
+        "no --api-keys-file: the API is open to anyone who can reach %s:%d",
+        settings.host,
+        settings.port,
+    )
+    return None
+
+
 def run_server(settings: Settings) -> None:
     """Serve the API and run the controller and an embedded worker until a signal."""
+    keys = load_keys(settings)
     store = open_store(settings)
     host = socket.gethostname()
     controller = Controller(
@@ -81,7 +103,7 @@ def run_server(settings: Settings) -> None:
             t.join(timeout=90)
         log.info("stopped")
 
-    app = create_app(store, settings, on_shutdown=shutdown)
+    app = create_app(store, settings, keys=keys, on_shutdown=shutdown)
     log.info(
         "ksync server on http://%s:%d (store: %s)",
         settings.host,

@@ -24,7 +24,13 @@ class Settings(BaseModel):
     topic_refresh_interval_s: float = Field(default=10.0, gt=0)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     pause_retention_s: float = Field(default=86_400.0, ge=0)
+    api_keys_file: Path | None = None
+    insecure_listen: bool = False
 
     @property
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")

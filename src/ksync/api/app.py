@@ -8,14 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ksync import __version__
-from ksync.api import errors
+from ksync.api import auth, errors
+from ksync.api.compat import connect, tencent
 from ksync.api.routes import health, instances, tasks, workers
 from ksync.settings import Settings
 from ksync.store.repo import Store
 
 
 def create_app(
-    store: Store, settings: Settings, on_shutdown: Callable[[], None] | None = None
+    store: Store,
+    settings: Settings,
+    keys: auth.KeyRing | None = None,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Build the app; `on_shutdown` runs before the server process exits (stop loops)."""
 
@@ -31,6 +35,7 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     errors.install(app)
-    for module in (health, instances, tasks, workers):
+    auth.install(app, keys)
+    for module in (health, instances, tasks, workers, connect, tencent):
         app.include_router(module.router)
     return app

@@ -19,9 +19,71 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ksync.spec import StartPoint
-from ksync.store.repo import Conflict, Store, as_utc, utcnow
+from ksync.replication.provenance import cycle_warnings
+from ksync.spec import StartPoint, TaskSpec
+from ksync.store.repo import Conflict, NotFound, Store, as_utc, utcnow
 from ksync.store.tables import TaskRow
+
+
+class SpecError(ValueError):
+    """A task spec that the store's state makes invalid; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None:
+    """Rules that need the store: known instances, no topic synced onto itself, a unique
+    name. `task_id` is the task being reconfigured (its own name is fine)."""
+    try:
+        src = store.get_instance(spec.source.instance_id)
+    except NotFound:
+        raise SpecError("source.instance_id", f"instance {spec.source.instance_id} does not exist") from None
+    try:
+        dst = store.get_instance(spec.target.instance_id)
+    except NotFound:
+        raise SpecError("target.instance_id", f"instance {spec.target.instance_id} does not exist") from None
+    if src.cluster_id == dst.cluster_id and not spec.target.topic_prefix:
+        raise SpecError(
+            "target.topic_prefix",
+            f"source and target are the same Kafka cluster ({src.cluster_id}); with an empty "
+            "prefix every topic would be synced onto itself: set a prefix",
+        )
+    for t in store.list_tasks():
+        if t.name == spec.name and t.id != task_id and t.desired != "deleted":
+            raise Conflict(f"name: a task named '{spec.name}' already exists ({t.id})")
+
+
+def create(store: Store, spec: TaskSpec, external: dict[str, Any] | None = None) -> TaskRow:
+    """Create a task (status Unassigned); warns when it closes a sync loop."""
+    check_spec(store, spec)
+    row = store.add_task(spec, warnings=[], external=external)
+    instances = {i.id: i for i in store.list_instances()}
+    warnings = cycle_warnings(row, store.list_tasks(), instances)
+    if warnings:
+        row = store.update_task(row.id, warnings=warnings) or row
+    return row
+
+
+def reconfigure(
+    store: Store, task_id: str, spec: TaskSpec, external: dict[str, Any] | None = None
+) -> TaskRow:
+    """Replace a task's spec; its members restart with it (progress is kept)."""
+    check_spec(store, spec, task_id)
+
+    def decide(row: TaskRow) -> dict[str, Any]:
+        _gone(row)
+        changes: dict[str, Any] = {"spec": spec.model_dump(mode="json"), "name": spec.name}
+        if external is not None:
+            changes["external"] = external
+        if row.desired == "running":
+            changes.update(generation=row.generation + 1, status="Unassigned", error=None)
+            changes["event"] = "configuration changed"
+        return changes
+
+    return store.change_task(task_id, decide)
 
 
 def _gone(row: TaskRow) -> None:

@@ -101,7 +101,13 @@ class Store:
 
     # ---- instances ----------------------------------------------------------------
 
-    def add_instance(self, spec: InstanceSpec, cluster_id: str, broker_count: int) -> InstanceRow:
+    def add_instance(
+        self,
+        spec: InstanceSpec,
+        cluster_id: str,
+        broker_count: int,
+        external: dict[str, Any] | None = None,
+    ) -> InstanceRow:
         now = utcnow()
         row = InstanceRow(
             id=new_id("ins"),
@@ -112,12 +118,20 @@ class Store:
             security=security_to_json(spec.security),
             cluster_id=cluster_id,
             broker_count=broker_count,
+            external=external,
             created_at=now,
             updated_at=now,
         )
         with self.session() as s:
             s.add(row)
         return row
+
+    def set_instance_external(self, instance_id: str, external: dict[str, Any] | None) -> None:
+        with self.session() as s:
+            row = s.get(InstanceRow, instance_id)
+            if row is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            row.external = external
 
     def update_instance(
         self, instance_id: str, spec: InstanceSpec, cluster_id: str, broker_count: int
@@ -175,7 +189,9 @@ class Store:
 
     # ---- tasks --------------------------------------------------------------------
 
-    def add_task(self, spec: TaskSpec, warnings: list[str]) -> TaskRow:
+    def add_task(
+        self, spec: TaskSpec, warnings: list[str], external: dict[str, Any] | None = None
+    ) -> TaskRow:
         now = utcnow()
         row = TaskRow(
             id=new_id("task"),
@@ -188,6 +204,7 @@ class Store:
             topics=[],
             generation=1,
             paused_at=None,
+            external=external,
             created_at=now,
             updated_at=now,
         )

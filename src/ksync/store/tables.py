@@ -25,6 +25,9 @@ class InstanceRow(Base):
     security: Mapped[dict[str, Any]] = mapped_column(JSON)
     cluster_id: Mapped[str] = mapped_column(String(128))
     broker_count: Mapped[int] = mapped_column(Integer)
+    # What a compatible face keeps about the instance (e.g. Tencent's ResourceName);
+    # the native API ignores it.
+    external: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -47,6 +50,9 @@ class TaskRow(Base):
     # Set when a task is started after its pause retention: the controller drops the
     # committed progress and members restart from this start point.
     reset_start: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What a compatible face keeps about the task (a Connect config with its ignored
+    # keys, Tencent's TaskType…); the native API ignores it.
+    external: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

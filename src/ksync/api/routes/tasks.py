@@ -9,12 +9,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from ksync.api.deps import SettingsDep, StoreDep
-from ksync.api.errors import ApiError, invalid
+from ksync.api.errors import invalid
 from ksync.api.schemas import Task, TaskEventList, TaskEvent, TaskList
-from ksync.replication.provenance import cycle_warnings
 from ksync.control import lifecycle
 from ksync.spec import StartPoint, TaskSpec
-from ksync.store.repo import NotFound, Store, as_utc
+from ksync.store.repo import Store, as_utc
 from ksync.store.tables import TaskRow
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -24,35 +23,13 @@ def task_view(store: Store, row: TaskRow) -> Task:
     return Task.of(row, store.members(row.id))
 
 
-def _check_spec(store: Store, spec: TaskSpec) -> None:
-    """Rules that need the store: known instances, no topic synced onto itself."""
-    try:
-        src = store.get_instance(spec.source.instance_id)
-    except NotFound:
-        raise invalid("source.instance_id", f"instance {spec.source.instance_id} does not exist") from None
-    try:
-        dst = store.get_instance(spec.target.instance_id)
-    except NotFound:
-        raise invalid("target.instance_id", f"instance {spec.target.instance_id} does not exist") from None
-    if src.cluster_id == dst.cluster_id and not spec.target.topic_prefix:
-        raise invalid(
-            "target.topic_prefix",
-            f"source and target are the same Kafka cluster ({src.cluster_id}); with an empty "
-            "prefix every topic would be synced onto itself: set a prefix",
-        )
-    if any(t.name == spec.name and t.desired != "deleted" for t in store.list_tasks()):
-        raise ApiError(409, "conflict", f"name: a task named '{spec.name}' already exists")
-
-
 @router.post("", status_code=202, response_model=Task)
 def create_task(spec: TaskSpec, store: StoreDep) -> Task:
     """Create a sync task; it starts as Unassigned and converges to Running."""
-    _check_spec(store, spec)
-    instances = {i.id: i for i in store.list_instances()}
-    row = store.add_task(spec, warnings=[])
-    warnings = cycle_warnings(row, store.list_tasks(), instances)
-    if warnings:
-        row = store.update_task(row.id, warnings=warnings) or row
+    try:
+        row = lifecycle.create(store, spec)
+    except lifecycle.SpecError as exc:
+        raise invalid(exc.field, exc.message) from None
     return task_view(store, row)
 
 

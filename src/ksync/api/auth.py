@@ -1,0 +1,150 @@
+"""API keys and who may call what.
+
+Keys live in a JSON file (`--api-keys-file`, env `KSYNC_API_KEYS_FILE`): a list of
+`{"id": "AKID…", "secret": "…"}`. With the file set, every call needs a key:
+
+* native API and Kafka Connect face: `Authorization: Bearer <secret>`;
+* Tencent Cloud face: a TC3-HMAC-SHA256 signature made with SecretId = id and
+  SecretKey = secret (verified by that face itself, since its errors have their own shape);
+* console: a login form that sets a signed session cookie, accepted like a Bearer key.
+
+`/healthz`, `/metrics` and the console's login page and static files stay open. Secrets
+never appear in responses, logs or error messages; comparisons are constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+SESSION_COOKIE = "ksync_session"
+
+# Paths anyone may call: liveness, scraping, and what the console needs to show its login.
+OPEN_PATHS = ("/healthz", "/metrics", "/login", "/logout")
+OPEN_PREFIXES = ("/static/",)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    secret: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"ApiKey(id={self.id!r})"
+
+
+class KeyRing:
+    """The configured keys; look them up by id (TC3) or by secret (Bearer, cookie)."""
+
+    def __init__(self, keys: list[ApiKey]) -> None:
+        self._by_id = {k.id: k for k in keys}
+
+    @classmethod
+    def load(cls, path: Path) -> KeyRing:
+        """Read and validate a keys file; raises ValueError naming what is wrong."""
+        try:
+            data = json.loads(path.read_text())
+        except OSError as exc:
+            raise ValueError(f"--api-keys-file {path}: cannot read it ({exc.strerror})") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--api-keys-file {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, list) or not data:
+            raise ValueError(f"--api-keys-file {path}: must be a non-empty JSON list of {{\"id\", \"secret\"}}")
+        keys = []
+        for i, item in enumerate(data):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("id"), str)
+                or not isinstance(item.get("secret"), str)
+                or not item["id"]
+                or len(item["secret"]) < 8
+            ):
+                raise ValueError(
+                    f"--api-keys-file {path}: entry {i} must be {{\"id\": non-empty string, "
+                    "\"secret\": string of at least 8 characters}"
+                )
+            keys.append(ApiKey(item["id"], item["secret"]))
+        if len({k.id for k in keys}) != len(keys):
+            raise ValueError(f"--api-keys-file {path}: key ids must be unique")
+        return cls(keys)
+
+    def by_id(self, key_id: str) -> ApiKey | None:
+        return self._by_id.get(key_id)
+
+    def by_secret(self, secret: str) -> ApiKey | None:
+        found = None
+        for key in self._by_id.values():
+            # Check every key so timing does not tell which one matched.
+            if hmac.compare_digest(key.secret.encode(), secret.encode()):
+                found = key
+        return found
+
+    def session_token(self, key: ApiKey) -> str:
+        """A cookie value that proves the console user knew `key`'s secret."""
+        mac = hmac.new(key.secret.encode(), b"ksync-console:" + key.id.encode(), hashlib.sha256)
+        return f"{key.id}.{mac.hexdigest()}"
+
+    def by_session(self, token: str) -> ApiKey | None:
+        key_id, _, _ = token.partition(".")
+        key = self._by_id.get(key_id)
+        if key is None:
+            return None
+        return key if hmac.compare_digest(self.session_token(key), token) else None
+
+
+def is_tencent_call(request: Request) -> bool:
+    """The Tencent Cloud face authenticates with its own TC3 signatures."""
+    return request.method == "POST" and request.url.path in ("/", "/ckafka")
+
+
+def is_connect_path(path: str) -> bool:
+    return path.startswith("/connectors") or path.startswith("/connector-plugins")
+
+
+def caller(request: Request, keys: KeyRing) -> ApiKey | None:
+    """The key that authenticates `request` (Bearer header or console cookie), if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return keys.by_secret(value.strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return keys.by_session(cookie)
+    return None
+
+
+def install(app: FastAPI, keys: KeyRing | None) -> None:
+    """Refuse unauthenticated calls when keys are configured (no-op without keys)."""
+    app.state.keys = keys
+    if keys is None:
+        return
+
+    @app.middleware("http")
+    async def _require_key(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        path = request.url.path
+        if (
+            path in OPEN_PATHS
+            or path.startswith(OPEN_PREFIXES)
+            or is_tencent_call(request)
+            or caller(request, keys) is not None
+        ):
+            return await call_next(request)
+        if request.method == "GET" and path == "/" and "text/html" in request.headers.get("accept", ""):
+            return Response(status_code=303, headers={"location": "/login"})
+        message = "a valid API key is required: send 'Authorization: Bearer <secret>'"
+        if is_connect_path(path) or path == "/":
+            return JSONResponse({"error_code": 401, "message": message}, status_code=401)
+        return JSONResponse(
+            {"error": {"code": "unauthorized", "message": message}},
+            status_code=401,
+            headers={"www-authenticate": "Bearer"},
+        )

@@ -1,0 +1,1 @@
+"""Compatible faces: APIs that existing clients already speak, over the same lifecycle."""
