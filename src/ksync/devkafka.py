@@ -96,7 +96,8 @@ class LocalBroker:
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGCONT)
-        proc.terminate()
+            # tansu exits at once on SIGINT but lingers ~5 s on SIGTERM.
+            os.kill(proc.pid, signal.SIGINT)
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -92,6 +92,7 @@ def run_server(settings: Settings) -> None:
     # A stable id: a restarted server takes its members back at once instead of waiting
     # for the old id to time out.
     worker = _worker(store, settings, f"server@{host}:{settings.port}")
+    controller.on_slots_changed = worker.wake
     threads = [_thread(controller.run, "controller"), _thread(worker.run, "worker")]
 
     def shutdown() -> None:
@@ -103,7 +104,7 @@ def run_server(settings: Settings) -> None:
             t.join(timeout=90)
         log.info("stopped")
 
-    app = create_app(store, settings, keys=keys, on_shutdown=shutdown)
+    app = create_app(store, settings, keys=keys, on_shutdown=shutdown, on_change=controller.wake)
     log.info(
         "ksync server on http://%s:%d (store: %s)",
         settings.host,

@@ -18,7 +18,10 @@ from .support import RunningMember
 
 @pytest.fixture
 def run_member() -> Iterator[Callable[..., RunningMember]]:
-    """`run_member(cfg)` or `run_member(member)`: start it; stopped at teardown at the latest."""
+    """`run_member(cfg)` or `run_member(member)`: start it; stopped at teardown at the latest.
+
+    Teardown fails the test if any member raised, even one the test never stopped itself.
+    """
     started: list[RunningMember] = []
 
     def start(what: MemberConfig | Member) -> RunningMember:
@@ -30,5 +33,10 @@ def run_member() -> Iterator[Callable[..., RunningMember]]:
     yield start
     for running in started:
         running.member.stop()
+    failures = []
     for running in started:
-        running._thread.join(60)
+        try:
+            running.stop()
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, failures

@@ -74,7 +74,3 @@ class RunningMember:
         if self.error is not None:
             raise AssertionError(f"member {self.member.cfg.task_id} failed: {self.error!r}")
         return self.member.snapshot()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()

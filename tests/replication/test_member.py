@@ -17,7 +17,7 @@ from helpers import create_topic, producer, read_all, wait_until
 
 from ksync.devkafka import LocalBroker
 from ksync.replication.member import Member, MemberConfig
-from ksync.replication.provenance import ORIGIN_HEADER
+from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.spec import StartPoint
 
 from .support import RunningMember, member_config
@@ -396,7 +396,7 @@ def test_records_first_written_on_the_target_are_skipped_and_foreign_origins_kep
 
     got = read_all(dst, "loop1", 1, 3)[0]
     assert [(m.value(), m.headers()) for m in got] == [
-        (b"from-third", [(ORIGIN_HEADER, b"third-cluster"), ("a", b"2")]),
+        (b"from-third", [(ORIGIN_HEADER, b"third-cluster"), ("a", b"2"), (VIA_HEADER, src.cluster_id.encode())]),
         (b"plain", [(ORIGIN_HEADER, src.cluster_id.encode())]),
         (b"marker", [("x", b"y"), (ORIGIN_HEADER, src.cluster_id.encode())]),
     ]
@@ -439,6 +439,39 @@ def test_two_way_sync_on_the_same_topic_names_copies_each_record_once(
                 assert m.headers() == [(ORIGIN_HEADER, origin.cluster_id.encode())]
             else:
                 assert m.headers() is None  # an original, untouched
+
+
+def test_a_record_from_a_third_cluster_crosses_a_two_way_pair_once(
+    fresh_brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+) -> None:
+    """C->A plus A<->B: a record whose origin is C reaches B once and never comes back to A.
+
+    The origin header alone cannot stop it (its origin is neither A nor B); `ksync-via`
+    records that it was copied from A, so B->A skips it.
+    """
+    a, b = fresh_brokers
+    for broker in (a, b):
+        create_topic(broker, "tri", 1)
+    from_c = [Rec(0, None, f"c-{i}".encode(), [(ORIGIN_HEADER, b"cluster-c")]) for i in range(50)]
+    produce(a, "tri", from_c)
+
+    ab = run_member(member_config(a, b, task_id(), {"tri": "tri"}))
+    ba = run_member(member_config(b, a, task_id(), {"tri": "tri"}))
+
+    wait_until(
+        lambda: ab.snapshot().records_total == 50 and ba.snapshot().skipped_loop_total == 50,
+        timeout_s=60,
+        what="B->A to see and skip every copy",
+    )
+    on_a = read_all(a, "tri", 1, 50)[0]
+    on_b = read_all(b, "tri", 1, 50)[0]
+    assert [m.value() for m in on_a] == [r.value for r in from_c]  # nothing came back
+    assert [m.value() for m in on_b] == [r.value for r in from_c]
+    assert all(
+        m.headers() == [(ORIGIN_HEADER, b"cluster-c"), (VIA_HEADER, a.cluster_id.encode())]
+        for m in on_b
+    )
+    assert ba.snapshot().records_total == 0
 
 
 # ---- topic switch --------------------------------------------------------------------------

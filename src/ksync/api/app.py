@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from ksync import __version__
 from ksync.api import auth, errors
@@ -20,6 +20,7 @@ def create_app(
     settings: Settings,
     keys: auth.KeyRing | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    on_change: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Build the app; `on_shutdown` runs before the server process exits (stop loops)."""
 
@@ -35,6 +36,17 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     errors.install(app)
+
+    if on_change is not None:
+
+        @app.middleware("http")
+        async def _nudge(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            # Any write may change desired state: let the controller act now, not next tick.
+            response = await call_next(request)
+            if request.method != "GET" and response.status_code < 400:
+                on_change()
+            return response
+
     auth.install(app, keys)
     for module in (health, instances, tasks, workers, connect, tencent):
         app.include_router(module.router)

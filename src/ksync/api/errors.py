@@ -32,6 +32,10 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def _describe(err: dict[str, Any]) -> str:
+    if err.get("type") == "json_invalid":
+        # loc is ("body", <character position>): not a field name.
+        reason = (err.get("ctx") or {}).get("error", "JSON decode error")
+        return f"body: is not valid JSON ({reason} at character {err['loc'][-1]})"
     loc = [str(p) for p in err.get("loc", ()) if p != "body"]
     # Model-level validators report at the model's own location; say which model.
     field = ".".join(loc) or "body"

@@ -68,7 +68,14 @@ class Controller:
         self._jobs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="controller-job")
         self._tasks: dict[str, _TaskMemory] = defaultdict(_TaskMemory)
         self._admins: dict[str, tuple[Any, InstanceAdmin]] = {}
+        self._wake = threading.Event()
         self.active = False
+        # Called after slot assignments change, so an embedded worker reacts at once.
+        self.on_slots_changed: Callable[[], None] | None = None
+
+    def wake(self) -> None:
+        """Run the next tick now (desired state changed or a job finished)."""
+        self._wake.set()
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -76,7 +83,8 @@ class Controller:
                 self._step()
             except Exception:
                 log.exception("controller tick failed; retrying")
-            self._stop.wait(self.settings.tick_s)
+            self._wake.wait(self.settings.tick_s)
+            self._wake.clear()
         self._jobs.shutdown(wait=False, cancel_futures=True)
         if self.active:
             try:
@@ -86,6 +94,7 @@ class Controller:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def _step(self) -> None:
         ttl = timedelta(seconds=self.settings.worker_timeout_s)
@@ -147,11 +156,15 @@ class Controller:
             runnable = False
         if runnable:
             self._maybe_refresh_topics(task, mem, instances)
+        # Members start once the selection is known, so they subscribe to it directly.
+        if runnable and (mem.resolved or task.topics):
             wanted = assign_slots(task.id, spec.options.task_max, slots, live, load)
         else:
             wanted = {}
         if wanted != slots:
             self.store.set_slots(task.id, wanted)
+            if self.on_slots_changed is not None:
+                self.on_slots_changed()
         expected = None
         if mem.resolved or task.topics:
             expected = {(t["source"], p) for t in task.topics for p in range(t["partitions"])}
@@ -183,6 +196,8 @@ class Controller:
     ) -> None:
         if slots:
             self.store.set_slots(task.id, {})
+            if self.on_slots_changed is not None:
+                self.on_slots_changed()
         if task.status != "Terminating":
             self.store.update_task(task.id, status="Terminating")
         running = [m for m in members if m.worker_id in live and m.state != "stopped"]
@@ -231,6 +246,7 @@ class Controller:
 
     def _launch(self, task: TaskRow, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
         mem.job = self._jobs.submit(fn)
+        mem.job.add_done_callback(lambda _: self.wake())
         mem.job_kind = kind
         mem.job_started = time.monotonic()
 

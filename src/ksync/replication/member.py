@@ -41,7 +41,7 @@ from confluent_kafka import (
 
 from ksync.kafka.config import client_config
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, TransientKafkaError, wrap
-from ksync.replication.provenance import ORIGIN_HEADER
+from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.spec import Connection, StartPoint
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ class Member:
         # at produce time, so one list serves them all.
         self._origin_only = [(ORIGIN_HEADER, cfg.source_cluster_id.encode())]
         self._origin_pair = (ORIGIN_HEADER, cfg.source_cluster_id.encode())
+        self._via_pair = (VIA_HEADER, cfg.source_cluster_id.encode())
         self._target_origin = cfg.target_cluster_id.encode()
 
     # ---- control, from other threads -------------------------------------------------
@@ -191,6 +192,10 @@ class Member:
                     "fetch.max.bytes": 52_428_800,
                     "max.partition.fetch.bytes": 10_485_760,
                     "queued.max.messages.kbytes": 262_144,
+                    # librdkafka stops fetching a partition for fetch.queue.backoff.ms
+                    # (default 1 s) once queued.min.messages are buffered: at full speed
+                    # that stall, not Kafka, would bound the member.
+                    "fetch.queue.backoff.ms": 10,
                     "error_cb": self._on_client_error,
                 },
             )
@@ -238,6 +243,7 @@ class Member:
         topics = self._topics
         origin_only = self._origin_only
         origin_pair = self._origin_pair
+        via_pair = self._via_pair
         target_origin = self._target_origin
         keep = self.cfg.keep_partition
         skipped = 0
@@ -249,37 +255,57 @@ class Member:
             if headers is None:
                 headers = origin_only
             else:
-                origin = None
+                been_there = has_origin = False
                 for k, v in headers:
-                    if k == ORIGIN_HEADER:
-                        origin = v
-                        break
-                if origin is None:
-                    headers.append(origin_pair)
-                elif origin == target_origin:
-                    skipped += 1  # first written on the target: copying it back would loop
+                    if k == ORIGIN_HEADER or k == VIA_HEADER:
+                        if v == target_origin:
+                            been_there = True
+                            break
+                        has_origin = True
+                if been_there:
+                    skipped += 1  # written on or copied through the target: it would loop
                     continue
+                headers.append(via_pair if has_origin else origin_pair)
             ts = msg.timestamp()[1]
-            while True:
-                try:
-                    produce(
-                        topics[msg.topic()],
-                        msg.value(),
-                        msg.key(),
-                        msg.partition() if keep else -1,
-                        timestamp=ts if ts > 0 else 0,
-                        headers=headers,
-                    )
-                    break
-                except BufferError:
-                    # Target slower than source: wait for acks instead of growing memory.
-                    producer.poll(0.05)
-                except KafkaException as exc:
-                    raise _write_error(exc.args[0], topics[msg.topic()], msg.partition()) from None
+            try:
+                produce(
+                    topics[msg.topic()],
+                    msg.value(),
+                    msg.key(),
+                    msg.partition() if keep else -1,
+                    timestamp=ts if ts > 0 else 0,
+                    headers=headers,
+                )
+            except BufferError:
+                self._produce_when_room(msg, headers)
+            except KafkaException as exc:  # refused before sending (e.g. over the size limit)
+                raise _write_error(exc.args[0], topics[msg.topic()], msg.partition()) from None
         producer.poll(0)
         with self._lock:
             self._state.records_total += len(msgs) - skipped
             self._state.skipped_loop_total += skipped
+
+    def _produce_when_room(self, msg: Message, headers: list[tuple[str, bytes | None]]) -> None:
+        """The slow path: the target is slower than the source, so wait for acks instead
+        of growing memory, then produce `msg`."""
+        producer = self._producer
+        assert producer is not None
+        ts = msg.timestamp()[1]
+        target = self._topics[msg.topic()]
+        while True:
+            producer.poll(0.05)
+            try:
+                producer.produce(
+                    target,
+                    msg.value(),
+                    msg.key(),
+                    msg.partition() if self.cfg.keep_partition else -1,
+                    timestamp=ts if ts > 0 else 0,
+                    headers=headers,
+                )
+                return
+            except BufferError:
+                continue
 
     def _checkpoint(self, only: list[TopicPartition] | None) -> None:
         """Flush the producer, then commit positions (all, or just `only`)."""

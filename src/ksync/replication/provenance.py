@@ -1,9 +1,13 @@
-"""Loop prevention through the `ksync-origin` header.
+"""Loop prevention through the `ksync-origin` and `ksync-via` headers.
 
 Invariant: every record ksync writes carries `ksync-origin` = the Kafka cluster id of the
-instance where the record was first produced; a record that already carries one keeps it.
-A member never writes a record whose origin is the target's own cluster id, so A->B plus
-B->A on the same topic names copies each record exactly once and never loops.
+instance where the record was first produced; a record that already carries one keeps it,
+and each further hop appends `ksync-via` = the cluster it was copied from. A member never
+writes a record whose origin or any via is the target's own cluster id.
+
+So A->B plus B->A on the same topic names copies each record exactly once, and a record
+that entered A from a third cluster C (origin C) crosses to B once and stops there: on the
+way back, B->A finds `ksync-via: A`. The origin header alone could not stop that one.
 """
 
 from __future__ import annotations
@@ -11,15 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 ORIGIN_HEADER = "ksync-origin"
-
-
-def origin_of(headers: list[tuple[str, bytes | None]] | None) -> bytes | None:
-    """The origin cluster id a record carries, or None when it has none."""
-    if headers:
-        for key, value in headers:
-            if key == ORIGIN_HEADER:
-                return value
-    return None
+VIA_HEADER = "ksync-via"
 
 
 def cycle_warnings(task: Any, tasks: list[Any], instances: dict[str, Any]) -> list[str]:

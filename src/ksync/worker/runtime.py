@@ -65,6 +65,11 @@ class Worker:
         # they are reported ("stopping") until they exit. Only the worker loop touches it.
         self._stopping: dict[SlotKey, list[_Running]] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Reconcile now instead of at the next heartbeat (assignments changed)."""
+        self._wake.set()
 
     @property
     def worker_id(self) -> str:
@@ -79,11 +84,13 @@ class Worker:
             except Exception:
                 # The store may be briefly unreachable; members keep copying meanwhile.
                 log.exception("worker %s: reconcile failed; retrying", self.worker_id)
-            self._stop.wait(self.settings.heartbeat_interval_s)
+            self._wake.wait(self.settings.heartbeat_interval_s)
+            self._wake.clear()
         self._shutdown()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def reconcile(self) -> None:
         """One pass: match running members to assignments, then heartbeat."""
