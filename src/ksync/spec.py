@@ -74,6 +74,8 @@ class InstanceSpec(_Frozen):
     region: str | None = Field(default=None, max_length=64)
     zone: str | None = Field(default=None, max_length=64)
     security: SecuritySpec = SecuritySpec()
+    # Cap on all sync traffic reading from or writing to this instance, MB/s; None = none.
+    sync_quota_mb_s: float | None = Field(default=None, gt=0, le=100_000)
 
     _check_servers = field_validator("bootstrap_servers")(
         lambda cls, v: validate_bootstrap_servers(v)
@@ -159,6 +161,9 @@ class TargetSpec(_Frozen):
 class TaskOptions(_Frozen):
     sync_topic_configs: bool = True
     task_max: int = Field(default=1, ge=1, le=64)
+    # Traffic caps for the whole task, shared by its members; None = unlimited.
+    throttle_mb_s: float | None = Field(default=None, gt=0, le=100_000)
+    qps_limit: int | None = Field(default=None, gt=0, le=100_000_000)
 
 
 class TaskSpec(_Frozen):

@@ -25,6 +25,7 @@ class Instance(BaseModel):
     region: str | None
     zone: str | None
     security: PublicSecurity
+    sync_quota_mb_s: float | None = None
     cluster_id: str
     broker_count: int
     created_at: datetime
@@ -44,6 +45,7 @@ class Instance(BaseModel):
                 sasl_mechanism=sec.get("sasl_mechanism"),
                 username=sec.get("username"),
             ),
+            sync_quota_mb_s=row.sync_quota_mb_s,
             cluster_id=row.cluster_id,
             broker_count=row.broker_count,
             created_at=as_utc(row.created_at),

@@ -119,6 +119,7 @@ class Store:
             cluster_id=cluster_id,
             broker_count=broker_count,
             external=external,
+            sync_quota_mb_s=spec.sync_quota_mb_s,
             created_at=now,
             updated_at=now,
         )
@@ -148,6 +149,7 @@ class Store:
             row.security = security_to_json(spec.security)
             row.cluster_id = cluster_id
             row.broker_count = broker_count
+            row.sync_quota_mb_s = spec.sync_quota_mb_s
             row.updated_at = utcnow()
             for task in s.scalars(select(TaskRow)):
                 if instance_id in _instances_of(task):

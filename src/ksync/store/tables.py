@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -28,6 +28,7 @@ class InstanceRow(Base):
     # What a compatible face keeps about the instance (e.g. Tencent's ResourceName);
     # the native API ignores it.
     external: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    sync_quota_mb_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -53,6 +54,8 @@ class TaskRow(Base):
     # What a compatible face keeps about the task (a Connect config with its ignored
     # keys, Tencent's TaskType…); the native API ignores it.
     external: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The controller's latest view: rates, lag, latency, totals (see monitoring.aggregate).
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -92,6 +95,9 @@ class MemberRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     warnings: Mapped[list[Any]] = mapped_column(JSON)
     records_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Cumulative counters since the member started: bytes, per-partition records, latency
+    # histogram buckets (see monitoring.latency).
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime]
 
 
@@ -113,3 +119,43 @@ class TaskEventRow(Base):
     at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
+
+
+class MetricPointRow(Base):
+    """One task's metrics over one 10-second step; kept for 24 hours."""
+
+    __tablename__ = "metric_points"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AlarmRuleRow(Base):
+    __tablename__ = "alarm_rules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    task_id: Mapped[str | None] = mapped_column(String(32))  # None: every task
+    metric: Mapped[str] = mapped_column(String(32))
+    comparison: Mapped[str] = mapped_column(String(8))
+    threshold: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    webhooks: Mapped[list[Any]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AlarmEventRow(Base):
+    __tablename__ = "alarm_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(32), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # firing | resolved | test
+    at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    delivery: Mapped[dict[str, Any]] = mapped_column(JSON)

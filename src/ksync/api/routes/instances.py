@@ -44,6 +44,7 @@ class InstancePatch(BaseModel):
     region: str | None = None
     zone: str | None = None
     security: SecuritySpec | None = None
+    sync_quota_mb_s: float | None = None
 
 
 @router.patch("/{instance_id}", response_model=Instance)
@@ -56,6 +57,7 @@ def update_instance(instance_id: str, patch: InstancePatch, store: StoreDep) -> 
         "region": row.region,
         "zone": row.zone,
         "security": row.security,
+        "sync_quota_mb_s": row.sync_quota_mb_s,
     }
     try:
         spec = InstanceSpec.model_validate({**current, **patch.model_dump(exclude_unset=True)})
