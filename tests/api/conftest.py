@@ -6,6 +6,7 @@ behind and compares counts before and after instead of assuming an empty store.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import httpx
@@ -22,13 +23,16 @@ def api_server(
     """A running ksync server (SQLite in a module temp dir), stopped after the module.
 
     It depends on `brokers` so that it stops first: tansu answers SIGTERM by waiting about
-    5 s for open client connections, and the server keeps admin connections open.
+    5 s for open client connections, and the server keeps admin connections open. For the
+    same reason the test process's own admin clients (kept alive by reference cycles
+    through their error callbacks) are collected before the brokers stop.
     """
     srv = KsyncServer(str(tmp_path_factory.mktemp("ksync-api"))).start()
     try:
         yield srv
     finally:
         srv.stop()
+        gc.collect()
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,8 @@ def instances(client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]) ->
     ids = []
     for broker in (src, dst):
         r = client.post(
-            "/api/v1/instances", json={"name": broker.cluster_id, "bootstrap_servers": broker.bootstrap}
+            "/api/v1/instances",
+            json={"name": broker.cluster_id, "bootstrap_servers": broker.bootstrap},
         )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])

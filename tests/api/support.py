@@ -21,7 +21,9 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     return str(body["error"]["message"])
 
 
-def delete_task_and_wait(client: httpx.Client, task_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+def delete_task_and_wait(
+    client: httpx.Client, task_id: str, timeout_s: float = 60.0
+) -> dict[str, Any]:
     """DELETE a task (202 Terminating) and wait until it is gone (404); the 202 body."""
     r = client.delete(f"/api/v1/tasks/{task_id}")
     assert r.status_code == 202, r.text

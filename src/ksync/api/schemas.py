@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 
+from ksync.monitoring.progress import partition_progress
 from ksync.spec import SaslMechanism, SecurityProtocol, SourceSpec, TargetSpec, TaskOptions
 from ksync.store.repo import WorkerInfo, as_utc
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
@@ -81,6 +81,35 @@ class PartitionProgress(BaseModel):
     lag: int | None
 
 
+class LatencyMs(BaseModel):
+    p50: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+
+class TaskMetrics(BaseModel):
+    """The last ~10 s, refreshed every few seconds by the controller."""
+
+    records_per_s: float = 0.0
+    bytes_per_s: float = 0.0
+    source_records_per_s: float = 0.0
+    lag: int = 0
+    latency_ms: LatencyMs = LatencyMs()
+    records_total: int = 0
+    bytes_total: int = 0
+    throttled: bool = False
+
+
+class TaskLimits(BaseModel):
+    """The caps in force: the task's own and its instances' sync quotas (MB/s)."""
+
+    throttle_mb_s: float | None
+    qps_limit: int | None
+    source_quota_mb_s: float | None
+    target_quota_mb_s: float | None
+    throttled: bool
+
+
 class Task(BaseModel):
     id: str
     name: str
@@ -92,13 +121,23 @@ class Task(BaseModel):
     warnings: list[str]
     topics: list[TopicMapping]
     progress: list[PartitionProgress]
+    metrics: TaskMetrics | None
+    limits: TaskLimits
     paused_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: TaskRow, members: list[MemberRow]) -> Task:
+    def of(
+        cls,
+        row: TaskRow,
+        members: list[MemberRow],
+        quotas: dict[str, float | None] | None = None,
+    ) -> Task:
+        """The API view; `quotas` maps instance id -> sync_quota_mb_s (to show limits)."""
         spec = row.spec
+        metrics = TaskMetrics.model_validate(row.metrics) if row.metrics else None
+        quotas = quotas or {}
         return cls(
             id=row.id,
             name=row.name,
@@ -110,6 +149,14 @@ class Task(BaseModel):
             warnings=list(row.warnings),
             topics=[TopicMapping(**t) for t in row.topics],
             progress=progress_of(row, members),
+            metrics=metrics,
+            limits=TaskLimits(
+                throttle_mb_s=spec["options"].get("throttle_mb_s"),
+                qps_limit=spec["options"].get("qps_limit"),
+                source_quota_mb_s=quotas.get(spec["source"]["instance_id"]),
+                target_quota_mb_s=quotas.get(spec["target"]["instance_id"]),
+                throttled=bool(metrics and metrics.throttled),
+            ),
             paused_at=as_utc(row.paused_at) if row.paused_at else None,
             created_at=as_utc(row.created_at),
             updated_at=as_utc(row.updated_at),
@@ -117,23 +164,7 @@ class Task(BaseModel):
 
 
 def progress_of(row: TaskRow, members: list[MemberRow]) -> list[PartitionProgress]:
-    """Per-partition committed offset, end offset and lag, from the members' reports.
-
-    A partition that no member reports right now (paused task, rebalance) keeps the last
-    value any member reported for it.
-    """
-    best: dict[tuple[str, int], dict[str, Any]] = {}
-    for m in sorted(members, key=lambda m: m.updated_at):
-        for p in m.progress:
-            best[(p["topic"], p["partition"])] = p
-    out = []
-    for (topic, partition), p in sorted(best.items()):
-        committed, end = p.get("committed_offset"), p.get("end_offset")
-        lag = max(0, end - committed) if committed is not None and end is not None else None
-        out.append(PartitionProgress(
-            topic=topic, partition=partition, committed_offset=committed, end_offset=end, lag=lag
-        ))
-    return out
+    return [PartitionProgress(**p) for p in partition_progress(members)]
 
 
 class TaskList(BaseModel):
@@ -183,3 +214,52 @@ class TaskEvent(BaseModel):
 
 class TaskEventList(BaseModel):
     events: list[TaskEvent]
+
+
+class MetricPoint(BaseModel):
+    at: datetime
+    records_per_s: float
+    bytes_per_s: float
+    lag: int
+
+
+class TotalPoint(MetricPoint):
+    source_records_per_s: float
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    latency_max_ms: float | None
+
+
+class MetricSeries(BaseModel):
+    topic: str
+    partition: int | None = None
+    points: list[MetricPoint]
+
+
+class TaskMetricHistory(BaseModel):
+    task_id: str
+    since: datetime
+    step: int
+    by: str
+    total: list[TotalPoint]
+    series: list[MetricSeries]
+
+
+class TrafficByTask(BaseModel):
+    task_id: str
+    name: str
+    records_per_s: float
+    bytes_per_s: float
+
+
+class TrafficDirection(BaseModel):
+    records_per_s: float
+    bytes_per_s: float
+    by_task: list[TrafficByTask]
+
+
+class InstanceTraffic(BaseModel):
+    instance_id: str
+    sync_quota_mb_s: float | None
+    read: TrafficDirection
+    written: TrafficDirection

@@ -17,13 +17,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ksync.control.assignment import assign_slots
 from ksync.control.status import derive_status
 from ksync.kafka.admin import InstanceAdmin
-from ksync.kafka.errors import KsyncKafkaError
+from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
+from ksync.monitoring.aggregate import Aggregator
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
 from ksync.replication.topic_filter import TopicFilter
@@ -34,6 +35,7 @@ from ksync.store.tables import InstanceRow, MemberRow, TaskRow
 log = logging.getLogger(__name__)
 
 LEASE = "controller"
+HISTORY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,11 @@ class Controller:
         self._tasks: dict[str, _TaskMemory] = defaultdict(_TaskMemory)
         self._admins: dict[str, tuple[Any, InstanceAdmin]] = {}
         self._wake = threading.Event()
+        self._metrics = Aggregator()
+        self._last_prune = 0.0
         self.active = False
+        # Named jobs run after every tick while active (alarm evaluation…); each is guarded.
+        self.periodic: list[tuple[str, Callable[[], None]]] = []
         # Called after slot assignments change, so an embedded worker reacts at once.
         self.on_slots_changed: Callable[[], None] | None = None
 
@@ -129,6 +135,31 @@ class Controller:
                 log.exception("controller: task %s could not be reconciled", task.id)
         for gone in set(self._tasks) - {t.id for t in tasks}:
             del self._tasks[gone]
+        self._record_metrics(tasks, members)
+        for name, job in self.periodic:
+            try:
+                job()
+            except Exception:
+                log.exception("controller job %s failed; it runs again next tick", name)
+
+    def _record_metrics(self, tasks: list[TaskRow], members: dict[str, list[MemberRow]]) -> None:
+        """Current metrics every few seconds and a history point every 10 s, per task."""
+        now = time.time()
+        at = datetime.fromtimestamp(now, UTC)
+        for task in tasks:
+            if task.desired == "deleted":
+                continue
+            current, point = self._metrics.observe(task, members[task.id], now)
+            if current is not None:
+                self.store.set_task_metrics(task.id, current)
+            if point is not None:
+                self.store.add_metric_point(task.id, at, point)
+        self._metrics.forget({t.id for t in tasks})
+        if now - self._last_prune > 600:
+            self._last_prune = now
+            dropped = self.store.prune_metric_points(at - HISTORY, {t.id for t in tasks})
+            if dropped:
+                log.info("pruned %d metric points older than 24 h", dropped)
 
     # ---- one task -------------------------------------------------------------------
 
@@ -241,6 +272,7 @@ class Controller:
             keep_partition=spec.target.keep_partition,
             sync_configs=spec.options.sync_topic_configs,
             target_broker_count=dst.broker_count,
+            same_cluster=src.cluster_id == dst.cluster_id,
         )
         self._launch(task, mem, "topics", mirror.reconcile)
 
@@ -297,7 +329,11 @@ class Controller:
             if kind == "reset":
                 mem.topic_warnings = [f"waiting to reset the task's progress: {exc}"]
             return
-        persistent = isinstance(exc, KsyncKafkaError) and exc.persistent
+        # A PersistentKafkaError raised by ksync itself (e.g. a target topic with fewer
+        # partitions) carries no Kafka error code, so its class decides, not the code.
+        persistent = isinstance(exc, PersistentKafkaError) or (
+            isinstance(exc, KsyncKafkaError) and exc.persistent
+        )
         if persistent and task.desired == "running":
             log.error("task %s failed: %s", task.id, exc)
             self.store.update_task(

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from ksync.replication.provenance import cycle_warnings
-from ksync.spec import StartPoint, TaskSpec
+from ksync.spec import StartPoint, TaskOptions, TaskSpec
 from ksync.store.repo import Conflict, NotFound, Store, as_utc, utcnow
 from ksync.store.tables import TaskRow
 
@@ -173,5 +173,21 @@ def delete(store: Store, task_id: str) -> TaskRow:
         if row.desired == "deleted":
             return {}
         return {"desired": "deleted", "status": "Terminating", "event": "delete requested"}
+
+    return store.change_task(task_id, decide)
+
+
+def update_options(store: Store, task_id: str, options: dict[str, Any]) -> TaskRow:
+    """Change options on a task in place, without a restart: limits apply within a
+    heartbeat, task_max changes the member slots, sync_topic_configs the next refresh.
+
+    Raises pydantic's ValidationError for bad values (the edge turns it into a 422)."""
+
+    def decide(row: TaskRow) -> dict[str, Any]:
+        _gone(row)
+        merged = TaskOptions.model_validate({**row.spec["options"], **options})
+        spec = dict(row.spec)
+        spec["options"] = merged.model_dump(mode="json")
+        return {"spec": spec}
 
     return store.change_task(task_id, decide)

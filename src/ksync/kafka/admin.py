@@ -8,6 +8,7 @@ the request that timed out; `InstanceAdmin` keeps the last few so a timeout can 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -95,17 +96,30 @@ class InstanceAdmin:
                 return PersistentKafkaError(f"{doing}: {err.str()}", err.code())
         wrapped = wrap(exc, doing)
         if background and not wrapped.persistent:
-            return TransientKafkaError(f"{wrapped} ({background[-1].str()})", wrapped.code)
+            # "1/1 brokers are down" only repeats the symptom; the connect error says why.
+            specific = [e for e in background if e.code() != KafkaError._ALL_BROKERS_DOWN]
+            reason = (specific or background)[-1].str()
+            return TransientKafkaError(f"{wrapped} ({reason})", wrapped.code)
         return wrapped
 
     def cluster_info(self) -> ClusterInfo:
         """The cluster id and broker count; raises a typed error naming the broker's reason."""
+        doing = f"cannot reach {self.conn.bootstrap_servers}"
+        future = self._client.describe_cluster(request_timeout=self.timeout_s)
+        deadline = time.monotonic() + self.timeout_s + 1
+        while not future.done() and time.monotonic() < deadline:
+            # Serve error_cb meanwhile: refused credentials are known at once, and no
+            # retry within the timeout would change that.
+            self._client.poll(0.1)
+            with self._lock:
+                refused = next((e for e in self._errors if wrap(e, "").persistent), None)
+            if refused is not None:
+                future.cancel()
+                raise self._failure(KafkaException(refused), doing)
         try:
-            desc = self._client.describe_cluster(request_timeout=self.timeout_s).result(
-                timeout=self.timeout_s + 1
-            )
-        except (KafkaException, TimeoutError) as exc:  # noqa: PERF203
-            raise self._failure(exc, f"cannot reach {self.conn.bootstrap_servers}") from None
+            desc = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except (KafkaException, TimeoutError) as exc:
+            raise self._failure(exc, doing) from None
         return ClusterInfo(cluster_id=str(desc.cluster_id), broker_count=len(desc.nodes))
 
     def list_topics(self, include_internal: bool = False) -> dict[str, TopicInfo]:

@@ -52,6 +52,11 @@ class TransientKafkaError(KsyncKafkaError):
 class PersistentKafkaError(KsyncKafkaError):
     """No retry helps: the task fails with this message."""
 
+    @property
+    def persistent(self) -> bool:
+        # Also when ksync itself decided it (no Kafka error code behind it).
+        return True
+
 
 def is_persistent(err: KafkaError) -> bool:
     """True when retrying `err` cannot help (auth, authorization, size, config)."""

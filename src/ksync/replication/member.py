@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +42,14 @@ from confluent_kafka import (
 
 from ksync.kafka.config import client_config
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, TransientKafkaError, wrap
+from ksync.monitoring.latency import LatencyHistogram
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
+from ksync.replication.throttle import Limits, Throttle
 from ksync.spec import Connection, StartPoint
 
 log = logging.getLogger(__name__)
+
+LATENCY_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,12 @@ class MemberState:
     warnings: list[str] = field(default_factory=list)
     records_total: int = 0
     skipped_loop_total: int = 0
+    bytes_total: int = 0  # record value bytes written
+    # Records delivered per partition: committed-offset advances, so exact and free.
+    partition_records: dict[tuple[str, int], int] = field(default_factory=dict)
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    latency_max_ms: float | None = None  # over the last LATENCY_WINDOW_S
+    throttled_s: float = 0.0
 
 
 class Member:
@@ -100,6 +111,10 @@ class Member:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self.failure: BaseException | None = None  # why run() ended, if it failed
+        self._throttle = Throttle()
+        # Batches produced but not yet known to be acknowledged: (first ts, last ts, count).
+        self._unacked: list[tuple[int, int, int]] = []
+        self._recent_max: deque[tuple[float, float]] = deque(maxlen=64)
         # Shared by every record that arrives without headers: librdkafka copies headers
         # at produce time, so one list serves them all.
         self._origin_only = [(ORIGIN_HEADER, cfg.source_cluster_id.encode())]
@@ -112,6 +127,10 @@ class Member:
     def stop(self) -> None:
         """Ask the member to checkpoint and exit; returns at once."""
         self._stop.set()
+
+    def set_limits(self, limits: Limits) -> None:
+        """This member's share of the traffic limits (applies from the next batch)."""
+        self._throttle.limits = limits
 
     def update_topics(self, topics: dict[str, str]) -> None:
         """Switch to a new source->target mapping (picked up between batches)."""
@@ -131,6 +150,14 @@ class Member:
                 warnings=[w for w, t in self._warnings.items() if time.monotonic() - t < 60],
                 records_total=s.records_total,
                 skipped_loop_total=s.skipped_loop_total,
+                bytes_total=s.bytes_total,
+                partition_records=dict(s.partition_records),
+                latency=LatencyHistogram(s.latency.counts, s.latency.sum_ms),
+                latency_max_ms=max(
+                    (m for t, m in self._recent_max if time.monotonic() - t < LATENCY_WINDOW_S),
+                    default=None,
+                ),
+                throttled_s=self._throttle.throttled_s,
             )
 
     # ---- the loop ---------------------------------------------------------------------
@@ -196,6 +223,9 @@ class Member:
                     # (default 1 s) once queued.min.messages are buffered: at full speed
                     # that stall, not Kafka, would bound the member.
                     "fetch.queue.backoff.ms": 10,
+                    # Bounds replication latency on brokers that hold a fetch for the whole
+                    # wait even when data arrives (tansu); costs a few idle fetches on Kafka.
+                    "fetch.wait.max.ms": 100,
                     "error_cb": self._on_client_error,
                 },
             )
@@ -219,14 +249,30 @@ class Member:
         assert consumer is not None
         next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
         self._set(state="running")
+        producer = self._producer
+        assert producer is not None
+        throttle = self._throttle
+        avg_bytes = 0.0
         while not self._stop.is_set():
             if not self._topics:
                 self._stop.wait(0.1)
                 msgs = []
             else:
-                msgs = consumer.consume(self.cfg.batch_size, 0.1)
+                batch = self.cfg.batch_size
+                if not throttle.limits.unlimited:
+                    batch = throttle.max_batch(batch, avg_bytes)
+                msgs = consumer.consume(batch, 0.1)
+            # Checked before producing the next batch: right after producing, the queue
+            # is never empty, and latency would only be sampled at checkpoints.
+            if self._unacked and len(producer) == 0:
+                self._acknowledged()
             if msgs:
-                self._forward(msgs)
+                nbytes = self._forward(msgs)
+                avg_bytes = nbytes / len(msgs)
+                wait = throttle.delay(len(msgs), nbytes)
+                if wait:
+                    throttle.throttled_s += wait
+                    self._stop.wait(wait)
             if self._background_error is not None:
                 raise self._background_error
             if self._new_topics is not None:
@@ -235,8 +281,8 @@ class Member:
                 self._checkpoint(None)
                 next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
 
-    def _forward(self, msgs: list[Message]) -> None:
-        """The hot path: hand every record of a batch to the producer."""
+    def _forward(self, msgs: list[Message]) -> int:
+        """The hot path: hand every record of a batch to the producer; returns its bytes."""
         producer = self._producer
         assert producer is not None
         produce = producer.produce
@@ -281,9 +327,32 @@ class Member:
             except KafkaException as exc:  # refused before sending (e.g. over the size limit)
                 raise _write_error(exc.args[0], topics[msg.topic()], msg.partition()) from None
         producer.poll(0)
+        nbytes = sum(map(len, msgs))  # value bytes, summed in C
+        self._unacked.append((msgs[0].timestamp()[1], msgs[-1].timestamp()[1], len(msgs) - skipped))
         with self._lock:
             self._state.records_total += len(msgs) - skipped
             self._state.skipped_loop_total += skipped
+            self._state.bytes_total += nbytes
+        return nbytes
+
+    def _acknowledged(self) -> None:
+        """Every batch produced so far is on the target: sample its latency.
+
+        Each batch contributes its first and last record (half its weight each): the
+        latency of a record is the acknowledgement time minus its source timestamp.
+        """
+        now_ms = time.time() * 1000
+        worst = 0.0
+        with self._lock:
+            hist = self._state.latency
+            for first, last, count in self._unacked:
+                for ts in (first, last):
+                    if ts > 0 and count:
+                        latency = max(0.0, now_ms - ts)
+                        hist.observe(latency, count / 2)
+                        worst = max(worst, latency)
+        self._unacked.clear()
+        self._recent_max.append((time.monotonic(), worst))
 
     def _produce_when_room(self, msg: Message, headers: list[tuple[str, bytes | None]]) -> None:
         """The slow path: the target is slower than the source, so wait for acks instead
@@ -320,6 +389,8 @@ class Member:
                 f"the target did not acknowledge {remaining} records within "
                 f"{self.cfg.flush_timeout_s:.0f}s; progress is not committed"
             )
+        if self._unacked:
+            self._acknowledged()
         assigned = only if only is not None else consumer.assignment()
         if not assigned:
             return
@@ -350,9 +421,14 @@ class Member:
             if high >= 0:
                 ends[(tp.topic, tp.partition)] = high
         with self._lock:
+            state = self._state
             for tp in positions:
-                self._state.committed[(tp.topic, tp.partition)] = tp.offset
-            self._state.end_offsets.update(ends)
+                key = (tp.topic, tp.partition)
+                before = state.committed.get(key)
+                if before is not None and tp.offset > before:
+                    state.partition_records[key] = state.partition_records.get(key, 0) + tp.offset - before
+                state.committed[key] = tp.offset
+            state.end_offsets.update(ends)
 
     def _switch_topics(self) -> None:
         with self._lock:

@@ -70,12 +70,22 @@ class TopicMirror:
     keep_partition: bool
     sync_configs: bool
     target_broker_count: int
+    same_cluster: bool = False
 
     def plan(self, source_topics: dict[str, TopicInfo]) -> list[TopicMapping]:
-        """The mapping for the current selection (no Kafka calls)."""
+        """The mapping for the current selection (no Kafka calls).
+
+        Within one cluster the task's own target topics are never sources: a regex that
+        also matches `prefix.orders` would otherwise copy it to `prefix.prefix.orders`,
+        and so on, one generation per refresh.
+        """
+        names = self.topic_filter.select(source_topics)
+        if self.same_cluster and self.policy.prefix:
+            own = self.policy.prefix + self.policy.separator
+            names = [n for n in names if not n.startswith(own)]
         return [
             TopicMapping(name, self.policy.target_topic(name), source_topics[name].partitions)
-            for name in self.topic_filter.select(source_topics)
+            for name in names
         ]
 
     def reconcile(self) -> MirrorResult:

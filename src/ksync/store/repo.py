@@ -23,6 +23,7 @@ from ksync.store.tables import (
     InstanceRow,
     LeaseRow,
     MemberRow,
+    MetricPointRow,
     SlotRow,
     TaskEventRow,
     TaskRow,
@@ -85,6 +86,7 @@ class MemberReport:
     error: str | None
     warnings: list[str]
     records_total: int
+    metrics: dict[str, Any] | None = None
 
 
 class Store:
@@ -295,6 +297,36 @@ class Store:
                 )
             )
 
+    # ---- metrics ------------------------------------------------------------------
+
+    def set_task_metrics(self, task_id: str, metrics: dict[str, Any]) -> None:
+        """The controller's latest metrics for a task (no status event, no updated_at)."""
+        with self.session() as s:
+            s.execute(update(TaskRow).where(TaskRow.id == task_id).values(metrics=metrics))
+
+    def add_metric_point(self, task_id: str, at: datetime, data: dict[str, Any]) -> None:
+        with self.session() as s:
+            s.add(MetricPointRow(task_id=task_id, at=at, data=data))
+
+    def metric_points(self, task_id: str, since: datetime) -> list[MetricPointRow]:
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(MetricPointRow)
+                    .where(MetricPointRow.task_id == task_id, MetricPointRow.at >= since)
+                    .order_by(MetricPointRow.at)
+                )
+            )
+
+    def prune_metric_points(self, before: datetime, task_ids: set[str]) -> int:
+        """Drop points older than `before` and those of tasks that no longer exist."""
+        with self.session() as s:
+            old = s.execute(delete(MetricPointRow).where(MetricPointRow.at < before)).rowcount
+            orphans = s.execute(
+                delete(MetricPointRow).where(MetricPointRow.task_id.not_in(task_ids))
+            ).rowcount if task_ids else 0
+        return int(old or 0) + int(orphans or 0)
+
     # ---- workers, slots and members ------------------------------------------------
 
     def heartbeat(self, worker_id: str, host: str, pid: int, reports: Iterable[MemberReport]) -> None:
@@ -324,6 +356,7 @@ class Store:
                 m.error = r.error
                 m.warnings = r.warnings
                 m.records_total = r.records_total
+                m.metrics = r.metrics
                 m.updated_at = now
             # Members this worker ran before and no longer runs are stopped.
             for m in s.scalars(select(MemberRow).where(MemberRow.worker_id == worker_id)):

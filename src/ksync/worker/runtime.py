@@ -18,10 +18,12 @@ import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from ksync.kafka.errors import KsyncKafkaError
 from ksync.replication.member import Member, MemberConfig
+from ksync.replication.throttle import member_limits
 from ksync.spec import StartPoint
 from ksync.store.repo import MemberReport, Store, task_spec
 from ksync.store.tables import TaskRow
@@ -45,6 +47,8 @@ class _Running:
     thread: threading.Thread
     generation: int
     topics: dict[str, str]
+    # Tells the aggregator that counters restarted from zero.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     failures: int = 0
     persistent_error: str | None = None
     retry_at: float = 0.0
@@ -115,8 +119,37 @@ class Worker:
             elif topics != run.topics:
                 run.topics = topics
                 run.member.update_topics(topics)
+        if wanted:  # after starting members: a new one must not run unthrottled
+            self._apply_limits(wanted)
         self._prune_stopped()
         self.store.heartbeat(self.worker_id, self.host, self.pid, self._reports())
+
+    def _apply_limits(self, wanted: dict[SlotKey, TaskRow]) -> None:
+        """Give each running member its share of task limits and instance quotas."""
+        tasks = [t for t in self.store.list_tasks() if t.desired == "running"]
+        quotas = {i.id: i.sync_quota_mb_s for i in self.store.list_instances() if i.sync_quota_mb_s}
+        users: dict[str, int] = {}  # instance id -> partitions of running tasks using it
+        for t in tasks:
+            parts = sum(x["partitions"] for x in t.topics)
+            for iid in {t.spec["source"]["instance_id"], t.spec["target"]["instance_id"]}:
+                users[iid] = users.get(iid, 0) + parts
+        for key, task in wanted.items():
+            run = self._members.get(key)
+            if run is None:
+                continue
+            spec = task_spec(task)
+            instances = {spec.source.instance_id, spec.target.instance_id}
+            owned = run.member.snapshot().partitions
+            run.member.set_limits(
+                member_limits(
+                    member_partitions=len(owned) if owned else None,
+                    task_partitions=sum(x["partitions"] for x in task.topics),
+                    task_max=spec.options.task_max,
+                    throttle_mb_s=spec.options.throttle_mb_s,
+                    qps_limit=spec.options.qps_limit,
+                    instance_quotas=[(quotas[i], users.get(i, 0)) for i in instances if i in quotas],
+                )
+            )
 
     def _member_config(self, task: TaskRow, slot: int, topics: dict[str, str]) -> MemberConfig:
         spec = task_spec(task)
@@ -239,6 +272,15 @@ class Worker:
                     error=error,
                     warnings=warnings,
                     records_total=snap.records_total,
+                    metrics={
+                        "run_id": run.run_id,
+                        "bytes_total": snap.bytes_total,
+                        "records_total": snap.records_total,
+                        "partition_records": [[t, p, n] for (t, p), n in snap.partition_records.items()],
+                        "latency": snap.latency.to_json(),
+                        "latency_max_ms": snap.latency_max_ms,
+                        "throttled_s": snap.throttled_s,
+                    },
                 )
             )
         return reports

@@ -8,7 +8,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import StoreDep
 from ksync.api.errors import ApiError, invalid
-from ksync.api.schemas import Instance, InstanceList, Topic, TopicList
+from ksync.api.schemas import (
+    Instance,
+    InstanceList,
+    InstanceTraffic,
+    Topic,
+    TopicList,
+    TrafficByTask,
+    TrafficDirection,
+)
 from ksync.kafka.admin import ClusterInfo, InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError
 from ksync.spec import Connection, InstanceSpec, SecuritySpec
@@ -105,4 +113,38 @@ def list_topics(instance_id: str, store: StoreDep) -> TopicList:
             Topic(name=t.name, partitions=t.partitions, replication_factor=t.replication_factor)
             for t in sorted(topics.values(), key=lambda t: t.name)
         ]
+    )
+
+
+@router.get("/{instance_id}/traffic", response_model=InstanceTraffic)
+def instance_traffic(instance_id: str, store: StoreDep) -> InstanceTraffic:
+    """Sync traffic read from and written to this instance now, by task."""
+    row = store.get_instance(instance_id)
+    read: list[TrafficByTask] = []
+    written: list[TrafficByTask] = []
+    for task in store.list_tasks():
+        m = task.metrics or {}
+        entry = TrafficByTask(
+            task_id=task.id,
+            name=task.name,
+            records_per_s=float(m.get("records_per_s", 0.0)),
+            bytes_per_s=float(m.get("bytes_per_s", 0.0)),
+        )
+        if task.spec["source"]["instance_id"] == instance_id:
+            read.append(entry)
+        if task.spec["target"]["instance_id"] == instance_id:
+            written.append(entry)
+
+    def direction(entries: list[TrafficByTask]) -> TrafficDirection:
+        return TrafficDirection(
+            records_per_s=round(sum(e.records_per_s for e in entries), 2),
+            bytes_per_s=round(sum(e.bytes_per_s for e in entries), 2),
+            by_task=entries,
+        )
+
+    return InstanceTraffic(
+        instance_id=instance_id,
+        sync_quota_mb_s=row.sync_quota_mb_s,
+        read=direction(read),
+        written=direction(written),
     )

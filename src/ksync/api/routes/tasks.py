@@ -3,24 +3,32 @@ state and returns at once; the controller and workers converge to it."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import invalid
-from ksync.api.schemas import Task, TaskEventList, TaskEvent, TaskList
+from ksync.api.schemas import Task, TaskEvent, TaskEventList, TaskList, TaskMetricHistory
 from ksync.control import lifecycle
 from ksync.spec import StartPoint, TaskSpec
-from ksync.store.repo import Store, as_utc
-from ksync.store.tables import TaskRow
+from ksync.monitoring import history
+from ksync.store.repo import Store, as_utc, utcnow
+from ksync.store.tables import MemberRow, TaskRow
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
 def task_view(store: Store, row: TaskRow) -> Task:
-    return Task.of(row, store.members(row.id))
+    return Task.of(row, store.members(row.id), _quotas(store))
+
+
+def _quotas(store: Store) -> dict[str, float | None]:
+    return {i.id: i.sync_quota_mb_s for i in store.list_instances()}
 
 
 @router.post("", status_code=202, response_model=Task)
@@ -36,9 +44,49 @@ def create_task(spec: TaskSpec, store: StoreDep) -> Task:
 @router.get("", response_model=TaskList)
 def list_tasks(store: StoreDep) -> TaskList:
     """Every task with its status, topics and progress."""
-    members = store.members()
-    return TaskList(
-        tasks=[Task.of(t, [m for m in members if m.task_id == t.id]) for t in store.list_tasks()]
+    by_task: dict[str, list[MemberRow]] = defaultdict(list)
+    for m in store.members():
+        by_task[m.task_id].append(m)
+    quotas = _quotas(store)
+    return TaskList(tasks=[Task.of(t, by_task[t.id], quotas) for t in store.list_tasks()])
+
+
+class TaskPatch(BaseModel):
+    """Options to change on a running task; applied without a restart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    options: dict[str, Any]
+
+
+@router.patch("/{task_id}", response_model=Task)
+def update_task(task_id: str, patch: TaskPatch, store: StoreDep) -> Task:
+    """Change options (throttle_mb_s, qps_limit, task_max, sync_topic_configs) in place."""
+    try:
+        row = lifecycle.update_options(store, task_id, patch.options)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "options", *e["loc"])} for e in exc.errors()]
+        ) from None
+    return task_view(store, row)
+
+
+@router.get("/{task_id}/metrics", response_model=TaskMetricHistory)
+def task_metrics(
+    task_id: str,
+    store: StoreDep,
+    since: Annotated[int, Query(ge=10, le=86_400, description="seconds back from now")] = 3600,
+    step: Annotated[int, Query(ge=10, le=86_400, multiple_of=10, description="seconds per point")] = 60,
+    by: Annotated[Literal["topic", "partition"], Query()] = "topic",
+) -> TaskMetricHistory:
+    """Throughput, lag and latency over the last `since` seconds (at most 24 h), one point
+    per `step`, for the whole task and per topic (or per partition with by=partition).
+    Bytes per topic or partition are apportioned by records (an estimate)."""
+    store.get_task(task_id)
+    start = utcnow() - timedelta(seconds=since)
+    total, per = history.series(store.metric_points(task_id, start), start, step, by == "partition")
+    return TaskMetricHistory.model_validate(
+        {"task_id": task_id, "since": start, "step": step, "by": by, "total": total, "series": per}
     )
 
 

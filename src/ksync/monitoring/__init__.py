@@ -1,0 +1,1 @@
+"""Monitoring: latency histograms, metric aggregation and history, Prometheus, alarms."""

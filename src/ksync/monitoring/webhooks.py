@@ -1,0 +1,218 @@
+"""Webhook delivery: POST an event's JSON to each configured URL on a bounded set of the
+dispatcher's own threads, with a timeout per attempt and retries with backoff.
+
+The caller (the controller's alarm job, an API request) only queues: it never waits on a
+receiver. One delivery is one (event, URL) pair; a receiver that hangs holds one thread for
+at most `timeout_s` per attempt, and retries wait on a timer, not on a thread, so a slow
+or broken receiver delays neither the caller nor the other receivers beyond what the
+thread count allows. Every attempt's outcome is reported to the caller's `on_result`
+(`pending` while another attempt is to come).
+
+Only the configured http(s) URLs are contacted: redirects are not followed, and proxy
+settings and credentials from the environment are not used.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ksync import __version__
+
+log = logging.getLogger(__name__)
+
+# Answers worth another attempt: the receiver is overloaded or briefly broken.
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome so far of delivering one event to one URL."""
+
+    status: int | None  # the receiver's last HTTP status; None when it never answered
+    attempts: int
+    error: str | None
+    pending: bool  # another attempt will follow
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "attempts": self.attempts,
+            "error": self.error,
+            "pending": self.pending,
+        }
+
+
+OnResult = Callable[[str, Delivery], None]
+
+
+@dataclass
+class _Job:
+    url: str
+    body: bytes
+    kind: str
+    on_result: OnResult
+    attempts: int = 0
+
+
+class WebhookDispatcher:
+    """Deliver JSON events to webhook URLs without blocking the caller.
+
+    `workers` threads send; each attempt is bounded by `timeout_s` (connect, write and
+    each read); up to `attempts` attempts, `backoff_s` then twice that between them. At
+    most `max_pending` deliveries wait at once: beyond that a delivery is refused at once
+    (reported, not queued), so a dead receiver cannot grow memory without bound.
+    """
+
+    def __init__(
+        self,
+        workers: int = 8,
+        timeout_s: float = 5.0,
+        attempts: int = 3,
+        backoff_s: float = 1.0,
+        max_pending: int = 1000,
+        name: str = "webhook",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self.max_pending = max_pending
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=False,
+            trust_env=False,
+            transport=transport,
+            headers={"User-Agent": f"ksync/{__version__}", "Content-Type": "application/json"},
+        )
+        self._ready: queue.Queue[_Job | None] = queue.Queue()
+        self._later: list[tuple[float, int, _Job]] = []
+        self._seq = itertools.count()
+        self._cv = threading.Condition()
+        self._pending = 0
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)
+        ]
+        self._threads.append(threading.Thread(target=self._timer, name=f"{name}-retry", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    # ---- the caller's side --------------------------------------------------------------
+
+    def deliver(self, urls: Sequence[str], payload: dict[str, Any], on_result: OnResult) -> None:
+        """Queue `payload` for every URL and return at once; outcomes go to `on_result`."""
+        body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        kind = str(payload.get("event", ""))
+        for url in urls:
+            job = _Job(url, body, kind, on_result)
+            with self._cv:
+                refused = self._closed or self._pending >= self.max_pending
+                if not refused:
+                    self._pending += 1
+            if refused:
+                why = "the dispatcher is shut down" if self._closed else (
+                    f"not sent: {self.max_pending} deliveries are already waiting (receivers too slow)"
+                )
+                log.warning("webhook %s: %s", url, why)
+                self._report(job, Delivery(None, 0, why, False))
+                continue
+            self._ready.put(job)
+
+    @property
+    def pending(self) -> int:
+        """Deliveries queued, in flight or waiting to be retried."""
+        with self._cv:
+            return self._pending
+
+    def close(self) -> None:
+        """Stop sending; deliveries not yet finished are abandoned (threads are daemons)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        for _ in self._threads:
+            self._ready.put(None)
+
+    # ---- the dispatcher's threads --------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            job = self._ready.get()
+            if job is None or self._closed:
+                return
+            try:
+                self._attempt(job)
+            except Exception:  # never lose a thread to a bug in one delivery
+                log.exception("webhook %s: delivery crashed", job.url)
+                self._finish(job, Delivery(None, job.attempts, "internal error while sending", False))
+
+    def _attempt(self, job: _Job) -> None:
+        job.attempts += 1
+        status: int | None = None
+        try:
+            response = self._client.post(
+                job.url, content=job.body, headers={"X-Ksync-Event": job.kind}
+            )
+            status = response.status_code
+            response.close()
+        except httpx.TimeoutException:
+            error = f"no answer within {self.timeout_s:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        else:
+            if 200 <= status < 300:
+                self._finish(job, Delivery(status, job.attempts, None, False))
+                return
+            error = f"HTTP {status}"
+            if 300 <= status < 400:
+                error += " (redirects are not followed)"
+        retry = (status is None or status in RETRY_STATUSES) and job.attempts < self.attempts
+        if not retry:
+            log.warning("webhook %s: %s after %d attempt(s); giving up", job.url, error, job.attempts)
+            self._finish(job, Delivery(status, job.attempts, error, False))
+            return
+        self._report(job, Delivery(status, job.attempts, error, True))
+        delay = self.backoff_s * 2 ** (job.attempts - 1)
+        with self._cv:
+            heapq.heappush(self._later, (time.monotonic() + delay, next(self._seq), job))
+            self._cv.notify()
+
+    def _timer(self) -> None:
+        """Moves retries whose backoff has passed back to the ready queue."""
+        with self._cv:
+            while not self._closed:
+                if not self._later:
+                    self._cv.wait()
+                    continue
+                due = self._later[0][0] - time.monotonic()
+                if due > 0:
+                    self._cv.wait(due)
+                    continue
+                _, _, job = heapq.heappop(self._later)
+                self._ready.put(job)
+
+    def _finish(self, job: _Job, outcome: Delivery) -> None:
+        with self._cv:
+            self._pending -= 1
+        self._report(job, outcome)
+
+    @staticmethod
+    def _report(job: _Job, outcome: Delivery) -> None:
+        try:
+            job.on_result(job.url, outcome)
+        except Exception:
+            log.exception("webhook %s: could not record the delivery outcome", job.url)

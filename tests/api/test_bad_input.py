@@ -1,0 +1,393 @@
+"""Bad input: every rule answered with its 4xx, the one error shape, a message that names
+the field (and what is allowed), and nothing written — the task and instance lists are
+the same after the request as before it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from helpers import task_body
+
+from ksync.devkafka import LocalBroker
+
+from .support import assert_error, delete_task_and_wait
+
+UNKNOWN_ID = "ins-zzzzzzzz"
+
+
+@dataclass(frozen=True)
+class Ids:
+    a: str  # the source broker
+    b: str  # the target broker
+    a2: str  # a second record of the source broker's cluster, through another address
+
+
+@pytest.fixture(scope="module")
+def ids(
+    client: httpx.Client, instances: tuple[str, str], brokers: tuple[LocalBroker, LocalBroker]
+) -> Ids:
+    src, _ = brokers
+    r = client.post(
+        "/api/v1/instances",
+        json={"name": "src-again", "bootstrap_servers": f"localhost:{src.port}"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["cluster_id"] == src.cluster_id
+    return Ids(*instances, r.json()["id"])
+
+
+@pytest.fixture(scope="module")
+def existing_task(client: httpx.Client, ids: Ids) -> Iterator[dict[str, Any]]:
+    """One valid task, so that a duplicate name has something to collide with."""
+    r = client.post(
+        "/api/v1/tasks", json=task_body(ids.a, ids.b, name="taken-name", topics=["bi-taken"])
+    )
+    assert r.status_code == 202, r.text
+    yield r.json()
+    delete_task_and_wait(client, r.json()["id"])
+
+
+def _state(client: httpx.Client) -> tuple[list[Any], list[Any]]:
+    """Everything a bad request must not change: the tasks and the instances."""
+    tasks = client.get("/api/v1/tasks")
+    instances = client.get("/api/v1/instances")
+    assert tasks.status_code == instances.status_code == 200
+    return (
+        sorted(
+            (t["id"], t["name"], t["source"], t["target"], t["options"])
+            for t in tasks.json()["tasks"]
+        ),
+        sorted(instances.json()["instances"], key=lambda i: i["id"]),
+    )
+
+
+def _task(ids: Ids, **source: Any) -> dict[str, Any]:
+    source.setdefault("topics", ["bi-orders"])
+    return task_body(ids.a, ids.b, name="bad-input", **source)
+
+
+DROP = object()  # a `_with` / `_instance` value that removes the key
+
+
+def _with(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `body` with the dotted `path` set to `value` (removed when value is DROP)."""
+    out = dict(body)
+    *parents, last = path.split(".")
+    node = out
+    for key in parents:
+        node[key] = dict(node[key])
+        node = node[key]
+    if value is DROP:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return out
+
+
+# (case id, body maker, status, fragments the message must contain)
+TASK_CASES: list[tuple[str, Callable[[Ids], Any], int, list[str]]] = [
+    (
+        "unknown source instance",
+        lambda i: task_body(UNKNOWN_ID, i.b, topics=["bi-orders"]),
+        422,
+        ["source.instance_id", UNKNOWN_ID],
+    ),
+    (
+        "unknown target instance",
+        lambda i: task_body(i.a, UNKNOWN_ID, topics=["bi-orders"]),
+        422,
+        ["target.instance_id", UNKNOWN_ID],
+    ),
+    (
+        "empty selection: no topics, no regex",
+        lambda i: _task(i, topics=[]),
+        422,
+        ["source.topics", "source.topic_regex"],
+    ),
+    (
+        "empty selection: nothing given",
+        lambda i: _with(_task(i), "source.topics", DROP),
+        422,
+        ["source.topics", "source.topic_regex"],
+    ),
+    (
+        "invalid topic_regex",
+        lambda i: _task(i, topic_regex="orders-[0-9"),
+        422,
+        ["topic_regex", "regular expression"],
+    ),
+    (
+        "invalid exclude_regex",
+        lambda i: _task(i, exclude_regex="(unclosed"),
+        422,
+        ["exclude_regex", "regular expression"],
+    ),
+    (
+        "timestamp start without timestamp_ms",
+        lambda i: _task(i, start={"type": "timestamp"}),
+        422,
+        ["start.timestamp_ms", "timestamp"],
+    ),
+    (
+        "negative timestamp_ms",
+        lambda i: _task(i, start={"type": "timestamp", "timestamp_ms": -1}),
+        422,
+        ["source.start.timestamp_ms", "0"],
+    ),
+    (
+        "timestamp_ms without timestamp start",
+        lambda i: _task(i, start={"type": "earliest", "timestamp_ms": 5}),
+        422,
+        ["timestamp_ms"],
+    ),
+    (
+        "unknown start type",
+        lambda i: _task(i, start={"type": "now"}),
+        422,
+        ["source.start.type", "earliest", "latest", "timestamp"],
+    ),
+    (
+        "same instance, empty prefix",
+        lambda i: task_body(i.a, i.a, topics=["bi-orders"]),
+        422,
+        ["target.topic_prefix", "same Kafka cluster"],
+    ),
+    (
+        "same cluster through two instance records, empty prefix",
+        lambda i: task_body(i.a, i.a2, topics=["bi-orders"]),
+        422,
+        ["target.topic_prefix", "same Kafka cluster"],
+    ),
+    (
+        "prefix with characters a topic name cannot have",
+        lambda i: _task(i, target={"topic_prefix": "gz/sh"}),
+        422,
+        ["target.topic_prefix", "A-Za-z0-9._-"],
+    ),
+    ("missing name", lambda i: _with(_task(i), "name", DROP), 422, ["name", "required"]),
+    ("empty name", lambda i: _with(_task(i), "name", ""), 422, ["name"]),
+    ("missing source", lambda i: _with(_task(i), "source", DROP), 422, ["source", "required"]),
+    (
+        "missing target instance id",
+        lambda i: _with(_task(i), "target.instance_id", DROP),
+        422,
+        ["target.instance_id", "required"],
+    ),
+    (
+        "unknown top-level field",
+        lambda i: _with(_task(i), "colour", "blue"),
+        422,
+        ["colour", "not a known field"],
+    ),
+    (
+        "unknown nested field",
+        lambda i: _with(_task(i), "source.topix", ["x"]),
+        422,
+        ["source.topix", "not a known field"],
+    ),
+    ("task_max 0", lambda i: _task(i, options={"task_max": 0}), 422, ["options.task_max", "1"]),
+    (
+        "task_max above the limit",
+        lambda i: _task(i, options={"task_max": 65}),
+        422,
+        ["options.task_max", "64"],
+    ),
+    (
+        "invalid topic name",
+        lambda i: _task(i, topics=["orders", "bad topic!"]),
+        422,
+        ["source.topics", "bad topic!", "A-Za-z0-9._-"],
+    ),
+    ("topic name '..'", lambda i: _task(i, topics=[".."]), 422, ["source.topics"]),
+    (
+        "topic name longer than 249",
+        lambda i: _task(i, topics=["t" * 250]),
+        422,
+        ["source.topics", "249"],
+    ),
+    (
+        "wrong type: topics a string",
+        lambda i: _task(i, topics="bi-orders"),
+        422,
+        ["source.topics", "list"],
+    ),
+    ("wrong type: name a number", lambda i: _with(_task(i), "name", 42), 422, ["name", "string"]),
+    (
+        "wrong type: keep_partition not a bool",
+        lambda i: _task(i, target={"keep_partition": "maybe"}),
+        422,
+        ["target.keep_partition", "bool"],
+    ),
+    (
+        "wrong type: task_max a word",
+        lambda i: _task(i, options={"task_max": "two"}),
+        422,
+        ["options.task_max", "integer"],
+    ),
+    ("wrong type: source a string", lambda i: _with(_task(i), "source", i.a), 422, ["source"]),
+    ("wrong type: body a list", lambda i: [_task(i)], 422, ["body"]),
+    (
+        "duplicate task name",
+        lambda i: _with(_task(i), "name", "taken-name"),
+        409,
+        ["name", "taken-name"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "fragments"),
+    [
+        pytest.param(make, status, fragments, id=case)
+        for case, make, status, fragments in TASK_CASES
+    ],
+)
+def test_bad_task_is_refused_and_writes_nothing(
+    client: httpx.Client,
+    ids: Ids,
+    existing_task: dict[str, Any],
+    make: Callable[[Ids], Any],
+    status: int,
+    fragments: list[str],
+) -> None:
+    before = _state(client)
+    r = client.post("/api/v1/tasks", json=make(ids))
+    message = assert_error(r, status, "conflict" if status == 409 else "invalid_request")
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    assert _state(client) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        pytest.param(b'{"name": "x",', ["body", "JSON"], id="truncated JSON"),
+        pytest.param(b"{name: 'x'}", ["body", "JSON"], id="not JSON"),
+        pytest.param(b"", ["body", "required"], id="empty body"),
+    ],
+)
+def test_malformed_body_is_refused_and_writes_nothing(
+    client: httpx.Client, ids: Ids, content: bytes, fragments: list[str]
+) -> None:
+    before = _state(client)
+    for path in ("/api/v1/tasks", "/api/v1/instances"):
+        r = client.post(path, content=content, headers={"content-type": "application/json"})
+        message = assert_error(r, 422, "invalid_request")
+        for fragment in fragments:
+            assert fragment in message, f"{path}: {fragment!r} not in {message!r}"
+    assert _state(client) == before
+
+
+def test_same_cluster_with_a_prefix_is_accepted(client: httpx.Client, ids: Ids) -> None:
+    """The control case of the same-cluster rule: with a prefix, nothing syncs onto itself."""
+    r = client.post(
+        "/api/v1/tasks",
+        json=task_body(ids.a, ids.a2, topics=["bi-orders"], target={"topic_prefix": "copy"}),
+    )
+    assert r.status_code == 202, r.text
+    delete_task_and_wait(client, r.json()["id"])
+
+
+def _instance(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": "bad-instance", "bootstrap_servers": "127.0.0.1:9092"}
+    for key, value in changes.items():
+        if value is DROP:
+            body.pop(key)
+        else:
+            body[key] = value
+    return body
+
+
+BAD_BOOTSTRAP = [
+    "",
+    "   ",
+    "localhost",
+    "localhost:",
+    ":9092",
+    "host:0",
+    "host:65536",
+    "host:123456",
+    "a:1,,b:2",
+    "a:1,",
+    "PLAINTEXT://a:9092",
+    "a b:1",
+    "host:port",
+]
+
+INSTANCE_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    *[
+        (
+            f"bootstrap_servers {v!r}",
+            _instance(bootstrap_servers=v),
+            ["bootstrap_servers", "host:port"],
+        )
+        for v in BAD_BOOTSTRAP
+    ],
+    (
+        "bootstrap_servers missing",
+        _instance(bootstrap_servers=DROP),
+        ["bootstrap_servers", "required"],
+    ),
+    (
+        "bootstrap_servers a number",
+        _instance(bootstrap_servers=9092),
+        ["bootstrap_servers", "string"],
+    ),
+    ("name missing", _instance(name=DROP), ["name", "required"]),
+    ("name empty", _instance(name=""), ["name"]),
+    ("region too long", _instance(region="r" * 65), ["region", "64"]),
+    ("unknown field", _instance(colour="blue"), ["colour", "not a known field"]),
+    (
+        "unknown protocol",
+        _instance(security={"protocol": "KERBEROS"}),
+        ["security.protocol", "PLAINTEXT", "SASL_SSL"],
+    ),
+    (
+        "unknown SASL mechanism",
+        _instance(
+            security={
+                "protocol": "SASL_SSL",
+                "sasl_mechanism": "GSSAPI",
+                "username": "u",
+                "password": "p",
+            }
+        ),
+        ["security.sasl_mechanism", "SCRAM-SHA-512"],
+    ),
+    (
+        "SASL without a mechanism",
+        _instance(security={"protocol": "SASL_PLAINTEXT", "username": "u", "password": "p"}),
+        ["security.sasl_mechanism", "PLAIN"],
+    ),
+    (
+        "SASL without a password",
+        _instance(
+            security={"protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN", "username": "u"}
+        ),
+        ["security.password"],
+    ),
+    (
+        "a SASL mechanism without SASL",
+        _instance(security={"protocol": "PLAINTEXT", "sasl_mechanism": "PLAIN"}),
+        ["security.sasl_mechanism", "SASL_PLAINTEXT"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [pytest.param(body, fragments, id=case) for case, body, fragments in INSTANCE_CASES],
+)
+def test_bad_instance_is_refused_and_writes_nothing(
+    client: httpx.Client, ids: Ids, body: dict[str, Any], fragments: list[str]
+) -> None:
+    before = _state(client)
+    r = client.post("/api/v1/instances", json=body)
+    message = assert_error(r, 422, "invalid_request")
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    assert _state(client) == before
