@@ -1,0 +1,531 @@
+"""DataHub tasks (`*DatahubTask*`): Tencent's name for a ksync sync task.
+
+A task of TaskType `SOURCE` whose SourceResource and TargetResource are both `KAFKA`
+resources (ksync instances) is a ksync TaskSpec:
+
+| Tencent (KafkaParam)                              | ksync                               |
+|---------------------------------------------------|-------------------------------------|
+| SourceResource.KafkaParam.Resource                | source.instance_id                  |
+| Topic ("a,b") / TopicList                         | source.topics                       |
+| TopicRegularExpression                            | source.topic_regex                  |
+| OffsetType earliest/latest/timestamp + StartTime s| source.start (timestamp in ms)      |
+| TargetResource.KafkaParam.Resource                | target.instance_id                  |
+| Prefix, Separator, KeepPartition (either side)    | target.topic_prefix/separator/keep_partition |
+| TaskMax (top level, when a client sends it)       | options.task_max                    |
+
+Defaults are Tencent's where Tencent documents one (KeepPartition false), ksync's
+otherwise (OffsetType earliest, Separator "."). Operations go through
+`ksync.control.lifecycle`, like the native API's. Status codes (the SDK's): 0 creating
+(Unassigned since creation), 1 running, 2 deleting (Terminating), 5 pausing (pause asked,
+members still committing), 6 paused, 8 resuming (Unassigned after having been started
+before: resume, restart, rebalance), -1 failed (ErrorMessage says why).
+
+The members of a task form the consumer group `ksync-<TaskId>` on the source cluster;
+`DescribeDatahubGroupOffsets` with that Group shows its committed progress.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from ksync.api.compat.tencent.context import (
+    Context,
+    own_external,
+    paging,
+    tags,
+    tencent_time,
+    validation_error,
+    with_own_external,
+)
+from ksync.api.compat.tencent.errors import (
+    FAILED_OPERATION,
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_NOT_FOUND,
+    TencentError,
+    bad_value,
+    missing,
+    unsupported,
+)
+from ksync.api.compat.tencent.params import Params
+from ksync.api.compat.tencent.resources import KAFKA, get_instance
+from ksync.api.schemas import progress_of
+from ksync.control import lifecycle
+from ksync.spec import TaskSpec
+from ksync.store.repo import Conflict, NotFound, Store
+from ksync.store.tables import InstanceRow, TaskRow
+
+SOURCE = "SOURCE"
+DATA_SYNC_TYPE = "DATA_SYNC_TYPE"
+
+# Tencent's rule for TaskName.
+_TASK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
+
+_ONLY_KAFKA = "ksync syncs Kafka to Kafka: both resources must be Type KAFKA with a KafkaParam"
+_UNCHANGED = "ksync copies every record unchanged (key, value, headers, timestamp)"
+_NO_LIMIT = "ksync has no traffic limit for a task yet"
+
+TASK_UNSUPPORTED = {
+    "TransformParam": _UNCHANGED,
+    "TransformsParam": _UNCHANGED,
+    "SchemaId": _UNCHANGED,
+    "PrivateLinkParam": "ksync reaches clusters at their BrokerAddress; there is no private link",
+    "TaskId": "ksync chooses the task id (task-…) and returns it in Result.TaskId",
+    "SyncThrottleLimit": _NO_LIMIT,
+}
+RESOURCE_UNSUPPORTED = {
+    name: _ONLY_KAFKA
+    for name in (
+        "EventBusParam",
+        "MongoDBParam",
+        "EsParam",
+        "TdwParam",
+        "DtsParam",
+        "ClickHouseParam",
+        "ClsParam",
+        "CosParam",
+        "MySQLParam",
+        "PostgreSQLParam",
+        "TopicParam",
+        "MariaDBParam",
+        "SQLServerParam",
+        "CtsdbParam",
+        "ScfParam",
+        "MqttParam",
+        "IcebergParam",
+    )
+}
+KAFKA_PARAM_UNSUPPORTED = {
+    "QpsLimit": _NO_LIMIT,
+    "ZoneId": "ksync reaches the cluster at its connect resource's BrokerAddress, in any zone",
+    "TopicId": "name topics by Topic, TopicList or TopicRegularExpression",
+    "PartitionNum": "ksync creates a missing target topic with the source topic's partitions",
+    "EnableToleration": "ksync has no dead-letter queue: a record that cannot be written "
+    "fails the task with the reason",
+    "TableMappings": "ksync maps each source topic to one target topic by Prefix and Separator",
+    "UseTableMapping": "ksync maps each source topic to one target topic by Prefix and Separator",
+    "MsgMultiple": _UNCHANGED + ", each exactly once",
+}
+# ksync's TaskSpec fields -> the request's names, for validation messages.
+_FIELD_NAMES = {
+    "name": "TaskName",
+    "source.instance_id": "SourceResource.KafkaParam.Resource",
+    "source.topics": "SourceResource.KafkaParam.TopicList",
+    "source.topic_regex": "SourceResource.KafkaParam.TopicRegularExpression",
+    "source.start": "SourceResource.KafkaParam.StartTime",
+    "source": "SourceResource.KafkaParam",
+    "target.instance_id": "TargetResource.KafkaParam.Resource",
+    "target.topic_prefix": "Prefix",
+    "target.separator": "Separator",
+    "target.keep_partition": "KeepPartition",
+    "target": "TargetResource.KafkaParam",
+    "options.task_max": "TaskMax",
+}
+
+
+# ---- reading a CreateDatahubTask request ----------------------------------------------
+
+
+def _kafka_param(p: Params, side: str) -> Params:
+    """`<side>` (a DatahubResource) -> its KafkaParam, refusing other resource types."""
+    resource = p.nested(side, required=True)
+    kind = resource.text("Type", required=True)
+    if kind != KAFKA:
+        raise unsupported(f"{resource.name('Type')} {kind} is not supported: {_ONLY_KAFKA}")
+    kp = resource.nested("KafkaParam")
+    resource.done(RESOURCE_UNSUPPORTED)
+    if kp is None:
+        raise missing(resource.name("KafkaParam"))
+    return kp
+
+
+def _common_kafka_fields(kp: Params, naming: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    """Fields either side may carry; naming options are collected into `naming`. Returns
+    what Describe shows back as given (SelfBuilt)."""
+    out: dict[str, Any] = {"SelfBuilt": kp.flag("SelfBuilt")}
+    kp.text("ResourceName")  # descriptive: the resource's name is shown from the instance
+    sync_type = kp.text("ConnectorSyncType")
+    if sync_type not in (None, "", DATA_SYNC_TYPE):
+        raise unsupported(
+            f"{kp.name('ConnectorSyncType')} {sync_type} is not supported: ksync syncs the "
+            "selected topics' messages and topic configs, not instance metadata such as "
+            f"consumer groups and ACLs; use {DATA_SYNC_TYPE}"
+        )
+    if kp.flag("UseAutoCreateTopic") is False:
+        raise unsupported(
+            f"{kp.name('UseAutoCreateTopic')} false is not supported: ksync always creates a "
+            "missing target topic with the source topic's partitions and configs"
+        )
+    compression = kp.text("CompressionType")
+    if compression not in (None, "none"):
+        raise unsupported(
+            f"{kp.name('CompressionType')} {compression} is not supported: ksync writes each "
+            "record batch as the producer's default (uncompressed)"
+        )
+    for key, reader in (("Prefix", kp.text), ("Separator", kp.text), ("KeepPartition", kp.flag)):
+        value = reader(key)
+        if value is None:
+            continue
+        if key in naming and naming[key][1] != value:
+            raise TencentError(
+                INVALID_PARAMETER_VALUE,
+                f"{key} is {naming[key][1]!r} in {naming[key][0]} but {value!r} in "
+                f"{kp.name(key)}: give it once",
+            )
+        naming[key] = (kp.name(key), value)
+    return out
+
+
+def _source(
+    kp: Params, naming: dict[str, tuple[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The source KafkaParam -> (SourceSpec fields, what to keep for Describe)."""
+    resource = kp.text("Resource", required=True)
+    topics: list[str] = []
+    topic = kp.text("Topic")
+    if topic:
+        topics += [t.strip() for t in topic.split(",") if t.strip()]
+    topics += kp.texts("TopicList") or []
+    regex = kp.text("TopicRegularExpression") or None
+    offset_type = kp.text("OffsetType")
+    start_time = kp.integer("StartTime")
+    kept = _common_kafka_fields(kp, naming)
+    kp.done(KAFKA_PARAM_UNSUPPORTED)
+    if not topics and not regex:
+        raise missing(
+            f"{kp.name('Topic')}, {kp.name('TopicList')} or {kp.name('TopicRegularExpression')}"
+        )
+    if offset_type not in (None, "earliest", "latest", "timestamp"):
+        raise bad_value(
+            kp.name("OffsetType"), f"'{offset_type}' is not one of earliest, latest, timestamp"
+        )
+    if offset_type == "timestamp":
+        if start_time is None:
+            raise missing(kp.name("StartTime") + " (OffsetType is timestamp)")
+        if start_time < 0:
+            raise bad_value(kp.name("StartTime"), "must be a Unix time in seconds")
+        start = {"type": "timestamp", "timestamp_ms": start_time * 1000}
+    else:
+        if start_time is not None:
+            raise bad_value(kp.name("StartTime"), "is only allowed with OffsetType timestamp")
+        start = {"type": offset_type or "earliest"}
+    return (
+        {"instance_id": resource, "topics": topics, "topic_regex": regex, "start": start},
+        kept,
+    )
+
+
+def _target(
+    kp: Params, naming: dict[str, tuple[str, Any]]
+) -> tuple[str, list[str] | None, dict[str, Any]]:
+    """The target KafkaParam -> (instance id, target topic names if given, what to keep)."""
+    resource = kp.text("Resource", required=True)
+    named: list[str] | None = None
+    topic = kp.text("Topic")
+    topic_list = kp.texts("TopicList")
+    if topic or topic_list:
+        named = [t.strip() for t in (topic or "").split(",") if t.strip()] + (topic_list or [])
+    for key in ("TopicRegularExpression", "OffsetType", "StartTime"):
+        if kp.has(key):
+            kp.raw(key)
+            raise unsupported(
+                f"{kp.name(key)} is not supported: the topic selection and the start point "
+                "belong to SourceResource.KafkaParam"
+            )
+    kept = _common_kafka_fields(kp, naming)
+    kp.done(KAFKA_PARAM_UNSUPPORTED)
+    return resource, named, kept
+
+
+def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
+    """A CreateDatahubTask request -> (TaskSpec, this face's external fields)."""
+    name = p.text("TaskName", required=True)
+    task_type = p.text("TaskType", required=True)
+    if task_type != SOURCE:
+        raise unsupported(
+            f"TaskType {task_type} is not supported: a ksync task reads a Kafka source "
+            f"and writes a Kafka target, which is TaskType {SOURCE}"
+        )
+    naming: dict[str, tuple[str, Any]] = {}
+    source, source_kept = _source(_kafka_param(p, "SourceResource"), naming)
+    target_id, target_topics, target_kept = _target(_kafka_param(p, "TargetResource"), naming)
+    description = p.text("Description")
+    tag_list = tags(p)
+    task_max = p.integer("TaskMax")
+    p.done(TASK_UNSUPPORTED)
+    if not _TASK_NAME.match(name):
+        raise bad_value(
+            "TaskName",
+            "must start with a letter and hold at most 64 letters, digits, '-', '.' and '_'",
+        )
+    target = {
+        "instance_id": target_id,
+        "topic_prefix": naming.get("Prefix", ("", ""))[1],
+        "separator": naming.get("Separator", ("", "."))[1],
+        # Tencent's default: partitions are not kept unless asked for.
+        "keep_partition": naming.get("KeepPartition", ("", False))[1],
+    }
+    body = {"name": name, "source": source, "target": target, "options": {}}
+    if task_max is not None:
+        body["options"] = {"task_max": task_max}
+    try:
+        spec = TaskSpec.model_validate(body)
+    except ValidationError as exc:
+        raise validation_error(exc, _FIELD_NAMES) from None
+    if target_topics is not None:
+        expected = [_target_name(spec, t) for t in spec.source.topics]
+        if spec.source.topic_regex or sorted(set(target_topics)) != sorted(set(expected)):
+            raise unsupported(
+                "TargetResource.KafkaParam.Topic/TopicList must name the target topics ksync "
+                f"derives (Prefix + Separator + source topic: {', '.join(expected) or 'none'}); "
+                "ksync cannot write a source topic to a topic of another name"
+            )
+    sides = {k: v[0].split(".")[0] for k, v in naming.items()}
+    mine = {
+        "TaskType": SOURCE,
+        "Description": description,
+        "Tags": tag_list,
+        "Source": {k: v for k, v in source_kept.items() if v is not None},
+        "Target": {k: v for k, v in target_kept.items() if v is not None},
+        # Which resource carried Prefix/Separator/KeepPartition, to show them there.
+        "NamingOn": "SourceResource" if "SourceResource" in sides.values() else "TargetResource",
+    }
+    return spec, mine
+
+
+def _target_name(spec: TaskSpec, topic: str) -> str:
+    prefix = spec.target.topic_prefix
+    return f"{prefix}{spec.target.separator}{topic}" if prefix else topic
+
+
+# ---- describing a task ----------------------------------------------------------------
+
+
+def status_code(store: Store, row: TaskRow) -> int:
+    """The SDK's status code for a task (see the module docstring)."""
+    if row.desired == "deleted" or row.status == "Terminating":
+        return 2
+    if row.desired == "paused":
+        return 6 if row.status == "Paused" else 5
+    if row.status == "Running":
+        return 1
+    if row.status == "Failed":
+        return -1
+    # Unassigned: "creating" until the task first ran, "resuming" after that.
+    latest = store.task_events(row.id, limit=1)
+    return 0 if latest and latest[0].message == "task created" else 8
+
+
+def _resource_name(instances: dict[str, InstanceRow], instance_id: str) -> str | None:
+    row = instances.get(instance_id)
+    return row.name if row is not None else None
+
+
+def task_info(
+    store: Store, row: TaskRow, instances: dict[str, InstanceRow], detailed: bool = False
+) -> dict[str, Any]:
+    """A DatahubTaskInfo (list) or, `detailed`, a DescribeDatahubTaskRes."""
+    spec = TaskSpec.model_validate(row.spec)
+    mine = own_external(row.external)
+    src, dst = spec.source, spec.target
+    source_param: dict[str, Any] = {
+        "SelfBuilt": True,
+        "Resource": src.instance_id,
+        "ResourceName": _resource_name(instances, src.instance_id),
+        "Topic": ",".join(src.topics) or None,
+        "TopicList": list(src.topics) or None,
+        "TopicRegularExpression": src.topic_regex,
+        "OffsetType": src.start.type,
+        "StartTime": src.start.timestamp_ms // 1000 if src.start.timestamp_ms is not None else None,
+        "ConnectorSyncType": DATA_SYNC_TYPE,
+        **mine.get("Source", {}),
+    }
+    targets = [t["target"] for t in row.topics]
+    target_param: dict[str, Any] = {
+        "SelfBuilt": True,
+        "Resource": dst.instance_id,
+        "ResourceName": _resource_name(instances, dst.instance_id),
+        "Topic": ",".join(targets) or None,
+        "TopicList": targets or None,
+        **mine.get("Target", {}),
+    }
+    naming = {
+        "Prefix": dst.topic_prefix,
+        "Separator": dst.separator,
+        "KeepPartition": dst.keep_partition,
+    }
+    (source_param if mine.get("NamingOn") == "SourceResource" else target_param).update(naming)
+    info: dict[str, Any] = {
+        "TaskId": row.id,
+        "TaskName": row.name,
+        "TaskType": SOURCE,
+        "Status": status_code(store, row),
+        "SourceResource": {"Type": KAFKA, "KafkaParam": source_param},
+        "TargetResource": {"Type": KAFKA, "KafkaParam": target_param},
+        "CreateTime": tencent_time(row.created_at),
+        "ErrorMessage": row.error or "",
+        "DatahubId": None,
+        "Description": mine.get("Description") or "",
+        "TaskMax": spec.options.task_max,
+        "SyncThrottleLimit": None,  # no traffic limit
+        "WarnMessage": "; ".join(row.warnings),
+    }
+    if detailed:
+        info["Tags"] = mine.get("Tags") or []
+        info["Connections"] = [
+            {"TopicName": t["source"], "GroupId": group_id(row.id), "TopicId": None}
+            for t in row.topics
+        ]
+    return info
+
+
+def group_id(task_id: str) -> str:
+    """The consumer group of a task's members on the source cluster."""
+    return f"ksync-{task_id}"
+
+
+# ---- actions --------------------------------------------------------------------------
+
+
+def _task(ctx: Context, task_id: str) -> TaskRow:
+    try:
+        return ctx.store.get_task(task_id)
+    except NotFound:
+        raise TencentError(RESOURCE_NOT_FOUND, f"TaskId: task {task_id} does not exist") from None
+
+
+def _instances(ctx: Context) -> dict[str, InstanceRow]:
+    return {i.id: i for i in ctx.store.list_instances()}
+
+
+def create(ctx: Context, p: Params) -> dict[str, Any]:
+    spec, mine = _spec(p)
+    get_instance(ctx, spec.source.instance_id, "SourceResource.KafkaParam.Resource")
+    get_instance(ctx, spec.target.instance_id, "TargetResource.KafkaParam.Resource")
+    try:
+        row = lifecycle.create(ctx.store, spec, external=with_own_external(None, mine))
+    except lifecycle.SpecError as exc:
+        raise bad_value(_FIELD_NAMES.get(exc.field, exc.field), exc.message) from None
+    except Conflict as exc:  # the name is taken
+        raise bad_value("TaskName", str(exc).removeprefix("name: ")) from None
+    return {"Result": {"TaskId": row.id, "DatahubId": None}}
+
+
+def describe(ctx: Context, p: Params) -> dict[str, Any]:
+    task_id = p.text("TaskId", required=True)
+    p.done()
+    row = _task(ctx, task_id)
+    return {"Result": task_info(ctx.store, row, _instances(ctx), detailed=True)}
+
+
+def describe_list(ctx: Context, p: Params) -> dict[str, Any]:
+    offset, limit = paging(p, default_limit=20, max_limit=100)
+    word = (p.text("SearchWord") or "").lower()
+    target_type = p.text("TargetType")
+    source_type = p.text("SourceType")
+    task_type = p.text("TaskType")
+    resource = p.text("Resource")
+    p.done()
+    rows = ctx.store.list_tasks()
+    if any(v not in (None, "", KAFKA) for v in (target_type, source_type)) or task_type not in (
+        None,
+        "",
+        SOURCE,
+    ):
+        rows = []  # ksync has only KAFKA -> KAFKA tasks of type SOURCE
+    if word:
+        rows = [r for r in rows if word in r.name.lower() or word in r.id]
+    if resource:
+        rows = [
+            r
+            for r in rows
+            if resource in (r.spec["source"]["instance_id"], r.spec["target"]["instance_id"])
+        ]
+    instances = _instances(ctx)
+    return {
+        "Result": {
+            "TotalCount": len(rows),
+            "TaskList": [task_info(ctx.store, r, instances) for r in rows[offset : offset + limit]],
+        }
+    }
+
+
+def _operate(ctx: Context, p: Params, verb: str, op: Any) -> dict[str, Any]:
+    task_id = p.text("TaskId", required=True)
+    p.done()
+    try:
+        op(task_id)
+    except NotFound:
+        raise TencentError(RESOURCE_NOT_FOUND, f"TaskId: task {task_id} does not exist") from None
+    except Conflict as exc:
+        raise TencentError(FAILED_OPERATION, f"cannot {verb} the task: {exc}") from None
+    return {"Result": {"TaskId": task_id, "DatahubId": None}}
+
+
+def pause(ctx: Context, p: Params) -> dict[str, Any]:
+    return _operate(ctx, p, "pause", lambda tid: lifecycle.pause(ctx.store, tid))
+
+
+def resume(ctx: Context, p: Params) -> dict[str, Any]:
+    """Resume from the committed progress; after the pause retention, from `latest`."""
+    retention = timedelta(seconds=ctx.settings.pause_retention_s)
+    return _operate(ctx, p, "resume", lambda tid: lifecycle.start(ctx.store, tid, None, retention))
+
+
+def restart(ctx: Context, p: Params) -> dict[str, Any]:
+    return _operate(ctx, p, "restart", lambda tid: lifecycle.restart(ctx.store, tid))
+
+
+def delete(ctx: Context, p: Params) -> dict[str, Any]:
+    return _operate(ctx, p, "delete", lambda tid: lifecycle.delete(ctx.store, tid))
+
+
+def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:
+    """Committed progress of a task's group. Name is the source connect resource (the
+    instance the group lives on) or the TaskId; Group is `ksync-<TaskId>`."""
+    name = p.text("Name", required=True)
+    group = p.text("Group", required=True)
+    word = (p.text("SearchWord") or "").lower()
+    offset, limit = paging(p, default_limit=50, max_limit=50)
+    p.done()
+    task_id = group.removeprefix("ksync-")
+    try:
+        row = ctx.store.get_task(task_id) if group.startswith("ksync-") else None
+    except NotFound:
+        row = None
+    if row is None:
+        raise TencentError(
+            RESOURCE_NOT_FOUND,
+            f"Group: {group} is not the consumer group of a ksync task (they are named "
+            "ksync-<TaskId>; DescribeDatahubTask lists it under Connections)",
+        )
+    source_id = row.spec["source"]["instance_id"]
+    if name not in (source_id, row.id):
+        raise TencentError(
+            RESOURCE_NOT_FOUND,
+            f"Name: group {group} reads from connect resource {source_id}, not {name}",
+        )
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for prog in progress_of(row, ctx.store.members(row.id)):
+        by_topic.setdefault(prog.topic, []).append(
+            {
+                "Partition": prog.partition,
+                "Offset": prog.committed_offset if prog.committed_offset is not None else -1,
+                "Metadata": "",
+                "ErrorCode": 0,
+                "LogEndOffset": prog.end_offset if prog.end_offset is not None else -1,
+                "Lag": prog.lag,
+            }
+        )
+    topics = [t for t in sorted(by_topic) if word in t.lower()]
+    return {
+        "Result": {
+            "TotalCount": len(topics),
+            "TopicList": [
+                {"Topic": t, "Partitions": by_topic[t]} for t in topics[offset : offset + limit]
+            ],
+        }
+    }

@@ -1,0 +1,309 @@
+"""Connect resources (`*ConnectResource*`): Tencent's name for a ksync instance.
+
+A connect resource of Type `KAFKA` is a Kafka cluster reached at
+`KafkaConnectParam.BrokerAddress`; its ResourceId is the ksync instance id (`ins-…`), so
+every instance, however it was registered, is a connect resource and every connect
+resource is an instance. Creating one connects to the cluster first, as the native API
+does. ResourceName is the instance name, Region its region; Description, Tags and the
+CKafka instance id a user may give in `KafkaConnectParam.Resource` are kept with the
+instance and shown back. Status is always 1 (running): an instance exists only once
+ksync has reached it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from ksync.api.compat.tencent.context import (
+    Context,
+    own_external,
+    paging,
+    tags,
+    tencent_time,
+    validation_error,
+    with_own_external,
+)
+from ksync.api.compat.tencent.errors import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_IN_USE,
+    RESOURCE_NOT_FOUND,
+    RESOURCE_UNAVAILABLE,
+    TencentError,
+    bad_value,
+    missing,
+    unsupported,
+)
+from ksync.api.compat.tencent.params import Params
+from ksync.api.errors import ApiError
+from ksync.api.routes import instances as native
+from ksync.spec import InstanceSpec
+from ksync.store.repo import Conflict, NotFound
+from ksync.store.tables import InstanceRow
+
+KAFKA = "KAFKA"
+
+_ONLY_KAFKA = "ksync connects Kafka clusters only; use Type KAFKA with KafkaConnectParam"
+# The SDK's other connect parameters (one per resource type ksync does not have).
+OTHER_CONNECT_PARAMS = {
+    name: _ONLY_KAFKA
+    for name in (
+        "DtsConnectParam",
+        "MongoDBConnectParam",
+        "EsConnectParam",
+        "ClickHouseConnectParam",
+        "MySQLConnectParam",
+        "PostgreSQLConnectParam",
+        "MariaDBConnectParam",
+        "SQLServerConnectParam",
+        "CtsdbConnectParam",
+        "DorisConnectParam",
+        "MqttConnectParam",
+        "IcebergConnectParam",
+    )
+}
+_VPC = (
+    "ksync reaches the cluster at KafkaConnectParam.BrokerAddress over the network it runs "
+    "in; Tencent Cloud VPC and cross-cloud endpoints do not apply"
+)
+KAFKA_CONNECT_UNSUPPORTED = {
+    "UniqVpcId": _VPC,
+    "ServiceVip": _VPC,
+    "Port": _VPC,
+    "CrossNetResourceUniqueId": _VPC,
+    "CrossNetVpcSubNetId": _VPC,
+    "OriginalBrokerAddresses": "give the addresses ksync should use in "
+    "KafkaConnectParam.BrokerAddress",
+}
+# ksync's instance fields -> the request's names, for validation messages.
+_FIELD_NAMES = {
+    "name": "ResourceName",
+    "bootstrap_servers": "KafkaConnectParam.BrokerAddress",
+    "region": "KafkaConnectParam.Region",
+}
+
+
+def _check_type(p: Params, required: bool) -> None:
+    value = p.text("Type", required=required)
+    if value is not None and value != KAFKA:
+        raise unsupported(f"Type {value} is not supported: {_ONLY_KAFKA}")
+
+
+def _network_type(kp: Params) -> str | None:
+    value = kp.text("NetworkType")
+    if value is not None and value != "PUBLIC":
+        raise unsupported(f"{kp.name('NetworkType')} {value} is not supported: {_VPC}")
+    return value
+
+
+def _probe(spec: InstanceSpec) -> tuple[str, int]:
+    try:
+        info = native.probe(spec)
+    except ApiError as exc:
+        raise TencentError(
+            RESOURCE_UNAVAILABLE,
+            f"ksync cannot reach the Kafka cluster at {spec.bootstrap_servers}: {exc.message}",
+        ) from None
+    return info.cluster_id, info.broker_count
+
+
+def get_instance(ctx: Context, resource_id: str, field: str) -> InstanceRow:
+    try:
+        return ctx.store.get_instance(resource_id)
+    except NotFound:
+        raise TencentError(
+            RESOURCE_NOT_FOUND, f"{field}: connect resource {resource_id} does not exist"
+        ) from None
+
+
+def create(ctx: Context, p: Params) -> dict[str, Any]:
+    name = p.text("ResourceName", required=True)
+    _check_type(p, required=True)
+    description = p.text("Description")
+    tag_list = tags(p)
+    kp = p.nested("KafkaConnectParam")
+    p.done(OTHER_CONNECT_PARAMS)
+    if kp is None:
+        raise missing("KafkaConnectParam")
+    resource = kp.text("Resource")
+    self_built = kp.flag("SelfBuilt")
+    kp.flag("IsUpdate")  # "update the tasks using it": a new resource has none
+    region = kp.text("Region")
+    network_type = _network_type(kp)
+    brokers = kp.text("BrokerAddress")
+    kp.done(KAFKA_CONNECT_UNSUPPORTED)
+    if brokers is None:
+        if resource is not None:
+            raise unsupported(
+                f"KafkaConnectParam.Resource {resource} names a Tencent Cloud instance, which "
+                "ksync cannot look up: give the cluster's KafkaConnectParam.BrokerAddress "
+                "(host:port,host:port…)"
+            )
+        raise missing("KafkaConnectParam.BrokerAddress")
+    try:
+        spec = InstanceSpec(name=name, bootstrap_servers=brokers, region=region)
+    except ValidationError as exc:
+        raise validation_error(exc, _FIELD_NAMES) from None
+    cluster_id, broker_count = _probe(spec)
+    mine = {
+        "Description": description,
+        "Tags": tag_list,
+        "Resource": resource,
+        "SelfBuilt": self_built,
+        "NetworkType": network_type,
+    }
+    row = ctx.store.add_instance(
+        spec, cluster_id, broker_count, external=with_own_external(None, mine)
+    )
+    return {"Result": {"ResourceId": row.id}}
+
+
+def _task_counts(ctx: Context) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in ctx.store.list_tasks():
+        if t.desired == "deleted":
+            continue
+        for side in ("source", "target"):
+            iid = t.spec[side]["instance_id"]
+            counts[iid] = counts.get(iid, 0) + 1
+    return counts
+
+
+def _kafka_connect_param(row: InstanceRow) -> dict[str, Any]:
+    mine = own_external(row.external)
+    return {
+        "Resource": mine.get("Resource"),
+        "SelfBuilt": mine.get("SelfBuilt") if mine.get("SelfBuilt") is not None else True,
+        "BrokerAddress": row.bootstrap_servers,
+        "Region": row.region,
+        "NetworkType": mine.get("NetworkType"),
+    }
+
+
+def describe_one(row: InstanceRow, task_count: int | None = None) -> dict[str, Any]:
+    mine = own_external(row.external)
+    out: dict[str, Any] = {
+        "ResourceId": row.id,
+        "ResourceName": row.name,
+        "Description": mine.get("Description") or "",
+        "Type": KAFKA,
+        "Status": 1,
+        "CreateTime": tencent_time(row.created_at),
+        "ErrorMessage": "",
+        "CurrentStep": None,
+        "StepList": None,
+        "KafkaConnectParam": _kafka_connect_param(row),
+        "Tags": mine.get("Tags") or [],
+    }
+    if task_count is not None:
+        out["DatahubTaskCount"] = task_count
+    return out
+
+
+def describe(ctx: Context, p: Params) -> dict[str, Any]:
+    resource_id = p.text("ResourceId", required=True)
+    p.done()
+    return {"Result": describe_one(get_instance(ctx, resource_id, "ResourceId"))}
+
+
+def describe_list(ctx: Context, p: Params) -> dict[str, Any]:
+    kind = p.text("Type")
+    word = p.text("SearchWord")
+    region = p.text("ResourceRegion")
+    offset, limit = paging(p, default_limit=20, max_limit=1000)
+    p.done()
+    rows = [] if kind not in (None, "", KAFKA) else ctx.store.list_instances()
+    if word:
+        rows = [r for r in rows if word.lower() in r.name.lower() or word.lower() in r.id]
+    if region:
+        rows = [r for r in rows if r.region == region]
+    counts = _task_counts(ctx)
+    page = rows[offset : offset + limit]
+    return {
+        "Result": {
+            "TotalCount": len(rows),
+            "ConnectResourceList": [describe_one(r, counts.get(r.id, 0)) for r in page],
+        }
+    }
+
+
+def modify(ctx: Context, p: Params) -> dict[str, Any]:
+    resource_id = p.text("ResourceId", required=True)
+    name = p.text("ResourceName") or None  # empty: unchanged
+    description = p.text("Description") or None
+    _check_type(p, required=False)
+    kp = p.nested("KafkaConnectParam")
+    p.done(OTHER_CONNECT_PARAMS)
+    row = get_instance(ctx, resource_id, "ResourceId")
+    mine = own_external(row.external)
+    patch: dict[str, Any] = {}
+    if name is not None and name != row.name:
+        patch["name"] = name
+    if kp is not None:
+        resource = kp.text("Resource")
+        self_built = kp.flag("SelfBuilt")
+        if kp.flag("IsUpdate") is False:
+            raise unsupported(
+                "KafkaConnectParam.IsUpdate false is not supported: the tasks that use a "
+                "connect resource always follow its new settings (their members restart)"
+            )
+        region = kp.text("Region")
+        network_type = _network_type(kp)
+        brokers = kp.text("BrokerAddress")
+        kp.done(KAFKA_CONNECT_UNSUPPORTED)
+        if brokers is not None and brokers != row.bootstrap_servers:
+            patch["bootstrap_servers"] = brokers
+        if region is not None and region != row.region:
+            patch["region"] = region
+        for key, value in (
+            ("Resource", resource),
+            ("SelfBuilt", self_built),
+            ("NetworkType", network_type),
+        ):
+            if value is not None:
+                mine[key] = value
+    if description is not None:
+        mine["Description"] = description
+    if patch:
+        # The native PATCH: checked like a create, and refused when the new addresses
+        # reach a different Kafka cluster.
+        try:
+            native.update_instance(resource_id, native.InstancePatch(**patch), ctx.store)
+        except RequestValidationError as exc:
+            raise _patch_error(exc) from None
+        except ApiError as exc:
+            if exc.code == "instance_unreachable":
+                raise TencentError(
+                    RESOURCE_UNAVAILABLE, f"ksync cannot reach the Kafka cluster: {exc.message}"
+                ) from None
+            field, _, message = exc.message.partition(": ")
+            raise bad_value(_FIELD_NAMES.get(field, field), message) from None
+    ctx.store.set_instance_external(resource_id, with_own_external(row.external, mine))
+    return {"Result": {"ResourceId": resource_id}}
+
+
+def _patch_error(exc: RequestValidationError) -> TencentError:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+        parts.append(f"{_FIELD_NAMES.get(loc, loc)}: {msg}")
+    return TencentError(INVALID_PARAMETER_VALUE, "; ".join(parts))
+
+
+def delete(ctx: Context, p: Params) -> dict[str, Any]:
+    resource_id = p.text("ResourceId", required=True)
+    p.done()
+    try:
+        ctx.store.delete_instance(resource_id)
+    except NotFound:
+        raise TencentError(
+            RESOURCE_NOT_FOUND, f"ResourceId: connect resource {resource_id} does not exist"
+        ) from None
+    except Conflict as exc:
+        raise TencentError(
+            RESOURCE_IN_USE, str(exc).replace("instance", "connect resource", 1)
+        ) from None
+    return {"Result": {"ResourceId": resource_id}}

@@ -1,0 +1,236 @@
+"""TC3-HMAC-SHA256: how Tencent Cloud API 3.0 requests are signed, and checking them.
+
+A client signs (Tencent's "签名方法 v3"):
+
+    CanonicalRequest = Method \\n CanonicalURI \\n CanonicalQueryString \\n
+                       CanonicalHeaders \\n SignedHeaders \\n hex(sha256(payload))
+    StringToSign     = "TC3-HMAC-SHA256" \\n Timestamp \\n Date/service/tc3_request \\n
+                       hex(sha256(CanonicalRequest))
+    SecretSigning    = HMAC(HMAC(HMAC("TC3" + SecretKey, Date), service), "tc3_request")
+    Signature        = hex(HMAC(SecretSigning, StringToSign))
+
+and sends `Authorization: TC3-HMAC-SHA256 Credential=SecretId/Date/service/tc3_request,
+SignedHeaders=content-type;host, Signature=…` with `X-TC-Timestamp`. CanonicalHeaders are
+the signed headers as `name:value\\n`, both lower-cased and trimmed (they must include
+content-type and host); CanonicalURI is `/` in API 3.0; Date is the UTC date of the
+timestamp. The server recomputes the signature from the request it received with the
+secret of SecretId; a timestamp more than five minutes from the server's clock is refused
+so a captured request cannot be replayed later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ksync.api.auth import ApiKey, KeyRing
+from ksync.api.compat.tencent.errors import (
+    INVALID_AUTHORIZATION,
+    SECRET_ID_NOT_FOUND,
+    SIGNATURE_EXPIRE,
+    SIGNATURE_FAILURE,
+    TOKEN_FAILURE,
+    TencentError,
+    missing,
+)
+
+ALGORITHM = "TC3-HMAC-SHA256"
+SERVICE = "ckafka"
+MAX_SKEW_S = 300
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+_AUTHORIZATION = re.compile(
+    r"^TC3-HMAC-SHA256\s+"
+    r"Credential=(?P<id>[^/,\s]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/,\s]+)/tc3_request"
+    r"\s*,\s*SignedHeaders=(?P<headers>[a-z0-9;_-]+)"
+    r"\s*,\s*Signature=(?P<sig>[0-9a-f]{64})\s*$",
+)
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """The parts of a TC3 `Authorization` header."""
+
+    secret_id: str
+    date: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+def parse_authorization(value: str | None) -> Authorization:
+    """Split the header; `AuthFailure.InvalidAuthorization` when it is absent or malformed."""
+    if not value:
+        raise TencentError(
+            INVALID_AUTHORIZATION,
+            "the request has no Authorization header: sign it with TC3-HMAC-SHA256 using your "
+            "SecretId and SecretKey",
+        )
+    if not value.startswith(ALGORITHM + " "):
+        raise TencentError(
+            INVALID_AUTHORIZATION,
+            f"the Authorization header must use {ALGORITHM}; no other signature method is accepted",
+        )
+    m = _AUTHORIZATION.match(value)
+    if m is None:
+        raise TencentError(
+            INVALID_AUTHORIZATION,
+            "the Authorization header is not 'TC3-HMAC-SHA256 Credential=SecretId/YYYY-MM-DD/"
+            "ckafka/tc3_request, SignedHeaders=content-type;host, Signature=<64 hex digits>'",
+        )
+    signed = tuple(m.group("headers").split(";"))
+    if "content-type" not in signed or "host" not in signed:
+        raise TencentError(
+            INVALID_AUTHORIZATION, "SignedHeaders must include content-type and host"
+        )
+    return Authorization(m.group("id"), m.group("date"), m.group("service"), signed, m.group("sig"))
+
+
+def utc_date(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+def canonical_request(
+    method: str,
+    uri: str,
+    query: str,
+    headers: Mapping[str, str],
+    signed_headers: tuple[str, ...],
+    payload: bytes,
+) -> str:
+    """The request as the signer saw it; `headers` is looked up by lower-case name."""
+    lines = []
+    for name in signed_headers:
+        value = headers.get(name)
+        if value is None:
+            raise TencentError(
+                INVALID_AUTHORIZATION, f"the signed header {name} is not in the request"
+            )
+        lines.append(f"{name}:{value.strip().lower()}\n")
+    if headers.get("x-tc-content-sha256") == UNSIGNED_PAYLOAD:
+        payload = UNSIGNED_PAYLOAD.encode()
+    return "\n".join(
+        [
+            method.upper(),
+            uri,
+            query,
+            "".join(lines),
+            ";".join(signed_headers),
+            hashlib.sha256(payload).hexdigest(),
+        ]
+    )
+
+
+def compute_signature(
+    secret_key: str, date: str, service: str, timestamp: int, request: str
+) -> str:
+    """Hex TC3 signature of a canonical request."""
+    scope = f"{date}/{service}/tc3_request"
+    to_sign = "\n".join(
+        [ALGORITHM, str(timestamp), scope, hashlib.sha256(request.encode()).hexdigest()]
+    )
+
+    def mac(key: bytes, msg: str) -> bytes:
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+    signing = mac(mac(mac(("TC3" + secret_key).encode(), date), service), "tc3_request")
+    return hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def sign(
+    secret_id: str,
+    secret_key: str,
+    host: str,
+    body: bytes,
+    timestamp: int | None = None,
+    content_type: str = "application/json",
+    service: str = SERVICE,
+) -> dict[str, str]:
+    """Headers that sign a POST of `body` to `host` (the same as the official SDK's)."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    date = utc_date(ts)
+    signed = ("content-type", "host")
+    request = canonical_request(
+        "POST", "/", "", {"content-type": content_type, "host": host}, signed, body
+    )
+    sig = compute_signature(secret_key, date, service, ts, request)
+    return {
+        "Content-Type": content_type,
+        "Host": host,
+        "X-TC-Timestamp": str(ts),
+        "Authorization": f"{ALGORITHM} Credential={secret_id}/{date}/{service}/tc3_request, "
+        f"SignedHeaders={';'.join(signed)}, Signature={sig}",
+    }
+
+
+def verify(
+    keys: KeyRing,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+) -> ApiKey:
+    """The key that signed this request, or the TencentError that says why it is refused.
+
+    `headers` must look names up case-insensitively (Starlette's `request.headers` does).
+    """
+    auth = parse_authorization(headers.get("authorization"))
+    key = keys.by_id(auth.secret_id)
+    if key is None:
+        raise TencentError(
+            SECRET_ID_NOT_FOUND,
+            f"the SecretId {auth.secret_id} is not one of this server's API keys (--api-keys-file)",
+        )
+    raw_ts = headers.get("x-tc-timestamp")
+    if raw_ts is None:
+        raise missing("X-TC-Timestamp")
+    try:
+        timestamp = int(raw_ts)
+    except ValueError:
+        raise TencentError(
+            INVALID_AUTHORIZATION, "X-TC-Timestamp must be a Unix time in seconds"
+        ) from None
+    skew = (time.time() if now is None else now) - timestamp
+    if abs(skew) > MAX_SKEW_S:
+        raise TencentError(
+            SIGNATURE_EXPIRE,
+            f"the signature timestamp is {abs(skew):.0f} s {'behind' if skew > 0 else 'ahead of'} "
+            f"the server's clock; at most {MAX_SKEW_S} s are allowed: sync the client's clock "
+            "and sign the request again",
+        )
+    if auth.date != utc_date(timestamp):
+        raise TencentError(
+            SIGNATURE_FAILURE,
+            f"the credential date {auth.date} is not the UTC date of X-TC-Timestamp "
+            f"({utc_date(timestamp)})",
+        )
+    if auth.service != SERVICE:
+        raise TencentError(
+            SIGNATURE_FAILURE,
+            f"the credential scope names service {auth.service}; this endpoint is {SERVICE}",
+        )
+    if headers.get("x-tc-token"):
+        raise TencentError(
+            TOKEN_FAILURE,
+            "ksync API keys have no temporary session tokens: sign with a permanent "
+            "SecretId and SecretKey and send no X-TC-Token",
+        )
+    # API 3.0 signs the URI "/"; a request routed to another path (`/ckafka`) may also have
+    # been signed with the path it was sent to.
+    for uri in dict.fromkeys(["/", path]):
+        request = canonical_request(method, uri, query, headers, auth.signed_headers, body)
+        expected = compute_signature(key.secret, auth.date, auth.service, timestamp, request)
+        if hmac.compare_digest(expected, auth.signature):
+            return key
+    raise TencentError(
+        SIGNATURE_FAILURE,
+        "the signature does not match the request: check the SecretKey and that the "
+        "signed Host and Content-Type are the ones sent",
+    )

@@ -1,0 +1,154 @@
+"""The Tencent face's mapping without brokers: DataHub task parameters -> TaskSpec, and
+ksync's lifecycle -> the SDK's status codes, over a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ksync.api.compat.tencent import datahub
+from ksync.api.compat.tencent.context import Context
+from ksync.api.compat.tencent.errors import TencentError
+from ksync.api.compat.tencent.params import Params
+from ksync.control import lifecycle
+from ksync.settings import Settings
+from ksync.spec import InstanceSpec
+from ksync.store.db import make_engine, migrate
+from ksync.store.repo import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    engine = make_engine(Settings(data_dir=tmp_path).database_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def pair(store: Store) -> tuple[str, str]:
+    ids = []
+    for name, port in (("east", 9092), ("west", 9093)):
+        spec = InstanceSpec(name=name, bootstrap_servers=f"127.0.0.1:{port}")
+        ids.append(store.add_instance(spec, cluster_id=f"cluster-{name}", broker_count=1).id)
+    return ids[0], ids[1]
+
+
+def request(
+    src: str,
+    dst: str,
+    source: dict[str, Any] | None = None,
+    target: dict[str, Any] | None = None,
+    **top: Any,
+) -> Params:
+    return Params(
+        {
+            "TaskName": "t1",
+            "TaskType": "SOURCE",
+            "SourceResource": {
+                "Type": "KAFKA",
+                "KafkaParam": {"Resource": src, **(source or {"Topic": "a"})},
+            },
+            "TargetResource": {"Type": "KAFKA", "KafkaParam": {"Resource": dst, **(target or {})}},
+            **top,
+        }
+    )
+
+
+def test_topics_start_point_naming_and_defaults(pair: tuple[str, str]) -> None:
+    src, dst = pair
+    spec, mine = datahub._spec(
+        request(
+            src,
+            dst,
+            source={
+                "Topic": "a, b",
+                "TopicList": ["b", "c"],
+                "TopicRegularExpression": "^d.*",
+                "OffsetType": "timestamp",
+                "StartTime": 1_700_000_000,
+                "Prefix": "bk",
+                "Separator": "_",
+            },
+            target={"SelfBuilt": False},
+            TaskMax=3,
+        )
+    )
+    assert spec.source.topics == ["a", "b", "c"] and spec.source.topic_regex == "^d.*"
+    assert (
+        spec.source.start.type == "timestamp"
+        and spec.source.start.timestamp_ms == 1_700_000_000_000
+    )
+    assert (spec.target.topic_prefix, spec.target.separator) == ("bk", "_")
+    assert spec.target.keep_partition is False  # Tencent's default
+    assert spec.options.task_max == 3
+    assert mine["NamingOn"] == "SourceResource" and mine["Target"] == {"SelfBuilt": False}
+
+    plain, _ = datahub._spec(request(src, dst))
+    assert plain.source.start.type == "earliest" and plain.target.topic_prefix == ""
+    kept, _ = datahub._spec(request(src, dst, target={"KeepPartition": True, "Topic": "a"}))
+    assert kept.target.keep_partition is True
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "top", "code"),
+    [
+        ({"Topic": "a", "StartTime": 5}, {}, {}, "InvalidParameterValue"),
+        ({"Topic": "a", "EnableToleration": True}, {}, {}, "UnsupportedOperation"),
+        ({"Topic": "a", "UseAutoCreateTopic": False}, {}, {}, "UnsupportedOperation"),
+        ({"Topic": "a", "CompressionType": "open"}, {}, {}, "UnsupportedOperation"),
+        ({"Topic": "a"}, {"OffsetType": "latest"}, {}, "UnsupportedOperation"),
+        ({"Topic": "a"}, {}, {"SyncThrottleLimit": 10}, "UnsupportedOperation"),
+        ({"Topic": "a"}, {}, {"Unheard": 1}, "UnknownParameter"),
+        ({"Topic": 5}, {}, {}, "InvalidParameter"),
+        ({"Topic": "a"}, {}, {"TaskMax": 0}, "InvalidParameterValue"),
+        ({"Topic": "a"}, {"KeepPartition": "yes"}, {}, "InvalidParameter"),
+    ],
+)
+def test_refusals(
+    pair: tuple[str, str],
+    source: dict[str, Any],
+    target: dict[str, Any],
+    top: dict[str, Any],
+    code: str,
+) -> None:
+    with pytest.raises(TencentError) as info:
+        datahub._spec(request(*pair, source=source, target=target, **top))
+    assert info.value.code == code, info.value
+
+
+def test_status_codes_follow_the_lifecycle(store: Store, pair: tuple[str, str]) -> None:
+    spec, mine = datahub._spec(request(*pair, target={"Prefix": "x"}))
+    row = lifecycle.create(store, spec, external={"tencent": mine})
+    tid = row.id
+
+    def code() -> int:
+        return datahub.status_code(store, store.get_task(tid))
+
+    assert code() == 0  # creating
+    store.update_task(tid, status="Running")
+    assert code() == 1
+    store.update_task(tid, status="Unassigned")  # a rebalance after it ran
+    assert code() == 8
+    store.update_task(tid, status="Running")
+    lifecycle.pause(store, tid)
+    assert code() == 5  # pausing: members still committing
+    store.update_task(tid, status="Paused")
+    assert code() == 6
+    lifecycle.start(store, tid, None, timedelta(hours=24))
+    assert code() == 8  # resuming
+    store.update_task(tid, status="Failed", error="target unwritable")
+    assert code() == -1
+    ctx = Context(store, Settings())
+    info = datahub.task_info(
+        store, store.get_task(tid), {i.id: i for i in store.list_instances()}, detailed=True
+    )
+    assert (info["Status"], info["ErrorMessage"]) == (-1, "target unwritable")
+    assert info["TargetResource"]["KafkaParam"]["Prefix"] == "x"
+    assert info["SourceResource"]["KafkaParam"]["ResourceName"] == "east"
+    datahub.delete(ctx, Params({"TaskId": tid}))
+    assert code() == 2  # deleting
