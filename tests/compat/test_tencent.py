@@ -475,8 +475,8 @@ def test_create_datahub_task_refusals(
             "KAFKA",
         ),
         (
-            {"SourceResource": kafka(src_id, Topic="t", QpsLimit=100)},
-            "UnsupportedOperation",
+            {"SourceResource": kafka(src_id, Topic="t", QpsLimit=0)},
+            "InvalidParameterValue",
             "QpsLimit",
         ),
         (

@@ -94,6 +94,11 @@ def test_topics_start_point_naming_and_defaults(pair: tuple[str, str]) -> None:
     assert kept.target.keep_partition is True
 
 
+def test_traffic_limits_map_onto_task_options(pair: tuple[str, str]) -> None:
+    spec, _ = datahub._spec(request(*pair, source={"Topic": "a", "QpsLimit": 500}, SyncThrottleLimit=3))
+    assert (spec.options.qps_limit, spec.options.throttle_mb_s) == (500, 3)
+
+
 @pytest.mark.parametrize(
     ("source", "target", "top", "code"),
     [
@@ -102,7 +107,8 @@ def test_topics_start_point_naming_and_defaults(pair: tuple[str, str]) -> None:
         ({"Topic": "a", "UseAutoCreateTopic": False}, {}, {}, "UnsupportedOperation"),
         ({"Topic": "a", "CompressionType": "open"}, {}, {}, "UnsupportedOperation"),
         ({"Topic": "a"}, {"OffsetType": "latest"}, {}, "UnsupportedOperation"),
-        ({"Topic": "a"}, {}, {"SyncThrottleLimit": 10}, "UnsupportedOperation"),
+        ({"Topic": "a"}, {}, {"SyncThrottleLimit": 0}, "InvalidParameterValue"),
+        ({"Topic": "a", "QpsLimit": -5}, {}, {}, "InvalidParameterValue"),
         ({"Topic": "a"}, {}, {"Unheard": 1}, "UnknownParameter"),
         ({"Topic": 5}, {}, {}, "InvalidParameter"),
         ({"Topic": "a"}, {}, {"TaskMax": 0}, "InvalidParameterValue"),

@@ -66,7 +66,6 @@ _TASK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
 
 _ONLY_KAFKA = "ksync syncs Kafka to Kafka: both resources must be Type KAFKA with a KafkaParam"
 _UNCHANGED = "ksync copies every record unchanged (key, value, headers, timestamp)"
-_NO_LIMIT = "ksync has no traffic limit for a task yet"
 
 TASK_UNSUPPORTED = {
     "TransformParam": _UNCHANGED,
@@ -74,7 +73,6 @@ TASK_UNSUPPORTED = {
     "SchemaId": _UNCHANGED,
     "PrivateLinkParam": "ksync reaches clusters at their BrokerAddress; there is no private link",
     "TaskId": "ksync chooses the task id (task-…) and returns it in Result.TaskId",
-    "SyncThrottleLimit": _NO_LIMIT,
 }
 RESOURCE_UNSUPPORTED = {
     name: _ONLY_KAFKA
@@ -99,7 +97,6 @@ RESOURCE_UNSUPPORTED = {
     )
 }
 KAFKA_PARAM_UNSUPPORTED = {
-    "QpsLimit": _NO_LIMIT,
     "ZoneId": "ksync reaches the cluster at its connect resource's BrokerAddress, in any zone",
     "TopicId": "name topics by Topic, TopicList or TopicRegularExpression",
     "PartitionNum": "ksync creates a missing target topic with the source topic's partitions",
@@ -123,6 +120,8 @@ _FIELD_NAMES = {
     "target.keep_partition": "KeepPartition",
     "target": "TargetResource.KafkaParam",
     "options.task_max": "TaskMax",
+    "options.qps_limit": "QpsLimit",
+    "options.throttle_mb_s": "SyncThrottleLimit",
 }
 
 
@@ -165,7 +164,12 @@ def _common_kafka_fields(kp: Params, naming: dict[str, tuple[str, Any]]) -> dict
             f"{kp.name('CompressionType')} {compression} is not supported: ksync writes each "
             "record batch as the producer's default (uncompressed)"
         )
-    for key, reader in (("Prefix", kp.text), ("Separator", kp.text), ("KeepPartition", kp.flag)):
+    for key, reader in (
+        ("Prefix", kp.text),
+        ("Separator", kp.text),
+        ("KeepPartition", kp.flag),
+        ("QpsLimit", kp.integer),  # records per second for the whole task
+    ):
         value = reader(key)
         if value is None:
             continue
@@ -255,6 +259,7 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     description = p.text("Description")
     tag_list = tags(p)
     task_max = p.integer("TaskMax")
+    throttle = p.integer("SyncThrottleLimit")  # MB/s for the whole task
     p.done(TASK_UNSUPPORTED)
     if not _TASK_NAME.match(name):
         raise bad_value(
@@ -268,9 +273,14 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
         # Tencent's default: partitions are not kept unless asked for.
         "keep_partition": naming.get("KeepPartition", ("", False))[1],
     }
-    body = {"name": name, "source": source, "target": target, "options": {}}
+    options: dict[str, Any] = {}
     if task_max is not None:
-        body["options"] = {"task_max": task_max}
+        options["task_max"] = task_max
+    if "QpsLimit" in naming:
+        options["qps_limit"] = naming["QpsLimit"][1]
+    if throttle is not None:
+        options["throttle_mb_s"] = throttle
+    body = {"name": name, "source": source, "target": target, "options": options}
     try:
         spec = TaskSpec.model_validate(body)
     except ValidationError as exc:
@@ -283,7 +293,7 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
                 f"derives (Prefix + Separator + source topic: {', '.join(expected) or 'none'}); "
                 "ksync cannot write a source topic to a topic of another name"
             )
-    sides = {k: v[0].split(".")[0] for k, v in naming.items()}
+    sides = {k: v[0].split(".")[0] for k, v in naming.items() if k != "QpsLimit"}
     mine = {
         "TaskType": SOURCE,
         "Description": description,
@@ -341,6 +351,7 @@ def task_info(
         "OffsetType": src.start.type,
         "StartTime": src.start.timestamp_ms // 1000 if src.start.timestamp_ms is not None else None,
         "ConnectorSyncType": DATA_SYNC_TYPE,
+        "QpsLimit": spec.options.qps_limit,
         **mine.get("Source", {}),
     }
     targets = [t["target"] for t in row.topics]
@@ -370,7 +381,7 @@ def task_info(
         "DatahubId": None,
         "Description": mine.get("Description") or "",
         "TaskMax": spec.options.task_max,
-        "SyncThrottleLimit": None,  # no traffic limit
+        "SyncThrottleLimit": spec.options.throttle_mb_s,
         "WarnMessage": "; ".join(row.warnings),
     }
     if detailed:
