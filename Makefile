@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/ksync demo
 
 test: $(STAMP)
+	bash scripts/ensure-chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -14,7 +14,8 @@ produce-only  a tuned producer with the settings a sync must use (acks=all, idem
 naive         what a user writes by hand in one process: consume(500) batches, one
               produce() + poll(0) per record keeping key, value, headers, timestamp and
               partition, flush() then a synchronous commit every few tens of thousands of
-              records (at-least-once, like ksync). Same tuning as the other clients.
+              records (at-least-once, like ksync). Same tuning as the other clients
+              (see CONSUMER_TUNING: fetch.queue.backoff.ms matters a lot).
 ksync         the real service: `python -m ksync server` as a subprocess, one sync task
               created over the REST API; timed from the POST until every record is on
               the target (optionally again with task_max 2).
@@ -34,8 +35,9 @@ Timing rules, so the figures compare like with like:
 * ksync is watched from outside, as cheaply as possible so the observer does not steal CPU
   from it: uncached high watermarks of the target partitions every 100 ms. tansu answers
   those with the base offset of the last batch + 1 (DESIGN.md), which can be short of the
-  true end, so near the end (last 1 % of the records) a consumer reads the tail from each
-  partition's last batch on and takes the true end offset from the records it gets. Done =
+  true end, so near the end (last 1 % of the records, or as soon as the watermarks stop
+  moving) a consumer reads the tail from each partition's last batch on and takes the true
+  end offset from the records it gets. Done =
   every target partition p holds as many records as source partition p (keep_partition is
   true, and the load wrote a known count to each partition). Duplicates, possible with
   at-least-once, are reported. Detection is at most a poll interval late (<= 0.1 s).
@@ -465,14 +467,17 @@ class KsyncServer:
         self.http.close()
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
+            t0 = time.perf_counter()
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=15)
+                info(f"ksync server stopped {time.perf_counter() - t0:.1f} s after SIGTERM "
+                     f"(exit status {proc.returncode})")
             except subprocess.TimeoutExpired:
                 print("  ksync server ignored SIGTERM for 15 s: killing it", file=sys.stderr)
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: pid == pgid
                 proc.wait()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -710,11 +715,19 @@ def report(results: list[Result], starts: dict[str, float]) -> None:
     sys.stdout.flush()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     deadline_s = args.deadline if args.deadline else 120 + args.records / 2000
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so every child process is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"ksync throughput: {args.records} records x {args.size} B values, "
-          f"{args.partitions} partitions, {os.cpu_count()} CPUs", flush=True)
+          f"{args.partitions} partitions, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.2f} (other processes on the machine skew every figure)",
+          flush=True)
     failure: str | None = None
     with local_brokers("bench-src", "bench-dst") as brokers:
         src, dst = brokers[0].bootstrap, brokers[1].bootstrap
@@ -731,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     if failure is not None:
         print(f"\n{failure}", file=sys.stderr)
         return 130 if failure == "bench interrupted" else 1
+    info(f"load average at the end {os.getloadavg()[0]:.2f}")
     report(results, starts)
     return 0
 

@@ -8,9 +8,12 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from ksync.cli_client import instance_app, task_app
 from ksync.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kafka data sync service.")
+app.add_typer(instance_app, name="instance")
+app.add_typer(task_app, name="task")
 
 
 def _settings(**values: Any) -> Settings:
@@ -53,6 +56,9 @@ def server(
     insecure_listen: Annotated[
         bool, typer.Option(help="Allow a non-loopback --host without --api-keys-file")
     ] = False,
+    measure: Annotated[
+        bool, typer.Option(hidden=True, help="Per-batch metrics in members (off: benchmark only)")
+    ] = True,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run the REST API, the controller and an embedded worker."""
@@ -70,6 +76,7 @@ def server(
         pause_retention_s=pause_retention,
         api_keys_file=api_keys_file,
         insecure_listen=insecure_listen,
+        measure=measure,
     )
     configure_logging(log_level)
     try:
@@ -84,6 +91,10 @@ def worker(
     db_url: DbUrl = None,
     id: Annotated[str | None, typer.Option("--id", help="Worker id (default: host-pid)")] = None,
     data_dir: DataDir = Path("./ksync-data"),
+    metrics_host: Annotated[str, typer.Option(help="Address of the Prometheus endpoint")] = "127.0.0.1",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port (/metrics)")
+    ] = None,
     session_timeout_ms: SessionTimeout = 10_000,
     pause_retention: PauseRetention = 86_400.0,
     log_level: LogLevel = "INFO",
@@ -95,6 +106,8 @@ def worker(
         db_url=db_url,
         data_dir=data_dir,
         worker_id=id,
+        host=metrics_host,
+        metrics_port=metrics_port,
         session_timeout_ms=session_timeout_ms,
         pause_retention_s=pause_retention,
     )

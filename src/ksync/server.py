@@ -12,10 +12,13 @@ import threading
 import uuid
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from ksync.api.app import create_app
 from ksync.api.auth import KeyRing
 from ksync.control.controller import Controller, ControllerSettings
+from ksync.monitoring.alarms import AlarmEvaluator
+from ksync.monitoring.prometheus import registry_for
 from ksync.settings import Settings
 from ksync.store.db import make_engine, migrate
 from ksync.store.repo import Store
@@ -46,6 +49,7 @@ def _worker(store: Store, settings: Settings, default_id: str) -> Worker:
             worker_id=settings.worker_id or default_id,
             heartbeat_interval_s=settings.heartbeat_interval_s,
             session_timeout_ms=settings.session_timeout_ms,
+            measure=settings.measure,
         ),
     )
 
@@ -93,6 +97,8 @@ def run_server(settings: Settings) -> None:
     # for the old id to time out.
     worker = _worker(store, settings, f"server@{host}:{settings.port}")
     controller.on_slots_changed = worker.wake
+    alarms = AlarmEvaluator(store)
+    controller.periodic.append((alarms.name, alarms.run_due))
     threads = [_thread(controller.run, "controller"), _thread(worker.run, "worker")]
 
     def shutdown() -> None:
@@ -102,9 +108,11 @@ def run_server(settings: Settings) -> None:
         controller.stop()
         for t in threads:
             t.join(timeout=90)
+        alarms.close()
         log.info("stopped")
 
     app = create_app(store, settings, keys=keys, on_shutdown=shutdown, on_change=controller.wake)
+    app.state.metrics_registry = registry_for(worker, store, settings.worker_timeout_s)
     log.info(
         "ksync server on http://%s:%d (store: %s)",
         settings.host,
@@ -129,6 +137,9 @@ def run_worker(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry_for(worker))
+        log.info("Prometheus metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
     thread = _thread(worker.run, "worker")
     while thread.is_alive():
         thread.join(timeout=0.5)

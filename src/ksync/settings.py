@@ -24,6 +24,8 @@ class Settings(BaseModel):
     topic_refresh_interval_s: float = Field(default=10.0, gt=0)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     pause_retention_s: float = Field(default=86_400.0, ge=0)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    measure: bool = True
     api_keys_file: Path | None = None
     insecure_listen: bool = False
 

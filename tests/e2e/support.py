@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -44,7 +44,11 @@ def admin(broker: LocalBroker) -> AdminClient:
 def partition_counts(broker: LocalBroker) -> dict[str, int]:
     """Every non-internal topic of `broker` with its partition count."""
     md = admin(broker).list_topics(timeout=10)
-    return {n: len(t.partitions) for n, t in md.topics.items() if t.error is None and not n.startswith("__")}
+    return {
+        n: len(t.partitions)
+        for n, t in md.topics.items()
+        if t.error is None and not n.startswith("__")
+    }
 
 
 def topic_configs(broker: LocalBroker, topic: str) -> dict[str, str]:
@@ -55,7 +59,9 @@ def topic_configs(broker: LocalBroker, topic: str) -> dict[str, str]:
     return {n: e.value for n, e in future.result(timeout=10).items() if e.value is not None}
 
 
-def read_now(broker: LocalBroker, topic: str, partitions: int, timeout_s: float = 30.0) -> dict[int, list[Any]]:
+def read_now(
+    broker: LocalBroker, topic: str, partitions: int, timeout_s: float = 30.0
+) -> dict[int, list[Any]]:
     """Everything `topic` holds right now, per partition: reads each partition to its end.
 
     The end comes from the fetch responses (partition EOF), which the test broker reports
@@ -77,8 +83,11 @@ def read_now(broker: LocalBroker, topic: str, partitions: int, timeout_s: float 
     try:
         while len(at_end) < partitions:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{topic}: partitions {sorted(set(out) - at_end)} never reached their end")
-            for msg in consumer.consume(10_000, 0.5):
+                raise AssertionError(
+                    f"{topic}: partitions {sorted(set(out) - at_end)} never reached their end"
+                )
+            batch: list[Any] = consumer.consume(10_000, 0.5)
+            for msg in batch:
                 err = msg.error()
                 if err is None:
                     out[msg.partition()].append(msg)
@@ -111,7 +120,8 @@ class Tail:
 
     def poll(self, timeout_s: float = 0.2) -> int:
         """Read what is there now; returns how many records were read in total so far."""
-        for msg in self._consumer.consume(50_000, timeout_s):
+        batch: list[Any] = self._consumer.consume(50_000, timeout_s)
+        for msg in batch:
             err = msg.error()
             if err is None:
                 self.values[msg.partition()].append(msg.value())
@@ -123,7 +133,7 @@ class Tail:
     def close(self) -> None:
         self._consumer.close()
 
-    def __enter__(self) -> Tail:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -147,7 +157,9 @@ def settled(
     last = read()
     while last != expected:
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or expected}; last={last!r}")
+            raise AssertionError(
+                f"timed out after {timeout_s}s waiting for {what or expected}; last={last!r}"
+            )
         time.sleep(0.5)
         last = read()
     quiet_until = time.monotonic() + quiet_s

@@ -1,14 +1,17 @@
 """A crash end to end: the server is SIGKILLed mid-sync and started again on its data dir.
 
-120,000 records (each value unique: `partition:sequence`) over 4 partitions. The server is
-killed once roughly a third of them are on the target, then started again on the same data
-directory and port. At least once, no loss: every source record ends up on the target in
-its partition, in source order once repeats are set aside; repeats (records after the last
-committed offset, copied again) are counted and printed — run pytest with -s to see them.
+120,000 records (each value unique: `partition:sequence`) over 4 partitions, produced at a
+steady rate while the task runs, so the server is killed in the middle of a live sync
+(once about a third is on the target), with progress committed along the way. It is then
+started again on the same data directory and port while the producer keeps going. At least
+once, no loss: every source record ends up on the target in its partition, in source
+order once repeats are set aside; repeats (records after the last committed offset,
+copied again) are counted and printed — run pytest with -s to see them.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 from helpers import add_instance, create_topic, producer, task_body, wait_status, wait_until
@@ -16,6 +19,7 @@ from helpers import add_instance, create_topic, producer, task_body, wait_status
 from .support import Tail
 
 TOPIC, PARTITIONS, TOTAL = "crash.data", 4, 120_000
+RATE = 20_000  # records per second: a sync of about 6 s, killed after about 2
 PAD = b"." * 80
 
 
@@ -23,16 +27,36 @@ def _value(partition: int, seq: int) -> bytes:
     return b"%d:%07d:" % (partition, seq) + PAD
 
 
+class PacedProducer(threading.Thread):
+    """Produces the TOTAL records at RATE per second (a load generator's pacing, not a
+    wait), flushing every chunk so they reach the broker as they go."""
+
+    def __init__(self, broker) -> None:
+        super().__init__(daemon=True)
+        self.broker = broker
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            p = producer(self.broker)
+            began = time.monotonic()
+            for chunk in range(0, TOTAL, 2_000):
+                for i in range(chunk, chunk + 2_000):
+                    part = i % PARTITIONS
+                    p.produce(
+                        TOPIC, _value(part, i // PARTITIONS), b"key-%d" % (i % 1000), partition=part
+                    )
+                assert p.flush(30) == 0
+                ahead = (chunk + 2_000) / RATE - (time.monotonic() - began)
+                if ahead > 0:
+                    time.sleep(ahead)
+        except BaseException as exc:  # noqa: BLE001 - reported in the test thread
+            self.error = exc
+
+
 def test_sigkill_mid_sync_loses_nothing(brokers, server):
     source, target = brokers
     create_topic(source, TOPIC, PARTITIONS)
-    p = producer(source)
-    for i in range(TOTAL):
-        part = i % PARTITIONS
-        p.produce(TOPIC, _value(part, i // PARTITIONS), b"key-%d" % (i % 1000), partition=part)
-        if i % 50_000 == 0:
-            p.poll(0)
-    assert p.flush(60) == 0
     per_partition = TOTAL // PARTITIONS
     expected = {part: [_value(part, s) for s in range(per_partition)] for part in range(PARTITIONS)}
 
@@ -41,31 +65,41 @@ def test_sigkill_mid_sync_loses_nothing(brokers, server):
     response = client.post("/api/v1/tasks", json=task_body(src, dst, topics=[TOPIC]))
     assert response.status_code == 202, response.text
     task_id = response.json()["id"]
+    wait_status(client, task_id, "Running")
 
+    load = PacedProducer(source)
+    load.start()
     with Tail(target, TOPIC, PARTITIONS) as tail:
-        arrived = wait_until(
-            lambda: (n := tail.poll(0.05)) >= TOTAL // 3 and n,
-            timeout_s=90,
+        wait_until(
+            lambda: tail.poll(0.05) >= TOTAL // 3,
+            timeout_s=60,
             interval_s=0,
             what=f"a third of {TOTAL} records on the target",
         )
-        started = time.monotonic()
         server.kill()
+        killed_at = time.monotonic()
         arrived = tail.poll(0.5)
         print(f"\nkilled with {arrived} of {TOTAL} records on the target")
         assert arrived < TOTAL, "the server was killed after the sync had finished: nothing tested"
 
         server.start()
-        assert wait_status(client, task_id, "Running", timeout_s=60)["error"] is None
 
         def complete() -> bool:
             tail.poll(0.5)
-            return all(set(tail.values[part]) >= set(expected[part]) for part in range(PARTITIONS)) and len(
-                tail.at_end
-            ) == PARTITIONS
+            return len(tail.at_end) == PARTITIONS and all(
+                set(tail.values[part]) >= set(expected[part]) for part in range(PARTITIONS)
+            )
 
-        wait_until(complete, timeout_s=120, interval_s=0, what=f"all {TOTAL} records on the target after the restart")
-        print(f"sync finished {time.monotonic() - started:.1f}s after the kill")
+        wait_until(
+            complete,
+            timeout_s=120,
+            interval_s=0,
+            what=f"all {TOTAL} records on the target after the restart",
+        )
+        print(f"sync complete {time.monotonic() - killed_at:.1f}s after the kill")
+    load.join(60)
+    assert load.error is None, f"the producer failed: {load.error!r}"
+    assert wait_status(client, task_id, "Running")["error"] is None
 
     total = sum(map(len, tail.values.values()))
     dups = total - TOTAL
@@ -73,5 +107,9 @@ def test_sigkill_mid_sync_loses_nothing(brokers, server):
     assert dups < TOTAL
     for part in range(PARTITIONS):
         got = tail.values[part]
-        assert not set(got) - set(expected[part]), f"partition {part}: records that are not the source's"
-        assert list(dict.fromkeys(got)) == expected[part], f"partition {part}: order differs from the source"
+        assert not set(got) - set(expected[part]), (
+            f"partition {part}: records that are not the source's"
+        )
+        assert list(dict.fromkeys(got)) == expected[part], (
+            f"partition {part}: order differs from the source"
+        )

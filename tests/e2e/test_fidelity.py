@@ -13,7 +13,15 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from helpers import add_instance, create_topic, producer, read_all, task_body, wait_status, wait_until
+from helpers import (
+    add_instance,
+    create_topic,
+    producer,
+    read_all,
+    task_body,
+    wait_status,
+    wait_until,
+)
 
 from .support import ORIGIN, murmur2_partition, partition_counts, read_now, record, topic_configs
 
@@ -27,7 +35,7 @@ NOT_COPIED = {
 }
 
 
-def _headers(i: int, rng: random.Random) -> list[tuple[str, bytes | None]] | None:
+def _headers(i: int, rng: random.Random) -> list[tuple[str, str | bytes | None]] | None:
     """No headers, repeated keys, binary (non-UTF-8) values and null values, by turns."""
     kind = i % 5
     if kind == 0:
@@ -90,16 +98,22 @@ def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, s
     origin = (ORIGIN, source.cluster_id.encode())
     target_partitions = partition_counts(target)
     for topic, partitions in layout.items():
-        assert target_partitions.get(topic) == partitions, f"{topic}: target partitions {target_partitions}"
+        assert target_partitions.get(topic) == partitions, (
+            f"{topic}: target partitions {target_partitions}"
+        )
         configs = topic_configs(target, topic)
         assert {k: configs.get(k) for k in COPIED} == COPIED, f"{topic}: configs {configs}"
         assert not set(configs) & set(NOT_COPIED), f"{topic}: excluded configs copied: {configs}"
 
         got = read_all(target, topic, partitions, counts[topic])  # and any repeats behind them
         for p in range(partitions):
-            want = [r._replace(headers=r.headers + (origin,)) for r in map(record, expected[topic][p])]
+            want = [
+                r._replace(headers=r.headers + (origin,)) for r in map(record, expected[topic][p])
+            ]
             have = [record(m) for m in got[p]]
-            assert len(have) == len(want), f"{topic}[{p}]: {len(have)} records on target, {len(want)} on source"
+            assert len(have) == len(want), (
+                f"{topic}[{p}]: {len(have)} records on target, {len(want)} on source"
+            )
             for offset, (h, w) in enumerate(zip(have, want, strict=True)):
                 assert h == w, f"{topic}[{p}] offset {offset}: target {h} != source {w}"
             assert all(r.timestamp[0] == 1 for r in have), f"{topic}[{p}]: not CreateTime"
@@ -109,13 +123,19 @@ def test_keep_partition_false_partitions_by_key(brokers, server):
     """Source records sit in round-robin partitions; on the target each key has one
     partition (Kafka's murmur2 choice) and, per source partition, keeps its order."""
     source, target = brokers
-    topic, partitions, count = "fid.bykey", 4, 4000
+    topic, partitions, count = "bykey.fid", 4, 4000  # outside the first test's regex
     create_topic(source, topic, partitions)
     p = producer(source)
     for i in range(count):
         key = None if i % 13 == 0 else b"user-%d" % (i % 97)
         # The value says where the record came from: source partition and its sequence.
-        p.produce(topic, b"%d:%06d" % (i % partitions, i), key, partition=i % partitions, timestamp=BASE_TS + i)
+        p.produce(
+            topic,
+            b"%d:%06d" % (i % partitions, i),
+            key,
+            partition=i % partitions,
+            timestamp=BASE_TS + i,
+        )
     assert p.flush(30) == 0
 
     client = server.client()
@@ -144,7 +164,9 @@ def test_keep_partition_false_partitions_by_key(brokers, server):
         if next(iter(v)) != murmur2_partition(k, partitions)
     }
     assert not wrong, f"keys not on their murmur2 partition (got, murmur2): {wrong}"
-    assert len({tp for v in partitions_of_key.values() for tp in v}) > 1, "every key on one partition"
+    assert len({tp for v in partitions_of_key.values() for tp in v}) > 1, (
+        "every key on one partition"
+    )
 
     # Per (key, source partition) the target keeps the source order.
     for tp, msgs in got.items():

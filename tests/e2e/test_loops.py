@@ -20,8 +20,13 @@ TOPIC, PARTITIONS = "loop.events", 3
 def _produce(broker, tag: str, start: int, count: int) -> None:
     p = producer(broker)
     for i in range(start, start + count):
-        p.produce(TOPIC, f"{tag}-{i}".encode(), f"key-{i % 17}".encode(), partition=i % PARTITIONS,
-                  headers=[("app", tag.encode())])
+        p.produce(
+            TOPIC,
+            f"{tag}-{i}".encode(),
+            f"key-{i % 17}".encode(),
+            partition=i % PARTITIONS,
+            headers=[("app", tag.encode())],
+        )
     assert p.flush(30) == 0
 
 
@@ -40,7 +45,9 @@ def test_two_way_sync_copies_each_record_once(brokers, server):
     response = client.post("/api/v1/tasks", json=task_body(ib, ia, name="b-to-a", topics=[TOPIC]))
     assert response.status_code == 202, response.text
     b_to_a = response.json()["id"]
-    assert any("loop" in w and a_to_b in w for w in response.json()["warnings"]), response.json()["warnings"]
+    assert any("loop" in w and a_to_b in w for w in response.json()["warnings"]), response.json()[
+        "warnings"
+    ]
 
     wait_status(client, a_to_b, "Running")
     wait_status(client, b_to_a, "Running")
@@ -67,12 +74,17 @@ def test_two_way_sync_copies_each_record_once(brokers, server):
         for msg in msgs:
             written_here = msg.value().startswith(tag.encode())
             want_origin = None if written_here else there.cluster_id.encode()
-            assert origin_of(msg) == want_origin, f"{here.cluster_id}: {msg.value()} has {msg.headers()}"
+            assert origin_of(msg) == want_origin, (
+                f"{here.cluster_id}: {msg.value()} has {msg.headers()}"
+            )
             assert [k for k, _ in msg.headers()].count(ORIGIN) == (0 if written_here else 1)
 
     task = client.get(f"/api/v1/tasks/{b_to_a}").json()
     assert any("loop" in w and a_to_b in w for w in task["warnings"]), task["warnings"]
     wait_until(
-        lambda: any("loop" in w and b_to_a in w for w in client.get(f"/api/v1/tasks/{a_to_b}").json()["warnings"]),
+        lambda: any(
+            "loop" in w and b_to_a in w
+            for w in client.get(f"/api/v1/tasks/{a_to_b}").json()["warnings"]
+        ),
         what="the loop warning on the first task too",
     )

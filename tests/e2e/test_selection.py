@@ -7,7 +7,15 @@ started picked up by the periodic re-evaluation (every 1 s in tests) with its re
 
 from __future__ import annotations
 
-from helpers import add_instance, create_topic, producer, read_all, task_body, wait_status, wait_until
+from helpers import (
+    add_instance,
+    create_topic,
+    producer,
+    read_all,
+    task_body,
+    wait_status,
+    wait_until,
+)
 
 from .support import partition_counts
 
@@ -73,7 +81,10 @@ def test_list_regex_exclude_prefix_and_new_topics(brokers, server):
     _fill(source, "sel.late", 2, 30)
     _fill(source, "sel.late.tmp", 1)
     wait_until(
-        lambda: any(t["source"] == "sel.late" for t in client.get(f"/api/v1/tasks/{task_id}").json()["topics"]),
+        lambda: any(
+            t["source"] == "sel.late"
+            for t in client.get(f"/api/v1/tasks/{task_id}").json()["topics"]
+        ),
         timeout_s=30,
         what="sel.late in the task's topics",
     )

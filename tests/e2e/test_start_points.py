@@ -8,10 +8,20 @@ lands after every pre-existing record here as it would on real Kafka.
 
 from __future__ import annotations
 
-from helpers import add_instance, create_topic, producer, read_all, task_body, wait_status, wait_until
+from helpers import (
+    add_instance,
+    create_topic,
+    producer,
+    read_all,
+    task_body,
+    wait_status,
+    wait_until,
+)
 
 
-def _produce(broker, topic: str, partitions: int, tag: str, count: int, single_tail: int = 0) -> set[bytes]:
+def _produce(
+    broker, topic: str, partitions: int, tag: str, count: int, single_tail: int = 0
+) -> set[bytes]:
     """`count` records per partition valued `tag-p-i`; the last `single_tail` per partition
     go out one batch each. Returns the values."""
     p = producer(broker)

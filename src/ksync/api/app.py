@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from ksync import __version__
+from ksync import __version__, console
 from ksync.api import auth, errors
 from ksync.api.compat import connect, tencent
-from ksync.api.routes import health, instances, tasks, workers
+from ksync.api.routes import alarms, health, instances, metrics, tasks, workers
 from ksync.settings import Settings
 from ksync.store.repo import Store
 
@@ -48,6 +48,6 @@ def create_app(
             return response
 
     auth.install(app, keys)
-    for module in (health, instances, tasks, workers, connect, tencent):
+    for module in (console, health, metrics, instances, tasks, workers, alarms, connect, tencent):
         app.include_router(module.router)
     return app

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ksync.control.assignment import assign_slots
-from ksync.control.status import derive_status
+from ksync.control.status import RUNNING_STATES, derive_status
 from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
 from ksync.monitoring.aggregate import Aggregator
@@ -73,6 +73,7 @@ class Controller:
         self._wake = threading.Event()
         self._metrics = Aggregator()
         self._last_prune = 0.0
+        self._expire_after = 0.0  # no worker expires before this (see _step)
         self.active = False
         # Named jobs run after every tick while active (alarm evaluation…); each is guarded.
         self.periodic: list[tuple[str, Callable[[], None]]] = []
@@ -111,13 +112,20 @@ class Controller:
             )
             self.active = holding
             self._tasks.clear()  # a new term starts from the store, not from memory
+            # Heartbeats written before this term are judged only after one full
+            # worker_timeout of watching (as Kafka's group coordinator restarts every
+            # session on failover): a worker restarted under the same id (same host and
+            # port) has started members from its slots and refreshes its row within a
+            # heartbeat; expiring its stale row now would stop and restart them all.
+            self._expire_after = time.monotonic() + self.settings.worker_timeout_s
         if holding:
             self.tick()
 
     def tick(self) -> None:
         """One pass over every task."""
-        for worker_id in self.store.expire_workers(timedelta(seconds=self.settings.worker_timeout_s)):
-            log.warning("worker %s missed its heartbeats; its members move", worker_id)
+        if time.monotonic() >= self._expire_after:
+            for worker_id in self.store.expire_workers(timedelta(seconds=self.settings.worker_timeout_s)):
+                log.warning("worker %s missed its heartbeats; its members move", worker_id)
         live = [w.id for w in self.store.list_workers()]
         tasks = self.store.list_tasks()
         instances = {i.id: i for i in self.store.list_instances()}
@@ -187,8 +195,16 @@ class Controller:
             runnable = False
         if runnable:
             self._maybe_refresh_topics(task, mem, instances)
+        # A new generation (restart, new settings) starts only after every member of the
+        # old one left the group: members joining while others leave make a rebalance on
+        # Kafka, and wedge the group for good on the test broker.
+        previous = [
+            m
+            for m in members
+            if m.generation != task.generation and m.worker_id in live and m.state in RUNNING_STATES
+        ]
         # Members start once the selection is known, so they subscribe to it directly.
-        if runnable and (mem.resolved or task.topics):
+        if runnable and not previous and (mem.resolved or task.topics):
             wanted = assign_slots(task.id, spec.options.task_max, slots, live, load)
         else:
             wanted = {}

@@ -16,6 +16,7 @@ Rules (DESIGN.md "Lifecycle"):
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,8 @@ from ksync.replication.provenance import cycle_warnings
 from ksync.spec import StartPoint, TaskOptions, TaskSpec
 from ksync.store.repo import Conflict, NotFound, Store, as_utc, utcnow
 from ksync.store.tables import TaskRow
+
+log = logging.getLogger(__name__)
 
 
 class SpecError(ValueError):
@@ -60,6 +63,13 @@ def create(store: Store, spec: TaskSpec, external: dict[str, Any] | None = None)
     """Create a task (status Unassigned); warns when it closes a sync loop."""
     check_spec(store, spec)
     row = store.add_task(spec, warnings=[], external=external)
+    log.info(
+        "task %s (%s) created: %s -> %s",
+        row.id,
+        spec.name,
+        spec.source.instance_id,
+        spec.target.instance_id,
+    )
     instances = {i.id: i for i in store.list_instances()}
     warnings = cycle_warnings(row, store.list_tasks(), instances)
     if warnings:

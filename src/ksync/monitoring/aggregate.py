@@ -99,6 +99,26 @@ class Delta:
             throttled += new.throttled_s[run] - t_before if new.throttled_s[run] >= t_before else 0.0
         return cls(max(new.at - old.at, 1e-9), records, source, nbytes, latency, throttled)
 
+    @classmethod
+    def empty(cls) -> Delta:
+        return cls(0.0, {}, {}, 0, LatencyHistogram(), 0.0)
+
+    def plus(self, other: Delta) -> Delta:
+        records = dict(self.records)
+        for k, v in other.records.items():
+            records[k] = records.get(k, 0) + v
+        source = dict(self.source_records)
+        for k, v in other.source_records.items():
+            source[k] = source.get(k, 0) + v
+        return Delta(
+            self.seconds + other.seconds,
+            records,
+            source,
+            self.bytes + other.bytes,
+            self.latency.plus(other.latency),
+            self.throttled_s + other.throttled_s,
+        )
+
     @property
     def total_records(self) -> int:
         return sum(self.records.values())
@@ -115,14 +135,19 @@ def lag_of(sample: Sample) -> int:
 
 @dataclass
 class _TaskSeries:
-    samples: deque[Sample] = field(default_factory=lambda: deque(maxlen=64))
+    """Per-tick deltas: a partition or member counts from the first sample that has it,
+    so one sample taken before the first report cannot zero a whole window."""
+
+    last: Sample | None = None
+    recent: deque[tuple[float, Delta]] = field(default_factory=lambda: deque(maxlen=256))
+    since_write: Delta = field(default_factory=Delta.empty)
+    since_point: Delta = field(default_factory=Delta.empty)
     last_write: float = 0.0
-    totals_base: Sample | None = None
-    point_base: Sample | None = None
+    point_started: float | None = None
 
 
 class Aggregator:
-    """Keeps each task's recent samples (controller memory) and derives metrics."""
+    """Keeps each task's recent deltas (controller memory) and derives metrics."""
 
     def __init__(self) -> None:
         self._tasks: dict[str, _TaskSeries] = {}
@@ -138,27 +163,32 @@ class Aggregator:
         now = time.time() if now is None else now
         series = self._tasks.setdefault(task.id, _TaskSeries())
         sample = Sample.of(members, now)
-        series.samples.append(sample)
-        while series.samples and now - series.samples[0].at > CURRENT_WINDOW_S + 2:
-            series.samples.popleft()
-        if series.totals_base is None:
-            series.totals_base = sample
-        if series.point_base is None:
-            series.point_base = sample
+        if series.last is not None:
+            delta = Delta.between(series.last, sample)
+            series.recent.append((now, delta))
+            series.since_write = series.since_write.plus(delta)
+            series.since_point = series.since_point.plus(delta)
+        series.last = sample
+        while series.recent and now - series.recent[0][0] > CURRENT_WINDOW_S:
+            series.recent.popleft()
+        if series.point_started is None:
+            series.point_started = now
         current = None
         if now - series.last_write >= WRITE_EVERY_S:
             current = self._current(task, series, sample)
             series.last_write = now
-            series.totals_base = sample
+            series.since_write = Delta.empty()
         point = None
-        if now - series.point_base.at >= POINT_STEP_S:
-            point = self._point(Delta.between(series.point_base, sample), sample)
-            series.point_base = sample
+        if now - series.point_started >= POINT_STEP_S:
+            point = self._point(series.since_point, sample)
+            series.since_point = Delta.empty()
+            series.point_started = now
         return current, point
 
     def _current(self, task: TaskRow, series: _TaskSeries, sample: Sample) -> dict[str, Any]:
-        window = Delta.between(series.samples[0], sample)
-        since_write = Delta.between(series.totals_base or sample, sample)
+        window = Delta.empty()
+        for _, delta in series.recent:
+            window = window.plus(delta)
         previous = task.metrics or {}
         dt = window.seconds if window.seconds >= 1 else None
         return {
@@ -168,8 +198,8 @@ class Aggregator:
             "source_records_per_s": round(sum(window.source_records.values()) / dt, 2) if dt else 0.0,
             "lag": lag_of(sample),
             "latency_ms": _latency(window.latency, sample.latency_max_ms),
-            "records_total": int(previous.get("records_total", 0)) + since_write.total_records,
-            "bytes_total": int(previous.get("bytes_total", 0)) + since_write.bytes,
+            "records_total": int(previous.get("records_total", 0)) + series.since_write.total_records,
+            "bytes_total": int(previous.get("bytes_total", 0)) + series.since_write.bytes,
             "throttled": window.throttled_s > 0.05 * window.seconds,
         }
 

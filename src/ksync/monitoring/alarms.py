@@ -96,12 +96,17 @@ class AlarmRuleSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=128)
     task_id: str | None = Field(default=None, min_length=1, max_length=32)
-    metric: str
+    # A str (not a Literal) so that an unknown metric is refused in words listing METRICS.
+    metric: str = Field(json_schema_extra={"enum": list(METRICS)})
     comparison: Comparison = "=="
     threshold: float | None = Field(default=None, allow_inf_nan=False)
     status: TaskStatus | None = None
     duration_s: float = Field(default=0.0, ge=0, le=MAX_DURATION_S, allow_inf_nan=False)
-    webhooks: list[str] = Field(min_length=1, max_length=MAX_WEBHOOKS)
+    webhooks: list[str] = Field(
+        min_length=1,
+        max_length=MAX_WEBHOOKS,
+        json_schema_extra={"items": {"type": "string", "format": "uri", "maxLength": 2048}},
+    )
     enabled: bool = True
 
     @model_validator(mode="before")
@@ -331,7 +336,7 @@ def describe_value(spec: AlarmRuleSpec, value: float | str | None, task: TaskSna
         return "has an error" if value else "has no error"
     if metric == "stalled":
         if not value:
-            return "is copying (not stalled)"
+            return "not stalled"
         offered = _number((task.metrics or {}).get("source_records_per_s")) if task else None
         traffic = f" ({fmt_number(offered)} records/s)" if offered else ""
         return f"copies no records while its source has traffic{traffic}"
@@ -345,7 +350,10 @@ def describe_condition(spec: AlarmRuleSpec) -> str:
         words = f"status {spec.comparison} {spec.status}"
     elif metric in FLAG_METRICS:
         assert spec.threshold is not None
-        words = f"{metric} {spec.comparison} {fmt_number(spec.threshold)}"
+        if spec.holds(1.0) and not spec.holds(0.0):
+            words = "has an error" if metric == "error" else "stalled"
+        else:
+            words = f"{metric} {spec.comparison} {fmt_number(spec.threshold)}"
     else:
         assert spec.threshold is not None
         words = f"{_LABELS[metric]} {spec.comparison} {fmt_number(spec.threshold)} {_UNITS[metric]}"
@@ -454,8 +462,9 @@ def evaluate(
 
     State: `{"pending_since": ISO, "firing_since": ISO | None, "value": ...}` --
     `pending_since` is when the condition began to hold (the event's `since`),
-    `firing_since` when the rule fired. While nothing changes, the state is returned
-    unchanged (the same dict), so the store is not written every evaluation.
+    `firing_since` when the rule fired, `value` the metric at the last transition. While
+    nothing changes, an equal state is returned, so the store is written on transitions
+    only, not at every evaluation.
     """
     spec = rule.spec
     value = read_value(spec.metric, task, now)

@@ -41,7 +41,7 @@ from confluent_kafka import (
 )
 
 from ksync.kafka.config import client_config
-from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, TransientKafkaError, wrap
+from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, wrap
 from ksync.monitoring.latency import LatencyHistogram
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.throttle import Limits, Throttle
@@ -69,6 +69,8 @@ class MemberConfig:
     batch_size: int = 5_000
     commit_interval_s: float = 1.0
     flush_timeout_s: float = 30.0
+    # Per-batch measurement (bytes, latency samples); off only to measure its own cost.
+    measure: bool = True
 
     @property
     def group_id(self) -> str:
@@ -169,6 +171,15 @@ class Member:
             self._loop()
             self._close()
             self._set(state="stopped")
+        except _StoppedMidBatch:
+            log.info(
+                "task %s member %d: stopped while the target was not accepting records; "
+                "progress stays at the last commit",
+                self.cfg.task_id,
+                self.cfg.slot,
+            )
+            self._abandon()
+            self._set(state="stopped")
         except KsyncKafkaError as exc:
             self.failure = exc
             self._set(state="failed", error=str(exc))
@@ -190,8 +201,10 @@ class Member:
                     "acks": "all",
                     "linger.ms": 5,
                     "batch.size": 1_000_000,
-                    "queue.buffering.max.messages": 500_000,
-                    "queue.buffering.max.kbytes": 1_048_576,
+                    # Bounded in flight: a checkpoint waits for all of it, so it must be
+                    # acknowledgeable within a checkpoint even from a slow, far target.
+                    "queue.buffering.max.messages": 100_000,
+                    "queue.buffering.max.kbytes": 65_536,
                     # Java's default partitioner, for keep_partition = false.
                     "partitioner": "murmur2_random",
                     "message.max.bytes": 100_000_000,
@@ -268,11 +281,12 @@ class Member:
                 self._acknowledged()
             if msgs:
                 nbytes = self._forward(msgs)
-                avg_bytes = nbytes / len(msgs)
-                wait = throttle.delay(len(msgs), nbytes)
-                if wait:
-                    throttle.throttled_s += wait
-                    self._stop.wait(wait)
+                if not throttle.limits.unlimited:
+                    avg_bytes = nbytes / len(msgs)
+                    wait = throttle.delay(len(msgs), nbytes)
+                    if wait:
+                        throttle.throttled_s += wait
+                        self._stop.wait(wait)
             if self._background_error is not None:
                 raise self._background_error
             if self._new_topics is not None:
@@ -327,6 +341,11 @@ class Member:
             except KafkaException as exc:  # refused before sending (e.g. over the size limit)
                 raise _write_error(exc.args[0], topics[msg.topic()], msg.partition()) from None
         producer.poll(0)
+        if not self.cfg.measure:
+            with self._lock:
+                self._state.records_total += len(msgs) - skipped
+                self._state.skipped_loop_total += skipped
+            return 0
         nbytes = sum(map(len, msgs))  # value bytes, summed in C
         self._unacked.append((msgs[0].timestamp()[1], msgs[-1].timestamp()[1], len(msgs) - skipped))
         with self._lock:
@@ -361,8 +380,18 @@ class Member:
         assert producer is not None
         ts = msg.timestamp()[1]
         target = self._topics[msg.topic()]
+        refreshed = time.monotonic()
         while True:
             producer.poll(0.05)
+            if self._stop.is_set():
+                # The batch is half produced: committing positions now would skip the
+                # rest. Leave without a commit; the next member repeats from the last one.
+                raise _StoppedMidBatch()
+            if time.monotonic() - refreshed > 1.0:
+                # A stall must stay visible: the source keeps growing while we wait.
+                refreshed = time.monotonic()
+                assigned = self._consumer.assignment() if self._consumer is not None else []
+                self._record_progress([], assigned)
             try:
                 producer.produce(
                     target,
@@ -376,19 +405,33 @@ class Member:
             except BufferError:
                 continue
 
-    def _checkpoint(self, only: list[TopicPartition] | None) -> None:
-        """Flush the producer, then commit positions (all, or just `only`)."""
+    def _checkpoint(self, only: list[TopicPartition] | None, closing: bool = False) -> None:
+        """Flush the producer, then commit positions (all, or just `only`).
+
+        A target too slow to acknowledge everything within `flush_timeout_s` only delays
+        the commit (with a warning): the records stay queued and are retried by the
+        producer, and failing here would replay them all. Delivery errors fail at once.
+        """
         consumer, producer = self._consumer, self._producer
         assert consumer is not None and producer is not None
-        remaining = producer.flush(self.cfg.flush_timeout_s)
+        deadline = time.monotonic() + self.cfg.flush_timeout_s
+        remaining = producer.flush(min(1.0, self.cfg.flush_timeout_s))
+        while remaining and time.monotonic() < deadline:
+            # Waiting on a slow target: keep the source's end offsets current (a stall
+            # must show as lag), and let a stop request through unless we are closing.
+            self._record_progress([], consumer.assignment())
+            if self._stop.is_set() and not closing:
+                raise _StoppedMidBatch()
+            remaining = producer.flush(1.0)
         if self._delivery_error is not None:
             err, topic, partition = self._delivery_error
             raise _write_error(err, topic, partition)
         if remaining:
-            raise TransientKafkaError(
-                f"the target did not acknowledge {remaining} records within "
-                f"{self.cfg.flush_timeout_s:.0f}s; progress is not committed"
+            self._warn(
+                f"the target is slow: {remaining} records not yet acknowledged after "
+                f"{self.cfg.flush_timeout_s:.0f}s; progress is committed once they are"
             )
+            return
         if self._unacked:
             self._acknowledged()
         assigned = only if only is not None else consumer.assignment()
@@ -443,7 +486,7 @@ class Member:
     def _close(self) -> None:
         consumer, producer = self._consumer, self._producer
         assert consumer is not None and producer is not None
-        self._checkpoint(None)
+        self._checkpoint(None, closing=True)
         consumer.close()  # revokes: on_revoke checkpoints again (a no-op by then)
         producer.flush(self.cfg.flush_timeout_s)
 
@@ -513,7 +556,7 @@ class Member:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._consumer is not None:
-            self._checkpoint(partitions)
+            self._checkpoint(partitions, closing=True)
         consumer.incremental_unassign(partitions)
         self._forget(partitions)
 
@@ -594,3 +637,7 @@ def _write_error(err: KafkaError, topic: str, partition: int) -> KsyncKafkaError
             err.code(),
         )
     return wrap(err, f"writing to {where} failed")
+
+
+class _StoppedMidBatch(Exception):
+    """Stop requested while a batch was only partly handed to the producer."""

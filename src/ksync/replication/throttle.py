@@ -38,8 +38,10 @@ class Throttle:
         size = default
         if lim.records_per_s is not None:
             size = min(size, int(lim.records_per_s / 10))
-        if lim.bytes_per_s is not None and avg_record_bytes > 0:
-            size = min(size, int(lim.bytes_per_s / 10 / avg_record_bytes))
+        if lim.bytes_per_s is not None:
+            # Until the record size is known, a small first batch: a large one would be
+            # paid for by a long pause, and the rate would swing around the limit.
+            size = min(size, int(lim.bytes_per_s / 10 / avg_record_bytes) if avg_record_bytes > 0 else 10)
         return max(1, size)
 
     def delay(self, records: int, nbytes: int, now: float | None = None) -> float:

@@ -141,6 +141,8 @@ class AlarmRuleRow(Base):
     metric: Mapped[str] = mapped_column(String(32))
     comparison: Mapped[str] = mapped_column(String(8))
     threshold: Mapped[float] = mapped_column(Float)
+    # The status a `status` rule compares with (its threshold is then unused).
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     duration_s: Mapped[float] = mapped_column(Float)
     webhooks: Mapped[list[Any]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean)
@@ -154,7 +156,7 @@ class AlarmEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     rule_id: Mapped[str] = mapped_column(String(32), index=True)
-    task_id: Mapped[str | None] = mapped_column(String(32))
+    task_id: Mapped[str | None] = mapped_column(String(32), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # firing | resolved | test
     at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

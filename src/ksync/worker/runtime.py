@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from ksync.kafka.errors import KsyncKafkaError
-from ksync.replication.member import Member, MemberConfig
+from ksync.replication.member import Member, MemberConfig, MemberState
 from ksync.replication.throttle import member_limits
 from ksync.spec import StartPoint
 from ksync.store.repo import MemberReport, Store, task_spec
@@ -39,6 +39,7 @@ class WorkerSettings:
     heartbeat_interval_s: float = 1.0
     session_timeout_ms: int = 10_000
     max_backoff_s: float = 30.0
+    measure: bool = True
 
 
 @dataclass
@@ -79,9 +80,23 @@ class Worker:
     def worker_id(self) -> str:
         return self.settings.worker_id
 
+    def running_members(self) -> list[tuple[str, dict[str, str], MemberState]]:
+        """(task id, source->target topics, snapshot) of each member; safe from any thread."""
+        return [
+            (task_id, run.topics, run.member.snapshot())
+            for (task_id, _slot), run in list(self._members.items())
+        ]
+
     def run(self) -> None:
         """Reconcile and heartbeat until `stop()`; then stop every member cleanly."""
         log.info("worker %s started", self.worker_id)
+        try:
+            # Alive before acting: a worker restarted under the same id must not start
+            # members from its old slots while its row still looks dead to the controller,
+            # which would stop them again mid-join.
+            self.store.heartbeat(self.worker_id, self.host, self.pid, [])
+        except Exception:
+            log.exception("worker %s: first heartbeat failed; retrying in the loop", self.worker_id)
         while not self._stop.is_set():
             try:
                 self.reconcile()
@@ -167,6 +182,7 @@ class Worker:
             keep_partition=spec.target.keep_partition,
             start=start,
             session_timeout_ms=self.settings.session_timeout_ms,
+            measure=self.settings.measure,
         )
 
     def _start_member(

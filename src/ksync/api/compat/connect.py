@@ -1,7 +1,566 @@
-"""Kafka Connect REST face (`/connectors…`): ksync tasks as MirrorMaker 2-style connectors."""
+"""Kafka Connect REST face (`/connectors…`): ksync tasks as MirrorMaker 2-style connectors.
+
+Clients written for the Kafka Connect REST API (curl recipes, kcctl-style tools, UIs that
+list connectors) drive ksync unchanged: every ksync task is a `MirrorSourceConnector`
+named after the task, and MM2 config keys are mapped onto the task spec by
+`connect_config`. All operations go through `ksync.control.lifecycle`, like the native API.
+
+Mapping choices (where Connect and ksync differ):
+
+* States: Unassigned/Running/Paused/Failed -> UNASSIGNED/RUNNING/PAUSED/FAILED (the
+  connector's `trace` is the task's error). A Terminating task is shown as gone (404):
+  Connect's DELETE is final to the caller, and the name can be reused at once (a new task
+  gets its own id and consumer group while the old one finishes stopping).
+* Connect "tasks" are ksync member slots (`tasks.max` = `task_max`).
+* Pause of a paused connector and resume of a running one are accepted no-ops (202), as
+  in Connect; resume does not retry a FAILED connector (use restart), also as in Connect.
+  Other operations that make no sense in the current state answer 409.
+* Restart always restarts the whole task (every member): ksync has no connector object
+  apart from its members. `onlyFailed=true` restarts only a failed connector.
+* Config keys ksync does not act on are kept, shown by GET config, and listed in the
+  status under the `ksync` extension field (`ignored_config`), never dropped silently.
+* Secrets are never returned: they are stored hidden as `[hidden]` (see connect_config).
+
+Errors have Connect's shape `{"error_code": N, "message": "…"}`: 400 bad config or
+request, 404 unknown connector, 409 conflicts.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
 
-router = APIRouter(tags=["kafka-connect"])
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
+
+from ksync import __version__
+from ksync.api.compat.connect_config import (
+    HIDDEN,
+    SOURCE_CONNECTOR,
+    SOURCE_TASK,
+    ClusterRef,
+    ConfigError,
+    MirrorConfig,
+    check_name,
+    config_of_spec,
+    parse,
+)
+from ksync.api.deps import SettingsDep, StoreDep
+from ksync.api.errors import ApiError
+from ksync.api.routes.instances import probe
+from ksync.api.schemas import progress_of
+from ksync.control import lifecycle
+from ksync.spec import InstanceSpec, SecuritySpec
+from ksync.store.repo import Conflict, NotFound, Store, task_spec
+from ksync.store.tables import InstanceRow, MemberRow, TaskRow
+
+log = logging.getLogger(__name__)
+
+# The Kafka Connect REST API level this face follows (restart with includeTasks/onlyFailed
+# is 3.0+, GET offsets 3.5+).
+CONNECT_API_VERSION = "3.7.0"
+CONNECTOR_TYPE = "source"
+
+STATES = {"Unassigned": "UNASSIGNED", "Running": "RUNNING", "Paused": "PAUSED", "Failed": "FAILED"}
+
+
+class ConnectError(Exception):
+    """An error answered in Connect's shape with `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error_code": status, "message": message}, status_code=status)
+
+
+def _describe(errors: list[Any]) -> str:
+    parts = []
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error", "JSON decode error")
+            parts.append(f"body: is not valid JSON ({reason})")
+            continue
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {'is required' if err.get('type') == 'missing' else msg}")
+    return "; ".join(parts)
+
+
+class ConnectRoute(APIRoute):
+    """Routes of this face: errors in Connect's shape, and `GET /` left to the web
+    console when the client asks for HTML."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def connect_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ConnectError as exc:
+                return _error(exc.status, exc.message)
+            except (ConfigError, lifecycle.SpecError) as exc:
+                return _error(400, str(exc))
+            except RequestValidationError as exc:
+                return _error(400, _describe(list(exc.errors())))
+            except NotFound as exc:
+                return _error(404, str(exc))
+            except Conflict as exc:
+                return _error(409, str(exc))
+            except ApiError as exc:
+                return _error(400 if exc.status == 422 else exc.status, exc.message)
+            except Exception:
+                log.exception("Kafka Connect face: %s %s failed", request.method, request.url.path)
+                return _error(500, "internal error; the server log has the details")
+
+        return connect_handler
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.path == "/" and _wants_html(scope):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _wants_html(scope: Scope) -> bool:
+    return any(
+        name == b"accept" and b"text/html" in value for name, value in scope.get("headers", ())
+    )
+
+
+router = APIRouter(tags=["kafka-connect"], route_class=ConnectRoute)
+
+
+# ---- looking connectors up -----------------------------------------------------------------
+
+
+def _live_tasks(store: Store) -> list[TaskRow]:
+    """Every task that is a connector: all but those being deleted (Terminating)."""
+    return [t for t in store.list_tasks() if t.desired != "deleted"]
+
+
+def _find(store: Store, name: str) -> TaskRow | None:
+    for task in _live_tasks(store):
+        if task.name == name:
+            return task
+    return None
+
+
+def _get(store: Store, name: str) -> TaskRow:
+    row = _find(store, name)
+    if row is None:
+        raise ConnectError(404, f"Connector {name} not found")
+    return row
+
+
+def _connect_ext(row: TaskRow) -> dict[str, Any]:
+    ext = (row.external or {}).get("connect")
+    return ext if isinstance(ext, dict) else {}
+
+
+def _config(row: TaskRow, instances: dict[str, InstanceRow]) -> dict[str, str]:
+    """The connector config: as given through this face, else described from the spec."""
+    stored = _connect_ext(row).get("config")
+    if isinstance(stored, dict):
+        return {str(k): str(v) for k, v in stored.items()}
+    spec = task_spec(row)
+    return config_of_spec(
+        row.name,
+        spec,
+        instances.get(spec.source.instance_id),
+        instances.get(spec.target.instance_id),
+    )
+
+
+def _instances(store: Store) -> dict[str, InstanceRow]:
+    return {i.id: i for i in store.list_instances()}
+
+
+def _slots(store: Store) -> dict[str, dict[int, str | None]]:
+    out: dict[str, dict[int, str | None]] = defaultdict(dict)
+    for s in store.slots():
+        out[s.task_id][s.slot] = s.worker_id
+    return out
+
+
+def _task_max(row: TaskRow) -> int:
+    return int(row.spec.get("options", {}).get("task_max", 1))
+
+
+# ---- response shapes --------------------------------------------------------------------------
+
+
+def _info(row: TaskRow, config: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "config": config,
+        "tasks": [{"connector": row.name, "task": i} for i in range(_task_max(row))],
+        "type": CONNECTOR_TYPE,
+    }
+
+
+def _current(row: TaskRow, members: list[MemberRow]) -> dict[int, MemberRow]:
+    """The members of the task's current generation, by slot."""
+    return {m.slot: m for m in members if m.generation == row.generation}
+
+
+def _status(row: TaskRow, members: list[MemberRow], slots: dict[int, str | None]) -> dict[str, Any]:
+    """Connect's ConnectorStateInfo, plus a `ksync` extension field.
+
+    The connector's state is the task's status; each Connect task is one member slot:
+    PAUSED when the task is, FAILED with the member's error (or the task's, when the
+    controller failed it), RUNNING when its member runs, else UNASSIGNED.
+    """
+    state = STATES.get(row.status, "UNASSIGNED")
+    current = _current(row, members)
+    first = current.get(0)
+    connector: dict[str, Any] = {
+        "state": state,
+        "worker_id": slots.get(0) or (first.worker_id if first else "") or "",
+    }
+    if state == "FAILED":
+        connector["trace"] = row.error or "failed"
+    tasks = []
+    for slot in range(_task_max(row)):
+        m = current.get(slot)
+        entry: dict[str, Any] = {"id": slot}
+        if row.status == "Paused":
+            entry["state"] = "PAUSED"
+        elif m is not None and m.state == "failed":
+            entry["state"] = "FAILED"
+            entry["trace"] = m.error or "failed"
+        elif row.status == "Failed":
+            entry["state"] = "FAILED"
+            entry["trace"] = row.error or "failed"
+        elif m is not None and m.state == "running":
+            entry["state"] = "RUNNING"
+        else:
+            entry["state"] = "UNASSIGNED"
+        entry["worker_id"] = (m.worker_id if m is not None else None) or slots.get(slot) or ""
+        tasks.append(entry)
+    return {
+        "name": row.name,
+        "connector": connector,
+        "tasks": tasks,
+        "type": CONNECTOR_TYPE,
+        "ksync": {
+            "task_id": row.id,
+            "status": row.status,
+            "warnings": list(row.warnings),
+            "ignored_config": list(_connect_ext(row).get("ignored", [])),
+        },
+    }
+
+
+def _status_now(store: Store, row: TaskRow) -> dict[str, Any]:
+    return _status(row, store.members(row.id), _slots(store).get(row.id, {}))
+
+
+# ---- creating and reconfiguring -------------------------------------------------------------
+
+
+def _same_security(row: InstanceRow, wanted: SecuritySpec, password_hidden: bool) -> bool:
+    have = row.security
+    if (wanted.protocol, wanted.sasl_mechanism, wanted.username) != (
+        have.get("protocol"),
+        have.get("sasl_mechanism"),
+        have.get("username"),
+    ):
+        return False
+    if (
+        wanted.password is not None
+        and not password_hidden
+        and wanted.password.get_secret_value() != have.get("password")
+    ):
+        return False
+    return wanted.ca_pem is None or wanted.ca_pem.get_secret_value() == have.get("ca_pem")
+
+
+def _resolve_instance(store: Store, ref: ClusterRef) -> str:
+    """The instance for one side: an existing one with the same bootstrap servers, else a
+    new one named after the alias (after checking ksync can reach it)."""
+    wanted = set(ref.bootstrap_servers.split(","))
+    for row in store.list_instances():
+        if set(row.bootstrap_servers.split(",")) == wanted:
+            if ref.security is not None and not _same_security(row, ref.security, ref.password_hidden):
+                raise ConfigError(
+                    ref.key("security.protocol"),
+                    f"instance {row.id} ({row.name}) at {row.bootstrap_servers} is registered "
+                    f"with other security settings; change them with PATCH "
+                    f"/api/v1/instances/{row.id}, or give the same settings here",
+                )
+            return row.id
+    if ref.password_hidden:
+        raise ConfigError(
+            ref.key("sasl.jaas.config"),
+            f"no registered instance has these bootstrap servers, so ksync needs the real "
+            f"secret, not {HIDDEN}",
+        )
+    spec = InstanceSpec(
+        name=ref.alias[:128],
+        bootstrap_servers=ref.bootstrap_servers,
+        security=ref.security or SecuritySpec(),
+    )
+    try:
+        info = probe(spec)
+    except ApiError as exc:
+        raise ConfigError(ref.key("bootstrap.servers"), f"cannot reach the cluster: {exc.message}") from None
+    return store.add_instance(spec, info.cluster_id, info.broker_count).id
+
+
+_SPEC_KEYS = {
+    "source.instance_id": "source.cluster.bootstrap.servers",
+    "target.instance_id": "target.cluster.bootstrap.servers",
+    "name": "name",
+}
+
+
+def _spec_error(exc: lifecycle.SpecError) -> ConfigError:
+    if exc.field == "target.topic_prefix":
+        return ConfigError(
+            "replication.policy.class",
+            "source and target are the same Kafka cluster: IdentityReplicationPolicy would "
+            "sync every topic onto itself; use DefaultReplicationPolicy",
+        )
+    return ConfigError(_SPEC_KEYS.get(exc.field, exc.field), exc.message)
+
+
+def _external(row: TaskRow | None, parsed: MirrorConfig) -> dict[str, Any]:
+    base = dict(row.external or {}) if row is not None else {}
+    base["connect"] = {"config": parsed.config, "ignored": parsed.ignored}
+    return base
+
+
+def _create(store: Store, parsed: MirrorConfig) -> TaskRow:
+    source_id = _resolve_instance(store, parsed.source)
+    target_id = _resolve_instance(store, parsed.target)
+    spec = parsed.task_spec(source_id, target_id)
+    try:
+        return lifecycle.create(store, spec, external=_external(None, parsed))
+    except lifecycle.SpecError as exc:
+        raise _spec_error(exc) from None
+
+
+def _reconfigure(store: Store, row: TaskRow, parsed: MirrorConfig) -> TaskRow:
+    source_id = _resolve_instance(store, parsed.source)
+    target_id = _resolve_instance(store, parsed.target)
+    current = task_spec(row)
+    spec = parsed.task_spec(source_id, target_id, current)
+    external = _external(row, parsed)
+    if spec == current and external == (row.external or {}):
+        return row  # the same config again: nothing restarts
+    try:
+        return lifecycle.reconfigure(store, row.id, spec, external)
+    except lifecycle.SpecError as exc:
+        raise _spec_error(exc) from None
+
+
+# ---- routes ---------------------------------------------------------------------------------
+
+
+@router.get("/")
+def server_info(store: StoreDep) -> dict[str, Any]:
+    """Connect's server info. `kafka_cluster_id` is that of the first registered instance
+    (ksync has no Kafka cluster of its own), or "" before any is registered."""
+    instances = store.list_instances()
+    return {
+        "version": f"{CONNECT_API_VERSION}-ksync-{__version__}",
+        "commit": f"ksync-{__version__}",
+        "kafka_cluster_id": instances[0].cluster_id if instances else "",
+    }
+
+
+@router.get("/connector-plugins")
+def connector_plugins(connectorsOnly: bool = True) -> list[dict[str, str]]:
+    """The one connector class ksync runs."""
+    return [{"class": SOURCE_CONNECTOR, "type": CONNECTOR_TYPE, "version": CONNECT_API_VERSION}]
+
+
+@router.get("/connectors", response_model=None)
+def list_connectors(
+    store: StoreDep, expand: Annotated[list[str] | None, Query()] = None
+) -> list[str] | dict[str, Any]:
+    """Connector names; with `expand=status` and/or `expand=info`, a map name -> details."""
+    rows = sorted(_live_tasks(store), key=lambda t: t.name)
+    if not expand:
+        return [t.name for t in rows]
+    instances = _instances(store) if "info" in expand else {}
+    members: dict[str, list[MemberRow]] = defaultdict(list)
+    slots: dict[str, dict[int, str | None]] = {}
+    if "status" in expand:
+        for m in store.members():
+            members[m.task_id].append(m)
+        slots = _slots(store)
+    out: dict[str, Any] = {}
+    for row in rows:
+        entry: dict[str, Any] = {}
+        if "status" in expand:
+            entry["status"] = _status(row, members[row.id], slots.get(row.id, {}))
+        if "info" in expand:
+            entry["info"] = _info(row, _config(row, instances))
+        out[row.name] = entry
+    return out
+
+
+@router.post("/connectors", status_code=201)
+def create_connector(
+    payload: Annotated[dict[str, Any], Body()], store: StoreDep, response: Response
+) -> dict[str, Any]:
+    """Create a connector from `{"name", "config"}`; 409 if the name is taken."""
+    config = payload.get("config")
+    if not isinstance(config, dict):
+        raise ConnectError(400, "config: is required, a map of connector settings")
+    name = payload.get("name", config.get("name"))
+    if not isinstance(name, str):
+        raise ConnectError(400, "name: is required, a string")
+    parsed = parse(name, config)
+    if _find(store, name) is not None:
+        raise ConnectError(409, f"Connector {name} already exists")
+    row = _create(store, parsed)
+    response.headers["location"] = f"/connectors/{quote(name, safe='')}"
+    return _info(row, parsed.config)
+
+
+@router.get("/connectors/{name}")
+def get_connector(name: str, store: StoreDep) -> dict[str, Any]:
+    row = _get(store, name)
+    return _info(row, _config(row, _instances(store)))
+
+
+@router.get("/connectors/{name}/config")
+def get_connector_config(name: str, store: StoreDep) -> dict[str, str]:
+    return _config(_get(store, name), _instances(store))
+
+
+@router.put("/connectors/{name}/config")
+def put_connector_config(
+    name: str, config: Annotated[dict[str, Any], Body()], store: StoreDep, response: Response
+) -> dict[str, Any]:
+    """Create (201) or reconfigure (200) a connector; a running one restarts its members
+    with the new config, keeping its progress."""
+    check_name(name)
+    parsed = parse(name, config)
+    row = _find(store, name)
+    if row is None:
+        row = _create(store, parsed)
+        response.status_code = 201
+        response.headers["location"] = f"/connectors/{quote(name, safe='')}"
+    else:
+        row = _reconfigure(store, row, parsed)
+    return _info(row, parsed.config)
+
+
+@router.get("/connectors/{name}/status")
+def connector_status(name: str, store: StoreDep) -> dict[str, Any]:
+    return _status_now(store, _get(store, name))
+
+
+@router.get("/connectors/{name}/tasks")
+def connector_tasks(name: str, store: StoreDep) -> list[dict[str, Any]]:
+    """One entry per member slot, with MM2's task keys and the partitions it owns now."""
+    row = _get(store, name)
+    config = _config(row, _instances(store))
+    current = _current(row, store.members(row.id))
+    out = []
+    for slot in range(_task_max(row)):
+        m = current.get(slot)
+        partitions = [f"{t}-{p}" for t, p in (m.partitions if m is not None else [])]
+        out.append(
+            {
+                "id": {"connector": row.name, "task": slot},
+                "config": {
+                    **config,
+                    "task.class": SOURCE_TASK,
+                    "task.assigned.partitions": ",".join(partitions),
+                },
+            }
+        )
+    return out
+
+
+@router.get("/connectors/{name}/topics")
+def connector_topics(name: str, store: StoreDep) -> dict[str, Any]:
+    """The target topics the connector writes to (KIP-558)."""
+    row = _get(store, name)
+    return {row.name: {"topics": sorted({t["target"] for t in row.topics})}}
+
+
+@router.get("/connectors/{name}/offsets")
+def connector_offsets(name: str, store: StoreDep) -> dict[str, Any]:
+    """Committed progress in MM2's source-offset shape. MM2 stores the offset of the last
+    record replicated (and resumes after it), so offset = committed position - 1, and a
+    partition with nothing replicated yet has no entry."""
+    row = _get(store, name)
+    alias = _config(row, _instances(store)).get("source.cluster.alias", "source")
+    offsets = [
+        {
+            "partition": {"cluster": alias, "partition": p.partition, "topic": p.topic},
+            "offset": {"offset": p.committed_offset - 1},
+        }
+        for p in progress_of(row, store.members(row.id))
+        if p.committed_offset is not None and p.committed_offset > 0
+    ]
+    return {"offsets": offsets}
+
+
+@router.put("/connectors/{name}/pause", status_code=202)
+def pause_connector(name: str, store: StoreDep) -> Response:
+    """Members commit their progress and stop; the state becomes PAUSED."""
+    row = _get(store, name)
+    if row.desired != "paused":
+        lifecycle.pause(store, row.id)
+    return Response(status_code=202)
+
+
+@router.put("/connectors/{name}/resume", status_code=202)
+def resume_connector(name: str, store: StoreDep, settings: SettingsDep) -> Response:
+    """Resume a paused connector (after the pause retention: from the latest offsets)."""
+    row = _get(store, name)
+    if row.desired == "paused":
+        lifecycle.start(store, row.id, None, timedelta(seconds=settings.pause_retention_s))
+    return Response(status_code=202)
+
+
+@router.post("/connectors/{name}/restart", response_model=None)
+def restart_connector(
+    name: str,
+    store: StoreDep,
+    includeTasks: bool = False,  # Connect's parameter names
+    onlyFailed: bool = False,
+) -> Response:
+    """Restart every member. 204 for a plain restart; with `includeTasks` or `onlyFailed`,
+    202 and the status with RESTARTING on what restarts (Connect 3.0+)."""
+    row = _get(store, name)
+    before = _status_now(store, row)
+    failed = before["connector"]["state"] == "FAILED" or any(
+        t["state"] == "FAILED" for t in before["tasks"]
+    )
+    restarting = not onlyFailed or failed
+    if restarting:
+        lifecycle.restart(store, row.id)
+    if not includeTasks and not onlyFailed:
+        return Response(status_code=204)
+    if restarting:
+        before["connector"]["state"] = "RESTARTING"
+        before["connector"].pop("trace", None)
+        for task in before["tasks"]:
+            task["state"] = "RESTARTING"
+            task.pop("trace", None)
+    return JSONResponse(before, status_code=202)
+
+
+@router.delete("/connectors/{name}", status_code=204)
+def delete_connector(name: str, store: StoreDep) -> Response:
+    """Stop the sync; the connector is gone at once (copied data and topics stay)."""
+    lifecycle.delete(store, _get(store, name).id)
+    return Response(status_code=204)

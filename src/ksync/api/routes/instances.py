@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confluent_kafka import KafkaException
 from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -18,7 +19,7 @@ from ksync.api.schemas import (
     TrafficDirection,
 )
 from ksync.kafka.admin import ClusterInfo, InstanceAdmin
-from ksync.kafka.errors import KsyncKafkaError
+from ksync.kafka.errors import KsyncKafkaError, wrap
 from ksync.spec import Connection, InstanceSpec, SecuritySpec
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
@@ -33,6 +34,9 @@ def probe(spec: InstanceSpec) -> ClusterInfo:
         return InstanceAdmin(conn, timeout_s=CONNECT_TIMEOUT_S).cluster_info()
     except KsyncKafkaError as exc:
         raise ApiError(422, "instance_unreachable", str(exc)) from None
+    except KafkaException as exc:
+        # librdkafka refused the settings before connecting, e.g. a ca_pem that is not PEM.
+        raise invalid("security", str(wrap(exc, "the Kafka client refuses these settings"))) from None
 
 
 @router.post("", status_code=201, response_model=Instance)

@@ -1,0 +1,522 @@
+"""MirrorMaker 2 connector configs <-> ksync task specs, for the Kafka Connect face.
+
+`parse` turns a `MirrorSourceConnector` config (the keys an MM2 user already has) into a
+`MirrorConfig`: the two clusters to register or reuse, and everything a `TaskSpec` needs.
+It is pure (no store, no Kafka) and raises `ConfigError` naming the offending key, so the
+face answers 400 before anything is registered. `config_of_spec` goes the other way for a
+task created by another face, so every ksync task can be shown as a connector.
+
+Rules, as MM2 behaves:
+
+* `topics` and `topics.exclude` are comma lists of regexes (whole-name matches). An entry
+  that is a plain topic name (only `[A-Za-z0-9._-]`) is taken literally into
+  `source.topics` (a `.` in a name is meant as a dot, not "any character"); the other
+  entries are joined with `|` into `source.topic_regex`. Missing `topics` means `.*`;
+  missing `topics.exclude` means MM2's default (`.*[\\-\\.]internal`, `.*\\.replica`, `__.*`).
+* `DefaultReplicationPolicy` names a remote topic `<source alias><separator><topic>` and
+  never replicates a topic that came from the target alias (MM2's cycle check): that rule
+  is added to the exclude regex. `IdentityReplicationPolicy` keeps the name.
+* Keys ksync has no use for are kept in the stored config and listed as ignored, never
+  dropped silently. Secret values (passwords, JAAS passwords, keys) are stored hidden as
+  `[hidden]`: the secret itself lives only in the instance's security settings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from ksync.spec import (
+    SecuritySpec,
+    StartPoint,
+    TaskSpec,
+    validate_bootstrap_servers,
+)
+from ksync.store.tables import InstanceRow
+
+MIRROR_PACKAGE = "org.apache.kafka.connect.mirror."
+SOURCE_CONNECTOR = MIRROR_PACKAGE + "MirrorSourceConnector"
+SOURCE_TASK = MIRROR_PACKAGE + "MirrorSourceTask"
+DEFAULT_POLICY = MIRROR_PACKAGE + "DefaultReplicationPolicy"
+IDENTITY_POLICY = MIRROR_PACKAGE + "IdentityReplicationPolicy"
+BYTE_ARRAY_CONVERTER = "org.apache.kafka.connect.converters.ByteArrayConverter"
+
+# MM2's defaults (MirrorSourceConfig / DefaultTopicFilter).
+DEFAULT_TOPICS = ".*"
+DEFAULT_EXCLUDE = (r".*[\-\.]internal", r".*\.replica", r"__.*")
+DEFAULT_SEPARATOR = "."
+MAX_TASKS = 64
+
+HIDDEN = "[hidden]"
+
+_PLAIN_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_NAME_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+_JAAS_VALUE = r'\s*=\s*"((?:[^"\\]|\\.)*)"'
+_JAAS_PASSWORD = re.compile(r'(password\s*=\s*")((?:[^"\\]|\\.)*)(")')
+
+_CLUSTER_KEYS = (
+    "alias",
+    "bootstrap.servers",
+    "security.protocol",
+    "sasl.mechanism",
+    "sasl.jaas.config",
+    "ssl.truststore.type",
+    "ssl.truststore.certificates",
+)
+
+# Keys whose value ksync uses (or, for converters, whose only meaningful value is what
+# ksync always does: copy the bytes).
+HONOURED = frozenset(
+    {
+        "name",
+        "connector.class",
+        "topics",
+        "topics.exclude",
+        "topics.blacklist",
+        "replication.policy.class",
+        "replication.policy.separator",
+        "tasks.max",
+        "sync.topic.configs.enabled",
+        "consumer.auto.offset.reset",
+        "source.consumer.auto.offset.reset",
+    }
+    | {f"{side}.cluster.{key}" for side in ("source", "target") for key in _CLUSTER_KEYS}
+)
+BYTE_CONVERTER_KEYS = ("key.converter", "value.converter", "header.converter")
+
+
+class ConfigError(ValueError):
+    """A connector config ksync cannot run; `key` is the config key at fault."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    """One side of the connector: the alias and how to reach the cluster.
+
+    `security` is None when the config sets no security key (reuse whatever the
+    registered instance has). `password_hidden` says the config carried `[hidden]` in
+    place of a secret, as a config read back from ksync does.
+    """
+
+    side: str  # "source" | "target"
+    alias: str
+    bootstrap_servers: str
+    security: SecuritySpec | None
+    password_hidden: bool = False
+
+    def key(self, name: str) -> str:
+        return f"{self.side}.cluster.{name}"
+
+
+@dataclass(frozen=True)
+class MirrorConfig:
+    """A parsed MirrorSourceConnector config, ready to become a TaskSpec."""
+
+    name: str
+    source: ClusterRef
+    target: ClusterRef
+    topics: list[str]
+    topic_regex: str | None
+    exclude_regex: str | None
+    topic_prefix: str
+    separator: str
+    task_max: int
+    sync_topic_configs: bool
+    start: StartPoint | None  # None: keep the task's current start point (default earliest)
+    config: dict[str, str]  # as stored and shown: `name` set, secrets hidden
+    ignored: list[str] = field(default_factory=list)
+
+    def task_spec(
+        self, source_id: str, target_id: str, current: TaskSpec | None = None
+    ) -> TaskSpec:
+        """The TaskSpec. What MM2 keys cannot say (keep_partition, traffic limits, a start
+        point given by another face) is kept from `current` when reconfiguring."""
+        kept = current.model_dump(mode="json") if current is not None else {}
+        source = {
+            **kept.get("source", {}),
+            "instance_id": source_id,
+            "topics": self.topics,
+            "topic_regex": self.topic_regex,
+            "exclude_regex": self.exclude_regex,
+        }
+        if self.start is not None:
+            source["start"] = self.start.model_dump(mode="json")
+        try:
+            return TaskSpec.model_validate(
+                {
+                    **kept,
+                    "name": self.name,
+                    "source": source,
+                    "target": {
+                        **kept.get("target", {}),
+                        "instance_id": target_id,
+                        "topic_prefix": self.topic_prefix,
+                        "separator": self.separator,
+                    },
+                    "options": {
+                        **kept.get("options", {}),
+                        "sync_topic_configs": self.sync_topic_configs,
+                        "task_max": self.task_max,
+                    },
+                }
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            raise ConfigError(_key_of(err.get("loc", ())), message) from None
+
+
+def _key_of(loc: tuple[Any, ...]) -> str:
+    """The config key behind a TaskSpec validation error location."""
+    path = ".".join(str(p) for p in loc[:2])
+    return {
+        "name": "name",
+        "source.topics": "topics",
+        "source.topic_regex": "topics",
+        "source.exclude_regex": "topics.exclude",
+        "source": "topics",
+        "target.topic_prefix": "source.cluster.alias",
+        "target.separator": "replication.policy.separator",
+        "options.task_max": "tasks.max",
+        "options.sync_topic_configs": "sync.topic.configs.enabled",
+    }.get(path, path or "config")
+
+
+# ---- parsing ---------------------------------------------------------------------------
+
+
+def normalise(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Connect configs are string maps; accept JSON scalars as their string form."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            out[key] = str(value)
+        else:
+            kind = "null" if value is None else type(value).__name__
+            raise ConfigError(key, f"must be a string (got {kind})")
+    return out
+
+
+def check_name(name: str) -> None:
+    """Connect's rules for a connector name, plus ksync's length limit."""
+    if not name or not name.strip():
+        raise ConfigError("name", "a connector name must not be empty")
+    if name != name.strip():
+        raise ConfigError("name", f"'{name}' must not start or end with whitespace")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise ConfigError("name", "a connector name must not contain control characters")
+    if "/" in name:
+        raise ConfigError("name", f"'{name}' must not contain '/': it is part of URLs")
+    if len(name) > 128:
+        raise ConfigError("name", f"at most 128 characters (got {len(name)})")
+
+
+def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
+    """Validate a MirrorSourceConnector config for connector `name`."""
+    check_name(name)
+    cfg = normalise(raw)
+    if cfg.get("name", name) != name:
+        raise ConfigError(
+            "name",
+            f"the config's name ({cfg['name']}) does not match the connector name ({name})",
+        )
+    cfg["name"] = name
+    _check_class(cfg.get("connector.class"))
+
+    policy = _policy(cfg.get("replication.policy.class", DEFAULT_POLICY))
+    separator = cfg.get("replication.policy.separator", DEFAULT_SEPARATOR)
+    if separator and not _NAME_CHARS.fullmatch(separator):
+        raise ConfigError(
+            "replication.policy.separator",
+            f"'{separator}' may only contain [A-Za-z0-9._-]: it becomes part of topic names",
+        )
+    source = _cluster(cfg, "source")
+    target = _cluster(cfg, "target")
+    if policy == DEFAULT_POLICY:
+        if not _NAME_CHARS.fullmatch(source.alias):
+            raise ConfigError(
+                "source.cluster.alias",
+                f"'{source.alias}' may only contain [A-Za-z0-9._-] with DefaultReplicationPolicy: "
+                "it prefixes the remote topic names",
+            )
+        prefix = source.alias
+    else:
+        prefix = ""
+
+    include = _regex_list("topics", cfg.get("topics", DEFAULT_TOPICS))
+    names = [e for e in include if _PLAIN_TOPIC.fullmatch(e) and e not in (".", "..")]
+    patterns = [e for e in include if e not in names]
+    if not include:
+        raise ConfigError("topics", "the topic selection is empty: list topic names or regexes")
+    if "topics.exclude" in cfg:
+        excludes = _regex_list("topics.exclude", cfg["topics.exclude"])
+    elif "topics.blacklist" in cfg:  # MM2's deprecated name for topics.exclude
+        excludes = _regex_list("topics.blacklist", cfg["topics.blacklist"])
+    else:
+        excludes = list(DEFAULT_EXCLUDE)
+    if policy == DEFAULT_POLICY:
+        # MM2's isCycle: a topic whose name says it came from the target cluster
+        # (`<target alias><sep>…`, at any depth) goes back only as a loop.
+        sep = re.escape(separator or DEFAULT_SEPARATOR)
+        excludes.append(f"(?:.*{sep})?{re.escape(target.alias)}{sep}.*")
+
+    return MirrorConfig(
+        name=name,
+        source=source,
+        target=target,
+        topics=names,
+        topic_regex=_join(patterns),
+        exclude_regex=_join(excludes),
+        topic_prefix=prefix,
+        separator=separator,
+        task_max=_int("tasks.max", cfg.get("tasks.max", "1"), 1, MAX_TASKS),
+        sync_topic_configs=_bool("sync.topic.configs.enabled", cfg.get("sync.topic.configs.enabled", "true")),
+        start=_start(cfg),
+        config=hide_secrets(cfg),
+        ignored=ignored_keys(cfg),
+    )
+
+
+def _check_class(value: str | None) -> None:
+    if value is None:
+        raise ConfigError(
+            "connector.class", f"is required; ksync runs {SOURCE_CONNECTOR} (MirrorMaker 2)"
+        )
+    short = value.removeprefix(MIRROR_PACKAGE)
+    if short == "MirrorSourceConnector":
+        return
+    if short in ("MirrorCheckpointConnector", "MirrorHeartbeatConnector"):
+        raise ConfigError(
+            "connector.class",
+            f"{value} is not supported: ksync replicates topics and their records only "
+            f"({SOURCE_CONNECTOR})",
+        )
+    raise ConfigError(
+        "connector.class",
+        f"{value} is not supported; ksync runs {SOURCE_CONNECTOR} (or MirrorSourceConnector)",
+    )
+
+
+def _policy(value: str) -> str:
+    full = value if "." in value else MIRROR_PACKAGE + value
+    if full not in (DEFAULT_POLICY, IDENTITY_POLICY):
+        raise ConfigError(
+            "replication.policy.class",
+            f"{value} is not supported; use {DEFAULT_POLICY} (remote topic = source alias + "
+            f"separator + topic) or {IDENTITY_POLICY} (same name)",
+        )
+    return full
+
+
+def _cluster(cfg: dict[str, str], side: str) -> ClusterRef:
+    prefix = f"{side}.cluster."
+    alias = cfg.get(prefix + "alias", side).strip()
+    if not alias:
+        raise ConfigError(prefix + "alias", "must not be empty")
+    servers_key = prefix + "bootstrap.servers"
+    if servers_key not in cfg:
+        raise ConfigError(servers_key, "is required: the host:port list of the cluster")
+    try:
+        servers = validate_bootstrap_servers(cfg[servers_key])
+    except ValueError as exc:
+        raise ConfigError(servers_key, str(exc)) from None
+    security, hidden = _security(cfg, prefix)
+    return ClusterRef(side, alias, servers, security, hidden)
+
+
+def _security(cfg: dict[str, str], prefix: str) -> tuple[SecuritySpec | None, bool]:
+    """Map `<side>.cluster.security.protocol` / `sasl.*` / PEM trust onto SecuritySpec."""
+    given = [k for k in _CLUSTER_KEYS[2:] if prefix + k in cfg]
+    if not given:
+        return None, False
+    protocol = cfg.get(prefix + "security.protocol", "PLAINTEXT").upper()
+    if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ConfigError(
+            prefix + "security.protocol",
+            f"'{protocol}' is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+        )
+    data: dict[str, Any] = {"protocol": protocol}
+    hidden = False
+    if protocol.startswith("SASL_"):
+        # Kafka's default mechanism is GSSAPI, which ksync does not speak.
+        mechanism = cfg.get(prefix + "sasl.mechanism", "GSSAPI").upper()
+        if mechanism not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+            raise ConfigError(
+                prefix + "sasl.mechanism",
+                f"'{mechanism}' is not supported; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            )
+        jaas_key = prefix + "sasl.jaas.config"
+        jaas = cfg.get(jaas_key)
+        if jaas is None:
+            raise ConfigError(jaas_key, f"is required with {protocol}: a PlainLoginModule or "
+                              "ScramLoginModule line with username and password")
+        if "PlainLoginModule" not in jaas and "ScramLoginModule" not in jaas:
+            raise ConfigError(jaas_key, "only PlainLoginModule and ScramLoginModule are supported")
+        username = re.search(r"\busername" + _JAAS_VALUE, jaas)
+        password = re.search(r"\bpassword" + _JAAS_VALUE, jaas)
+        if username is None or password is None:
+            raise ConfigError(jaas_key, 'must set username="…" and password="…"')
+        secret = _unquote(password.group(1))
+        hidden = secret == HIDDEN
+        data.update(
+            sasl_mechanism=mechanism,
+            username=_unquote(username.group(1)),
+            password=SecretStr(secret),
+        )
+    if protocol.endswith("SSL") and prefix + "ssl.truststore.certificates" in cfg:
+        store_type = cfg.get(prefix + "ssl.truststore.type", "JKS").upper()
+        if store_type != "PEM":
+            raise ConfigError(
+                prefix + "ssl.truststore.type",
+                "must be PEM when ssl.truststore.certificates is given (ksync reads PEM only)",
+            )
+        pem = cfg[prefix + "ssl.truststore.certificates"]
+        if pem == HIDDEN:
+            hidden = True
+        else:
+            data["ca_pem"] = SecretStr(pem)
+    try:
+        return SecuritySpec.model_validate(data), hidden
+    except ValidationError as exc:
+        message = str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
+        raise ConfigError(prefix + "security.protocol", message) from None
+
+
+def _unquote(value: str) -> str:
+    """A JAAS quoted value without its backslash escapes."""
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def _regex_list(key: str, value: str) -> list[str]:
+    entries = [e.strip() for e in value.split(",") if e.strip()]
+    for entry in entries:
+        try:
+            re.compile(entry)
+        except re.error as exc:
+            raise ConfigError(key, f"'{entry}' is not a valid regular expression: {exc}") from None
+    return list(dict.fromkeys(entries))
+
+
+def _join(patterns: list[str]) -> str | None:
+    if not patterns:
+        return None
+    if len(patterns) == 1:
+        return patterns[0]
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
+def _int(key: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ConfigError(key, f"'{value}' is not an integer") from None
+    if not low <= number <= high:
+        raise ConfigError(key, f"{number} is out of range: ksync allows {low} to {high}")
+    return number
+
+
+def _bool(key: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false"):
+        raise ConfigError(key, f"'{value}' is not a boolean: use true or false")
+    return lowered == "true"
+
+
+def _start(cfg: dict[str, str]) -> StartPoint | None:
+    for key in ("source.consumer.auto.offset.reset", "consumer.auto.offset.reset"):
+        if key in cfg:
+            value = cfg[key].strip().lower()
+            if value not in ("earliest", "latest"):
+                raise ConfigError(key, f"'{cfg[key]}' is not supported: use earliest or latest")
+            return StartPoint(type=value)  # type: ignore[arg-type]
+    return None
+
+
+def ignored_keys(cfg: Mapping[str, str]) -> list[str]:
+    """The keys of `cfg` ksync does not act on."""
+    out = []
+    for key, value in cfg.items():
+        if key in HONOURED:
+            continue
+        if key in BYTE_CONVERTER_KEYS and value.strip() == BYTE_ARRAY_CONVERTER:
+            continue
+        out.append(key)
+    return sorted(out)
+
+
+def is_secret(key: str) -> bool:
+    last = key.lower()
+    return (
+        "password" in last
+        or "secret" in last
+        or last.endswith(("ssl.keystore.key", "ssl.keystore.certificate.chain", "ssl.truststore.certificates"))
+    )
+
+
+def hide_secrets(cfg: Mapping[str, str]) -> dict[str, str]:
+    """`cfg` as it may be stored and shown: secret values replaced by `[hidden]`."""
+    out = {}
+    for key, value in cfg.items():
+        if key.endswith("sasl.jaas.config"):
+            out[key] = _JAAS_PASSWORD.sub(lambda m: m.group(1) + HIDDEN + m.group(3), value)
+        elif is_secret(key):
+            out[key] = HIDDEN
+        else:
+            out[key] = value
+    return out
+
+
+# ---- the other way: a task shown as a connector ---------------------------------------------
+
+
+def config_of_spec(
+    name: str, spec: TaskSpec, source: InstanceRow | None, target: InstanceRow | None
+) -> dict[str, str]:
+    """An MM2 config that describes a task created by another face (no secrets)."""
+    prefix = spec.target.topic_prefix
+    topics = list(spec.source.topics)
+    if spec.source.topic_regex:
+        topics.append(spec.source.topic_regex)
+    config = {
+        "name": name,
+        "connector.class": SOURCE_CONNECTOR,
+        "source.cluster.alias": prefix or (source.name if source else "source"),
+        "target.cluster.alias": target.name if target else "target",
+        "replication.policy.class": DEFAULT_POLICY if prefix else IDENTITY_POLICY,
+        "replication.policy.separator": spec.target.separator,
+        "topics": ",".join(topics),
+        "topics.exclude": spec.source.exclude_regex or "",
+        "tasks.max": str(spec.options.task_max),
+        "sync.topic.configs.enabled": "true" if spec.options.sync_topic_configs else "false",
+    }
+    for side, row in (("source", source), ("target", target)):
+        if row is None:
+            continue
+        config[f"{side}.cluster.bootstrap.servers"] = row.bootstrap_servers
+        protocol = row.security.get("protocol", "PLAINTEXT")
+        if protocol != "PLAINTEXT":
+            config[f"{side}.cluster.security.protocol"] = protocol
+        mechanism = row.security.get("sasl_mechanism")
+        if mechanism:
+            module = "plain.PlainLoginModule" if mechanism == "PLAIN" else "scram.ScramLoginModule"
+            username = str(row.security.get("username") or "").replace("\\", "\\\\").replace('"', '\\"')
+            config[f"{side}.cluster.sasl.mechanism"] = mechanism
+            # The password stays in the instance: shown hidden, as for a config given here.
+            config[f"{side}.cluster.sasl.jaas.config"] = (
+                f"org.apache.kafka.common.security.{module} required "
+                f'username="{username}" password="{HIDDEN}";'
+            )
+    if spec.source.start.type == "latest":
+        config["consumer.auto.offset.reset"] = "latest"
+    return config

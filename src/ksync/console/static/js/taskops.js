@@ -1,0 +1,159 @@
+// What the task list and the task detail page share: the operations (each a REST call,
+// with a confirmation where it interrupts or destroys), the configuration view, and the
+// small renderings of a task's parts.
+
+import { del, post } from "./api.js";
+import { DASH, fmtTime, h } from "./dom.js";
+import { dialog, flash } from "./ui.js";
+
+/** Which operations make sense in a status (others are shown disabled). */
+export function allowed(op, status) {
+  switch (op) {
+    case "start":
+      return status === "Paused" || status === "Failed";
+    case "pause":
+      return status === "Running" || status === "Unassigned";
+    case "restart":
+      return status === "Running" || status === "Unassigned" || status === "Failed";
+    case "delete":
+      return status !== "Terminating";
+    default:
+      return true;
+  }
+}
+
+const CONFIRM = {
+  pause: (t) => ({
+    title: `Pause ${t.name}?`,
+    body: h(
+      "p",
+      {},
+      "Its members commit their progress and stop. Start it again within the pause retention (24 h by default) to resume where it stopped; after that it restarts from the start point you give.",
+    ),
+    confirmText: "Pause",
+  }),
+  restart: (t) => ({
+    title: `Restart ${t.name}?`,
+    body: h("p", {}, "Every member stops and starts again. The committed progress is kept, so records after the last commit may be copied twice."),
+    confirmText: "Restart",
+  }),
+  delete: (t) => ({
+    title: `Delete ${t.name}?`,
+    body: h(
+      "p",
+      {},
+      "The sync stops and the task ",
+      h("b", {}, t.id),
+      " is forgotten. Data already copied, the topics on both instances and the instances themselves are not touched.",
+    ),
+    confirmText: "Delete",
+    danger: true,
+  }),
+};
+
+const DONE = { start: "Start requested", pause: "Pause requested", restart: "Restart requested", delete: "Delete requested" };
+
+/**
+ * Run operation `op` on task `t` after the user confirms it (where it needs confirming).
+ * Resolves to the task as the API returned it, or null (cancelled or refused).
+ */
+export async function runOp(op, t) {
+  if (CONFIRM[op] && !(await dialog(CONFIRM[op](t)))) return null;
+  try {
+    const path = `/tasks/${encodeURIComponent(t.id)}`;
+    const updated = op === "delete" ? await del(path) : await post(`${path}/${op}`);
+    flash(`${DONE[op]} for ${t.name} (${t.id}): ${op === "delete" ? "it disappears once every member stopped" : "the status follows as the workers act"}`);
+    return updated;
+  } catch (exc) {
+    flash(`${t.name} (${t.id}): ${exc.message}`, "error", 10_000);
+    return null;
+  }
+}
+
+export function instanceLabel(id, instancesById) {
+  const inst = instancesById.get(id);
+  return inst ? inst.name : id;
+}
+
+/** "orders, payments +3" or the selection rule while the topic list is not known yet. */
+export function topicsSummary(t) {
+  if (t.topics && t.topics.length) {
+    const names = t.topics.slice(0, 2).map((m) => m.source);
+    const more = t.topics.length - names.length;
+    return `${names.join(", ")}${more > 0 ? ` +${more}` : ""}`;
+  }
+  return selectionText(t.source);
+}
+
+export function selectionText(source) {
+  const parts = [];
+  if (source.topics && source.topics.length) parts.push(source.topics.join(", "));
+  if (source.topic_regex) parts.push(`/${source.topic_regex}/`);
+  let text = parts.join(" + ") || DASH;
+  if (source.exclude_regex) text += ` except /${source.exclude_regex}/`;
+  return text;
+}
+
+export function startText(start) {
+  if (!start) return DASH;
+  if (start.type === "timestamp") {
+    if (start.timestamp_ms === null || start.timestamp_ms === undefined) return "a time (none given yet)";
+    return `${fmtTime(new Date(start.timestamp_ms))} (timestamp ${start.timestamp_ms} ms)`;
+  }
+  return start.type;
+}
+
+/** The task's configuration as a readable list plus the JSON spec (as the API takes it). */
+export function configView(t, instancesById) {
+  const inst = (id) => {
+    const i = instancesById.get(id);
+    return i ? `${i.name} (${id}) · ${i.bootstrap_servers} · cluster ${i.cluster_id}` : id;
+  };
+  const o = t.options || {};
+  const rows = [
+    ["Name", t.name],
+    ["ID", t.id],
+    ["Source instance", inst(t.source.instance_id)],
+    ["Topics", selectionText(t.source)],
+    ["Start point", startText(t.source.start)],
+    ["Target instance", inst(t.target.instance_id)],
+    ["Target topic names", t.target.topic_prefix ? `${t.target.topic_prefix}${t.target.separator}<source topic>` : "same as the source"],
+    ["Keep partition", t.target.keep_partition ? "yes: partition p is written to partition p" : "no: partitioned by key"],
+    ["Members (task_max)", String(o.task_max ?? DASH)],
+    ["Sync topic configs", o.sync_topic_configs ? "yes" : "no"],
+    ["Throttle", o.throttle_mb_s ? `${o.throttle_mb_s} MB/s` : "none"],
+    ["QPS limit", o.qps_limit ? `${o.qps_limit} records/s` : "none"],
+    ["Created", fmtTime(t.created_at)],
+  ];
+  const spec = { name: t.name, source: t.source, target: t.target, options: t.options };
+  return h(
+    "div",
+    { class: "config-view" },
+    h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    h("details", {}, h("summary", {}, "As JSON (the body of POST /api/v1/tasks)"), h("pre", { class: "code" }, JSON.stringify(spec, null, 2))),
+  );
+}
+
+export function showConfig(t, instancesById) {
+  return dialog({
+    title: `Configuration of ${t.name}`,
+    body: [configView(t, instancesById), h("p", {}, h("a", { href: `#/tasks/${t.id}` }, "Open the task's page"))],
+    confirmText: null,
+    wide: true,
+  });
+}
+
+/** The lag of a task: from its metrics when present, else summed from its progress. */
+export function taskLag(t) {
+  if (t.metrics && t.metrics.lag !== undefined && t.metrics.lag !== null) return t.metrics.lag;
+  if (!t.progress || !t.progress.length) return null;
+  let sum = 0;
+  let any = false;
+  for (const p of t.progress) {
+    if (p.lag !== null && p.lag !== undefined) {
+      sum += p.lag;
+      any = true;
+    }
+  }
+  return any ? sum : null;
+}

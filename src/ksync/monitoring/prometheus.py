@@ -1,0 +1,140 @@
+"""Prometheus exposition, read at scrape time from live state (nothing on the hot path).
+
+* `WorkerCollector`: the members one process runs — records and bytes copied, lag per
+  partition, the replication latency histogram, time spent throttled.
+* `StoreCollector` (servers): every task's status and every worker's liveness.
+
+Counters restart from zero when a member restarts; Prometheus' rate() handles resets.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from ksync.monitoring.latency import BUCKETS_MS, LatencyHistogram
+from ksync.store.repo import Store, utcnow
+from ksync.worker.runtime import Worker
+
+STATUSES = ("Unassigned", "Running", "Paused", "Failed", "Terminating")
+
+
+class WorkerCollector(Collector):
+    """Metrics of the members that `worker` runs now."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterator[Metric]:
+        records = CounterMetricFamily(
+            "ksync_records",
+            "Records copied and acknowledged by the target",
+            labels=["task", "source_topic", "target_topic", "partition"],
+        )
+        nbytes = CounterMetricFamily(
+            "ksync_bytes", "Record value bytes written to the target", labels=["task"]
+        )
+        lag = GaugeMetricFamily(
+            "ksync_lag_records",
+            "Records on the source not yet copied (end offset - committed offset)",
+            labels=["task", "topic", "partition"],
+        )
+        throttled = CounterMetricFamily(
+            "ksync_throttled_seconds", "Time members waited to honour traffic limits", labels=["task"]
+        )
+        members = GaugeMetricFamily(
+            "ksync_worker_members", "Members this worker runs", labels=["worker"]
+        )
+        latency: dict[str, LatencyHistogram] = defaultdict(LatencyHistogram)
+        per_task_bytes: dict[str, int] = defaultdict(int)
+        per_task_throttled: dict[str, float] = defaultdict(float)
+        running = self.worker.running_members()
+        for task_id, topics, snap in running:
+            for (topic, partition), count in sorted(snap.partition_records.items()):
+                records.add_metric([task_id, topic, topics.get(topic, ""), str(partition)], count)
+            for (topic, partition), committed in sorted(snap.committed.items()):
+                end = snap.end_offsets.get((topic, partition))
+                if end is not None:
+                    lag.add_metric([task_id, topic, str(partition)], max(0, end - committed))
+            per_task_bytes[task_id] += snap.bytes_total
+            per_task_throttled[task_id] += snap.throttled_s
+            latency[task_id] = latency[task_id].plus(snap.latency)
+        for task_id, value in per_task_bytes.items():
+            nbytes.add_metric([task_id], value)
+        for task_id, value in per_task_throttled.items():
+            throttled.add_metric([task_id], value)
+        members.add_metric([self.worker.worker_id], len(running))
+        yield records
+        yield nbytes
+        yield lag
+        yield throttled
+        yield members
+        yield _latency_family(latency)
+
+
+def _latency_family(by_task: dict[str, LatencyHistogram]) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(
+        "ksync_replication_latency_seconds",
+        "Time from a record's source timestamp to the target's acknowledgement",
+        labels=["task"],
+    )
+    for task_id, hist in sorted(by_task.items()):
+        cumulative = 0.0
+        buckets = []
+        for bound, count in zip((*BUCKETS_MS, float("inf")), hist.counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound / 1000), cumulative))
+        family.add_metric([task_id], buckets, sum_value=hist.sum_ms / 1000)
+    return family
+
+
+class StoreCollector(Collector):
+    """Task statuses and worker liveness, from the store (what any server can see)."""
+
+    def __init__(self, store: Store, worker_timeout_s: float) -> None:
+        self.store = store
+        self.worker_timeout = timedelta(seconds=worker_timeout_s)
+
+    def collect(self) -> Iterator[Metric]:
+        status = GaugeMetricFamily(
+            "ksync_task_status",
+            "1 for the task's current status, 0 for the others",
+            labels=["task", "name", "status"],
+        )
+        for task in self.store.list_tasks():
+            for s in STATUSES:
+                status.add_metric([task.id, task.name, s], 1.0 if task.status == s else 0.0)
+        up = GaugeMetricFamily(
+            "ksync_worker_up", "1 while the worker heartbeats within worker_timeout", labels=["worker"]
+        )
+        seen = GaugeMetricFamily(
+            "ksync_worker_last_heartbeat_timestamp_seconds",
+            "Unix time of the worker's last heartbeat",
+            labels=["worker"],
+        )
+        now = utcnow()
+        for w in self.store.list_workers():
+            up.add_metric([w.id], 1.0 if now - w.heartbeat_at <= self.worker_timeout else 0.0)
+            seen.add_metric([w.id], w.heartbeat_at.timestamp())
+        yield status
+        yield up
+        yield seen
+
+
+def registry_for(worker: Worker, store: Store | None = None, worker_timeout_s: float = 15.0) -> CollectorRegistry:
+    """A registry with the worker's metrics, plus task statuses when `store` is given."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WorkerCollector(worker))
+    if store is not None:
+        registry.register(StoreCollector(store, worker_timeout_s))
+    return registry

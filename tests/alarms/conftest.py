@@ -1,0 +1,30 @@
+"""Fixtures for alarm tests: a migrated store in a temp directory (no server, no brokers)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from ksync.spec import TaskSpec
+from ksync.store.db import make_engine, migrate, sqlite_url
+from ksync.store.repo import Store
+from ksync.store.tables import TaskRow
+
+# Integration tests poll the API many times a second.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    engine = make_engine(sqlite_url(tmp_path / "data"))
+    migrate(engine)
+    return Store(engine)
+
+
+def add_task(store: Store, name: str = "orders-to-sh") -> TaskRow:
+    spec = TaskSpec.model_validate(
+        {"name": name, "source": {"instance_id": "ins-src", "topics": ["orders"]}, "target": {"instance_id": "ins-dst"}}
+    )
+    return store.add_task(spec, [])

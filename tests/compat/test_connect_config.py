@@ -1,0 +1,222 @@
+"""MirrorMaker 2 config mapping for the Kafka Connect face, without a broker: topic lists
+and regexes, replication policies, MM2's defaults and cycle rule, security keys, secrets
+hidden, unknown keys reported, and the config shown for a task made by another face."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from ksync.api.compat.connect_config import (
+    DEFAULT_POLICY,
+    HIDDEN,
+    IDENTITY_POLICY,
+    SOURCE_CONNECTOR,
+    ConfigError,
+    config_of_spec,
+    parse,
+)
+from ksync.replication.topic_filter import TopicFilter
+from ksync.spec import StartPoint, TaskSpec
+from ksync.store.tables import InstanceRow
+
+
+def base(**extra: Any) -> dict[str, Any]:
+    return {
+        "connector.class": "MirrorSourceConnector",
+        "source.cluster.alias": "east",
+        "target.cluster.alias": "west",
+        "source.cluster.bootstrap.servers": "10.0.0.1:9092, 10.0.0.2:9092",
+        "target.cluster.bootstrap.servers": "10.1.0.1:9092",
+        **extra,
+    }
+
+
+def selects(config: dict[str, Any], topics: list[str]) -> list[str]:
+    spec = parse("c", config).task_spec("ins-a", "ins-b")
+    return TopicFilter.from_spec(spec.source).select(topics)
+
+
+def test_topics_plain_names_and_regexes() -> None:
+    m = parse("c", base(topics="orders, payments.v1 ,metrics-.*,audit|log"))
+    assert m.topics == ["orders", "payments.v1"]
+    assert m.topic_regex == "(?:metrics-.*)|(?:audit|log)"
+    assert selects(base(topics="orders, payments.v1 ,metrics-.*,audit|log"), [
+        "orders", "paymentsXv1", "payments.v1", "metrics-cpu", "audit", "log", "other",
+    ]) == ["audit", "log", "metrics-cpu", "orders", "payments.v1"]
+
+
+def test_mm2_defaults() -> None:
+    m = parse("c", base())
+    assert m.topics == [] and m.topic_regex == ".*"  # MM2 replicates every topic by default
+    assert m.topic_prefix == "east" and m.separator == "."
+    assert m.task_max == 1 and m.sync_topic_configs is True and m.start is None
+    assert m.source.alias == "east" and m.source.bootstrap_servers == "10.0.0.1:9092,10.0.0.2:9092"
+    # MM2's default excludes, and its cycle rule for the default policy.
+    assert selects(base(), [
+        "orders", "app-internal", "x.internal", "t.replica", "__consumer_offsets",
+        "west.orders", "east.west.orders", "westerly",
+    ]) == ["orders", "westerly"]
+    # Aliases default to "source" and "target", as MM2's.
+    config = base()
+    del config["source.cluster.alias"], config["target.cluster.alias"]
+    m = parse("c", config)
+    assert (m.source.alias, m.target.alias, m.topic_prefix) == ("source", "target", "source")
+
+
+def test_explicit_exclude_replaces_the_default_and_blacklist_is_its_old_name() -> None:
+    assert selects(base(**{"topics.exclude": "tmp-.*"}), ["a.internal", "tmp-1", "b"]) == ["a.internal", "b"]
+    assert selects(base(**{"topics.blacklist": "tmp-.*"}), ["tmp-1", "b"]) == ["b"]
+    assert selects(base(**{"topics.exclude": ""}), ["a.internal", "b"]) == ["a.internal", "b"]
+
+
+def test_replication_policies() -> None:
+    identity = parse("c", base(**{"replication.policy.class": IDENTITY_POLICY}))
+    assert identity.topic_prefix == ""
+    # No cycle rule by name with the identity policy (ksync's origin header prevents loops).
+    assert selects(base(**{"replication.policy.class": "IdentityReplicationPolicy"}), ["west.orders"]) == ["west.orders"]
+    custom = parse("c", base(**{
+        "replication.policy.class": DEFAULT_POLICY, "replication.policy.separator": "_",
+    }))
+    assert (custom.topic_prefix, custom.separator) == ("east", "_")
+    assert re.fullmatch(custom.exclude_regex or "", "west_orders")
+    assert not re.fullmatch(custom.exclude_regex or "", "west.orders")
+
+
+def test_scalar_values_are_strings_and_start_point() -> None:
+    m = parse("c", base(**{
+        "tasks.max": 4, "sync.topic.configs.enabled": False, "consumer.auto.offset.reset": "latest",
+    }))
+    assert m.task_max == 4 and m.sync_topic_configs is False
+    assert m.start == StartPoint(type="latest")
+    assert m.config["tasks.max"] == "4" and m.config["sync.topic.configs.enabled"] == "false"
+    assert m.config["name"] == "c"
+
+
+def test_unknown_keys_are_kept_and_listed() -> None:
+    m = parse("c", base(**{
+        "emit.checkpoints.enabled": "true",
+        "key.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "transforms": "x",
+    }))
+    assert m.ignored == ["emit.checkpoints.enabled", "transforms", "value.converter"]
+    assert m.config["transforms"] == "x" and m.config["emit.checkpoints.enabled"] == "true"
+
+
+def test_sasl_settings_map_to_security_and_secrets_are_hidden() -> None:
+    jaas = (
+        'org.apache.kafka.common.security.scram.ScramLoginModule required '
+        'username="alice" password="p\\"ss";'
+    )
+    m = parse("c", base(**{
+        "source.cluster.security.protocol": "SASL_SSL",
+        "source.cluster.sasl.mechanism": "SCRAM-SHA-512",
+        "source.cluster.sasl.jaas.config": jaas,
+        "source.cluster.ssl.keystore.password": "kspw",
+    }))
+    sec = m.source.security
+    assert sec is not None and sec.protocol == "SASL_SSL" and sec.sasl_mechanism == "SCRAM-SHA-512"
+    assert sec.username == "alice" and sec.password is not None
+    assert sec.password.get_secret_value() == 'p"ss'
+    assert m.target.security is None
+    assert "p\\\"ss" not in str(m.config) and "kspw" not in str(m.config)
+    assert m.config["source.cluster.sasl.jaas.config"].endswith(f'password="{HIDDEN}";')
+    assert m.config["source.cluster.ssl.keystore.password"] == HIDDEN
+    assert m.ignored == ["source.cluster.ssl.keystore.password"]
+    # A config read back (password hidden) says so, for the caller to reuse the instance.
+    again = parse("c", m.config)
+    assert again.source.password_hidden
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"connector.class": "FileStreamSource"}, "connector.class"),
+        ({"connector.class": "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"}, "connector.class"),
+        ({"replication.policy.class": "com.acme.Policy"}, "replication.policy.class"),
+        ({"tasks.max": "65"}, "tasks.max"),
+        ({"tasks.max": "1.5"}, "tasks.max"),
+        ({"sync.topic.configs.enabled": "yes"}, "sync.topic.configs.enabled"),
+        ({"topics": "(a"}, "topics"),
+        ({"topics": ","}, "topics"),
+        ({"topics.exclude": "*"}, "topics.exclude"),
+        ({"source.cluster.bootstrap.servers": "host"}, "source.cluster.bootstrap.servers"),
+        ({"source.cluster.alias": "a/b"}, "source.cluster.alias"),
+        ({"target.cluster.alias": " "}, "target.cluster.alias"),
+        ({"replication.policy.separator": "::"}, "replication.policy.separator"),
+        ({"source.cluster.security.protocol": "KERBEROS"}, "source.cluster.security.protocol"),
+        ({"source.cluster.security.protocol": "SASL_PLAINTEXT", "source.cluster.sasl.mechanism": "PLAIN"},
+         "source.cluster.sasl.jaas.config"),
+        ({"source.cluster.security.protocol": "SASL_PLAINTEXT", "source.cluster.sasl.mechanism": "OAUTHBEARER"},
+         "source.cluster.sasl.mechanism"),
+        ({"target.cluster.security.protocol": "SSL", "target.cluster.ssl.truststore.certificates": "---"},
+         "target.cluster.ssl.truststore.type"),
+        ({"source.consumer.auto.offset.reset": "none"}, "source.consumer.auto.offset.reset"),
+        ({"name": "other"}, "name"),
+        ({"tasks.max": None}, "tasks.max"),
+        ({"topics": {"a": 1}}, "topics"),
+    ],
+)
+def test_bad_values_name_the_key(change: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse("c", base(**change))
+    assert err.value.key == key, err.value
+    assert str(err.value).startswith(f"{key}: ")
+
+
+@pytest.mark.parametrize("name", ["", " padded", "a/b", "x" * 129, "tab\there"])
+def test_bad_connector_names(name: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(name, base())
+    assert err.value.key == "name"
+
+
+def test_reconfigure_keeps_what_mm2_keys_cannot_say() -> None:
+    current = TaskSpec.model_validate({
+        "name": "c",
+        "source": {"instance_id": "ins-a", "topics": ["x"], "start": {"type": "timestamp", "timestamp_ms": 5}},
+        "target": {"instance_id": "ins-b", "keep_partition": False},
+        "options": {"task_max": 2, "qps_limit": 500},
+    })
+    spec = parse("c", base(topics="y")).task_spec("ins-a", "ins-b", current)
+    assert spec.source.start == current.source.start
+    assert spec.target.keep_partition is False
+    assert spec.source.topics == ["y"]
+    assert spec.options.qps_limit == 500 and spec.options.task_max == 1  # tasks.max: MM2 default
+
+
+def _instance(name: str, servers: str) -> InstanceRow:
+    return InstanceRow(
+        id=f"ins-{name}", name=name, bootstrap_servers=servers,
+        security={"protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "username": "u", "password": "secret"},
+    )
+
+
+def test_config_of_a_native_task_round_trips() -> None:
+    spec = TaskSpec.model_validate({
+        "name": "native",
+        "source": {"instance_id": "ins-gz", "topics": ["a", "b"], "topic_regex": "m-.*", "exclude_regex": "m-x"},
+        "target": {"instance_id": "ins-sh", "topic_prefix": "gz", "separator": "_"},
+        "options": {"task_max": 3, "sync_topic_configs": False},
+    })
+    config = config_of_spec("native", spec, _instance("gz", "h1:9092"), _instance("sh", "h2:9092"))
+    assert config["connector.class"] == SOURCE_CONNECTOR
+    assert config["topics"] == "a,b,m-.*" and config["topics.exclude"] == "m-x"
+    assert config["source.cluster.alias"] == "gz" and config["target.cluster.alias"] == "sh"
+    assert config["replication.policy.class"] == DEFAULT_POLICY
+    assert config["source.cluster.security.protocol"] == "SASL_SSL"
+    assert config["source.cluster.sasl.jaas.config"] == (
+        'org.apache.kafka.common.security.plain.PlainLoginModule required '
+        f'username="u" password="{HIDDEN}";'
+    )
+    assert "secret" not in str(config)
+    m = parse("native", config)
+    back = m.task_spec("ins-gz", "ins-sh")
+    assert back.source.topics == ["a", "b"] and back.source.topic_regex == "m-.*"
+    assert (back.target.topic_prefix, back.target.separator) == ("gz", "_")
+    assert back.options.task_max == 3 and back.options.sync_topic_configs is False
+    assert m.ignored == []
+    assert m.source.password_hidden and m.target.password_hidden  # reuse the instances

@@ -1,0 +1,94 @@
+"""Controller takeover (issue 3, points 4 and 5): two servers on one PostgreSQL database
+elect one active controller through the `controller` lease; when that server is SIGKILLed
+the other takes over within the worker timeout (the lease's TTL) and every operation keeps
+working through it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from helpers import add_instance, create_topic, task_body, wait_status, wait_until
+from lifecycle.support import (
+    IN_FLIGHT_BATCH,
+    Follow,
+    check_order_and_dups,
+    create_task,
+    merge,
+    produce_now,
+)
+
+from .support import WORKER_TIMEOUT_S, query
+
+pytestmark = pytest.mark.postgres
+
+ACTIVE = re.compile(r"controller (\S+) is active")
+
+
+def _active(server) -> str | None:
+    """The controller holder id the server's log says is active (its latest term)."""
+    found = ACTIVE.findall(server.log())
+    return found[-1] if found else None
+
+
+def _lease_holder(db_url: str) -> str | None:
+    rows = query(db_url, "SELECT holder FROM leases WHERE name = 'controller'")
+    return rows[0][0] if rows else None
+
+
+def test_second_server_takes_over_the_controller_and_operations_keep_working(
+    brokers, db_url, start_server
+):
+    source, target = brokers
+    topic, partitions = "takeover.data", 2
+    create_topic(source, topic, partitions)
+    first, second = start_server("--worker-id", "server-a"), start_server("--worker-id", "server-b")
+    wait_until(lambda: _active(first) or _active(second), what="one controller to be active")
+    active, standby = (first, second) if _active(first) else (second, first)
+    assert _active(standby) is None, "two controllers active at once"
+    holder = _active(active)
+    assert f":{active.process.pid}:" in holder
+    assert _lease_holder(db_url) == holder
+
+    # Registered through the server that is about to die: the store is shared.
+    client = active.client()
+    src, dst = add_instance(client, source), add_instance(client, target)
+
+    killed_at = time.monotonic()
+    active.kill()
+    wait_until(
+        lambda: _active(standby), timeout_s=WORKER_TIMEOUT_S + 10, interval_s=0.1,
+        what="the second server's controller to take over",
+    )
+    took = time.monotonic() - killed_at
+    print(f"\ncontroller taken over {took:.1f}s after the kill (lease TTL {WORKER_TIMEOUT_S}s)")
+    # The lease expires TTL after its last renewal (at most a 1 s tick before the kill) and
+    # the standby looks once per tick: TTL + a tick, plus the log poll.
+    assert took <= WORKER_TIMEOUT_S + 1.5
+    assert f":{standby.process.pid}:" in _active(standby)
+    assert _lease_holder(db_url) == _active(standby)
+
+    client = standby.client()
+    assert {i["id"] for i in client.get("/api/v1/instances").json()["instances"]} >= {src, dst}
+    task_id = create_task(client, task_body(src, dst, topics=[topic]))
+    first_batch = produce_now(source, topic, partitions, "first", 200)
+    running = wait_status(client, task_id, "Running", timeout_s=60)
+    assert running["error"] is None
+    workers = {w["id"] for w in client.get("/api/v1/workers").json()["workers"]}
+    assert workers == {"server-b"}, f"the dead server's worker is still listed: {workers}"
+
+    url = f"/api/v1/tasks/{task_id}"
+    with Follow(target, topic, partitions) as follow:
+        follow.wait_for(first_batch)
+        assert client.post(f"{url}/pause").status_code == 202
+        assert wait_status(client, task_id, "Paused", timeout_s=30)["paused_at"] is not None
+        while_paused = produce_now(source, topic, partitions, "paused", 100)
+        assert client.post(f"{url}/start").status_code == 202
+        wait_status(client, task_id, "Running", timeout_s=60)
+        last = produce_now(source, topic, partitions, "last", 100)
+        sent = merge(first_batch, while_paused, last)
+        follow.wait_for(sent)
+        follow.poll(1.0)
+        check_order_and_dups(follow.values, sent, bound=IN_FLIGHT_BATCH)
