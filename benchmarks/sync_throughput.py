@@ -419,7 +419,8 @@ def phase_naive(src: str, dst: str, args: argparse.Namespace,
 class KsyncServer:
     """`python -m ksync server` in a subprocess with its own data directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra_args: str) -> None:
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="ksync-bench-")
         self.log_path = os.path.join(self.data_dir, "server.log")
@@ -429,7 +430,7 @@ class KsyncServer:
 
     def start(self, timeout_s: float = 60) -> None:
         cmd = [sys.executable, "-m", "ksync", "server", "--host", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", self.data_dir]
+               "--port", str(self.port), "--data-dir", self.data_dir, *self.extra_args]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -578,9 +579,9 @@ def wait_on_target(
 
 def run_ksync_task(server: KsyncServer, src_id: str, dst_id: str, dst: str,
                    args: argparse.Namespace, task_max: int, run: int, deadline_s: float,
-                   ) -> tuple[Result, float]:
+                   name: str | None = None) -> tuple[Result, float]:
     # The first run is the "ksync" line the ratios use; later runs get their own topic.
-    name = "ksync" if run == 0 else f"ksync tmax={task_max}"
+    name = name or ("ksync" if run == 0 else f"ksync tmax={task_max}")
     prefix = KSYNC_PREFIX if run == 0 else f"{KSYNC_PREFIX}{run + 1}"
     topic = f"{prefix}.{SOURCE_TOPIC}"
     spec = {
@@ -627,23 +628,39 @@ def run_ksync_task(server: KsyncServer, src_id: str, dst_id: str, dst: str,
     return Result(name, args.records, t_done - t0, args.size), (t_first or t0) - t0
 
 
+def _register(server: KsyncServer, src: str, dst: str) -> tuple[str, str]:
+    src_id = server.call("POST", "/api/v1/instances", 201,
+                         {"name": "src", "bootstrap_servers": src})["id"]
+    dst_id = server.call("POST", "/api/v1/instances", 201,
+                         {"name": "dst", "bootstrap_servers": dst})["id"]
+    return src_id, dst_id
+
+
 def phase_ksync(src: str, dst: str, args: argparse.Namespace,
                 deadline_s: float) -> list[tuple[Result, float]]:
+    out = []
     server = KsyncServer()
     try:
         server.start()
-        src_id = server.call("POST", "/api/v1/instances", 201,
-                             {"name": "src", "bootstrap_servers": src})["id"]
-        dst_id = server.call("POST", "/api/v1/instances", 201,
-                             {"name": "dst", "bootstrap_servers": dst})["id"]
-        out = []
+        src_id, dst_id = _register(server, src, dst)
         for run, task_max in enumerate(args.task_max):
             out.append(run_ksync_task(server, src_id, dst_id, dst, args, task_max, run,
                                       deadline_s))
             info(out[-1][0].line())
-        return out
     finally:
         server.stop()
+    # The cost of measuring: the same task on a server whose members skip the per-batch
+    # metrics work (hidden --no-measure), in the same run, on the same brokers.
+    bare = KsyncServer("--no-measure")
+    try:
+        bare.start()
+        src_id, dst_id = _register(bare, src, dst)
+        out.append(run_ksync_task(bare, src_id, dst_id, dst, args, args.task_max[0],
+                                  len(args.task_max), deadline_s, name="ksync no-metrics"))
+        info(out[-1][0].line())
+    finally:
+        bare.stop()
+    return out
 
 
 # --------------------------------------------------------------------------- main
@@ -657,7 +674,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--size", type=int, default=int(env("BENCH_SIZE", "200")),
                     help="value size in bytes")
     ap.add_argument("--partitions", type=int, default=int(env("BENCH_PARTITIONS", "8")))
-    ap.add_argument("--task-max", default=env("BENCH_TASK_MAX", "1,2"),
+    ap.add_argument("--task-max", default=env("BENCH_TASK_MAX", "1"),
                     help="comma-separated task_max values to run ksync with (first = 'ksync')")
     ap.add_argument("--skip-ksync", action="store_true", help="only the first four phases")
     ap.add_argument("--deadline", type=float, default=None,
@@ -712,6 +729,9 @@ def report(results: list[Result], starts: dict[str, float]) -> None:
         bound = min(by_name["consume-only"].rate, by_name["produce-only"].rate)
         print(f"{'ksync/naive':<23} = {ks / by_name['naive'].rate:.2f}")
         print(f"ksync/min(consume,produce) = {ks / bound:.2f}")
+        if "ksync no-metrics" in by_name:
+            print(f"{'ksync/ksync no-metrics':<23} = {ks / by_name['ksync no-metrics'].rate:.2f}"
+                  "   (the cost of measuring)")
     sys.stdout.flush()
 
 
