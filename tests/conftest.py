@@ -13,7 +13,7 @@ import pytest
 
 from pathlib import Path
 
-from helpers import KsyncServer
+from helpers import KsyncServer, running_server
 
 from ksync.devkafka import LocalBroker, local_brokers
 
@@ -34,8 +34,5 @@ def fresh_brokers() -> Iterator[tuple[LocalBroker, LocalBroker]]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[KsyncServer]:
     """A running ksync server (SQLite in tmp_path), stopped after the test."""
-    srv = KsyncServer(str(tmp_path)).start()
-    try:
+    with running_server(str(tmp_path)) as srv:
         yield srv
-    finally:
-        srv.stop()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -197,3 +199,18 @@ def wait_status(client: Any, task_id: str, status: str, timeout_s: float = 60.0)
         return task if task.get("status") == status else None
 
     return wait_until(check, timeout_s=timeout_s, what=f"task {task_id} to be {status}")  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def running_server(data_dir: str, *args: str) -> Iterator[KsyncServer]:
+    """A started `KsyncServer`, stopped on exit.
+
+    Afterwards the test process's own leftover Kafka clients are collected, so that they
+    do not log connection errors when the brokers stop next.
+    """
+    srv = KsyncServer(data_dir, *args).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        gc.collect()

@@ -6,12 +6,11 @@ behind and compares counts before and after instead of assuming an empty store.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import KsyncServer
+from helpers import KsyncServer, running_server
 
 from ksync.devkafka import LocalBroker
 
@@ -27,12 +26,8 @@ def api_server(
     same reason the test process's own admin clients (kept alive by reference cycles
     through their error callbacks) are collected before the brokers stop.
     """
-    srv = KsyncServer(str(tmp_path_factory.mktemp("ksync-api"))).start()
-    try:
+    with running_server(str(tmp_path_factory.mktemp("ksync-api"))) as srv:
         yield srv
-    finally:
-        srv.stop()
-        gc.collect()
 
 
 @pytest.fixture(scope="module")

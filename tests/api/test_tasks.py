@@ -9,7 +9,6 @@ import re
 from datetime import datetime
 
 import httpx
-import pytest
 from helpers import create_topic, producer, read_all, task_body, wait_status, wait_until
 
 from ksync.devkafka import LocalBroker

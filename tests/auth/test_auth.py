@@ -10,7 +10,6 @@ process that exits before binding, and `--insecure-listen` is checked at the sea
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import KsyncServer, create_topic
+from helpers import KsyncServer, create_topic, running_server
 
 from ksync.devkafka import LocalBroker, free_port
 from ksync.server import load_keys
@@ -59,14 +58,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker], keys_file: Path
 ) -> Iterator[KsyncServer]:
     """A server with keys, logging at DEBUG so that a leak would show in its log."""
-    srv = KsyncServer(
-        str(tmp_path_factory.mktemp("ksync-auth")), "--api-keys-file", str(keys_file), "--log-level", "DEBUG"
-    ).start()
-    try:
+    with running_server(str(tmp_path_factory.mktemp("ksync-auth")), "--api-keys-file", str(keys_file), "--log-level", "DEBUG") as srv:
         yield srv
-    finally:
-        srv.stop()
-        gc.collect()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ rely on (0 ok, 1 API error, 2 usage, 3 unreachable, 4 not found)."""
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import KsyncServer, create_topic, producer, read_all, wait_until
+from helpers import KsyncServer, create_topic, producer, read_all, wait_until, running_server
 
 from ksync.devkafka import LocalBroker, free_port
 
@@ -68,12 +67,8 @@ def as_json(result: subprocess.CompletedProcess[str]) -> Any:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]) -> Iterator[KsyncServer]:
     # Depends on `brokers` so that it stops before them (see tests/api/conftest.py).
-    srv = KsyncServer(str(tmp_path_factory.mktemp("ksync-cli"))).start()
-    try:
+    with running_server(str(tmp_path_factory.mktemp("ksync-cli"))) as srv:
         yield srv
-    finally:
-        srv.stop()
-        gc.collect()
 
 
 @pytest.fixture(scope="module")

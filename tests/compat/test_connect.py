@@ -9,7 +9,6 @@ names, and delete what they create.
 
 from __future__ import annotations
 
-import gc
 import json
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import KsyncServer, create_topic, producer, read_all, task_body, wait_until
+from helpers import KsyncServer, create_topic, producer, read_all, task_body, wait_until, running_server
 
 from ksync.devkafka import LocalBroker, free_port
 
@@ -32,12 +31,8 @@ def connect_server(
     tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]
 ) -> Iterator[KsyncServer]:
     """One ksync server for the module; depends on `brokers` so it stops first."""
-    srv = KsyncServer(str(tmp_path_factory.mktemp("ksync-connect"))).start()
-    try:
+    with running_server(str(tmp_path_factory.mktemp("ksync-connect"))) as srv:
         yield srv
-    finally:
-        srv.stop()
-        gc.collect()
 
 
 @pytest.fixture(scope="module")

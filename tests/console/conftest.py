@@ -7,7 +7,6 @@ missing), never a browser that Playwright downloads: test machines may have no i
 
 from __future__ import annotations
 
-import gc
 import os
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import KsyncServer
+from helpers import KsyncServer, running_server
 
 from ksync.devkafka import LocalBroker
 
@@ -104,12 +103,8 @@ def console_server(
     tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]
 ) -> Iterator[KsyncServer]:
     """A live server for the module (stopped before its brokers, see tests/api/conftest.py)."""
-    srv = KsyncServer(str(tmp_path_factory.mktemp("ksync-console"))).start()
-    try:
+    with running_server(str(tmp_path_factory.mktemp("ksync-console"))) as srv:
         yield srv
-    finally:
-        srv.stop()
-        gc.collect()
 
 
 @pytest.fixture(scope="module")
