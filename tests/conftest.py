@@ -27,6 +27,7 @@ def brokers() -> Iterator[tuple[LocalBroker, LocalBroker]]:
 
 @pytest.fixture
 def fresh_brokers() -> Iterator[tuple[LocalBroker, LocalBroker]]:
+    """A pristine pair for one test. Ask for it before `server`, so it outlives it."""
     with local_brokers(f"src-{uuid.uuid4().hex[:6]}", f"dst-{uuid.uuid4().hex[:6]}") as (a, b):
         yield a, b
 

@@ -41,7 +41,7 @@ def started(broker: LocalBroker, topic: str, partitions: int) -> int:
 
 
 def test_a_1_mb_s_limit_moves_20_mb_in_20_s_within_10_percent(
-    server: KsyncServer, fresh_brokers: tuple[LocalBroker, LocalBroker]
+    fresh_brokers: tuple[LocalBroker, LocalBroker], server: KsyncServer
 ) -> None:
     src, dst = fresh_brokers
     fill(src, "big", 4, 60_000)  # 60 MB waiting: the limit, not the source, sets the pace
@@ -65,7 +65,7 @@ def rate_over(broker: LocalBroker, topic: str, partitions: int, seconds: float) 
 
 
 def test_a_limit_changed_on_a_running_task_applies_without_a_restart(
-    server: KsyncServer, fresh_brokers: tuple[LocalBroker, LocalBroker]
+    fresh_brokers: tuple[LocalBroker, LocalBroker], server: KsyncServer
 ) -> None:
     src, dst = fresh_brokers
     fill(src, "live", 2, 30_000)
@@ -89,7 +89,7 @@ def test_a_limit_changed_on_a_running_task_applies_without_a_restart(
 
 
 def test_an_instance_quota_caps_all_sync_traffic_into_it(
-    server: KsyncServer, fresh_brokers: tuple[LocalBroker, LocalBroker]
+    fresh_brokers: tuple[LocalBroker, LocalBroker], server: KsyncServer
 ) -> None:
     src, dst = fresh_brokers
     fill(src, "q1", 2, 20_000)

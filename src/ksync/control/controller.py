@@ -104,8 +104,10 @@ class Controller:
         self._wake.set()
 
     def _step(self) -> None:
-        ttl = timedelta(seconds=self.settings.worker_timeout_s)
-        holding = self.store.try_lease(LEASE, self.settings.holder_id, ttl)
+        # The lease lapses one tick before worker_timeout, so a standby (which checks every
+        # tick) takes over within worker_timeout of the holder's last renewal.
+        ttl_s = max(self.settings.worker_timeout_s - self.settings.tick_s, self.settings.worker_timeout_s / 2)
+        holding = self.store.try_lease(LEASE, self.settings.holder_id, timedelta(seconds=ttl_s))
         if holding != self.active:
             log.info(
                 "controller %s %s", self.settings.holder_id, "is active" if holding else "stands by"

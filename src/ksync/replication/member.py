@@ -210,7 +210,7 @@ class Member:
                     "message.max.bytes": 100_000_000,
                     "delivery.report.only.error": True,
                     "on_delivery": self._on_delivery_error,
-                    "error_cb": self._on_client_error,
+                    "error_cb": lambda err: self._on_client_error(err, "target", cfg.target),
                 },
             )
         )
@@ -239,7 +239,7 @@ class Member:
                     # Bounds replication latency on brokers that hold a fetch for the whole
                     # wait even when data arrives (tansu); costs a few idle fetches on Kafka.
                     "fetch.wait.max.ms": 100,
-                    "error_cb": self._on_client_error,
+                    "error_cb": lambda err: self._on_client_error(err, "source", cfg.source),
                 },
             )
         )
@@ -593,12 +593,20 @@ class Member:
                 err.str(),
             )
 
-    def _on_client_error(self, err: KafkaError) -> None:
-        wrapped = wrap(err, "Kafka client error")
-        if wrapped.persistent:
-            self._background_error = PersistentKafkaError(str(wrapped), wrapped.code)
+    def _on_client_error(self, err: KafkaError, side: str, conn: Connection) -> None:
+        wrapped = wrap(err, f"{side} instance {conn.instance_id}")
+        if not wrapped.persistent:
+            self._warn(str(wrapped))
+            return
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED):
+            message = (
+                f"cannot authenticate to the {side} instance {conn.instance_id} "
+                f"({err.str()}): fix its security settings (PATCH /api/v1/instances/"
+                f"{conn.instance_id}), then start the task"
+            )
         else:
-            self._warn(err.str())
+            message = str(wrapped)
+        self._background_error = PersistentKafkaError(message, wrapped.code)
 
     def _on_message_error(self, msg: Message) -> None:
         err = msg.error()
