@@ -420,7 +420,8 @@ class KsyncServer:
     """`python -m ksync server` in a subprocess with its own data directory."""
 
     def __init__(self, *extra_args: str) -> None:
-        self.extra_args = list(extra_args)
+        # BENCH_KSYNC_ARGS: extra `ksync server` options for every ksync phase.
+        self.extra_args = os.environ.get("BENCH_KSYNC_ARGS", "").split() + list(extra_args)
         self.port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="ksync-bench-")
         self.log_path = os.path.join(self.data_dir, "server.log")

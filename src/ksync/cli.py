@@ -34,6 +34,9 @@ DbUrl = Annotated[
 DataDir = Annotated[Path, typer.Option(help="Directory of the SQLite store")]
 WorkerTimeout = Annotated[float, typer.Option(help="Seconds without heartbeat before a worker's members move")]
 SessionTimeout = Annotated[int, typer.Option(help="Kafka consumer group session.timeout.ms of members")]
+CommitInterval = Annotated[
+    float, typer.Option(help="Seconds between progress commits (longer: faster, more repeats after a crash)")
+]
 PauseRetention = Annotated[float, typer.Option(help="Seconds a paused task keeps its progress")]
 LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")]
 
@@ -48,6 +51,7 @@ def server(
     worker_timeout: WorkerTimeout = 15.0,
     topic_refresh_interval: Annotated[float, typer.Option(help="Seconds between re-evaluations of topic selections")] = 10.0,
     session_timeout_ms: SessionTimeout = 10_000,
+    commit_interval: CommitInterval = 1.0,
     pause_retention: PauseRetention = 86_400.0,
     api_keys_file: Annotated[
         Path | None,
@@ -73,6 +77,7 @@ def server(
         worker_timeout_s=worker_timeout,
         topic_refresh_interval_s=topic_refresh_interval,
         session_timeout_ms=session_timeout_ms,
+        commit_interval_s=commit_interval,
         pause_retention_s=pause_retention,
         api_keys_file=api_keys_file,
         insecure_listen=insecure_listen,
@@ -96,6 +101,7 @@ def worker(
         int | None, typer.Option(help="Serve Prometheus metrics on this port (/metrics)")
     ] = None,
     session_timeout_ms: SessionTimeout = 10_000,
+    commit_interval: CommitInterval = 1.0,
     pause_retention: PauseRetention = 86_400.0,
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -109,6 +115,7 @@ def worker(
         host=metrics_host,
         metrics_port=metrics_port,
         session_timeout_ms=session_timeout_ms,
+        commit_interval_s=commit_interval,
         pause_retention_s=pause_retention,
     )
     configure_logging(log_level)

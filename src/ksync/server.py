@@ -50,6 +50,7 @@ def _worker(store: Store, settings: Settings, default_id: str) -> Worker:
             heartbeat_interval_s=settings.heartbeat_interval_s,
             session_timeout_ms=settings.session_timeout_ms,
             measure=settings.measure,
+            commit_interval_s=settings.commit_interval_s,
         ),
     )
 

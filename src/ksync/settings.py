@@ -23,6 +23,9 @@ class Settings(BaseModel):
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
     topic_refresh_interval_s: float = Field(default=10.0, gt=0)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # How often members flush and commit progress: longer means fewer pipeline drains
+    # (throughput) and more records repeated after a crash.
+    commit_interval_s: float = Field(default=1.0, gt=0, le=300)
     pause_retention_s: float = Field(default=86_400.0, ge=0)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     measure: bool = True

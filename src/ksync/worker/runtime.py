@@ -40,6 +40,7 @@ class WorkerSettings:
     session_timeout_ms: int = 10_000
     max_backoff_s: float = 30.0
     measure: bool = True
+    commit_interval_s: float = 1.0
 
 
 @dataclass
@@ -183,6 +184,7 @@ class Worker:
             start=start,
             session_timeout_ms=self.settings.session_timeout_ms,
             measure=self.settings.measure,
+            commit_interval_s=self.settings.commit_interval_s,
         )
 
     def _start_member(
