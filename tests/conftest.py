@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-
-import pytest
-
 from pathlib import Path
 
+import pytest
 from helpers import KsyncServer, running_server
 
 from ksync.devkafka import LocalBroker, local_brokers

@@ -214,3 +214,29 @@ def running_server(data_dir: str, *args: str) -> Iterator[KsyncServer]:
     finally:
         srv.stop()
         gc.collect()
+
+
+def murmur2_partition(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (Utils.murmur2, toPositive, modulo), as Java computes it."""
+    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
+    length = len(key)
+    h = (0x9747B28C ^ length) & mask
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(key[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = length - length % 4
+    extra = length % 4
+    if extra == 3:
+        h ^= key[tail + 2] << 16
+    if extra >= 2:
+        h ^= key[tail + 1] << 8
+    if extra >= 1:
+        h ^= key[tail]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions

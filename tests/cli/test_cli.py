@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import KsyncServer, create_topic, producer, read_all, wait_until, running_server
+from helpers import KsyncServer, create_topic, producer, read_all, running_server, wait_until
 
 from ksync.devkafka import LocalBroker, free_port
 

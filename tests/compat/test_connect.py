@@ -17,7 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import KsyncServer, create_topic, producer, read_all, task_body, wait_until, running_server
+from helpers import (
+    KsyncServer,
+    create_topic,
+    producer,
+    read_all,
+    running_server,
+    task_body,
+    wait_until,
+)
 
 from ksync.devkafka import LocalBroker, free_port
 

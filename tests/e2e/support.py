@@ -170,30 +170,3 @@ def settled(
             last = now
             quiet_until = time.monotonic() + quiet_s
     return last
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner for a non-null key: `toPositive(murmur2(key)) % n`."""
-    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
-    length = len(key)
-    h = (0x9747B28C ^ length) & mask
-    full = length - length % 4
-    for i in range(0, full, 4):
-        k = int.from_bytes(key[i : i + 4], "little")
-        k = (k * m) & mask
-        k ^= k >> r
-        k = (k * m) & mask
-        h = (h * m) & mask
-        h ^= k
-    rest = length % 4
-    if rest == 3:
-        h ^= key[full + 2] << 16
-    if rest >= 2:
-        h ^= key[full + 1] << 8
-    if rest >= 1:
-        h ^= key[full]
-        h = (h * m) & mask
-    h ^= h >> 13
-    h = (h * m) & mask
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions

@@ -16,6 +16,7 @@ from collections import defaultdict
 from helpers import (
     add_instance,
     create_topic,
+    murmur2_partition,
     producer,
     read_all,
     task_body,
@@ -23,7 +24,7 @@ from helpers import (
     wait_until,
 )
 
-from .support import ORIGIN, murmur2_partition, partition_counts, read_now, record, topic_configs
+from .support import ORIGIN, partition_counts, read_now, record, topic_configs
 
 BASE_TS = 1_600_000_000_000
 

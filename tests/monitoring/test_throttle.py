@@ -5,7 +5,15 @@ from __future__ import annotations
 import time
 
 from confluent_kafka import Consumer, TopicPartition
-from helpers import KsyncServer, add_instance, create_topic, producer, task_body, wait_status, wait_until
+from helpers import (
+    KsyncServer,
+    add_instance,
+    create_topic,
+    producer,
+    task_body,
+    wait_status,
+    wait_until,
+)
 
 from ksync.devkafka import LocalBroker
 

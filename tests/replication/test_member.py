@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
-from helpers import create_topic, producer, read_all, wait_until
+from helpers import create_topic, murmur2_partition, producer, read_all, wait_until
 
 from ksync.devkafka import LocalBroker
 from ksync.replication.member import Member, MemberConfig
@@ -94,32 +94,6 @@ def committed(broker: LocalBroker, group: str, topic: str, partitions: int) -> d
 
 def task_id() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (Utils.murmur2, toPositive, modulo), as Java computes it."""
-    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
-    length = len(key)
-    h = (0x9747B28C ^ length) & mask
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(key[i : i + 4], "little")
-        k = (k * m) & mask
-        k ^= k >> r
-        k = (k * m) & mask
-        h = ((h * m) & mask) ^ k
-    tail = length - length % 4
-    extra = length % 4
-    if extra == 3:
-        h ^= key[tail + 2] << 16
-    if extra >= 2:
-        h ^= key[tail + 1] << 8
-    if extra >= 1:
-        h ^= key[tail]
-        h = (h * m) & mask
-    h ^= h >> 13
-    h = (h * m) & mask
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
 
 
 # ---- fidelity ------------------------------------------------------------------------------
