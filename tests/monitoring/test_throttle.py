@@ -55,7 +55,9 @@ def test_a_1_mb_s_limit_moves_20_mb_in_20_s_within_10_percent(
     fill(src, "big", 4, 60_000)  # 60 MB waiting: the limit, not the source, sets the pace
     with server.client() as client:
         a, b = add_instance(client, src), add_instance(client, dst)
-        body = task_body(a, b, topics=["big"], options={"throttle_mb_s": 1, "task_max": 2})
+        # One member: simultaneous joins can wedge the test broker's group; how a limit is
+        # shared between members is tested in tests/replication/test_throttle.py.
+        body = task_body(a, b, topics=["big"], options={"throttle_mb_s": 1})
         task = client.post("/api/v1/tasks", json=body).json()
         wait_status(client, task["id"], "Running")
         first = started(dst, "big", 4)
