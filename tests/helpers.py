@@ -107,7 +107,7 @@ class KsyncServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "KsyncServer":
+    def start(self) -> KsyncServer:
         import subprocess
         import sys
 

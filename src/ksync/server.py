@@ -4,6 +4,7 @@ their progress, then the process exits."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -53,6 +54,25 @@ def _worker(store: Store, settings: Settings, default_id: str) -> Worker:
             commit_interval_s=settings.commit_interval_s,
         ),
     )
+
+
+# Allocations between young-generation collections (Python's default is 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Make the garbage collector cheap for the copy loop; call once start-up is done.
+
+    Every consumed record is a collector-tracked object, so with the default threshold a
+    member triggers a young collection every few hundred records, and the promotions that
+    follow make full collections walk the whole process heap (the API, the store, the
+    imports). Freezing moves what start-up built out of every later collection; a larger
+    young threshold runs the collector a dozen times less often. Cycles are still
+    collected. Measured on the benchmark: +20-25 % records/s for a member in the server.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def _thread(target: object, name: str) -> threading.Thread:
@@ -114,6 +134,7 @@ def run_server(settings: Settings) -> None:
 
     app = create_app(store, settings, keys=keys, on_shutdown=shutdown, on_change=controller.wake)
     app.state.metrics_registry = registry_for(worker, store, settings.worker_timeout_s)
+    tune_gc()
     log.info(
         "ksync server on http://%s:%d (store: %s)",
         settings.host,
@@ -141,6 +162,7 @@ def run_worker(settings: Settings) -> None:
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.host, registry=registry_for(worker))
         log.info("Prometheus metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    tune_gc()
     thread = _thread(worker.run, "worker")
     while thread.is_alive():
         thread.join(timeout=0.5)

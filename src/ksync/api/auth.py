@@ -105,7 +105,7 @@ def is_tencent_call(request: Request) -> bool:
 
 
 def is_connect_path(path: str) -> bool:
-    return path.startswith("/connectors") or path.startswith("/connector-plugins")
+    return path.startswith(("/connectors", "/connector-plugins"))
 
 
 def caller(request: Request, keys: KeyRing) -> ApiKey | None:

@@ -361,8 +361,10 @@ class Controller:
             return
         if task.topics:
             mem.topic_warnings = [
-                f"could not re-evaluate the topic selection ({exc}); still syncing the previous "
-                "selection"
+                (
+                    f"could not re-evaluate the topic selection ({exc}); still syncing the "
+                    "previous selection"
+                )
             ]
         else:
             mem.topic_warnings = [f"could not resolve the topic selection yet: {exc}"]

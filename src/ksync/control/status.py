@@ -58,8 +58,8 @@ def derive_status(
         return Derived("Unassigned")
     by_slot = {m.slot: m for m in live_members(members, generation, live)}
     for slot, worker in slots.items():
-        m = by_slot.get(slot)
-        if m is None or m.worker_id != worker or m.state != "running":
+        member = by_slot.get(slot)
+        if member is None or member.worker_id != worker or member.state != "running":
             return Derived("Unassigned")
     owned = {(t, p) for m in by_slot.values() for t, p in m.partitions}
     return Derived("Running" if expected_partitions <= owned else "Unassigned")

@@ -23,7 +23,7 @@ def series(
     latency p50 is the mean and p99 and max the largest of the step's 10 s points.
     """
     total: dict[datetime, dict[str, Any]] = {}
-    per: dict[tuple[str, int | None], dict[datetime, dict[str, float]]] = defaultdict(dict)
+    per: dict[tuple[str, int | None], dict[datetime, dict[str, Any]]] = defaultdict(dict)
     for point in points:
         b = _bucket(point.at, since, step)
         d = point.data
@@ -46,7 +46,7 @@ def series(
             s = per[key].setdefault(b, {"dt": 0.0, "records": 0, "bytes": 0, "lag": 0, "_lags": {}})
             s["records"] += records
             s["bytes"] += nbytes
-            s["_lags"][partition] = lag  # type: ignore[index]
+            s["_lags"][partition] = lag
         for key in {(t, p if by_partition else None) for t, p, *_ in d["partitions"]}:
             per[key][b]["dt"] += d["dt"]
     out_total = [
@@ -71,7 +71,7 @@ def series(
                     "at": b,
                     "records_per_s": _rate(s["records"], s["dt"]),
                     "bytes_per_s": _rate(s["bytes"], s["dt"]),
-                    "lag": int(sum(s["_lags"].values())),  # type: ignore[union-attr]
+                    "lag": int(sum(s["_lags"].values())),
                 }
                 for b, s in sorted(buckets.items())
             ],

@@ -56,7 +56,7 @@ class WorkerCollector(Collector):
             "ksync_worker_members", "Members this worker runs", labels=["worker"]
         )
         latency: dict[str, LatencyHistogram] = defaultdict(LatencyHistogram)
-        per_task_bytes: dict[str, int] = defaultdict(int)
+        per_task_bytes: dict[str, float] = defaultdict(float)
         per_task_throttled: dict[str, float] = defaultdict(float)
         running = self.worker.running_members()
         for task_id, topics, snap in running:

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -51,6 +51,26 @@ log = logging.getLogger(__name__)
 
 LATENCY_WINDOW_S = 10.0
 
+Headers = list[tuple[str, str | bytes | None]]
+
+
+class Record(Protocol):
+    """A consumed record as the hot path sees it.
+
+    The client's stubs type every accessor Optional because consume() can also return
+    error events; `_forward` handles those first, so a record always has a topic,
+    partition and list headers. Typing the batch once costs nothing per record.
+    """
+
+    def error(self) -> KafkaError | None: ...
+    def headers(self) -> Headers | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+    def topic(self) -> str: ...
+    def partition(self) -> int: ...
+    def value(self) -> bytes | None: ...
+    def key(self) -> bytes | None: ...
+    def __len__(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class MemberConfig:
@@ -64,9 +84,12 @@ class MemberConfig:
     target_cluster_id: str
     topics: dict[str, str]  # source topic -> target topic
     keep_partition: bool = True
-    start: StartPoint = StartPoint()
+    start: StartPoint = field(default_factory=StartPoint)
     session_timeout_ms: int = 10_000
-    batch_size: int = 5_000
+    # Small batches copy faster: a few hundred records (with their headers) stay in the CPU
+    # cache from consume() to produce(), and fewer objects are alive when the garbage
+    # collector runs (measured 500 vs 5,000: +20-30 % records/s in the server process).
+    batch_size: int = 500
     commit_interval_s: float = 1.0
     flush_timeout_s: float = 30.0
     # Per-batch measurement (bytes, latency samples); off only to measure its own cost.
@@ -107,7 +130,7 @@ class Member:
         self._state = MemberState()
         self._topics = dict(cfg.topics)
         self._new_topics: dict[str, str] | None = None
-        self._delivery_error: tuple[KafkaError, str, int] | None = None
+        self._delivery_error: tuple[KafkaError, str | None, int | None] | None = None
         self._background_error: KsyncKafkaError | None = None
         self._warnings: dict[str, float] = {}
         self._consumer: Consumer | None = None
@@ -119,7 +142,7 @@ class Member:
         self._recent_max: deque[tuple[float, float]] = deque(maxlen=64)
         # Shared by every record that arrives without headers: librdkafka copies headers
         # at produce time, so one list serves them all.
-        self._origin_only = [(ORIGIN_HEADER, cfg.source_cluster_id.encode())]
+        self._origin_only: Headers = [(ORIGIN_HEADER, cfg.source_cluster_id.encode())]
         self._origin_pair = (ORIGIN_HEADER, cfg.source_cluster_id.encode())
         self._via_pair = (VIA_HEADER, cfg.source_cluster_id.encode())
         self._target_origin = cfg.target_cluster_id.encode()
@@ -274,13 +297,16 @@ class Member:
                 batch = self.cfg.batch_size
                 if not throttle.limits.unlimited:
                     batch = throttle.max_batch(batch, avg_bytes)
-                msgs = consumer.consume(batch, 0.1)
+                # Take what is already fetched; wait only when nothing is (like Kafka's
+                # poll()): waiting to fill a batch would add up to the timeout in latency
+                # on quiet topics and idle the loop between fetches on busy ones.
+                msgs = consumer.consume(batch, 0) or consumer.consume(1, 0.1)
             # Checked before producing the next batch: right after producing, the queue
             # is never empty, and latency would only be sampled at checkpoints.
             if self._unacked and len(producer) == 0:
                 self._acknowledged()
             if msgs:
-                nbytes = self._forward(msgs)
+                nbytes = self._forward(cast(list[Record], msgs))
                 if not throttle.limits.unlimited:
                     avg_bytes = nbytes / len(msgs)
                     wait = throttle.delay(len(msgs), nbytes)
@@ -295,12 +321,14 @@ class Member:
                 self._checkpoint(None)
                 next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
 
-    def _forward(self, msgs: list[Message]) -> int:
+    def _forward(self, msgs: list[Record]) -> int:
         """The hot path: hand every record of a batch to the producer; returns its bytes."""
         producer = self._producer
         assert producer is not None
         produce = producer.produce
         topics = self._topics
+        # Most members copy one topic: skip decoding and hashing each record's topic name.
+        only_target = next(iter(topics.values())) if len(topics) == 1 else None
         origin_only = self._origin_only
         origin_pair = self._origin_pair
         via_pair = self._via_pair
@@ -328,13 +356,17 @@ class Member:
                 headers.append(via_pair if has_origin else origin_pair)
             ts = msg.timestamp()[1]
             try:
+                # Positional: (topic, value, key, partition, callback, on_delivery,
+                # timestamp, headers); keyword parsing costs more than the call itself.
                 produce(
-                    topics[msg.topic()],
+                    only_target or topics[msg.topic()],
                     msg.value(),
                     msg.key(),
                     msg.partition() if keep else -1,
-                    timestamp=ts if ts > 0 else 0,
-                    headers=headers,
+                    None,
+                    None,
+                    ts if ts > 0 else 0,  # noqa: FURB136 (a call costs more, per record)
+                    headers,
                 )
             except BufferError:
                 self._produce_when_room(msg, headers)
@@ -373,7 +405,7 @@ class Member:
         self._unacked.clear()
         self._recent_max.append((time.monotonic(), worst))
 
-    def _produce_when_room(self, msg: Message, headers: list[tuple[str, bytes | None]]) -> None:
+    def _produce_when_room(self, msg: Record, headers: Headers) -> None:
         """The slow path: the target is slower than the source, so wait for acks instead
         of growing memory, then produce `msg`."""
         producer = self._producer
@@ -400,7 +432,7 @@ class Member:
                     msg.value(),
                     msg.key(),
                     msg.partition() if self.cfg.keep_partition else -1,
-                    timestamp=ts if ts > 0 else 0,
+                    timestamp=max(0, ts),
                     headers=headers,
                 )
                 return
@@ -610,9 +642,9 @@ class Member:
             message = str(wrapped)
         self._background_error = PersistentKafkaError(message, wrapped.code)
 
-    def _on_message_error(self, msg: Message) -> None:
+    def _on_message_error(self, msg: Record) -> None:
         err = msg.error()
-        if err.code() == KafkaError._PARTITION_EOF:
+        if err is None or err.code() == KafkaError._PARTITION_EOF:
             return
         where = f"topic {msg.topic()} partition {msg.partition()}"
         if err.code() in (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED):
@@ -637,7 +669,7 @@ class Member:
                 setattr(self._state, k, v)
 
 
-def _write_error(err: KafkaError, topic: str, partition: int) -> KsyncKafkaError:
+def _write_error(err: KafkaError, topic: str | None, partition: int | None) -> KsyncKafkaError:
     """A write failure as a sentence that names the target topic and partition."""
     where = f"target topic {topic} partition {partition}"
     if err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):

@@ -81,6 +81,7 @@ def member_limits(
     `instance_quotas` holds (quota MB/s, partitions of every task using that instance):
     a quota is split over all those partitions the same way.
     """
+    owned: float
     if member_partitions is not None and task_partitions > 0:
         owned = member_partitions
     else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import CursorResult, Engine, Result, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -321,10 +321,12 @@ class Store:
     def prune_metric_points(self, before: datetime, task_ids: set[str]) -> int:
         """Drop points older than `before` and those of tasks that no longer exist."""
         with self.session() as s:
-            old = s.execute(delete(MetricPointRow).where(MetricPointRow.at < before)).rowcount
-            orphans = s.execute(
-                delete(MetricPointRow).where(MetricPointRow.task_id.not_in(task_ids))
-            ).rowcount if task_ids else 0
+            old = _rowcount(s.execute(delete(MetricPointRow).where(MetricPointRow.at < before)))
+            orphans = (
+                _rowcount(s.execute(delete(MetricPointRow).where(MetricPointRow.task_id.not_in(task_ids))))
+                if task_ids
+                else 0
+            )
         return int(old or 0) + int(orphans or 0)
 
     # ---- workers, slots and members ------------------------------------------------
@@ -440,6 +442,12 @@ class Store:
     def release_lease(self, name: str, holder: str) -> None:
         with self.session() as s:
             s.execute(delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.holder == holder))
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows a DELETE or UPDATE touched (its result is always a cursor result)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def _instances_of(task: TaskRow) -> set[str]:

@@ -119,10 +119,9 @@ class Worker:
             if task.desired == "running" and task.status != "Failed":
                 wanted[(task.id, slot)] = task
         for key in list(self._members):
-            run = self._members[key]
-            task = wanted.get(key)
-            if task is None or task.generation != run.generation:
-                self._stop_member(key, "unassigned" if task is None else "new generation")
+            wanted_task = wanted.get(key)
+            if wanted_task is None or wanted_task.generation != self._members[key].generation:
+                self._stop_member(key, "unassigned" if wanted_task is None else "new generation")
         self._prune_stopped()
         for key, task in wanted.items():
             run = self._members.get(key)

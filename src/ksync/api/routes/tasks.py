@@ -15,8 +15,8 @@ from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import invalid
 from ksync.api.schemas import Task, TaskEvent, TaskEventList, TaskList, TaskMetricHistory
 from ksync.control import lifecycle
-from ksync.spec import StartPoint, TaskSpec
 from ksync.monitoring import history
+from ksync.spec import StartPoint, TaskSpec
 from ksync.store.repo import Store, as_utc, utcnow
 from ksync.store.tables import MemberRow, TaskRow
 
