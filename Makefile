@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test bench bench-compare lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sync_throughput.py
+
+# Before/after an optimisation, in one run: make bench-compare BASE=HEAD~1
+bench-compare: $(STAMP)
+	$(BIN)/python benchmarks/compare_revisions.py --base $(or $(BASE),HEAD)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

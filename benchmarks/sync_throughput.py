@@ -419,9 +419,11 @@ def phase_naive(src: str, dst: str, args: argparse.Namespace,
 class KsyncServer:
     """`python -m ksync server` in a subprocess with its own data directory."""
 
-    def __init__(self, *extra_args: str) -> None:
+    def __init__(self, *extra_args: str, source_dir: str | None = None) -> None:
         # BENCH_KSYNC_ARGS: extra `ksync server` options for every ksync phase.
         self.extra_args = os.environ.get("BENCH_KSYNC_ARGS", "").split() + list(extra_args)
+        # Another checkout's src/ to run instead of the installed package (compare_revisions).
+        self.source_dir = source_dir
         self.port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="ksync-bench-")
         self.log_path = os.path.join(self.data_dir, "server.log")
@@ -432,8 +434,11 @@ class KsyncServer:
     def start(self, timeout_s: float = 60) -> None:
         cmd = [sys.executable, "-m", "ksync", "server", "--host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", self.data_dir, *self.extra_args]
+        env = dict(os.environ)
+        if self.source_dir is not None:
+            env["PYTHONPATH"] = self.source_dir  # ahead of the editable install's path
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while True:

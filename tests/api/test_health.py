@@ -32,4 +32,8 @@ def test_openapi_lists_every_v1_path_of_the_contract(client: httpx.Client) -> No
 
 def test_unknown_route_and_method_get_the_error_shape(client: httpx.Client) -> None:
     assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
-    assert_error(client.put("/api/v1/tasks"), 405, "method_not_allowed")
+    r = client.put("/api/v1/tasks")
+    assert_error(r, 405, "method_not_allowed")
+    assert set(r.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    assert "PUT" not in r.headers["allow"]
+    assert "GET" in r.json()["error"]["message"]

@@ -8,8 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ksync.store.repo import Conflict, NotFound
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 class ApiError(Exception):
@@ -68,6 +71,25 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body("conflict", str(exc)), status_code=409)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        message = str(exc.detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # A 405 must carry Allow (RFC 9110); the router names only the first route that
+            # matched the path, and each method of a path is its own route here.
+            allow = ", ".join(_allowed_methods(request))
+            headers["Allow"] = allow
+            message = f"{message}: {request.url.path} accepts {allow}"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts for the request's path (asked of the routes
+    themselves, so included routers count too)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]

@@ -1,0 +1,87 @@
+"""Before/after: ksync end to end from two source trees, in one run, as a ratio.
+
+Loads the source once, then alternates `ksync server` from a base revision (a temporary
+git worktree) and from the working tree, each copying the same records into a fresh
+topic, so both see the same brokers, data and machine load. Prints every run and
+new/base of the mean end-to-end rates. Use it before claiming an optimisation:
+
+    .venv/bin/python benchmarks/compare_revisions.py --base HEAD~1 --runs 3
+
+The base runs from its own src/ with this checkout's virtualenv, so it must not need
+dependencies this one lacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sync_throughput as bench
+
+from ksync.devkafka import local_brokers
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def worktree(rev: str) -> Iterator[Path]:
+    """A detached checkout of `rev`, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="ksync-base-")) / "tree"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(path), rev],
+                   check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(path)],
+                       check=False)
+
+
+def run_once(source_dir: str | None, src: str, dst: str, args: argparse.Namespace,
+             run: int) -> tuple[float, float]:
+    """One task on a fresh server; returns (end-to-end rate, rate after the first record)."""
+    server = bench.KsyncServer(source_dir=source_dir)
+    try:
+        server.start()
+        src_id, dst_id = bench._register(server, src, dst)
+        deadline = 120 + args.records / 2000
+        res, start = bench.run_ksync_task(server, src_id, dst_id, dst, args, 1, run, deadline,
+                                          name=f"run{run}")
+    finally:
+        server.stop()
+    return res.rate, res.records / (res.seconds - start)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--base", default="HEAD", help="git revision to compare with (default HEAD)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per tree (default 3)")
+    ap.add_argument("--records", type=int, default=1_000_000)
+    opts = ap.parse_args()
+    if opts.runs < 1 or opts.records < 1:
+        ap.error("--runs and --records must be positive")
+    args = bench.parse_args(["--records", str(opts.records)])
+    rates: dict[str, list[float]] = {"base": [], "new": []}
+    with worktree(opts.base) as base, local_brokers("cmp-src", "cmp-dst") as brokers:
+        src, dst = brokers[0].bootstrap, brokers[1].bootstrap
+        bench.phase_load(src, args, 120 + args.records / 2000)
+        run = 1
+        for _ in range(opts.runs):
+            for name, source_dir in (("base", str(base / "src")), ("new", None)):
+                rate, steady = run_once(source_dir, src, dst, args, run)
+                run += 1
+                rates[name].append(rate)
+                print(f"{name:<4} {rate:8.0f} rec/s end to end  {steady:8.0f} rec/s after the "
+                      "first record", flush=True)
+    mean = {k: sum(v) / len(v) for k, v in rates.items()}
+    print(f"base {opts.base}: {mean['base']:.0f} rec/s, working tree: {mean['new']:.0f} rec/s, "
+          f"new/base = {mean['new'] / mean['base']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
