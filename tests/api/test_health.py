@@ -37,3 +37,25 @@ def test_unknown_route_and_method_get_the_error_shape(client: httpx.Client) -> N
     assert set(r.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     assert "PUT" not in r.headers["allow"]
     assert "GET" in r.json()["error"]["message"]
+
+
+def test_openapi_documents_error_answers_with_the_one_error_shape(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    expected = {
+        ("/api/v1/tasks", "post"): {"409", "422"},
+        ("/api/v1/tasks/{task_id}", "get"): {"404"},
+        ("/api/v1/tasks/{task_id}/pause", "post"): {"404", "409"},
+        ("/api/v1/instances/{instance_id}", "delete"): {"404", "409"},
+        ("/api/v1/instances/{instance_id}/topics", "get"): {"404", "502"},
+    }
+    for (path, method), statuses in expected.items():
+        responses = paths[path][method]["responses"]
+        assert statuses <= set(responses), (path, method, sorted(responses))
+        for status in statuses:
+            ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+            assert ref.endswith("/ErrorBody"), (path, method, status, ref)
+    # FastAPI's own 422 shape ({"detail": [...]}) is not what ksync answers.
+    assert "HTTPValidationError" not in str(paths["/api/v1/tasks"]["post"]["responses"])
+    error = spec["components"]["schemas"]["ErrorDetail"]
+    assert set(error["required"]) == {"code", "message"}

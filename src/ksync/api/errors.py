@@ -7,12 +7,37 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ksync.store.repo import Conflict, NotFound
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The shape of every failure: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+_MEANING = {
+    404: "No such resource.",
+    409: "Not allowed in the resource's current state; the message says why and what to do.",
+    422: "Invalid input: the message names the field and what is allowed. Nothing was written.",
+    502: "The Kafka instance could not be reached; the message carries the client's error.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route answers with (one shape for all)."""
+    return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
 
 
 class ApiError(Exception):
@@ -91,5 +116,7 @@ def _allowed_methods(request: Request) -> list[str]:
     return [
         method
         for method in HTTP_METHODS
-        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
     ]

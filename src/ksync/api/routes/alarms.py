@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import StoreDep
-from ksync.api.errors import invalid
+from ksync.api.errors import documented, invalid
 from ksync.monitoring.alarms import (
     AlarmRule,
     AlarmRuleSpec,
@@ -166,7 +166,7 @@ def _check_task(store: Store, task_id: str | None) -> None:
 # ---- routes -----------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=AlarmRuleOut)
+@router.post("", status_code=201, response_model=AlarmRuleOut, responses=documented(422))
 def create_alarm(spec: AlarmRuleSpec, store: StoreDep, alarms: AlarmsDep) -> AlarmRuleOut:
     """Define an alarm rule over one task (`task_id`) or every task (`task_id` null)."""
     _check_task(store, spec.task_id)
@@ -193,13 +193,13 @@ def alarm_events(
     )
 
 
-@router.get("/{rule_id}", response_model=AlarmRuleOut)
+@router.get("/{rule_id}", response_model=AlarmRuleOut, responses=documented(404))
 def get_alarm(rule_id: str, alarms: AlarmsDep) -> AlarmRuleOut:
     """One rule, or 404."""
     return AlarmRuleOut.of(alarms.get_rule(rule_id))
 
 
-@router.patch("/{rule_id}", response_model=AlarmRuleOut)
+@router.patch("/{rule_id}", response_model=AlarmRuleOut, responses=documented(404, 422))
 def update_alarm(
     rule_id: str, patch: AlarmRulePatch, store: StoreDep, alarms: AlarmsDep
 ) -> AlarmRuleOut:
@@ -220,7 +220,7 @@ def update_alarm(
     return AlarmRuleOut.of(alarms.replace_rule(rule_id, spec))
 
 
-@router.delete("/{rule_id}", status_code=204)
+@router.delete("/{rule_id}", status_code=204, responses=documented(404))
 def delete_alarm(
     rule_id: str, store: StoreDep, alarms: AlarmsDep, dispatcher: DispatcherDep
 ) -> Response:
@@ -239,7 +239,9 @@ def delete_alarm(
     return Response(status_code=204)
 
 
-@router.post("/{rule_id}/test", status_code=202, response_model=AlarmEventOut)
+@router.post(
+    "/{rule_id}/test", status_code=202, response_model=AlarmEventOut, responses=documented(404)
+)
 def test_alarm(
     rule_id: str, store: StoreDep, alarms: AlarmsDep, dispatcher: DispatcherDep
 ) -> AlarmEventOut:

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import StoreDep
-from ksync.api.errors import ApiError, invalid
+from ksync.api.errors import ApiError, documented, invalid
 from ksync.api.schemas import (
     Instance,
     InstanceList,
@@ -29,17 +29,21 @@ CONNECT_TIMEOUT_S = 10.0
 
 def probe(spec: InstanceSpec) -> ClusterInfo:
     """Connect to the instance (10 s) and read its cluster id; 422 with the broker's words."""
-    conn = Connection(instance_id="probe", bootstrap_servers=spec.bootstrap_servers, security=spec.security)
+    conn = Connection(
+        instance_id="probe", bootstrap_servers=spec.bootstrap_servers, security=spec.security
+    )
     try:
         return InstanceAdmin(conn, timeout_s=CONNECT_TIMEOUT_S).cluster_info()
     except KsyncKafkaError as exc:
         raise ApiError(422, "instance_unreachable", str(exc)) from None
     except KafkaException as exc:
         # librdkafka refused the settings before connecting, e.g. a ca_pem that is not PEM.
-        raise invalid("security", str(wrap(exc, "the Kafka client refuses these settings"))) from None
+        raise invalid(
+            "security", str(wrap(exc, "the Kafka client refuses these settings"))
+        ) from None
 
 
-@router.post("", status_code=201, response_model=Instance)
+@router.post("", status_code=201, response_model=Instance, responses=documented(422))
 def create_instance(spec: InstanceSpec, store: StoreDep) -> Instance:
     """Register an instance after checking that ksync can reach it."""
     info = probe(spec)
@@ -59,7 +63,7 @@ class InstancePatch(BaseModel):
     sync_quota_mb_s: float | None = None
 
 
-@router.patch("/{instance_id}", response_model=Instance)
+@router.patch("/{instance_id}", response_model=Instance, responses=documented(404, 422))
 def update_instance(instance_id: str, patch: InstancePatch, store: StoreDep) -> Instance:
     """Change an instance (checked like a create); tasks using it restart their members."""
     row = store.get_instance(instance_id)
@@ -91,20 +95,20 @@ def list_instances(store: StoreDep) -> InstanceList:
     return InstanceList(instances=[Instance.of(r) for r in store.list_instances()])
 
 
-@router.get("/{instance_id}", response_model=Instance)
+@router.get("/{instance_id}", response_model=Instance, responses=documented(404))
 def get_instance(instance_id: str, store: StoreDep) -> Instance:
     """One instance, or 404."""
     return Instance.of(store.get_instance(instance_id))
 
 
-@router.delete("/{instance_id}", status_code=204)
+@router.delete("/{instance_id}", status_code=204, responses=documented(404, 409))
 def delete_instance(instance_id: str, store: StoreDep) -> Response:
     """Forget an instance; 409 while a task uses it. The cluster itself is untouched."""
     store.delete_instance(instance_id)
     return Response(status_code=204)
 
 
-@router.get("/{instance_id}/topics", response_model=TopicList)
+@router.get("/{instance_id}/topics", response_model=TopicList, responses=documented(404, 502))
 def list_topics(instance_id: str, store: StoreDep) -> TopicList:
     """The instance's topics (internal ones left out) with partitions and replication."""
     conn = store.connection(instance_id)
@@ -120,7 +124,9 @@ def list_topics(instance_id: str, store: StoreDep) -> TopicList:
     )
 
 
-@router.get("/{instance_id}/traffic", response_model=InstanceTraffic)
+@router.get(
+    "/{instance_id}/traffic", response_model=InstanceTraffic, responses=documented(404, 422)
+)
 def instance_traffic(instance_id: str, store: StoreDep) -> InstanceTraffic:
     """Sync traffic read from and written to this instance now, by task."""
     row = store.get_instance(instance_id)

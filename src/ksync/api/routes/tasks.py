@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import SettingsDep, StoreDep
-from ksync.api.errors import invalid
+from ksync.api.errors import documented, invalid
 from ksync.api.schemas import Task, TaskEvent, TaskEventList, TaskList, TaskMetricHistory
 from ksync.control import lifecycle
 from ksync.monitoring import history
@@ -31,7 +31,7 @@ def _quotas(store: Store) -> dict[str, float | None]:
     return {i.id: i.sync_quota_mb_s for i in store.list_instances()}
 
 
-@router.post("", status_code=202, response_model=Task)
+@router.post("", status_code=202, response_model=Task, responses=documented(409, 422))
 def create_task(spec: TaskSpec, store: StoreDep) -> Task:
     """Create a sync task; it starts as Unassigned and converges to Running."""
     try:
@@ -59,7 +59,7 @@ class TaskPatch(BaseModel):
     options: dict[str, Any]
 
 
-@router.patch("/{task_id}", response_model=Task)
+@router.patch("/{task_id}", response_model=Task, responses=documented(404, 409, 422))
 def update_task(task_id: str, patch: TaskPatch, store: StoreDep) -> Task:
     """Change options (throttle_mb_s, qps_limit, task_max, sync_topic_configs) in place."""
     try:
@@ -71,12 +71,14 @@ def update_task(task_id: str, patch: TaskPatch, store: StoreDep) -> Task:
     return task_view(store, row)
 
 
-@router.get("/{task_id}/metrics", response_model=TaskMetricHistory)
+@router.get("/{task_id}/metrics", response_model=TaskMetricHistory, responses=documented(404, 422))
 def task_metrics(
     task_id: str,
     store: StoreDep,
     since: Annotated[int, Query(ge=10, le=86_400, description="seconds back from now")] = 3600,
-    step: Annotated[int, Query(ge=10, le=86_400, multiple_of=10, description="seconds per point")] = 60,
+    step: Annotated[
+        int, Query(ge=10, le=86_400, multiple_of=10, description="seconds per point")
+    ] = 60,
     by: Annotated[Literal["topic", "partition"], Query()] = "topic",
 ) -> TaskMetricHistory:
     """Throughput, lag and latency over the last `since` seconds (at most 24 h), one point
@@ -90,13 +92,13 @@ def task_metrics(
     )
 
 
-@router.get("/{task_id}", response_model=Task)
+@router.get("/{task_id}", response_model=Task, responses=documented(404))
 def get_task(task_id: str, store: StoreDep) -> Task:
     """One task, or 404 (also once a deleted task's members have all stopped)."""
     return task_view(store, store.get_task(task_id))
 
 
-@router.get("/{task_id}/events", response_model=TaskEventList)
+@router.get("/{task_id}/events", response_model=TaskEventList, responses=documented(404))
 def task_events(task_id: str, store: StoreDep) -> TaskEventList:
     """The task's status changes, newest first."""
     store.get_task(task_id)
@@ -108,13 +110,15 @@ def task_events(task_id: str, store: StoreDep) -> TaskEventList:
     )
 
 
-@router.delete("/{task_id}", status_code=202, response_model=Task)
+@router.delete("/{task_id}", status_code=202, response_model=Task, responses=documented(404))
 def delete_task(task_id: str, store: StoreDep) -> Task:
     """Stop the sync and forget the task: copied data, topics and instances stay."""
     return task_view(store, lifecycle.delete(store, task_id))
 
 
-@router.post("/{task_id}/pause", status_code=202, response_model=Task)
+@router.post(
+    "/{task_id}/pause", status_code=202, response_model=Task, responses=documented(404, 409)
+)
 def pause_task(task_id: str, store: StoreDep) -> Task:
     """Members commit their progress and stop; the status becomes Paused."""
     return task_view(store, lifecycle.pause(store, task_id))
@@ -126,7 +130,9 @@ class StartRequest(BaseModel):
     start: StartPoint | None = None
 
 
-@router.post("/{task_id}/start", status_code=202, response_model=Task)
+@router.post(
+    "/{task_id}/start", status_code=202, response_model=Task, responses=documented(404, 409, 422)
+)
 def start_task(
     task_id: str, store: StoreDep, settings: SettingsDep, body: StartRequest | None = None
 ) -> Task:
@@ -137,7 +143,9 @@ def start_task(
     return task_view(store, lifecycle.start(store, task_id, point, retention))
 
 
-@router.post("/{task_id}/restart", status_code=202, response_model=Task)
+@router.post(
+    "/{task_id}/restart", status_code=202, response_model=Task, responses=documented(404, 409)
+)
 def restart_task(task_id: str, store: StoreDep) -> Task:
     """Stop and start every member; progress is kept."""
     return task_view(store, lifecycle.restart(store, task_id))
