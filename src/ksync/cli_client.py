@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -135,6 +135,16 @@ def _id(value: str, what: str) -> str:
     if not value.strip():
         raise typer.BadParameter(f"{what} id must not be empty")
     return value.strip()
+
+
+def _emit_list(t: Target, key: str, items: list[Json], render: Callable[[list[Json]], str]) -> None:
+    """A list as JSON (`{key: items}`, the API's shape), as "no <key>", or rendered."""
+    if t.json:
+        _print_json({key: items})
+    elif not items:
+        typer.echo(f"no {key}")
+    else:
+        typer.echo(render(items))
 
 
 def _print_json(data: Any) -> None:
@@ -272,12 +282,7 @@ def instance_list(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output:
     t = _target(api_url, api_key, output)
     with _client(t) as client:
         instances = client.list_instances()
-    if t.json:
-        _print_json({"instances": instances})
-    elif not instances:
-        typer.echo("no instances")
-    else:
-        typer.echo(_instance_rows(instances))
+    _emit_list(t, "instances", instances, _instance_rows)
 
 
 @instance_app.command("show", epilog=EXIT_CODES)
@@ -305,15 +310,10 @@ def instance_topics(
     t = _target(api_url, api_key, output)
     with _client(t) as client:
         topics = client.instance_topics(_id(instance_id, "instance"))
-    if t.json:
-        _print_json({"topics": topics})
-    elif not topics:
-        typer.echo("no topics")
-    else:
-        typer.echo(table(
-            ["TOPIC", "PARTITIONS", "REPLICATION"],
-            [[x["name"], x["partitions"], x["replication_factor"]] for x in topics],
-        ))
+    _emit_list(t, "topics", topics, lambda rows: table(
+        ["TOPIC", "PARTITIONS", "REPLICATION"],
+        [[x["name"], x["partitions"], x["replication_factor"]] for x in rows],
+    ))
 
 
 @instance_app.command("rm", epilog=EXIT_CODES)
@@ -526,12 +526,7 @@ def task_list(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Out
     t = _target(api_url, api_key, output)
     with _client(t) as client:
         tasks = client.list_tasks()
-    if t.json:
-        _print_json({"tasks": tasks})
-    elif not tasks:
-        typer.echo("no tasks")
-    else:
-        typer.echo(_task_rows(tasks))
+    _emit_list(t, "tasks", tasks, _task_rows)
 
 
 @task_app.command("show", epilog=EXIT_CODES)
@@ -553,7 +548,10 @@ def task_show(
     typer.echo(_task_details(task, events))
 
 
-def _report(task: Json, what: str, t: Target) -> None:
+def _task_request(t: Target, task_id: str, call: Callable[[KsyncClient, str], Json], what: str) -> None:
+    """Send one lifecycle request for a task and report the status it answered with."""
+    with _client(t) as client:
+        task = call(client, _id(task_id, "task"))
     if t.json:
         _print_json(task)
     else:
@@ -565,10 +563,7 @@ def task_pause(
     task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = OutputFormat.table
 ) -> None:
     """Members commit their progress and stop; the status becomes Paused."""
-    t = _target(api_url, api_key, output)
-    with _client(t) as client:
-        task = client.pause_task(_id(task_id, "task"))
-    _report(task, "pause requested", t)
+    _task_request(_target(api_url, api_key, output), task_id, KsyncClient.pause_task, "pause requested")
 
 
 @task_app.command("start", epilog=EXIT_CODES)
@@ -584,11 +579,10 @@ def task_start(
     output: Output = OutputFormat.table,
 ) -> None:
     """Resume a paused task, or try a failed one again."""
-    t = _target(api_url, api_key, output)
     point = _start_point(from_, timestamp_ms, "--from")
-    with _client(t) as client:
-        task = client.start_task(_id(task_id, "task"), point)
-    _report(task, "start requested", t)
+    _task_request(
+        _target(api_url, api_key, output), task_id, lambda c, tid: c.start_task(tid, point), "start requested"
+    )
 
 
 @task_app.command("restart", epilog=EXIT_CODES)
@@ -596,10 +590,7 @@ def task_restart(
     task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = OutputFormat.table
 ) -> None:
     """Stop and start every member; progress is kept."""
-    t = _target(api_url, api_key, output)
-    with _client(t) as client:
-        task = client.restart_task(_id(task_id, "task"))
-    _report(task, "restart requested", t)
+    _task_request(_target(api_url, api_key, output), task_id, KsyncClient.restart_task, "restart requested")
 
 
 @task_app.command("rm", epilog=EXIT_CODES)
@@ -607,10 +598,7 @@ def task_rm(
     task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = OutputFormat.table
 ) -> None:
     """Stop the sync and forget the task; copied data, topics and instances stay."""
-    t = _target(api_url, api_key, output)
-    with _client(t) as client:
-        task = client.delete_task(_id(task_id, "task"))
-    _report(task, "delete requested", t)
+    _task_request(_target(api_url, api_key, output), task_id, KsyncClient.delete_task, "delete requested")
 
 
 class _Rates:
