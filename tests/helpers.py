@@ -11,7 +11,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import LocalBroker, stop_process
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
 from ksync.spec import Connection
 
@@ -151,17 +151,9 @@ class KsyncServer:
 
     def stop(self) -> None:
         """SIGTERM (clean: members commit), then SIGKILL if it hangs."""
-        import subprocess
-
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc)
 
     def kill(self) -> None:
         """SIGKILL: the crash case."""

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ksync.devkafka import LocalBroker, local_brokers, wait_for_port
+from ksync.devkafka import LocalBroker, local_brokers, stop_process, wait_for_port
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
 from ksync.spec import Connection
 
@@ -120,11 +120,6 @@ Press Ctrl-C to stop everything.
         finally:
             stop.set()
             producer.join(timeout=10) if producer.is_alive() else None
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server, timeout_s=30)
             print("demo stopped: server and brokers are down", flush=True)
     return 0

@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +96,23 @@ class LocalBroker:
         if proc is None or proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGCONT)
-            # tansu exits at once on SIGINT but lingers ~5 s on SIGTERM.
-            os.kill(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            os.kill(proc.pid, signal.SIGCONT)  # a paused broker cannot act on a signal
+        # tansu exits at once on SIGINT but lingers ~5 s on SIGTERM.
+        stop_process(proc, signal.SIGINT, timeout_s=5)
+
+
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout_s: float = 60) -> None:
+    """Send `sig`, wait up to `timeout_s` for a clean exit, then SIGKILL: whatever a test
+    or the demo starts never outlives it."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextlib.contextmanager

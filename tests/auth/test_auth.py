@@ -23,7 +23,7 @@ import httpx
 import pytest
 from helpers import KsyncServer, create_topic, running_server
 
-from ksync.devkafka import LocalBroker, free_port
+from ksync.devkafka import LocalBroker, free_port, stop_process
 from ksync.server import load_keys
 from ksync.settings import Settings
 
@@ -287,9 +287,4 @@ def test_a_loopback_host_needs_no_keys_and_says_the_api_is_open(tmp_path: Path) 
         assert r.status_code == 200 and r.json() == {"tasks": []}
         assert f"the API is open to anyone who can reach 127.0.0.2:{port}" in log_path.read_text()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

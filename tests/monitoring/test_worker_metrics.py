@@ -23,7 +23,7 @@ from helpers import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from ksync.devkafka import LocalBroker, free_port, wait_for_port
+from ksync.devkafka import LocalBroker, free_port, stop_process, wait_for_port
 
 
 @pytest.fixture
@@ -45,12 +45,7 @@ def server_and_worker(
             wait_for_port(port, timeout_s=30)
             yield srv, port
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            stop_process(worker)
             log.close()
 
 
@@ -65,7 +60,6 @@ def test_a_standalone_worker_serves_its_members_metrics(
             what="the standalone worker to heartbeat",
         )
         a, b = add_instance(client, src), add_instance(client, dst)
-        tasks = []
         for topic in ("wm1", "wm2"):  # two one-member tasks: one lands on each worker
             create_topic(src, topic, 1)
             p = producer(src)
@@ -74,7 +68,6 @@ def test_a_standalone_worker_serves_its_members_metrics(
             p.flush()
             task = client.post("/api/v1/tasks", json=task_body(a, b, topics=[topic])).json()
             wait_status(client, task["id"], "Running")
-            tasks.append(task["id"])
         read_all(dst, "wm1", 1, 300)
         read_all(dst, "wm2", 1, 300)
         on_worker = {

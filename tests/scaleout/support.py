@@ -11,6 +11,8 @@ from typing import Any
 
 from helpers import TEST_SESSION_TIMEOUT_MS
 
+from ksync.devkafka import stop_process
+
 # --worker-timeout of every server here: also the controller lease's TTL.
 WORKER_TIMEOUT_S = 5
 
@@ -53,14 +55,8 @@ class WorkerProcess:
     def stop(self) -> None:
         """SIGTERM (members commit, the worker deregisters), SIGKILL if it hangs."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -56,7 +56,8 @@ def invalid(field: str, message: str) -> ApiError:
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+    """The JSON of an error answer; `ErrorBody` is its documented shape."""
+    return ErrorBody(error=ErrorDetail(code=code, message=message)).model_dump()
 
 
 def _describe(err: dict[str, Any]) -> str:

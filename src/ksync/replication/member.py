@@ -142,9 +142,10 @@ class Member:
         self._recent_max: deque[tuple[float, float]] = deque(maxlen=64)
         # Shared by every record that arrives without headers: librdkafka copies headers
         # at produce time, so one list serves them all.
-        self._origin_only: Headers = [(ORIGIN_HEADER, cfg.source_cluster_id.encode())]
-        self._origin_pair = (ORIGIN_HEADER, cfg.source_cluster_id.encode())
-        self._via_pair = (VIA_HEADER, cfg.source_cluster_id.encode())
+        source_id = cfg.source_cluster_id.encode()
+        self._origin_pair = (ORIGIN_HEADER, source_id)
+        self._origin_only: Headers = [self._origin_pair]
+        self._via_pair = (VIA_HEADER, source_id)
         self._target_origin = cfg.target_cluster_id.encode()
 
     # ---- control, from other threads -------------------------------------------------
@@ -354,32 +355,23 @@ class Member:
                     skipped += 1  # written on or copied through the target: it would loop
                     continue
                 headers.append(via_pair if has_origin else origin_pair)
+            target = only_target or topics[msg.topic()]
+            partition = msg.partition() if keep else -1
             ts = msg.timestamp()[1]
+            ts = max(ts, 0)  # no timestamp: the target stamps it
             try:
                 # Positional: (topic, value, key, partition, callback, on_delivery,
                 # timestamp, headers); keyword parsing costs more than the call itself.
-                produce(
-                    only_target or topics[msg.topic()],
-                    msg.value(),
-                    msg.key(),
-                    msg.partition() if keep else -1,
-                    None,
-                    None,
-                    ts if ts > 0 else 0,  # noqa: FURB136 (a call costs more, per record)
-                    headers,
-                )
+                produce(target, msg.value(), msg.key(), partition, None, None, ts, headers)
             except BufferError:
-                self._produce_when_room(msg, headers)
+                self._produce_when_room((target, msg.value(), msg.key(), partition, None, None, ts, headers))
             except KafkaException as exc:  # refused before sending (e.g. over the size limit)
-                raise _write_error(exc.args[0], topics[msg.topic()], msg.partition()) from None
+                raise _write_error(exc.args[0], target, msg.partition()) from None
         producer.poll(0)
-        if not self.cfg.measure:
-            with self._lock:
-                self._state.records_total += len(msgs) - skipped
-                self._state.skipped_loop_total += skipped
-            return 0
-        nbytes = sum(map(len, msgs))  # value bytes, summed in C
-        self._unacked.append((msgs[0].timestamp()[1], msgs[-1].timestamp()[1], len(msgs) - skipped))
+        nbytes = 0
+        if self.cfg.measure:
+            nbytes = sum(map(len, msgs))  # value bytes, summed in C
+            self._unacked.append((msgs[0].timestamp()[1], msgs[-1].timestamp()[1], len(msgs) - skipped))
         with self._lock:
             self._state.records_total += len(msgs) - skipped
             self._state.skipped_loop_total += skipped
@@ -405,13 +397,11 @@ class Member:
         self._unacked.clear()
         self._recent_max.append((time.monotonic(), worst))
 
-    def _produce_when_room(self, msg: Record, headers: Headers) -> None:
+    def _produce_when_room(self, args: tuple[Any, ...]) -> None:
         """The slow path: the target is slower than the source, so wait for acks instead
-        of growing memory, then produce `msg`."""
+        of growing memory, then make the `produce(*args)` call the hot path could not."""
         producer = self._producer
         assert producer is not None
-        ts = msg.timestamp()[1]
-        target = self._topics[msg.topic()]
         refreshed = time.monotonic()
         while True:
             # Success reports are off, so poll() has nothing to return early for: it would
@@ -427,14 +417,7 @@ class Member:
                 assigned = self._consumer.assignment() if self._consumer is not None else []
                 self._record_progress([], assigned)
             try:
-                producer.produce(
-                    target,
-                    msg.value(),
-                    msg.key(),
-                    msg.partition() if self.cfg.keep_partition else -1,
-                    timestamp=max(0, ts),
-                    headers=headers,
-                )
+                producer.produce(*args)
                 return
             except BufferError:
                 continue

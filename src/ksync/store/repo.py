@@ -327,7 +327,7 @@ class Store:
                 if task_ids
                 else 0
             )
-        return int(old or 0) + int(orphans or 0)
+        return old + orphans
 
     # ---- workers, slots and members ------------------------------------------------
 
