@@ -44,7 +44,7 @@ def worktree(rev: str) -> Iterator[Path]:
 def run_once(source_dir: str | None, src: str, dst: str, args: argparse.Namespace,
              run: int) -> tuple[float, float]:
     """One task on a fresh server; returns (end-to-end rate, rate after the first record)."""
-    server = bench.KsyncServer(source_dir=source_dir)
+    server = bench.KsyncServer(args.session_timeout_ms, source_dir=source_dir)
     try:
         server.start()
         src_id, dst_id = bench._register(server, src, dst)
