@@ -16,7 +16,7 @@ from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
 from helpers import create_topic, murmur2_partition, producer, read_all, wait_until
 
 from ksync.devkafka import LocalBroker
-from ksync.replication.member import Member, MemberConfig
+from ksync.replication.member import Member, MemberConfig, MemberState
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.spec import StartPoint
 
@@ -240,6 +240,92 @@ def test_stop_commits_the_end_of_every_partition_and_a_restart_copies_only_new_r
         assert values(got[p]) == [r.value for r in old + new if r.partition == p], p
     assert second.stop().records_total == 90
     assert committed(src, cfg.group_id, "cp", 3) == {0: 330, 1: 330, 2: 330}
+
+
+# ---- a target that stops acknowledging -----------------------------------------------------
+
+STALL_BOUND = 300  # max_unacked_records for these tests: far below the records produced
+
+
+def stall_until_reported(
+    member: RunningMember, topic: str, records: list[Rec], partitions: int
+) -> MemberState:
+    """Wait until a member on a frozen target reports the source's end offsets.
+
+    The member is then inside the slow path (its producer queue is full), and the
+    report shows that a stall stays visible as lag while it waits.
+    """
+    ends = {(topic, p): len(recs) for p, recs in by_partition(records, partitions).items()}
+    return wait_until(
+        lambda: (s := member.snapshot()) and s.end_offsets == ends and s,
+        timeout_s=30,
+        what=f"the stalled member to report end offsets {ends}",
+    )
+
+
+def test_a_stalled_target_holds_the_member_at_its_bound_and_everything_arrives_once_it_is_back(
+    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+) -> None:
+    src, dst = brokers
+    create_topic(src, "stall", 2)
+    create_topic(dst, "stall", 2)
+    records = [Rec(i % 2, f"k{i}".encode(), f"stall-{i}".encode()) for i in range(4000)]
+    cfg = member_config(src, dst, task_id(), {"stall": "stall"}, max_unacked_records=STALL_BOUND)
+    member = run_member(cfg)
+    member.wait_assigned(2)
+
+    dst.pause()  # SIGSTOP: the target keeps its data and answers nothing
+    try:
+        produce(src, "stall", records)
+        stalled = stall_until_reported(member, "stall", records, 2)
+        # Only whole batches count, and none can finish beyond what the queue holds: the
+        # member waits for room instead of buffering the source in memory.
+        assert 0 <= stalled.records_total <= STALL_BOUND
+        assert stalled.committed == {("stall", 0): 0, ("stall", 1): 0}
+    finally:
+        dst.resume()
+
+    got = read_all(dst, "stall", 2, len(records))
+    for p, recs in by_partition(records, 2).items():
+        assert values(got[p]) == [r.value for r in recs], p
+    assert member.stop().records_total == len(records)
+    assert committed(src, cfg.group_id, "stall", 2) == {0: 2000, 1: 2000}
+
+
+def test_a_member_stopped_during_a_stall_commits_nothing_and_its_successor_copies_everything(
+    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+) -> None:
+    src, dst = brokers
+    create_topic(src, "stall-stop", 2)
+    create_topic(dst, "stall-stop", 2)
+    records = [Rec(i % 2, None, f"ss-{i}".encode()) for i in range(3000)]
+    cfg = member_config(
+        src, dst, task_id(), {"stall-stop": "stall-stop"}, max_unacked_records=STALL_BOUND
+    )
+    first = run_member(cfg)
+    first.wait_assigned(2)
+
+    dst.pause()
+    try:
+        produce(src, "stall-stop", records)
+        stall_until_reported(first, "stall-stop", records, 2)
+        # Half a batch is queued: committing positions now would skip the other half.
+        assert first.stop().state == "stopped"
+        assert committed(src, cfg.group_id, "stall-stop", 2) == {0: 0, 1: 0}
+    finally:
+        dst.resume()
+
+    second = run_member(cfg)  # the same task: resumes from the last commit
+    got = read_all(dst, "stall-stop", 2, len(records))
+    for p, recs in by_partition(records, 2).items():
+        # What the first member had already sent may land too (at-least-once): a replay
+        # from the last commit, so the partition ends with the whole source in order.
+        want = [r.value for r in recs]
+        have = values(got[p])
+        replayed = len(have) - len(want)
+        assert replayed >= 0 and have[replayed:] == want and have[:replayed] == want[:replayed], p
+    assert second.stop().records_total == len(records)
+    assert committed(src, cfg.group_id, "stall-stop", 2) == {0: 1500, 1: 1500}
 
 
 # ---- start points --------------------------------------------------------------------------

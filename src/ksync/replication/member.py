@@ -92,6 +92,10 @@ class MemberConfig:
     batch_size: int = 500
     commit_interval_s: float = 1.0
     flush_timeout_s: float = 30.0
+    # Records produced but not yet acknowledged by the target, at most. Bounded so that a
+    # checkpoint, which waits for all of them, can finish within flush_timeout_s even from
+    # a slow, far target; a full queue sends the member down the slow path.
+    max_unacked_records: int = 100_000
     # Per-batch measurement (bytes, latency samples); off only to measure its own cost.
     measure: bool = True
 
@@ -225,9 +229,7 @@ class Member:
                     "acks": "all",
                     "linger.ms": 5,
                     "batch.size": 1_000_000,
-                    # Bounded in flight: a checkpoint waits for all of it, so it must be
-                    # acknowledgeable within a checkpoint even from a slow, far target.
-                    "queue.buffering.max.messages": 100_000,
+                    "queue.buffering.max.messages": cfg.max_unacked_records,
                     "queue.buffering.max.kbytes": 65_536,
                     # Java's default partitioner, for keep_partition = false.
                     "partitioner": "murmur2_random",
