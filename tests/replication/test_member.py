@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,43 +248,46 @@ def test_stop_commits_the_end_of_every_partition_and_a_restart_copies_only_new_r
 STALL_BOUND = 300  # max_unacked_records for these tests: far below the records produced
 
 
-def stall_until_reported(
-    member: RunningMember, topic: str, records: list[Rec], partitions: int
-) -> MemberState:
-    """Wait until a member on a frozen target reports the source's end offsets.
+@contextmanager
+def stalled_target(
+    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember, topic: str, records: list[Rec]
+) -> Iterator[tuple[RunningMember, MemberConfig, MemberState]]:
+    """A member copying `topic` (2 partitions) whose target froze before `records` came.
 
-    The member is then inside the slow path (its producer queue is full), and the
-    report shows that a stall stays visible as lag while it waits.
+    Yields once the member reports the source's end offsets: its producer queue is full,
+    so it is inside the slow path, and the report shows that a stall stays visible as
+    lag. The target (SIGSTOP: data kept, nothing answered) resumes on leaving.
     """
-    ends = {(topic, p): len(recs) for p, recs in by_partition(records, partitions).items()}
-    return wait_until(
-        lambda: (s := member.snapshot()) and s.end_offsets == ends and s,
-        timeout_s=30,
-        what=f"the stalled member to report end offsets {ends}",
-    )
+    src, dst = brokers
+    create_topic(src, topic, 2)
+    create_topic(dst, topic, 2)
+    cfg = member_config(src, dst, task_id(), {topic: topic}, max_unacked_records=STALL_BOUND)
+    member = run_member(cfg)
+    member.wait_assigned(2)
+    dst.pause()
+    try:
+        produce(src, topic, records)
+        ends = {(topic, p): len(recs) for p, recs in by_partition(records, 2).items()}
+        stalled = wait_until(
+            lambda: (s := member.snapshot()) and s.end_offsets == ends and s,
+            timeout_s=30,
+            what=f"the stalled member to report end offsets {ends}",
+        )
+        yield member, cfg, stalled
+    finally:
+        dst.resume()
 
 
 def test_a_stalled_target_holds_the_member_at_its_bound_and_everything_arrives_once_it_is_back(
     brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
 ) -> None:
     src, dst = brokers
-    create_topic(src, "stall", 2)
-    create_topic(dst, "stall", 2)
     records = [Rec(i % 2, f"k{i}".encode(), f"stall-{i}".encode()) for i in range(4000)]
-    cfg = member_config(src, dst, task_id(), {"stall": "stall"}, max_unacked_records=STALL_BOUND)
-    member = run_member(cfg)
-    member.wait_assigned(2)
-
-    dst.pause()  # SIGSTOP: the target keeps its data and answers nothing
-    try:
-        produce(src, "stall", records)
-        stalled = stall_until_reported(member, "stall", records, 2)
+    with stalled_target(brokers, run_member, "stall", records) as (member, cfg, stalled):
         # Only whole batches count, and none can finish beyond what the queue holds: the
         # member waits for room instead of buffering the source in memory.
         assert 0 <= stalled.records_total <= STALL_BOUND
         assert stalled.committed == {("stall", 0): 0, ("stall", 1): 0}
-    finally:
-        dst.resume()
 
     got = read_all(dst, "stall", 2, len(records))
     for p, recs in by_partition(records, 2).items():
@@ -296,24 +300,11 @@ def test_a_member_stopped_during_a_stall_commits_nothing_and_its_successor_copie
     brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
 ) -> None:
     src, dst = brokers
-    create_topic(src, "stall-stop", 2)
-    create_topic(dst, "stall-stop", 2)
     records = [Rec(i % 2, None, f"ss-{i}".encode()) for i in range(3000)]
-    cfg = member_config(
-        src, dst, task_id(), {"stall-stop": "stall-stop"}, max_unacked_records=STALL_BOUND
-    )
-    first = run_member(cfg)
-    first.wait_assigned(2)
-
-    dst.pause()
-    try:
-        produce(src, "stall-stop", records)
-        stall_until_reported(first, "stall-stop", records, 2)
+    with stalled_target(brokers, run_member, "stall-stop", records) as (first, cfg, _):
         # Half a batch is queued: committing positions now would skip the other half.
         assert first.stop().state == "stopped"
         assert committed(src, cfg.group_id, "stall-stop", 2) == {0: 0, 1: 0}
-    finally:
-        dst.resume()
 
     second = run_member(cfg)  # the same task: resumes from the last commit
     got = read_all(dst, "stall-stop", 2, len(records))
