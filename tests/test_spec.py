@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from ksync.spec import (
     Connection,
@@ -124,9 +124,7 @@ def test_a_bad_security_block_is_reported_under_security() -> None:
 
 def test_a_mechanism_without_sasl_and_an_unknown_mechanism_are_rejected() -> None:
     text, _ = rejected(SecuritySpec, {"protocol": "SSL", "sasl_mechanism": "PLAIN"})
-    assert (
-        "security.sasl_mechanism is only allowed with protocol SASL_PLAINTEXT or SASL_SSL" in text
-    )
+    assert "security.sasl_mechanism only applies to protocol SASL_PLAINTEXT or SASL_SSL, not SSL" in text
     text, locs = rejected(
         SecuritySpec,
         {"protocol": "SASL_SSL", "sasl_mechanism": "GSSAPI", "username": "u", "password": "p"},
@@ -134,6 +132,31 @@ def test_a_mechanism_without_sasl_and_an_unknown_mechanism_are_rejected() -> Non
     assert locs == [("sasl_mechanism",)]
     text, locs = rejected(SecuritySpec, {"protocol": "TLS"})
     assert locs == [("protocol",)]
+
+
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL"])
+def test_credentials_a_protocol_never_sends_are_rejected(protocol: str) -> None:
+    text, _ = rejected(SecuritySpec, {"protocol": protocol, "username": "alice", "password": "p"})
+    assert (
+        f"security.username, security.password only apply to protocol SASL_PLAINTEXT or "
+        f"SASL_SSL, not {protocol}" in text
+    )
+
+
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SASL_PLAINTEXT"])
+def test_a_ca_certificate_without_tls_is_rejected(protocol: str) -> None:
+    sasl = {"sasl_mechanism": "PLAIN", "username": "u", "password": "p"} if protocol != "PLAINTEXT" else {}
+    text, _ = rejected(SecuritySpec, {"protocol": protocol, "ca_pem": "-----BEGIN", **sasl})
+    assert f"security.ca_pem only applies to protocol SSL or SASL_SSL, not {protocol}" in text
+
+
+def test_every_protocol_accepts_exactly_its_own_settings() -> None:
+    assert SecuritySpec(protocol="SSL", ca_pem=SecretStr("pem")).ca_pem is not None
+    sasl_ssl = SecuritySpec(
+        protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512", username="u",
+        password=SecretStr("p"), ca_pem=SecretStr("pem"),
+    )
+    assert sasl_ssl.username == "u" and sasl_ssl.ca_pem is not None
 
 
 def test_secrets_never_appear_in_a_json_dump_or_repr() -> None:

@@ -256,10 +256,13 @@ def instance_add(
         security["sasl_mechanism"] = sasl_mechanism.value
     if username is not None:
         security["username"] = username
-    if password is None and security_protocol.value.startswith("SASL_") and sys.stdin.isatty():
-        password = typer.prompt("SASL password", hide_input=True)
-    if password is not None:
-        security["password"] = password
+    if security_protocol.value.startswith("SASL_"):
+        if password is None and sys.stdin.isatty():
+            password = typer.prompt("SASL password", hide_input=True)
+        # Only here: a KSYNC_INSTANCE_PASSWORD set for SASL instances must not make the
+        # server refuse a PLAINTEXT or SSL one (it refuses settings a protocol never uses).
+        if password is not None:
+            security["password"] = password
     spec: Json = {"name": name, "bootstrap_servers": bootstrap_servers, "security": security}
     if region is not None:
         spec["region"] = region

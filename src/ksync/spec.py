@@ -47,9 +47,27 @@ class SecuritySpec(_Frozen):
                     f"security.username and security.password are required with "
                     f"protocol {self.protocol}"
                 )
-        elif self.sasl_mechanism is not None:
+        else:
+            # Settings a protocol never uses are a mistake (a wrong protocol, most likely):
+            # accepting them would store a secret that is never sent.
+            unused = [
+                name
+                for name, value in (
+                    ("sasl_mechanism", self.sasl_mechanism),
+                    ("username", self.username),
+                    ("password", self.password),
+                )
+                if value is not None
+            ]
+            if unused:
+                verb = "applies" if len(unused) == 1 else "apply"
+                raise ValueError(
+                    f"security.{', security.'.join(unused)} only {verb} to protocol "
+                    f"SASL_PLAINTEXT or SASL_SSL, not {self.protocol}"
+                )
+        if self.ca_pem is not None and not self.protocol.endswith("SSL"):
             raise ValueError(
-                "security.sasl_mechanism is only allowed with protocol SASL_PLAINTEXT or SASL_SSL"
+                f"security.ca_pem only applies to protocol SSL or SASL_SSL, not {self.protocol}"
             )
         return self
 

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 import httpx
-from helpers import create_topic, task_body
+from helpers import KsyncServer, create_topic, task_body
+from pydantic import SecretStr
 
 from ksync.devkafka import LocalBroker, free_port
+from ksync.spec import InstanceSpec, SecuritySpec
+from ksync.store.db import make_engine, sqlite_url
+from ksync.store.repo import Store
 
 from .support import assert_error, delete_task_and_wait
 
@@ -115,35 +120,58 @@ def test_failed_sasl_authentication_is_refused_and_the_password_never_shown(
     assert _instance_ids(client) == before
 
 
-def test_secrets_are_never_returned(
+def test_credentials_the_protocol_never_sends_are_refused_without_echo_and_nothing_written(
     client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
 ) -> None:
-    # The only security settings tansu accepts are PLAINTEXT ones; spec.py lets a
-    # username/password ride along with PLAINTEXT and stores them. They must not come back.
     src, _ = brokers
+    before = _instance_ids(client)
     spec = {
-        "name": "with-secret",
+        "name": "plain-with-secret",
         "bootstrap_servers": src.bootstrap,
-        "security": {
-            "protocol": "PLAINTEXT",
-            "username": "alice",
-            "password": SECRET,
-            "ca_pem": SECRET,
-        },
+        "security": {"protocol": "PLAINTEXT", "username": "alice", "password": SECRET},
     }
-    r = client.post("/api/v1/instances", json=spec)
-    assert r.status_code == 201, r.text
-    ins_id = r.json()["id"]
-    assert r.json()["security"].items() >= {"protocol": "PLAINTEXT", "username": "alice"}.items()
-    for response in (
-        r,
-        client.get(f"/api/v1/instances/{ins_id}"),
-        client.get("/api/v1/instances"),
-        client.get(f"/api/v1/instances/{ins_id}/topics"),
-    ):
-        assert response.status_code in (200, 201), response.text
-        assert SECRET not in response.text
-        assert "password" not in response.text and "ca_pem" not in response.text
+    message = assert_error(client.post("/api/v1/instances", json=spec), 422, "invalid_request")
+    assert "security.username, security.password only apply to protocol SASL_PLAINTEXT" in message
+    assert SECRET not in message
+    assert _instance_ids(client) == before
+
+
+def test_secrets_are_never_returned(
+    client: httpx.Client, api_server: KsyncServer, brokers: tuple[LocalBroker, LocalBroker]
+) -> None:
+    # The test broker speaks neither SASL nor TLS, so no instance with a secret can pass
+    # the API's connection check: the row goes into the server's store directly.
+    src, _ = brokers
+    spec = InstanceSpec(
+        name="with-secret",
+        bootstrap_servers=src.bootstrap,
+        security=SecuritySpec(
+            protocol="SASL_SSL", sasl_mechanism="PLAIN", username="alice",
+            password=SecretStr(SECRET), ca_pem=SecretStr(SECRET),
+        ),
+    )
+    engine = make_engine(sqlite_url(Path(api_server.data_dir)))
+    try:
+        ins_id = Store(engine).add_instance(spec, src.cluster_id, 1).id
+    finally:
+        engine.dispose()
+    try:
+        # The client refuses the CA (not PEM) before connecting: an error naming the
+        # instance, never the certificate's text.
+        topics = client.get(f"/api/v1/instances/{ins_id}/topics")
+        message = assert_error(topics, 502, "instance_unreachable")
+        assert f"the Kafka client refuses the settings of instance {ins_id}" in message
+        for response in (
+            client.get(f"/api/v1/instances/{ins_id}"),
+            client.get("/api/v1/instances"),
+            topics,
+        ):
+            assert SECRET not in response.text
+            assert "password" not in response.text and "ca_pem" not in response.text
+        got = client.get(f"/api/v1/instances/{ins_id}").json()
+        assert got["security"] == {"protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "username": "alice"}
+    finally:
+        assert client.delete(f"/api/v1/instances/{ins_id}").status_code == 204
 
 
 def test_validation_errors_do_not_echo_the_password(client: httpx.Client) -> None:

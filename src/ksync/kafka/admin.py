@@ -16,7 +16,13 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from ksync.kafka.config import client_config
-from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, TransientKafkaError, wrap
+from ksync.kafka.errors import (
+    ClientSettingsError,
+    KsyncKafkaError,
+    PersistentKafkaError,
+    TransientKafkaError,
+    wrap,
+)
 from ksync.spec import Connection
 
 
@@ -79,7 +85,11 @@ class InstanceAdmin:
         self.timeout_s = timeout_s
         self._errors: deque[KafkaError] = deque(maxlen=5)
         self._lock = threading.Lock()
-        self._client = AdminClient(client_config(conn, error_cb=self._on_error))
+        try:
+            self._client = AdminClient(client_config(conn, error_cb=self._on_error))
+        except KafkaException as exc:
+            reason = wrap(exc, f"the Kafka client refuses the settings of instance {conn.instance_id}")
+            raise ClientSettingsError(str(reason), reason.code) from None
 
     def _on_error(self, err: KafkaError) -> None:
         with self._lock:

@@ -58,6 +58,10 @@ class PersistentKafkaError(KsyncKafkaError):
         return True
 
 
+class ClientSettingsError(PersistentKafkaError):
+    """librdkafka refused an instance's settings before connecting (e.g. a bad CA PEM)."""
+
+
 def is_persistent(err: KafkaError) -> bool:
     """True when retrying `err` cannot help (auth, authorization, size, config)."""
     return err.fatal() or err.code() in _PERSISTENT_CODES

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaException
 from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,7 +18,7 @@ from ksync.api.schemas import (
     TrafficDirection,
 )
 from ksync.kafka.admin import ClusterInfo, InstanceAdmin
-from ksync.kafka.errors import KsyncKafkaError, wrap
+from ksync.kafka.errors import ClientSettingsError, KsyncKafkaError
 from ksync.spec import Connection, InstanceSpec, SecuritySpec
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
@@ -34,13 +33,11 @@ def probe(spec: InstanceSpec) -> ClusterInfo:
     )
     try:
         return InstanceAdmin(conn, timeout_s=CONNECT_TIMEOUT_S).cluster_info()
+    except ClientSettingsError as exc:
+        # Refused before connecting, e.g. a ca_pem that is not PEM: the user's settings.
+        raise invalid("security", str(exc)) from None
     except KsyncKafkaError as exc:
         raise ApiError(422, "instance_unreachable", str(exc)) from None
-    except KafkaException as exc:
-        # librdkafka refused the settings before connecting, e.g. a ca_pem that is not PEM.
-        raise invalid(
-            "security", str(wrap(exc, "the Kafka client refuses these settings"))
-        ) from None
 
 
 @router.post("", status_code=201, response_model=Instance, responses=documented(422))
