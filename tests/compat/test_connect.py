@@ -452,6 +452,58 @@ def test_bad_config_answers_400_naming_the_key(
     assert_connect_error(client.post("/connectors", json={"name": name, "config": config}), 400, key)
     assert_connect_error(client.put(f"/connectors/{name}/config", json=config), 400, key)
     assert_connect_error(client.get(f"/connectors/{name}"), 404)
+    # The validate endpoint finds the same fault and puts it on the same key. Not for
+    # the class (the URL names it) or a name differing from the URL's (validate has none).
+    if key not in ("connector.class", "name"):
+        checked = validate(client, "MirrorSourceConnector", {**config, "name": name})
+        assert checked["error_count"] == 1, checked
+        assert [k for k, errs in errors_by_key(checked).items() if errs] == [key], checked
+    assert client.get("/api/v1/instances").json() == before
+
+
+def validate(client: httpx.Client, plugin: str, config: dict[str, Any]) -> dict[str, Any]:
+    r = client.put(f"/connector-plugins/{plugin}/config/validate", json=config)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    assert body["name"] == SOURCE_CONNECTOR and body["groups"], body
+    return body
+
+
+def errors_by_key(checked: dict[str, Any]) -> dict[str, list[str]]:
+    return {c["value"]["name"]: c["value"]["errors"] for c in checked["configs"]}
+
+
+def test_validate_checks_a_config_without_creating_anything(
+    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+) -> None:
+    src, dst = brokers
+    name = f"check-{uuid.uuid4().hex[:6]}"
+    config = mm2_config(
+        src, dst, topics="orders", name=name,
+        **{"target.cluster.ssl.truststore.certificates": "-----BEGIN CERTIFICATE-----"},
+    )
+    before = client.get("/api/v1/instances").json()
+    for plugin in (SOURCE_CONNECTOR, "MirrorSourceConnector", "MirrorSource"):
+        checked = validate(client, plugin, config)
+        assert checked["error_count"] == 0, checked
+        assert set(errors_by_key(checked)) == set(config)
+        values = {c["value"]["name"]: c["value"]["value"] for c in checked["configs"]}
+        assert values["topics"] == "orders"
+        assert values["target.cluster.ssl.truststore.certificates"] == "[hidden]"
+    missing_name = validate(client, "MirrorSource", {k: v for k, v in config.items() if k != "name"})
+    assert errors_by_key(missing_name)["name"] == [
+        'Missing required configuration "name" which has no default value.'
+    ]
+    assert_connect_error(
+        client.put("/connector-plugins/MirrorHeartbeatConnector/config/validate", json=config),
+        404, "MirrorHeartbeatConnector",
+    )
+    assert_connect_error(
+        client.put("/connector-plugins/MirrorSource/config/validate",
+                   json={**config, "connector.class": "FileStreamSource"}),
+        400, "FileStreamSource does not match request type MirrorSource",
+    )
+    assert_connect_error(client.get(f"/connectors/{name}"), 404)
     assert client.get("/api/v1/instances").json() == before
 
 

@@ -20,6 +20,9 @@ Mapping choices (where Connect and ksync differ):
 * Config keys ksync does not act on are kept, shown by GET config, and listed in the
   status under the `ksync` extension field (`ignored_config`), never dropped silently.
 * Secrets are never returned: they are stored hidden as `[hidden]` (see connect_config).
+* Config validation (`PUT /connector-plugins/{plugin}/config/validate`) answers one entry
+  per given key with its errors. It checks the config itself; whether the clusters can be
+  reached is checked on create, as Connect leaves that to the connector's start.
 
 Errors have Connect's shape `{"error_code": N, "message": "…"}`: 400 bad config or
 request, 404 unknown connector, 409 conflicts.
@@ -27,6 +30,7 @@ request, 404 unknown connector, 409 conflicts.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
@@ -51,6 +55,7 @@ from ksync.api.compat.connect_config import (
     MirrorConfig,
     check_name,
     config_of_spec,
+    hide_secrets,
     parse,
 )
 from ksync.api.deps import SettingsDep, StoreDep
@@ -384,6 +389,61 @@ def server_info(store: StoreDep) -> dict[str, Any]:
 def connector_plugins(connectorsOnly: bool = True) -> list[dict[str, str]]:
     """The one connector class ksync runs."""
     return [{"class": SOURCE_CONNECTOR, "type": CONNECTOR_TYPE, "version": CONNECT_API_VERSION}]
+
+
+def _plugin_matches(plugin: str, connector_class: str) -> bool:
+    """Connect's plugin names: the class, its simple name, or that without "Connector"."""
+    simple = connector_class.rsplit(".", 1)[-1]
+    return plugin in (connector_class, simple, simple.removesuffix("Connector"))
+
+
+@router.put("/connector-plugins/{plugin}/config/validate")
+def validate_connector_config(plugin: str, config: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Check a config without creating anything: each given key with its errors.
+
+    Answers in Connect's ConfigInfos shape. It checks the config itself; whether ksync
+    can reach the clusters is checked when the connector is created.
+    """
+    if not _plugin_matches(plugin, SOURCE_CONNECTOR):
+        raise ConnectError(
+            404, f"Failed to find any class that implements Connector and which name matches "
+            f"{plugin}; ksync runs {SOURCE_CONNECTOR}",
+        )
+    included = config.get("connector.class")
+    if isinstance(included, str) and not _plugin_matches(included, SOURCE_CONNECTOR):
+        raise ConnectError(400, f"Included connector type {included} does not match request type {plugin}")
+    raw = {**config, "connector.class": SOURCE_CONNECTOR}
+    errors: dict[str, list[str]] = {}
+    name = raw.get("name")
+    if not isinstance(name, str):
+        errors["name"] = ['Missing required configuration "name" which has no default value.']
+    else:
+        try:
+            parse(name, raw)
+        except ConfigError as exc:
+            errors[exc.key] = [exc.message]
+    shown = hide_secrets({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()})
+    keys = sorted(shown.keys() | errors.keys())
+    return {
+        "name": SOURCE_CONNECTOR,
+        "error_count": sum(len(e) for e in errors.values()),
+        "groups": ["Common"],
+        "configs": [
+            {
+                "definition": {
+                    "name": key, "type": "STRING", "required": key in ("name", "connector.class"),
+                    "default_value": None, "importance": "MEDIUM", "documentation": "",
+                    "group": "Common", "width": "NONE", "display_name": key, "dependents": [],
+                    "order": -1,
+                },
+                "value": {
+                    "name": key, "value": shown.get(key), "recommended_values": [],
+                    "errors": errors.get(key, []), "visible": True,
+                },
+            }
+            for key in keys
+        ],
+    }
 
 
 @router.get("/connectors", response_model=None)
