@@ -6,6 +6,7 @@ session timeout, and is stopped with `stop()` + join. Waits are on conditions, n
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,13 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
 from helpers import create_topic, murmur2_partition, producer, read_all, wait_until
+from pydantic import SecretStr
 
 from ksync.devkafka import LocalBroker
+from ksync.kafka.errors import KsyncKafkaError
 from ksync.replication.member import Member, MemberConfig, MemberState
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
-from ksync.spec import StartPoint
+from ksync.spec import Connection, SecuritySpec, StartPoint
 
 from .support import RunningMember, member_config
 
@@ -317,6 +321,21 @@ def test_a_member_stopped_during_a_stall_commits_nothing_and_its_successor_copie
         assert replayed >= 0 and have[replayed:] == want and have[:replayed] == want[:replayed], p
     assert second.stop().records_total == len(records)
     assert committed(src, cfg.group_id, "stall-stop", 2) == {0: 1500, 1: 1500}
+
+
+def test_settings_the_client_refuses_fail_the_member_naming_the_instance(
+    brokers: tuple[LocalBroker, LocalBroker],
+) -> None:
+    src, dst = brokers
+    cfg = member_config(src, dst, task_id(), {"never": "never"})
+    not_pem = SecuritySpec(protocol="SSL", ca_pem=SecretStr("not a certificate"))
+    target = Connection(instance_id="ins-notpem", bootstrap_servers=dst.bootstrap, security=not_pem)
+    member = Member(dataclasses.replace(cfg, target=target))
+    with pytest.raises(KsyncKafkaError, match="the Kafka client refuses the settings of instance ins-notpem"):
+        member.run()
+    state = member.snapshot()
+    assert state.state == "failed"
+    assert state.error is not None and state.error.startswith("the Kafka client refuses the settings of instance ins-notpem")
 
 
 # ---- start points --------------------------------------------------------------------------

@@ -17,10 +17,10 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, New
 
 from ksync.kafka.config import client_config
 from ksync.kafka.errors import (
-    ClientSettingsError,
     KsyncKafkaError,
     PersistentKafkaError,
     TransientKafkaError,
+    settings_refused,
     wrap,
 )
 from ksync.spec import Connection
@@ -88,8 +88,7 @@ class InstanceAdmin:
         try:
             self._client = AdminClient(client_config(conn, error_cb=self._on_error))
         except KafkaException as exc:
-            reason = wrap(exc, f"the Kafka client refuses the settings of instance {conn.instance_id}")
-            raise ClientSettingsError(str(reason), reason.code) from None
+            raise settings_refused(exc, conn.instance_id) from None
 
     def _on_error(self, err: KafkaError) -> None:
         with self._lock:
