@@ -288,6 +288,59 @@ def test_mm2_connector_lifecycle(
     assert_connect_error(client.delete(f"/connectors/{name}"), 404)
 
 
+def test_stop_then_reset_offsets_copies_again_from_the_start(
+    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+) -> None:
+    src, dst = brokers
+    name = "ledger-copy"
+    create_topic(src, "ledger", 2)
+    produce(src, "ledger", 2, 20)
+    r = client.post("/connectors", json={"name": name, "config": mm2_config(src, dst, topics="ledger")})
+    assert r.status_code == 201, r.text
+    read_all(dst, "east.ledger", 2, 20)
+    wait_state(client, name, "RUNNING")
+
+    # Offsets change only on a stopped connector, as in Connect (KIP-875).
+    for method in ("DELETE", "PATCH"):
+        assert_connect_error(
+            client.request(method, f"/connectors/{name}/offsets", json={"offsets": []}),
+            400, "must be in the STOPPED state", f"/connectors/{name}/stop",
+        )
+
+    r = client.put(f"/connectors/{name}/stop")
+    assert r.status_code == 202 and r.content == b"", r.text
+    stopped = wait_state(client, name, "STOPPED")
+    assert stopped["tasks"] == []  # a stopped connector runs no tasks
+    assert client.get(f"/connectors/{name}").json()["tasks"] == []
+    assert client.get(f"/connectors/{name}/tasks").json() == []
+    assert client.put(f"/connectors/{name}/stop").status_code == 202
+    assert len(client.get(f"/connectors/{name}/offsets").json()["offsets"]) == 2
+
+    assert_connect_error(
+        client.patch(f"/connectors/{name}/offsets", json={"offsets": []}),
+        400, "cannot set offsets partition by partition", f"DELETE /connectors/{name}/offsets",
+    )
+    r = client.delete(f"/connectors/{name}/offsets")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"message": "The offsets for this connector have been reset successfully"}
+    assert client.get(f"/connectors/{name}/offsets").json() == {"offsets": []}
+
+    # Resumed, it copies from the start point (earliest) again, new records included.
+    produce(src, "ledger", 2, 10, start=20)
+    assert client.put(f"/connectors/{name}/resume").status_code == 202
+    wait_state(client, name, "RUNNING")
+    copied = read_all(dst, "east.ledger", 2, 20 + 30)
+    for p in range(2):
+        source = [f"v{i}".encode() for i in range(30) if i % 2 == p]
+        assert [m.value() for m in copied[p]] == source[:10] + source, p
+
+    # A later pause is a pause: the stop mark does not outlive the stop.
+    assert client.put(f"/connectors/{name}/pause").status_code == 202
+    paused = wait_state(client, name, "PAUSED")
+    assert [t["id"] for t in paused["tasks"]] == [0]
+    delete_connector(client, name)
+
+
 def test_tasks_max_spreads_partitions_over_connect_tasks(
     client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
 ) -> None:

@@ -20,6 +20,11 @@ Mapping choices (where Connect and ksync differ):
 * Config keys ksync does not act on are kept, shown by GET config, and listed in the
   status under the `ksync` extension field (`ignored_config`), never dropped silently.
 * Secrets are never returned: they are stored hidden as `[hidden]` (see connect_config).
+* Stop (KIP-875) is a pause that Connect clients see as STOPPED with no tasks; a stopped
+  connector keeps its offsets however long it stays stopped (a paused one only for the
+  pause retention), and DELETE …/offsets resets them: the next start copies from the
+  task's start point. PATCH …/offsets (per-partition offsets) is refused with a 400 that
+  says so.
 * Config validation (`PUT /connector-plugins/{plugin}/config/validate`) answers one entry
   per given key with its errors. It checks the config itself; whether the clusters can be
   reached is checked on create, as Connect leaves that to the connector's start.
@@ -64,7 +69,7 @@ from ksync.api.routes.instances import probe
 from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
 from ksync.spec import InstanceSpec, SecuritySpec
-from ksync.store.repo import Conflict, NotFound, Store, task_spec
+from ksync.store.repo import Conflict, NotFound, Store, as_utc, task_spec
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
 
 log = logging.getLogger(__name__)
@@ -202,6 +207,23 @@ def _task_max(row: TaskRow) -> int:
     return int(row.spec.get("options", {}).get("task_max", 1))
 
 
+def _stopped(row: TaskRow) -> bool:
+    """Stopped through this face (PUT …/stop) and not started since.
+
+    The mark is the pause's time: any later pause or start, from any API, leaves it stale.
+    """
+    return (
+        row.desired == "paused"
+        and row.paused_at is not None
+        and _connect_ext(row).get("stopped_at") == as_utc(row.paused_at).isoformat()
+    )
+
+
+def _connect_tasks(row: TaskRow) -> range:
+    """Connect's task ids: one per member slot, none while stopped (as in Connect)."""
+    return range(0 if _stopped(row) else _task_max(row))
+
+
 # ---- response shapes --------------------------------------------------------------------------
 
 
@@ -209,7 +231,7 @@ def _info(row: TaskRow, config: dict[str, str]) -> dict[str, Any]:
     return {
         "name": row.name,
         "config": config,
-        "tasks": [{"connector": row.name, "task": i} for i in range(_task_max(row))],
+        "tasks": [{"connector": row.name, "task": i} for i in _connect_tasks(row)],
         "type": CONNECTOR_TYPE,
     }
 
@@ -227,6 +249,8 @@ def _status(row: TaskRow, members: list[MemberRow], slots: dict[int, str | None]
     controller failed it), RUNNING when its member runs, else UNASSIGNED.
     """
     state = STATES.get(row.status, "UNASSIGNED")
+    if state == "PAUSED" and _stopped(row):
+        state = "STOPPED"
     current = _current(row, members)
     first = current.get(0)
     connector: dict[str, Any] = {
@@ -236,7 +260,7 @@ def _status(row: TaskRow, members: list[MemberRow], slots: dict[int, str | None]
     if state == "FAILED":
         connector["trace"] = row.error or "failed"
     tasks = []
-    for slot in range(_task_max(row)):
+    for slot in _connect_tasks(row):
         m = current.get(slot)
         entry: dict[str, Any] = {"id": slot}
         if row.status == "Paused":
@@ -532,7 +556,7 @@ def connector_tasks(name: str, store: StoreDep) -> list[dict[str, Any]]:
     config = _config(row, _instances(store))
     current = _current(row, store.members(row.id))
     out = []
-    for slot in range(_task_max(row)):
+    for slot in _connect_tasks(row):
         m = current.get(slot)
         partitions = [f"{t}-{p}" for t, p in (m.partitions if m is not None else [])]
         out.append(
@@ -561,6 +585,8 @@ def connector_offsets(name: str, store: StoreDep) -> dict[str, Any]:
     record replicated (and resumes after it), so offset = committed position - 1, and a
     partition with nothing replicated yet has no entry."""
     row = _get(store, name)
+    if row.reset_start is not None:
+        return {"offsets": []}  # reset: the next start begins at the task's start point
     alias = _config(row, _instances(store)).get("source.cluster.alias", "source")
     offsets = [
         {
@@ -584,11 +610,73 @@ def pause_connector(name: str, store: StoreDep) -> Response:
 
 @router.put("/connectors/{name}/resume", status_code=202)
 def resume_connector(name: str, store: StoreDep, settings: SettingsDep) -> Response:
-    """Resume a paused connector (after the pause retention: from the latest offsets)."""
+    """Resume a paused connector (after the pause retention: from the latest offsets) or
+    a stopped one (from its offsets however long it was stopped, as in Connect)."""
     row = _get(store, name)
     if row.desired == "paused":
-        lifecycle.start(store, row.id, None, timedelta(seconds=settings.pause_retention_s))
+        retention = timedelta.max if _stopped(row) else timedelta(seconds=settings.pause_retention_s)
+        lifecycle.start(store, row.id, None, retention)
     return Response(status_code=202)
+
+
+@router.put("/connectors/{name}/stop", status_code=202)
+def stop_connector(name: str, store: StoreDep) -> Response:
+    """Members commit their progress and stop, as for pause; the connector shows STOPPED
+    with no tasks, keeps its offsets until resumed, and its offsets can be reset."""
+    row = _get(store, name)
+    if _stopped(row):
+        return Response(status_code=202)
+    if row.desired != "paused":
+        row = lifecycle.pause(store, row.id)
+    paused_at = row.paused_at
+    assert paused_at is not None  # set by every pause
+
+    def mark(locked: TaskRow) -> dict[str, Any]:
+        external = dict(locked.external or {})
+        external["connect"] = {**_connect_ext(locked), "stopped_at": as_utc(paused_at).isoformat()}
+        return {"external": external}
+
+    store.change_task(row.id, mark)
+    return Response(status_code=202)
+
+
+def _require_stopped(row: TaskRow) -> None:
+    if not _stopped(row):
+        raise ConnectError(
+            400,
+            "Connectors must be in the STOPPED state before their offsets can be modified. "
+            f"This can be done for the specified connector by issuing a 'PUT' request to the "
+            f"'/connectors/{row.name}/stop' endpoint",
+        )
+    if row.status != "Paused":
+        raise ConnectError(409, f"Connector {row.name} is still stopping; try again in a moment")
+
+
+@router.delete("/connectors/{name}/offsets")
+def reset_connector_offsets(name: str, store: StoreDep) -> dict[str, str]:
+    """Forget a stopped connector's progress: on resume it copies from the task's start
+    point (earliest unless set otherwise), as MM2 falls back to its consumer's reset."""
+    row = _get(store, name)
+    _require_stopped(row)
+
+    def reset(locked: TaskRow) -> dict[str, Any]:
+        return {"reset_start": locked.spec["source"]["start"], "event": "offsets reset (Kafka Connect API)"}
+
+    store.change_task(row.id, reset)
+    return {"message": "The offsets for this connector have been reset successfully"}
+
+
+@router.patch("/connectors/{name}/offsets")
+def alter_connector_offsets(name: str, store: StoreDep) -> dict[str, str]:
+    """Not supported: ksync resets progress as a whole, not partition by partition."""
+    row = _get(store, name)
+    _require_stopped(row)
+    raise ConnectError(
+        400,
+        f"ksync cannot set offsets partition by partition; reset them all with DELETE "
+        f"/connectors/{row.name}/offsets (the connector then copies from its start point), or "
+        "choose a start point (earliest, latest or a timestamp) with the native API",
+    )
 
 
 @router.post("/connectors/{name}/restart", response_model=None)
