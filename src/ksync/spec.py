@@ -51,13 +51,7 @@ class SecuritySpec(_Frozen):
             # Settings a protocol never uses are a mistake (a wrong protocol, most likely):
             # accepting them would store a secret that is never sent.
             unused = [
-                name
-                for name, value in (
-                    ("sasl_mechanism", self.sasl_mechanism),
-                    ("username", self.username),
-                    ("password", self.password),
-                )
-                if value is not None
+                name for name in ("sasl_mechanism", "username", "password") if getattr(self, name) is not None
             ]
             if unused:
                 verb = "applies" if len(unused) == 1 else "apply"

@@ -13,9 +13,9 @@ from helpers import KsyncServer, create_topic, task_body
 from pydantic import SecretStr
 
 from ksync.devkafka import LocalBroker, free_port
+from ksync.server import open_store
+from ksync.settings import Settings
 from ksync.spec import InstanceSpec, SecuritySpec
-from ksync.store.db import make_engine, sqlite_url
-from ksync.store.repo import Store
 
 from .support import assert_error, delete_task_and_wait
 
@@ -150,11 +150,11 @@ def test_secrets_are_never_returned(
             password=SecretStr(SECRET), ca_pem=SecretStr(SECRET),
         ),
     )
-    engine = make_engine(sqlite_url(Path(api_server.data_dir)))
+    store = open_store(Settings(data_dir=Path(api_server.data_dir)))
     try:
-        ins_id = Store(engine).add_instance(spec, src.cluster_id, 1).id
+        ins_id = store.add_instance(spec, src.cluster_id, 1).id
     finally:
-        engine.dispose()
+        store.engine.dispose()
     try:
         # The client refuses the CA (not PEM) before connecting: an error naming the
         # instance, never the certificate's text.

@@ -159,6 +159,24 @@ def start(
     return store.change_task(task_id, decide)
 
 
+def reset_progress(store: Store, task_id: str) -> TaskRow:
+    """Forget a paused task's progress: its next start copies from its start point.
+
+    Only once every member stopped, so no commit can land after the reset (the controller
+    then deletes the consumer group before any member starts).
+    """
+
+    def decide(row: TaskRow) -> dict[str, Any]:
+        _gone(row)
+        if row.desired != "paused":
+            raise Conflict(f"task {row.id} is not paused; pause it before resetting its progress")
+        if row.status != "Paused":
+            raise Conflict(f"task {row.id} is still stopping its members; try again in a moment")
+        return {"reset_start": row.spec["source"]["start"]}
+
+    return store.change_task(task_id, decide)
+
+
 def restart(store: Store, task_id: str) -> TaskRow:
     """Stop and start every member (progress is kept)."""
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
-from ksync.kafka.config import client_config
+from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
     KsyncKafkaError,
     PersistentKafkaError,
     TransientKafkaError,
-    settings_refused,
     wrap,
 )
 from ksync.spec import Connection
@@ -85,10 +84,7 @@ class InstanceAdmin:
         self.timeout_s = timeout_s
         self._errors: deque[KafkaError] = deque(maxlen=5)
         self._lock = threading.Lock()
-        try:
-            self._client = AdminClient(client_config(conn, error_cb=self._on_error))
-        except KafkaException as exc:
-            raise settings_refused(exc, conn.instance_id) from None
+        self._client = new_client(AdminClient, conn, error_cb=self._on_error)
 
     def _on_error(self, err: KafkaError) -> None:
         with self._lock:

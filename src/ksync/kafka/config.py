@@ -1,10 +1,16 @@
-"""The one place that turns a `Connection` into librdkafka settings."""
+"""The one place that turns a `Connection` into librdkafka settings and clients."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from confluent_kafka import KafkaException
+
+from ksync.kafka.errors import ClientSettingsError, wrap
 from ksync.spec import Connection
+
+C = TypeVar("C")
 
 
 def client_config(conn: Connection, **overrides: Any) -> dict[str, Any]:
@@ -29,3 +35,16 @@ def client_config(conn: Connection, **overrides: Any) -> dict[str, Any]:
         conf["ssl.ca.pem"] = sec.ca_pem.get_secret_value()
     conf.update(overrides)
     return conf
+
+
+def new_client(kind: Callable[[dict[str, Any]], C], conn: Connection, **overrides: Any) -> C:
+    """A `kind` client (Producer, Consumer, AdminClient) for `conn` with `overrides`.
+
+    librdkafka checks some settings before connecting (a CA that is not PEM, for one):
+    its refusal becomes a ClientSettingsError naming the instance, for every client alike.
+    """
+    try:
+        return kind(client_config(conn, **overrides))
+    except KafkaException as exc:
+        reason = wrap(exc, f"the Kafka client refuses the settings of instance {conn.instance_id}")
+        raise ClientSettingsError(str(reason), reason.code) from None

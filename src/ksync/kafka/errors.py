@@ -74,9 +74,3 @@ def wrap(err: KafkaError | KafkaException | BaseException, doing: str) -> KsyncK
         cls = PersistentKafkaError if is_persistent(kerr) else TransientKafkaError
         return cls(f"{doing}: {kerr.str()}", kerr.code())
     return TransientKafkaError(f"{doing}: {err}")
-
-
-def settings_refused(exc: KafkaException, instance_id: str) -> ClientSettingsError:
-    """The error for a client librdkafka will not create with an instance's settings."""
-    reason = wrap(exc, f"the Kafka client refuses the settings of instance {instance_id}")
-    return ClientSettingsError(str(reason), reason.code)

@@ -40,8 +40,8 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from ksync.kafka.config import client_config
-from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, settings_refused, wrap
+from ksync.kafka.config import new_client
+from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, wrap
 from ksync.monitoring.latency import LatencyHistogram
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.throttle import Limits, Throttle
@@ -221,60 +221,52 @@ class Member:
 
     def _open(self) -> None:
         cfg = self.cfg
-        try:
-            self._producer = Producer(
-                client_config(
-                    cfg.target,
-                    **{
-                        "enable.idempotence": True,
-                        "acks": "all",
-                        "linger.ms": 5,
-                        "batch.size": 1_000_000,
-                        "queue.buffering.max.messages": cfg.max_unacked_records,
-                        "queue.buffering.max.kbytes": 65_536,
-                        # Java's default partitioner, for keep_partition = false.
-                        "partitioner": "murmur2_random",
-                        "message.max.bytes": 100_000_000,
-                        "delivery.report.only.error": True,
-                        "on_delivery": self._on_delivery_error,
-                        "error_cb": lambda err: self._on_client_error(err, "target", cfg.target),
-                    },
-                )
-            )
-        except KafkaException as exc:  # librdkafka refused the settings before connecting
-            raise settings_refused(exc, cfg.target.instance_id) from None
-        try:
-            self._consumer = Consumer(
-                client_config(
-                    cfg.source,
-                    **{
-                        "group.id": cfg.group_id,
-                        "client.id": f"ksync-{cfg.task_id}-{cfg.slot}",
-                        "enable.auto.commit": False,
-                        "enable.auto.offset.store": False,
-                        # Used only when a committed offset is out of range (data expired):
-                        # a replicator then copies what remains rather than skipping ahead.
-                        "auto.offset.reset": "earliest",
-                        "partition.assignment.strategy": "cooperative-sticky",
-                        "session.timeout.ms": cfg.session_timeout_ms,
-                        "heartbeat.interval.ms": max(500, cfg.session_timeout_ms // 5),
-                        "max.poll.interval.ms": 300_000,
-                        "fetch.max.bytes": 52_428_800,
-                        "max.partition.fetch.bytes": 10_485_760,
-                        "queued.max.messages.kbytes": 262_144,
-                        # librdkafka stops fetching a partition for fetch.queue.backoff.ms
-                        # (default 1 s) once queued.min.messages are buffered: at full speed
-                        # that stall, not Kafka, would bound the member.
-                        "fetch.queue.backoff.ms": 10,
-                        # Bounds replication latency on brokers that hold a fetch for the whole
-                        # wait even when data arrives (tansu); costs a few idle fetches on Kafka.
-                        "fetch.wait.max.ms": 100,
-                        "error_cb": lambda err: self._on_client_error(err, "source", cfg.source),
-                    },
-                )
-            )
-        except KafkaException as exc:
-            raise settings_refused(exc, cfg.source.instance_id) from None
+        self._producer = new_client(
+            Producer,
+            cfg.target,
+            **{
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "batch.size": 1_000_000,
+                "queue.buffering.max.messages": cfg.max_unacked_records,
+                "queue.buffering.max.kbytes": 65_536,
+                # Java's default partitioner, for keep_partition = false.
+                "partitioner": "murmur2_random",
+                "message.max.bytes": 100_000_000,
+                "delivery.report.only.error": True,
+                "on_delivery": self._on_delivery_error,
+                "error_cb": lambda err: self._on_client_error(err, "target", cfg.target),
+            },
+        )
+        self._consumer = new_client(
+            Consumer,
+            cfg.source,
+            **{
+                "group.id": cfg.group_id,
+                "client.id": f"ksync-{cfg.task_id}-{cfg.slot}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                # Used only when a committed offset is out of range (data expired):
+                # a replicator then copies what remains rather than skipping ahead.
+                "auto.offset.reset": "earliest",
+                "partition.assignment.strategy": "cooperative-sticky",
+                "session.timeout.ms": cfg.session_timeout_ms,
+                "heartbeat.interval.ms": max(500, cfg.session_timeout_ms // 5),
+                "max.poll.interval.ms": 300_000,
+                "fetch.max.bytes": 52_428_800,
+                "max.partition.fetch.bytes": 10_485_760,
+                "queued.max.messages.kbytes": 262_144,
+                # librdkafka stops fetching a partition for fetch.queue.backoff.ms
+                # (default 1 s) once queued.min.messages are buffered: at full speed
+                # that stall, not Kafka, would bound the member.
+                "fetch.queue.backoff.ms": 10,
+                # Bounds replication latency on brokers that hold a fetch for the whole
+                # wait even when data arrives (tansu); costs a few idle fetches on Kafka.
+                "fetch.wait.max.ms": 100,
+                "error_cb": lambda err: self._on_client_error(err, "source", cfg.source),
+            },
+        )
         self._subscribe()
 
     def _subscribe(self) -> None:

@@ -39,7 +39,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -215,8 +215,12 @@ def _stopped(row: TaskRow) -> bool:
     return (
         row.desired == "paused"
         and row.paused_at is not None
-        and _connect_ext(row).get("stopped_at") == as_utc(row.paused_at).isoformat()
+        and _connect_ext(row).get("stopped_at") == _stop_mark(row.paused_at)
     )
+
+
+def _stop_mark(paused_at: datetime) -> str:
+    return as_utc(paused_at).isoformat()
 
 
 def _connect_tasks(row: TaskRow) -> range:
@@ -633,7 +637,7 @@ def stop_connector(name: str, store: StoreDep) -> Response:
 
     def mark(locked: TaskRow) -> dict[str, Any]:
         external = dict(locked.external or {})
-        external["connect"] = {**_connect_ext(locked), "stopped_at": as_utc(paused_at).isoformat()}
+        external["connect"] = {**_connect_ext(locked), "stopped_at": _stop_mark(paused_at)}
         return {"external": external}
 
     store.change_task(row.id, mark)
@@ -648,8 +652,6 @@ def _require_stopped(row: TaskRow) -> None:
             f"This can be done for the specified connector by issuing a 'PUT' request to the "
             f"'/connectors/{row.name}/stop' endpoint",
         )
-    if row.status != "Paused":
-        raise ConnectError(409, f"Connector {row.name} is still stopping; try again in a moment")
 
 
 @router.delete("/connectors/{name}/offsets")
@@ -658,11 +660,7 @@ def reset_connector_offsets(name: str, store: StoreDep) -> dict[str, str]:
     point (earliest unless set otherwise), as MM2 falls back to its consumer's reset."""
     row = _get(store, name)
     _require_stopped(row)
-
-    def reset(locked: TaskRow) -> dict[str, Any]:
-        return {"reset_start": locked.spec["source"]["start"], "event": "offsets reset (Kafka Connect API)"}
-
-    store.change_task(row.id, reset)
+    lifecycle.reset_progress(store, row.id)
     return {"message": "The offsets for this connector have been reset successfully"}
 
 
