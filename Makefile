@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-compare lint venv clean
+# Apache Kafka for the tests and the benchmark: jars fetched once by scripts/fetch-kafka.
+export KSYNC_KAFKA_LIBS := $(CURDIR)/.cache/kafka/libs
+
+.PHONY: demo test test-fast kafka system bench bench-compare lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,15 +20,25 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ksync demo
 
-test: $(STAMP)
-	bash scripts/ensure-chromium
+# Chromium, PostgreSQL, Java and Maven from apt where missing (needs root or sudo).
+system:
+	bash scripts/ensure-test-system
+
+kafka:
+	bash scripts/fetch-kafka >/dev/null
+
+test: $(STAMP) system kafka
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# The tests that need no broker, database or browser: validation, mapping, pure rules.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not kafka and not postgres and not browser" $(PYTEST_ARGS)
+
+bench: $(STAMP) kafka
 	$(BIN)/python benchmarks/sync_throughput.py
 
 # Before/after an optimisation, in one run: make bench-compare BASE=HEAD~1
-bench-compare: $(STAMP)
+bench-compare: $(STAMP) kafka
 	$(BIN)/python benchmarks/compare_revisions.py --base $(or $(BASE),HEAD)
 
 lint: $(STAMP)
@@ -33,4 +46,4 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) ksync-data build *.egg-info
+	rm -rf $(VENV) ksync-data build *.egg-info .cache

@@ -11,7 +11,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ksync.devkafka import LocalBroker, stop_process
+from ksync.devkafka import KafkaCluster, stop_process
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
 from ksync.spec import Connection
 
@@ -19,15 +19,15 @@ from ksync.spec import Connection
 TEST_SESSION_TIMEOUT_MS = 6000
 
 
-def admin(broker: LocalBroker) -> InstanceAdmin:
+def admin(broker: KafkaCluster) -> InstanceAdmin:
     return InstanceAdmin(Connection(instance_id=broker.cluster_id, bootstrap_servers=broker.bootstrap))
 
 
-def create_topic(broker: LocalBroker, name: str, partitions: int, configs: dict[str, str] | None = None) -> None:
+def create_topic(broker: KafkaCluster, name: str, partitions: int, configs: dict[str, str] | None = None) -> None:
     admin(broker).create_topics([NewTopicPlan(name, partitions, 1, configs or {})])
 
 
-def producer(broker: LocalBroker, **conf: Any) -> Producer:
+def producer(broker: KafkaCluster, **conf: Any) -> Producer:
     return Producer(
         {
             "bootstrap.servers": broker.bootstrap,
@@ -40,7 +40,7 @@ def producer(broker: LocalBroker, **conf: Any) -> Producer:
 
 
 def read_all(
-    broker: LocalBroker, topic: str, partitions: int, expected: int, timeout_s: float = 60.0
+    broker: KafkaCluster, topic: str, partitions: int, expected: int, timeout_s: float = 60.0
 ) -> dict[int, list[Any]]:
     """Every record of `topic` per partition, waiting until `expected` arrived in total.
 
@@ -163,7 +163,7 @@ class KsyncServer:
             proc.wait()
 
 
-def add_instance(client: Any, broker: LocalBroker, name: str | None = None) -> str:
+def add_instance(client: Any, broker: KafkaCluster, name: str | None = None) -> str:
     """Register `broker` through the API; returns the instance id."""
     response = client.post(
         "/api/v1/instances", json={"name": name or broker.cluster_id, "bootstrap_servers": broker.bootstrap}

@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 from helpers import add_instance, create_topic, producer, task_body, wait_status, wait_until
 from lifecycle.support import SteadyProducer
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 from .support import Receiver
 
@@ -38,7 +38,7 @@ def timed_get(client: httpx.Client, url: str) -> float:
     return time.monotonic() - began
 
 
-def recreate(broker: LocalBroker, topic: str, partitions: int) -> None:
+def recreate(broker: KafkaCluster, topic: str, partitions: int) -> None:
     admin = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
     for future in admin.delete_topics([topic], operation_timeout=10).values():
         future.result(timeout=10)

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from helpers import KsyncServer, running_server
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 
 @pytest.fixture(scope="module")
 def api_server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]
+    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> Iterator[KsyncServer]:
     """A running ksync server (SQLite in a module temp dir), stopped after the module.
 
@@ -37,7 +37,7 @@ def client(api_server: KsyncServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def instances(client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]) -> tuple[str, str]:
+def instances(client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]) -> tuple[str, str]:
     """The module's source and target brokers registered as instances: (source id, target id)."""
     src, dst = brokers
     ids = []

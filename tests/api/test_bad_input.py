@@ -12,7 +12,7 @@ import httpx
 import pytest
 from helpers import task_body
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 from .support import assert_error, delete_task_and_wait
 
@@ -28,7 +28,7 @@ class Ids:
 
 @pytest.fixture(scope="module")
 def ids(
-    client: httpx.Client, instances: tuple[str, str], brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, instances: tuple[str, str], brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> Ids:
     src, _ = brokers
     r = client.post(

@@ -12,7 +12,7 @@ import httpx
 from helpers import KsyncServer, create_topic, task_body
 from pydantic import SecretStr
 
-from ksync.devkafka import LocalBroker, free_port
+from ksync.devkafka import KafkaCluster, free_port
 from ksync.server import open_store
 from ksync.settings import Settings
 from ksync.spec import InstanceSpec, SecuritySpec
@@ -30,7 +30,7 @@ def _instance_ids(client: httpx.Client) -> list[str]:
 
 
 def test_create_connects_and_records_the_cluster(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, _ = brokers
     spec = {
@@ -65,7 +65,7 @@ def test_create_connects_and_records_the_cluster(
 
 
 def test_each_instance_gets_its_own_id(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     a = client.post("/api/v1/instances", json={"name": "a", "bootstrap_servers": src.bootstrap})
@@ -97,7 +97,7 @@ def test_unreachable_bootstrap_is_refused_with_the_brokers_error(client: httpx.C
 
 
 def test_failed_sasl_authentication_is_refused_and_the_password_never_shown(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     # tansu 0.6.0 supports no SASL: librdkafka reports "SASL PLAIN mechanism handshake
     # failed: Broker: Unsupported SASL mechanism: broker's supported mechanisms: PLAIN".
@@ -121,7 +121,7 @@ def test_failed_sasl_authentication_is_refused_and_the_password_never_shown(
 
 
 def test_credentials_the_protocol_never_sends_are_refused_without_echo_and_nothing_written(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, _ = brokers
     before = _instance_ids(client)
@@ -137,7 +137,7 @@ def test_credentials_the_protocol_never_sends_are_refused_without_echo_and_nothi
 
 
 def test_secrets_are_never_returned(
-    client: httpx.Client, api_server: KsyncServer, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, api_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     # The test broker speaks neither SASL nor TLS, so no instance with a secret can pass
     # the API's connection check: the row goes into the server's store directly.
@@ -193,7 +193,7 @@ def test_validation_errors_do_not_echo_the_password(client: httpx.Client) -> Non
     assert _instance_ids(client) == before
 
 
-def test_delete_then_404(client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]) -> None:
+def test_delete_then_404(client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]) -> None:
     src, _ = brokers
     ins_id = client.post(
         "/api/v1/instances", json={"name": "gone", "bootstrap_servers": src.bootstrap}
@@ -207,7 +207,7 @@ def test_delete_then_404(client: httpx.Client, brokers: tuple[LocalBroker, Local
 
 
 def test_delete_while_a_task_uses_it_is_409(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     a = client.post(
@@ -234,7 +234,7 @@ def test_delete_while_a_task_uses_it_is_409(
 
 
 def test_topics_lists_partitions_and_replication_without_internal_topics(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, _ = brokers
     create_topic(src, "inst-topics-a", 3)

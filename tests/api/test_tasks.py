@@ -11,7 +11,7 @@ from datetime import datetime
 import httpx
 from helpers import create_topic, producer, read_all, task_body, wait_status, wait_until
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 from .support import assert_error, delete_task_and_wait
 
@@ -24,7 +24,7 @@ def _task_ids(client: httpx.Client) -> list[str]:
     return [t["id"] for t in r.json()["tasks"]]
 
 
-def _produce(broker: LocalBroker, topic: str, partitions: int, count: int) -> None:
+def _produce(broker: KafkaCluster, topic: str, partitions: int, count: int) -> None:
     p = producer(broker)
     for i in range(count):
         p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % partitions)
@@ -32,7 +32,7 @@ def _produce(broker: LocalBroker, topic: str, partitions: int, count: int) -> No
 
 
 def test_create_answers_at_once_then_runs_and_copies(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], instances: tuple[str, str]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], instances: tuple[str, str]
 ) -> None:
     src, dst = brokers
     a, b = instances
@@ -108,7 +108,7 @@ def test_create_answers_at_once_then_runs_and_copies(
 
 
 def test_empty_prefix_keeps_the_topic_name(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], instances: tuple[str, str]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], instances: tuple[str, str]
 ) -> None:
     src, _ = brokers
     a, b = instances
@@ -136,7 +136,7 @@ def test_unknown_task_is_404(client: httpx.Client) -> None:
 
 
 def test_opposite_direction_is_accepted_with_a_loop_warning(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], instances: tuple[str, str]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], instances: tuple[str, str]
 ) -> None:
     src, dst = brokers
     a, b = instances
@@ -204,7 +204,7 @@ def test_regex_start_and_options_are_kept_in_the_spec(
 
 
 def test_same_cluster_selection_leaves_out_its_own_targets(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], instances: tuple[str, str]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], instances: tuple[str, str]
 ) -> None:
     src, _ = brokers
     a, _ = instances

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from helpers import KsyncServer
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 BAD_PEM = "not-a-pem-MARKER-1234"
 
 
 def test_a_ca_pem_librdkafka_refuses_is_a_422_not_a_500(
-    server: KsyncServer, brokers: tuple[LocalBroker, LocalBroker]
+    server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     # librdkafka refused the settings while creating the admin client, before any
     # connection: the raw KafkaException escaped as a 500 on POST and PATCH.

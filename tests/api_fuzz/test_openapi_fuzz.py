@@ -33,7 +33,7 @@ import pytest
 from helpers import KsyncServer, create_topic
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 HERE = Path(__file__).parent
 MAX_EXAMPLES = 25  # per operation and phase: the whole run stays well under 2 minutes
@@ -41,7 +41,7 @@ MAX_EXAMPLES = 25  # per operation and phase: the whole run stays well under 2 m
 
 @pytest.fixture(scope="module")
 def fuzz_server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]
+    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> Iterator[KsyncServer]:
     # Depends on `brokers` so that it stops before them (see tests/api/conftest.py).
     srv = KsyncServer(str(tmp_path_factory.mktemp("ksync-fuzz"))).start()
@@ -53,7 +53,7 @@ def fuzz_server(
 
 
 def test_native_api_answers_no_5xx(
-    fuzz_server: KsyncServer, brokers: tuple[LocalBroker, LocalBroker], tmp_path: Path
+    fuzz_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], tmp_path: Path
 ) -> None:
     src, dst = brokers
     create_topic(src, "fuzz-a", 2)

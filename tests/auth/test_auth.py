@@ -23,7 +23,7 @@ import httpx
 import pytest
 from helpers import KsyncServer, create_topic, running_server
 
-from ksync.devkafka import LocalBroker, free_port, stop_process
+from ksync.devkafka import KafkaCluster, free_port, stop_process
 from ksync.server import load_keys
 from ksync.settings import Settings
 
@@ -55,7 +55,7 @@ def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker], keys_file: Path
+    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster], keys_file: Path
 ) -> Iterator[KsyncServer]:
     """A server with keys, logging at DEBUG so that a leak would show in its log."""
     with running_server(str(tmp_path_factory.mktemp("ksync-auth")), "--api-keys-file", str(keys_file), "--log-level", "DEBUG") as srv:
@@ -127,7 +127,7 @@ def test_healthz_stays_open(http: httpx.Client, seen: list[str]) -> None:
 
 
 def test_a_valid_key_is_accepted_on_every_operation(
-    http: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], operations: list[tuple[str, str]], seen: list[str]
+    http: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], operations: list[tuple[str, str]], seen: list[str]
 ) -> None:
     src, dst = brokers
     create_topic(src, "auth-topic", 1)

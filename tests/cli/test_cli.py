@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from helpers import KsyncServer, create_topic, producer, read_all, running_server, wait_until
 
-from ksync.devkafka import LocalBroker, free_port
+from ksync.devkafka import KafkaCluster, free_port
 
 UNKNOWN_TASK = "task-zzzzzzzz"
 UNKNOWN_INSTANCE = "ins-zzzzzzzz"
@@ -65,7 +65,7 @@ def as_json(result: subprocess.CompletedProcess[str]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]) -> Iterator[KsyncServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]) -> Iterator[KsyncServer]:
     # Depends on `brokers` so that it stops before them (see tests/api/conftest.py).
     with running_server(str(tmp_path_factory.mktemp("ksync-cli"))) as srv:
         yield srv
@@ -77,7 +77,7 @@ def url(server: KsyncServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def ids(url: str, brokers: tuple[LocalBroker, LocalBroker]) -> tuple[str, str]:
+def ids(url: str, brokers: tuple[KafkaCluster, KafkaCluster]) -> tuple[str, str]:
     """The source and target brokers registered with `instance add -o json`."""
     src, dst = brokers
     a = as_json(ksync(url, "instance", "add", "cli-src", "--bootstrap-servers", src.bootstrap,
@@ -104,7 +104,7 @@ def wait_gone(url: str, task_id: str) -> None:
                timeout_s=60, interval_s=0.3, what=f"{task_id} to be gone")
 
 
-def test_instance_add_list_show_rm(url: str, ids: tuple[str, str], brokers: tuple[LocalBroker, LocalBroker]) -> None:
+def test_instance_add_list_show_rm(url: str, ids: tuple[str, str], brokers: tuple[KafkaCluster, KafkaCluster]) -> None:
     src, _ = brokers
     out = ok(ksync(url, "instance", "add", "cli-extra", "-b", src.bootstrap))
     m = re.fullmatch(rf"added (ins-[a-z0-9]{{8}}) \(cli-extra\): Kafka cluster {src.cluster_id}, 1 broker\(s\)\n", out)
@@ -131,7 +131,7 @@ def test_instance_add_list_show_rm(url: str, ids: tuple[str, str], brokers: tupl
     assert extra not in ok(ksync(url, "instance", "list"))
 
 
-def test_instance_topics(url: str, ids: tuple[str, str], brokers: tuple[LocalBroker, LocalBroker]) -> None:
+def test_instance_topics(url: str, ids: tuple[str, str], brokers: tuple[KafkaCluster, KafkaCluster]) -> None:
     src, _ = brokers
     create_topic(src, "cli-topics-a", 3)
     table = ok(ksync(url, "instance", "topics", ids[0]))
@@ -141,7 +141,7 @@ def test_instance_topics(url: str, ids: tuple[str, str], brokers: tuple[LocalBro
     assert {"name": "cli-topics-a", "partitions": 3, "replication_factor": 1} in topics
 
 
-def test_task_lifecycle(url: str, ids: tuple[str, str], brokers: tuple[LocalBroker, LocalBroker]) -> None:
+def test_task_lifecycle(url: str, ids: tuple[str, str], brokers: tuple[KafkaCluster, KafkaCluster]) -> None:
     src, dst = brokers
     create_topic(src, "cli-orders", 2)
     p = producer(src)

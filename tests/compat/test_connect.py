@@ -27,7 +27,7 @@ from helpers import (
     wait_until,
 )
 
-from ksync.devkafka import LocalBroker, free_port
+from ksync.devkafka import KafkaCluster, free_port
 
 MIRROR = "org.apache.kafka.connect.mirror."
 SOURCE_CONNECTOR = MIRROR + "MirrorSourceConnector"
@@ -36,7 +36,7 @@ BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
 
 @pytest.fixture(scope="module")
 def connect_server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]
+    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> Iterator[KsyncServer]:
     """One ksync server for the module; depends on `brokers` so it stops first."""
     with running_server(str(tmp_path_factory.mktemp("ksync-connect"))) as srv:
@@ -49,7 +49,7 @@ def client(connect_server: KsyncServer) -> Iterator[httpx.Client]:
         yield c
 
 
-def mm2_config(src: LocalBroker, dst: LocalBroker, **extra: str) -> dict[str, str]:
+def mm2_config(src: KafkaCluster, dst: KafkaCluster, **extra: str) -> dict[str, str]:
     """A MirrorSourceConnector config as an MM2 user writes it (aliases east -> west)."""
     return {
         "connector.class": SOURCE_CONNECTOR,
@@ -76,7 +76,7 @@ def assert_connect_error(response: httpx.Response, status: int, *words: str) -> 
     return str(body["message"])
 
 
-def produce(broker: LocalBroker, topic: str, partitions: int, count: int, start: int = 0) -> None:
+def produce(broker: KafkaCluster, topic: str, partitions: int, count: int, start: int = 0) -> None:
     p = producer(broker)
     for i in range(start, start + count):
         p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % partitions)
@@ -140,7 +140,7 @@ def test_server_info_and_plugins(client: httpx.Client) -> None:
 
 
 def test_mm2_connector_lifecycle(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     name = "east-to-west"
@@ -289,7 +289,7 @@ def test_mm2_connector_lifecycle(
 
 
 def test_stop_then_reset_offsets_copies_again_from_the_start(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     name = "ledger-copy"
@@ -342,7 +342,7 @@ def test_stop_then_reset_offsets_copies_again_from_the_start(
 
 
 def test_tasks_max_spreads_partitions_over_connect_tasks(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     name = "two-tasks"
@@ -370,7 +370,7 @@ def test_tasks_max_spreads_partitions_over_connect_tasks(
 
 
 def test_identity_policy_regex_topics_and_put_create(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     name = "identity"
@@ -402,7 +402,7 @@ def test_identity_policy_regex_topics_and_put_create(
 
 
 def test_failed_connector_shows_trace_and_restarts_only_failed(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     name = "too-narrow"
@@ -428,7 +428,7 @@ def test_failed_connector_shows_trace_and_restarts_only_failed(
 
 
 def test_task_created_natively_is_a_connector(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     ids = {i["bootstrap_servers"]: i["id"] for i in client.get("/api/v1/instances").json()["instances"]}
@@ -491,7 +491,7 @@ def test_task_created_natively_is_a_connector(
     ],
 )
 def test_bad_config_answers_400_naming_the_key(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker], change: dict[str, Any], key: str
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], change: dict[str, Any], key: str
 ) -> None:
     src, dst = brokers
     config: dict[str, Any] = mm2_config(src, dst, topics="orders")
@@ -527,7 +527,7 @@ def errors_by_key(checked: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_validate_checks_a_config_without_creating_anything(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     name = f"check-{uuid.uuid4().hex[:6]}"
@@ -560,7 +560,7 @@ def test_validate_checks_a_config_without_creating_anything(
     assert client.get("/api/v1/instances").json() == before
 
 
-def test_bad_requests_answer_400(client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]) -> None:
+def test_bad_requests_answer_400(client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]) -> None:
     src, dst = brokers
     assert_connect_error(client.post("/connectors", json={"name": "x"}), 400, "config")
     assert_connect_error(client.post("/connectors", json={"config": mm2_config(src, dst)}), 400, "name")
@@ -579,7 +579,7 @@ def test_bad_requests_answer_400(client: httpx.Client, brokers: tuple[LocalBroke
 
 
 def test_unreachable_cluster_answers_400_and_registers_nothing(
-    client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     before = client.get("/api/v1/instances").json()

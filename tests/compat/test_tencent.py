@@ -32,7 +32,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 from .tencent_tc3 import error_code, post, signed_headers
 
@@ -45,7 +45,7 @@ PARTITIONS = 3
 
 @pytest.fixture(scope="module")
 def tc_server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]
+    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> Iterator[KsyncServer]:
     """A server that requires keys; depends on `brokers` so that it stops first."""
     data_dir = tmp_path_factory.mktemp("ksync-tencent")
@@ -92,7 +92,7 @@ def refused(
     return exc
 
 
-def produce(broker: LocalBroker, topic: str, count: int, start: int = 0) -> None:
+def produce(broker: KafkaCluster, topic: str, count: int, start: int = 0) -> None:
     p = producer(broker)
     for i in range(start, start + count):
         p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % PARTITIONS)
@@ -132,7 +132,7 @@ def wait_gone(client: ckafka_client.CkafkaClient, task_id: str) -> None:
 
 @pytest.fixture(scope="module")
 def resources(
-    tc: ckafka_client.CkafkaClient, brokers: tuple[LocalBroker, LocalBroker]
+    tc: ckafka_client.CkafkaClient, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> Iterator[tuple[str, str]]:
     """The module's brokers as connect resources: (source ResourceId, target ResourceId)."""
     ids = []
@@ -161,7 +161,7 @@ def resources(
 def test_connect_resources_create_describe_list_modify_delete(
     tc: ckafka_client.CkafkaClient,
     resources: tuple[str, str],
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src_id, dst_id = resources
     one = call(tc, "DescribeConnectResource", ResourceId=src_id).Result
@@ -215,7 +215,7 @@ def test_connect_resources_create_describe_list_modify_delete(
 
 
 def test_connect_resource_refusals(
-    tc: ckafka_client.CkafkaClient, brokers: tuple[LocalBroker, LocalBroker]
+    tc: ckafka_client.CkafkaClient, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     bootstrap = brokers[0].bootstrap
     cases: list[tuple[dict[str, Any], str, str]] = [
@@ -257,7 +257,7 @@ def test_connect_resource_refusals(
 def test_datahub_task_end_to_end(
     tc: ckafka_client.CkafkaClient,
     resources: tuple[str, str],
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     source, target = brokers
     src_id, dst_id = resources
@@ -385,7 +385,7 @@ def test_list_paging_search_word_and_start_points(
     tc: ckafka_client.CkafkaClient,
     tc_server: KsyncServer,
     resources: tuple[str, str],
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     source = brokers[0]
     src_id, dst_id = resources

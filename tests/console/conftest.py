@@ -1,7 +1,7 @@
 """Fixtures for the console's browser tests: Debian's Chromium driven by Playwright, and a
 live `ksync server` over the module's real brokers.
 
-Chromium is Debian's `/usr/bin/chromium` (installed by scripts/ensure-chromium when
+Chromium is Debian's `/usr/bin/chromium` (installed by scripts/ensure-test-system when
 missing), never a browser that Playwright downloads: test machines may have no internet.
 """
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 from helpers import KsyncServer, running_server
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 from .support import REPO
 
@@ -45,7 +45,7 @@ def chromium() -> str:
         )
         if not os.access(CHROMIUM, os.X_OK):
             pytest.fail(
-                f"the console tests need Debian's Chromium at {CHROMIUM}, and scripts/ensure-chromium "
+                f"the console tests need Debian's Chromium at {CHROMIUM}, and scripts/ensure-test-system "
                 f"could not install it (exit {result.returncode}). Install it as root with "
                 f"'apt-get update && apt-get install -y chromium'.\n"
                 f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}",
@@ -100,7 +100,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def console_server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[LocalBroker, LocalBroker]
+    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> Iterator[KsyncServer]:
     """A live server for the module (stopped before its brokers, see tests/api/conftest.py)."""
     with running_server(str(tmp_path_factory.mktemp("ksync-console"))) as srv:

@@ -11,7 +11,7 @@ import httpx
 from helpers import create_topic, producer, read_all, task_body, wait_until
 from playwright.sync_api import expect
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 from .support import (
     STATUS_TIMEOUT_MS,
@@ -26,7 +26,7 @@ from .support import (
 RECORDS = 300
 
 
-def produce(broker: LocalBroker, topic: str, count: int, partitions: int) -> None:
+def produce(broker: KafkaCluster, topic: str, count: int, partitions: int) -> None:
     p = producer(broker)
     for i in range(count):
         p.produce(
@@ -52,7 +52,7 @@ def add_instance(page: Any, name: str, bootstrap: str, region: str) -> str:
 
 
 def test_console_end_to_end(
-    page: Any, console_server: Any, client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    page: Any, console_server: Any, client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     uid = uuid.uuid4().hex[:6]
@@ -207,7 +207,7 @@ def test_console_end_to_end(
 
 
 def test_failed_task_shows_its_error_in_full(
-    page: Any, console_server: Any, client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    page: Any, console_server: Any, client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     """A target topic with fewer partitions than its source fails the task (the test
     broker cannot add partitions); the list flags it and the detail page says why."""

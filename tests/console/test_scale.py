@@ -14,7 +14,7 @@ import httpx
 from helpers import task_body, wait_until
 from playwright.sync_api import expect
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 from .support import open_page, screenshot
 
@@ -36,7 +36,7 @@ MEASURE = """async (count) => {
 
 
 def test_200_tasks_render_under_a_second(
-    page: Any, console_server: Any, client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]
+    page: Any, console_server: Any, client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     ids = []

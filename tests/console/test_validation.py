@@ -15,7 +15,7 @@ import pytest
 from helpers import create_topic, task_body, wait_until
 from playwright.sync_api import expect
 
-from ksync.devkafka import LocalBroker, free_port
+from ksync.devkafka import KafkaCluster, free_port
 
 from .support import choose_source, choose_target, field_error, open_page, to_review
 
@@ -24,7 +24,7 @@ TOPIC_A, TOPIC_B = f"vt-a-{UID}", f"vt-b-{UID}"
 
 
 @pytest.fixture(scope="module")
-def instances(client: httpx.Client, brokers: tuple[LocalBroker, LocalBroker]) -> tuple[str, str]:
+def instances(client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]) -> tuple[str, str]:
     """The module's brokers registered through the API: (source id, target id)."""
     src, dst = brokers
     create_topic(src, TOPIC_A, 2)
@@ -94,7 +94,7 @@ def test_unreachable_instance(instance_form: Any) -> None:
     expect(page.locator("#instance-table tbody tr", has_text=f"127.0.0.1:{port}")).to_have_count(0)
 
 
-def test_empty_instance_name(instance_form: Any, brokers: tuple[LocalBroker, LocalBroker]) -> None:
+def test_empty_instance_name(instance_form: Any, brokers: tuple[KafkaCluster, KafkaCluster]) -> None:
     page = instance_form
     page.fill("#inst-name", "")
     page.fill("#inst-bootstrap", brokers[0].bootstrap)
@@ -103,7 +103,7 @@ def test_empty_instance_name(instance_form: Any, brokers: tuple[LocalBroker, Loc
 
 
 def test_sasl_without_credentials(
-    instance_form: Any, brokers: tuple[LocalBroker, LocalBroker]
+    instance_form: Any, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     page = instance_form
     page.fill("#inst-bootstrap", brokers[0].bootstrap)
@@ -115,7 +115,7 @@ def test_sasl_without_credentials(
 
 
 def test_sync_quota_must_be_positive(
-    instance_form: Any, brokers: tuple[LocalBroker, LocalBroker]
+    instance_form: Any, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     page = instance_form
     page.fill("#inst-bootstrap", brokers[0].bootstrap)
@@ -128,7 +128,7 @@ def test_edit_instance_onto_another_cluster(
     page: Any,
     console_server: Any,
     instances: tuple[str, str],
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src_id = instances[0]
     open_page(page, console_server.url, "/instances")
@@ -222,7 +222,7 @@ def test_timestamp_without_value(wizard: Any, instances: tuple[str, str]) -> Non
 
 
 def test_same_cluster_without_prefix(
-    wizard: Any, instances: tuple[str, str], brokers: tuple[LocalBroker, LocalBroker]
+    wizard: Any, instances: tuple[str, str], brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, _ = instances
     pick(wizard, src, [TOPIC_A])

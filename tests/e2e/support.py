@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Self
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 ORIGIN = "ksync-origin"
 
@@ -37,11 +37,11 @@ def origin_of(msg: Any) -> bytes | None:
     return None
 
 
-def admin(broker: LocalBroker) -> AdminClient:
+def admin(broker: KafkaCluster) -> AdminClient:
     return AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
 
 
-def partition_counts(broker: LocalBroker) -> dict[str, int]:
+def partition_counts(broker: KafkaCluster) -> dict[str, int]:
     """Every non-internal topic of `broker` with its partition count."""
     md = admin(broker).list_topics(timeout=10)
     return {
@@ -51,7 +51,7 @@ def partition_counts(broker: LocalBroker) -> dict[str, int]:
     }
 
 
-def topic_configs(broker: LocalBroker, topic: str) -> dict[str, str]:
+def topic_configs(broker: KafkaCluster, topic: str) -> dict[str, str]:
     """The topic's configs as the broker describes them (tansu: only the keys that were set)."""
     client = admin(broker)  # kept alive until the answer is in: its futures die with it
     futures = client.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
@@ -60,7 +60,7 @@ def topic_configs(broker: LocalBroker, topic: str) -> dict[str, str]:
 
 
 def read_now(
-    broker: LocalBroker, topic: str, partitions: int, timeout_s: float = 30.0
+    broker: KafkaCluster, topic: str, partitions: int, timeout_s: float = 30.0
 ) -> dict[int, list[Any]]:
     """Everything `topic` holds right now, per partition: reads each partition to its end.
 
@@ -103,7 +103,7 @@ class Tail:
     """A reader that stays open on `topic` from offset 0 and accumulates what arrives,
     for topics too big to re-read on every poll. Use as a context manager."""
 
-    def __init__(self, broker: LocalBroker, topic: str, partitions: int) -> None:
+    def __init__(self, broker: KafkaCluster, topic: str, partitions: int) -> None:
         self.partitions = partitions
         self.values: dict[int, list[bytes]] = {p: [] for p in range(partitions)}
         self.at_end: set[int] = set()
@@ -140,7 +140,7 @@ class Tail:
         self.close()
 
 
-def count_now(broker: LocalBroker, topic: str, partitions: int) -> int:
+def count_now(broker: KafkaCluster, topic: str, partitions: int) -> int:
     return sum(len(v) for v in read_now(broker, topic, partitions).values())
 
 

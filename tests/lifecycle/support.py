@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 from helpers import producer
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 # A member hands at most this many records to the producer per batch (MemberConfig.batch_size):
 # the most a clean stop (pause, restart) may repeat per member.
@@ -30,7 +30,7 @@ def value(tag: str, partition: int, seq: int) -> bytes:
 
 
 def produce_now(
-    broker: LocalBroker, topic: str, partitions: int, tag: str, count: int, single_tail: int = 3
+    broker: KafkaCluster, topic: str, partitions: int, tag: str, count: int, single_tail: int = 3
 ) -> dict[int, list[bytes]]:
     """`count` records per partition, valued `tag:p:seq`, flushed; the last `single_tail` per
     partition go out one batch each, so the test broker's ListOffsets `latest` (last batch's
@@ -57,7 +57,7 @@ class SteadyProducer(threading.Thread):
     not a wait.
     """
 
-    def __init__(self, broker: LocalBroker, topic: str, partitions: int, tag: str = "flow",
+    def __init__(self, broker: KafkaCluster, topic: str, partitions: int, tag: str = "flow",
                  rate: int = 1_000, chunk: int = 50) -> None:
         super().__init__(daemon=True, name=f"producer-{topic}")
         self.broker, self.topic, self.partitions, self.tag = broker, topic, partitions, tag
@@ -106,7 +106,7 @@ class Follow:
     """Reads `topic` from offset 0 and keeps every record's value per partition; `poll()`
     reads what is there now. Use as a context manager."""
 
-    def __init__(self, broker: LocalBroker, topic: str, partitions: int) -> None:
+    def __init__(self, broker: KafkaCluster, topic: str, partitions: int) -> None:
         self.partitions = partitions
         self.values: dict[int, list[bytes]] = {p: [] for p in range(partitions)}
         self._consumer = Consumer(
@@ -242,7 +242,7 @@ def assert_conflict(response: httpx.Response, task_id: str) -> str:
     return str(message)
 
 
-def consumer_groups(broker: LocalBroker) -> set[str]:
+def consumer_groups(broker: KafkaCluster) -> set[str]:
     """Group ids the broker knows (ListGroups)."""
     client = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
     result = client.list_consumer_groups(request_timeout=10).result()

@@ -19,12 +19,12 @@ from helpers import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 VALUE = b"m" * 100
 
 
-def produce_steadily(broker: LocalBroker, topic: str, partitions: int, total: int, rate: int) -> None:
+def produce_steadily(broker: KafkaCluster, topic: str, partitions: int, total: int, rate: int) -> None:
     """`total` records of 100 bytes at about `rate` records/s, spread over partitions."""
     p = producer(broker)
     tick = 0.05
@@ -45,7 +45,7 @@ def task_metrics(client: httpx.Client, task_id: str) -> dict[str, Any]:
 
 
 def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
-    server: KsyncServer, brokers: tuple[LocalBroker, LocalBroker]
+    server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     create_topic(src, "known", 3)
@@ -100,7 +100,7 @@ def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
         assert traffic["written"]["by_task"] == []
 
 
-def test_lag_follows_a_throttled_backlog(server: KsyncServer, brokers: tuple[LocalBroker, LocalBroker]) -> None:
+def test_lag_follows_a_throttled_backlog(server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster]) -> None:
     src, dst = brokers
     create_topic(src, "backlog", 1)
     p = producer(src)
@@ -134,7 +134,7 @@ def test_lag_follows_a_throttled_backlog(server: KsyncServer, brokers: tuple[Loc
 
 
 def test_prometheus_exposition_parses_and_counts(
-    server: KsyncServer, brokers: tuple[LocalBroker, LocalBroker]
+    server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
     src, dst = brokers
     create_topic(src, "prom", 2)

@@ -15,12 +15,12 @@ from helpers import (
     wait_until,
 )
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 
 VALUE = b"t" * 1000  # 1,000-byte records: bytes = records x 1,000
 
 
-def fill(broker: LocalBroker, topic: str, partitions: int, count: int) -> None:
+def fill(broker: KafkaCluster, topic: str, partitions: int, count: int) -> None:
     create_topic(broker, topic, partitions)
     p = producer(broker, **{"batch.size": 1_000_000, "linger.ms": 20})
     for i in range(count):
@@ -30,7 +30,7 @@ def fill(broker: LocalBroker, topic: str, partitions: int, count: int) -> None:
     p.flush()
 
 
-def records_on(broker: LocalBroker, topic: str, partitions: int) -> int:
+def records_on(broker: KafkaCluster, topic: str, partitions: int) -> int:
     """Records on a topic now, from the high watermarks (within a batch per partition)."""
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "count", "log_level": 2})
     try:
@@ -42,14 +42,14 @@ def records_on(broker: LocalBroker, topic: str, partitions: int) -> int:
         c.close()
 
 
-def started(broker: LocalBroker, topic: str, partitions: int) -> int:
+def started(broker: KafkaCluster, topic: str, partitions: int) -> int:
     return wait_until(
         lambda: records_on(broker, topic, partitions), timeout_s=60, what=f"data on {topic}"
     )
 
 
 def test_a_1_mb_s_limit_moves_20_mb_in_20_s_within_10_percent(
-    fresh_brokers: tuple[LocalBroker, LocalBroker], server: KsyncServer
+    fresh_brokers: tuple[KafkaCluster, KafkaCluster], server: KsyncServer
 ) -> None:
     src, dst = fresh_brokers
     fill(src, "big", 4, 60_000)  # 60 MB waiting: the limit, not the source, sets the pace
@@ -68,14 +68,14 @@ def test_a_1_mb_s_limit_moves_20_mb_in_20_s_within_10_percent(
         assert t["limits"]["throttle_mb_s"] == 1 and t["warnings"] == []
 
 
-def rate_over(broker: LocalBroker, topic: str, partitions: int, seconds: float) -> float:
+def rate_over(broker: KafkaCluster, topic: str, partitions: int, seconds: float) -> float:
     before = records_on(broker, topic, partitions)
     time.sleep(seconds)
     return (records_on(broker, topic, partitions) - before) / seconds
 
 
 def test_a_limit_changed_on_a_running_task_applies_without_a_restart(
-    fresh_brokers: tuple[LocalBroker, LocalBroker], server: KsyncServer
+    fresh_brokers: tuple[KafkaCluster, KafkaCluster], server: KsyncServer
 ) -> None:
     src, dst = fresh_brokers
     fill(src, "live", 2, 30_000)
@@ -99,7 +99,7 @@ def test_a_limit_changed_on_a_running_task_applies_without_a_restart(
 
 
 def test_an_instance_quota_caps_all_sync_traffic_into_it(
-    fresh_brokers: tuple[LocalBroker, LocalBroker], server: KsyncServer
+    fresh_brokers: tuple[KafkaCluster, KafkaCluster], server: KsyncServer
 ) -> None:
     src, dst = fresh_brokers
     fill(src, "q1", 2, 20_000)

@@ -23,12 +23,12 @@ from helpers import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from ksync.devkafka import LocalBroker, free_port, stop_process, wait_for_port
+from ksync.devkafka import KafkaCluster, free_port, stop_process, wait_for_port
 
 
 @pytest.fixture
 def server_and_worker(
-    fresh_brokers: tuple[LocalBroker, LocalBroker], tmp_path: Path
+    fresh_brokers: tuple[KafkaCluster, KafkaCluster], tmp_path: Path
 ) -> Iterator[tuple[KsyncServer, int]]:
     """A server and a worker sharing one SQLite store (same machine), the worker with a
     Prometheus port. Brokers come first so that they outlive both processes."""
@@ -50,7 +50,7 @@ def server_and_worker(
 
 
 def test_a_standalone_worker_serves_its_members_metrics(
-    fresh_brokers: tuple[LocalBroker, LocalBroker], server_and_worker: tuple[KsyncServer, int]
+    fresh_brokers: tuple[KafkaCluster, KafkaCluster], server_and_worker: tuple[KsyncServer, int]
 ) -> None:
     src, dst = fresh_brokers
     server, port = server_and_worker

@@ -7,17 +7,17 @@ from typing import Any
 
 from helpers import TEST_SESSION_TIMEOUT_MS, wait_until
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 from ksync.replication.member import Member, MemberConfig, MemberState
 from ksync.spec import Connection
 
 
-def connection(broker: LocalBroker) -> Connection:
+def connection(broker: KafkaCluster) -> Connection:
     return Connection(instance_id=broker.cluster_id, bootstrap_servers=broker.bootstrap)
 
 
 def member_config(
-    source: LocalBroker, target: LocalBroker, task_id: str, topics: dict[str, str], **kw: Any
+    source: KafkaCluster, target: KafkaCluster, task_id: str, topics: dict[str, str], **kw: Any
 ) -> MemberConfig:
     """A config for a member copying `topics` (source -> target name) from `source` to `target`.
 

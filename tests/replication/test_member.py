@@ -19,7 +19,7 @@ from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
 from helpers import create_topic, murmur2_partition, producer, read_all, wait_until
 from pydantic import SecretStr
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 from ksync.kafka.errors import KsyncKafkaError
 from ksync.replication.member import Member, MemberConfig, MemberState
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
@@ -42,7 +42,7 @@ class Rec:
     timestamp: int = 0
 
 
-def produce(broker: LocalBroker, topic: str, records: list[Rec], single_batches: int = 0) -> None:
+def produce(broker: KafkaCluster, topic: str, records: list[Rec], single_batches: int = 0) -> None:
     """Write `records` in order; the last `single_batches` each go in a batch of their own.
 
     Single-record batches at the end matter for the test broker's `latest` answer, which
@@ -87,7 +87,7 @@ def values(msgs: list[Any]) -> list[bytes]:
     return [m.value() for m in msgs]
 
 
-def committed(broker: LocalBroker, group: str, topic: str, partitions: int) -> dict[int, int]:
+def committed(broker: KafkaCluster, group: str, topic: str, partitions: int) -> dict[int, int]:
     """The group's committed offsets on `broker`, read without joining the group."""
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "log_level": 3})
     try:
@@ -126,7 +126,7 @@ def fidelity_records(topic: str, partitions: int, count: int) -> list[Rec]:
 
 
 def test_every_record_keeps_partition_order_key_value_timestamp_and_headers(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     layout = {"fid-a": 3, "fid-b": 2}
@@ -172,7 +172,7 @@ def test_murmur2_reference_values() -> None:
 
 
 def test_without_keep_partition_records_are_routed_by_key_with_murmur2(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     create_topic(src, "kp-src", 3)
@@ -200,7 +200,7 @@ def test_without_keep_partition_records_are_routed_by_key_with_murmur2(
 
 
 def test_a_10mb_record_is_copied_intact(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     create_topic(src, "big", 1)
@@ -219,7 +219,7 @@ def test_a_10mb_record_is_copied_intact(
 
 
 def test_stop_commits_the_end_of_every_partition_and_a_restart_copies_only_new_records(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     create_topic(src, "cp", 3)
@@ -254,7 +254,7 @@ STALL_BOUND = 300  # max_unacked_records for these tests: far below the records 
 
 @contextmanager
 def stalled_target(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember, topic: str, records: list[Rec]
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, topic: str, records: list[Rec]
 ) -> Iterator[tuple[RunningMember, MemberConfig, MemberState]]:
     """A member copying `topic` (2 partitions) whose target froze before `records` came.
 
@@ -283,7 +283,7 @@ def stalled_target(
 
 
 def test_a_stalled_target_holds_the_member_at_its_bound_and_everything_arrives_once_it_is_back(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     records = [Rec(i % 2, f"k{i}".encode(), f"stall-{i}".encode()) for i in range(4000)]
@@ -301,7 +301,7 @@ def test_a_stalled_target_holds_the_member_at_its_bound_and_everything_arrives_o
 
 
 def test_a_member_stopped_during_a_stall_commits_nothing_and_its_successor_copies_everything(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     records = [Rec(i % 2, None, f"ss-{i}".encode()) for i in range(3000)]
@@ -324,7 +324,7 @@ def test_a_member_stopped_during_a_stall_commits_nothing_and_its_successor_copie
 
 
 def test_settings_the_client_refuses_fail_the_member_naming_the_instance(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src, dst = brokers
     cfg = member_config(src, dst, task_id(), {"never": "never"})
@@ -342,7 +342,7 @@ def test_settings_the_client_refuses_fail_the_member_naming_the_instance(
 
 
 def test_latest_start_copies_only_records_produced_after_the_start(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     create_topic(src, "lt", 2)
@@ -404,7 +404,7 @@ class _SpiedMember(Member):
 
 
 def test_timestamp_start_queries_the_timestamp_per_partition_and_starts_at_the_answers(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     """Tested at the seam: the test broker answers every timestamp lookup with offset 0, so
     a real lookup cannot tell a right query from a wrong one. `Consumer.offsets_for_times`
@@ -449,7 +449,7 @@ def test_timestamp_start_queries_the_timestamp_per_partition_and_starts_at_the_a
 
 
 def test_records_first_written_on_the_target_are_skipped_and_foreign_origins_kept(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     create_topic(src, "loop1", 1)
@@ -475,7 +475,7 @@ def test_records_first_written_on_the_target_are_skipped_and_foreign_origins_kep
 
 
 def test_two_way_sync_on_the_same_topic_names_copies_each_record_once(
-    fresh_brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    fresh_brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     a, b = fresh_brokers
     for broker in (a, b):
@@ -512,7 +512,7 @@ def test_two_way_sync_on_the_same_topic_names_copies_each_record_once(
 
 
 def test_a_record_from_a_third_cluster_crosses_a_two_way_pair_once(
-    fresh_brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    fresh_brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     """C->A plus A<->B: a record whose origin is C reaches B once and never comes back to A.
 
@@ -548,7 +548,7 @@ def test_a_record_from_a_third_cluster_crosses_a_two_way_pair_once(
 
 
 def test_update_topics_with_an_added_topic_starts_copying_it(
-    brokers: tuple[LocalBroker, LocalBroker], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
 ) -> None:
     src, dst = brokers
     for topic in ("sw-a", "sw-b"):

@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka.admin import ConfigEntry, ConfigSource
 from helpers import admin, create_topic
 
-from ksync.devkafka import LocalBroker
+from ksync.devkafka import KafkaCluster
 from ksync.kafka.admin import NewTopicPlan, _explicit_configs
 from ksync.kafka.errors import PersistentKafkaError
 from ksync.replication.policy import ReplicationPolicy
@@ -37,7 +37,7 @@ EXCLUDED = {
 
 
 def mirror(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
     *,
     topics: list[str] | None = None,
     regex: str | None = None,
@@ -63,7 +63,7 @@ def test_mirrored_configs_drops_exactly_the_exclusion_list() -> None:
 
 
 def test_missing_target_topics_get_partitions_rf_and_set_configs_minus_exclusions(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src, dst = brokers
     create_topic(src, "tm-cfg", 3, {**COPIED, **EXCLUDED})
@@ -93,7 +93,7 @@ def test_missing_target_topics_get_partitions_rf_and_set_configs_minus_exclusion
 
 
 def test_internal_topics_are_never_mirrored_even_when_listed(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src, dst = brokers
     create_topic(src, "__tm-internal", 1)  # the test broker accepts any name
@@ -106,7 +106,7 @@ def test_internal_topics_are_never_mirrored_even_when_listed(
 
 
 def test_configs_are_not_copied_when_config_sync_is_off(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src, dst = brokers
     create_topic(src, "tm-nosync", 2, COPIED)
@@ -118,7 +118,7 @@ def test_configs_are_not_copied_when_config_sync_is_off(
 
 
 def test_a_target_with_fewer_partitions_fails_under_keep_partition(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src, dst = brokers
     create_topic(src, "tm-few", 3)
@@ -136,7 +136,7 @@ def test_a_target_with_fewer_partitions_fails_under_keep_partition(
 
 
 def test_a_target_with_fewer_partitions_is_a_warning_without_keep_partition(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src, dst = brokers
     create_topic(src, "tm-few-ok", 3)
@@ -154,7 +154,7 @@ def test_a_target_with_fewer_partitions_is_a_warning_without_keep_partition(
 
 
 def test_config_changes_on_the_source_are_propagated_except_excluded_ones(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src, dst = brokers
     create_topic(src, "tm-alter", 1, {"retention.ms": "1000", "min.insync.replicas": "1"})
@@ -174,7 +174,7 @@ def test_config_changes_on_the_source_are_propagated_except_excluded_ones(
 
 
 def test_a_set_segment_index_bytes_is_copied_with_the_other_configs(
-    brokers: tuple[LocalBroker, LocalBroker],
+    brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     """`segment.index.bytes` is the key that tells Kafka's full DescribeConfigs answer from
     a sparse one; setting it on a sparse-answering broker must not hide the other keys."""

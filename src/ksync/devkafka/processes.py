@@ -1,0 +1,99 @@
+"""Child processes for the demo, the tests and the benchmark: free loopback ports, waiting
+for a listener, starting a child that cannot outlive us, and stopping it for sure."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import IO, Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float = 15.0, proc: subprocess.Popen[Any] | None = None) -> None:
+    """Block until something accepts TCP connections on 127.0.0.1:`port`.
+
+    With `proc`, give up as soon as that process exits: waiting out the deadline on a
+    child that already died only hides its error.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(
+                    f"process {proc.pid} exited with {proc.returncode} before listening "
+                    f"on 127.0.0.1:{port}"
+                ) from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s") from None
+            time.sleep(0.05)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL us when the parent dies, even by SIGKILL.
+
+    A test run or a demo killed hard must not leave brokers running. Linux only; elsewhere
+    stop_process at exit is the only guard.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    stdout: IO[Any] | int | None = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own session (Ctrl-C in a terminal reaches only us, and we stop
+    it) that is killed if this process dies without stopping it.
+
+    Linux delivers that kill when the *thread* that forked the child ends, so the guard is
+    set only for children started from the main thread; a child started from another
+    thread is stopped by whoever started it.
+    """
+    guard = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if guard else None,  # noqa: PLW1509 - prctl only
+    )
+
+
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout_s: float = 60) -> None:
+    """Send `sig`, wait up to `timeout_s` for a clean exit, then SIGKILL: whatever a test
+    or the demo starts never outlives it."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGCONT)  # a stopped (SIGSTOP) process cannot act on sig
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
