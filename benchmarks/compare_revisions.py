@@ -23,7 +23,7 @@ from pathlib import Path
 
 import sync_throughput as bench
 
-from ksync.devkafka import local_brokers
+from ksync.devkafka import kafka_clusters
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,9 @@ def main() -> int:
         ap.error("--runs and --records must be positive")
     args = bench.parse_args(["--records", str(opts.records)])
     rates: dict[str, list[float]] = {"base": [], "new": []}
-    with worktree(opts.base) as base, local_brokers("cmp-src", "cmp-dst") as brokers:
+    with worktree(opts.base) as base, kafka_clusters(
+        "cmp-src", "cmp-dst", heap_mb=bench.BROKER_HEAP_MB
+    ) as brokers:
         src, dst = brokers[0].bootstrap, brokers[1].bootstrap
         bench.phase_load(src, args, 120 + args.records / 2000)
         run = 1
