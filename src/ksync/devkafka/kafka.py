@@ -385,7 +385,9 @@ class KafkaCluster:
         done = subprocess.run(
             [java, "-Xmx256m", "-XX:TieredStopAtLevel=1", *sharing, "-cp", f"{libs}/*",
              f"-Dlog4j2.configurationFile={node.folder / 'log4j2.properties'}",
-             "kafka.tools.StorageTool", "format", "-t", self.cluster_id,
+             "kafka.tools.StorageTool", "format",
+             # One argument: a random id may start with "-", which argparse takes for an option.
+             f"--cluster-id={self.cluster_id}",
              "-c", str(node.config_path), *scram],
             capture_output=True, text=True, timeout=120, check=False,
         )
