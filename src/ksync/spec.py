@@ -10,7 +10,17 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ksync.patterns import check_pattern
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -109,14 +119,16 @@ class StartPoint(_Frozen):
         return self
 
 
-def _compile(field: str, pattern: str | None) -> str | None:
-    if pattern is None:
-        return None
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"{field} is not a valid regular expression: {exc}") from None
-    return pattern
+# Validation context of a spec read back from the store: it was checked when it was
+# saved, and a rule added since (a pattern RE2 cannot run) must not make the task
+# unreadable; the controller reports it on the task when it evaluates the selection.
+STORED = {"stored": True}
+
+
+def _pattern(field: str, pattern: str | None, info: ValidationInfo) -> str | None:
+    if info.context is not None and info.context.get("stored"):
+        return pattern
+    return check_pattern(field, pattern)
 
 
 class SourceSpec(_Frozen):
@@ -138,13 +150,13 @@ class SourceSpec(_Frozen):
 
     @field_validator("topic_regex")
     @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        return _compile("topic_regex", v)
+    def _regex(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _pattern("topic_regex", v, info)
 
     @field_validator("exclude_regex")
     @classmethod
-    def _exclude(cls, v: str | None) -> str | None:
-        return _compile("exclude_regex", v)
+    def _exclude(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _pattern("exclude_regex", v, info)
 
     @model_validator(mode="after")
     def _selection_not_empty(self) -> SourceSpec:

@@ -7,7 +7,14 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from ksync.monitoring.progress import partition_progress
-from ksync.spec import SaslMechanism, SecurityProtocol, SourceSpec, TargetSpec, TaskOptions
+from ksync.spec import (
+    STORED,
+    SaslMechanism,
+    SecurityProtocol,
+    SourceSpec,
+    TargetSpec,
+    TaskOptions,
+)
 from ksync.store.repo import WorkerInfo, as_utc
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
 
@@ -141,7 +148,7 @@ class Task(BaseModel):
         return cls(
             id=row.id,
             name=row.name,
-            source=SourceSpec.model_validate(spec["source"]),
+            source=SourceSpec.model_validate(spec["source"], context=STORED),
             target=TargetSpec.model_validate(spec["target"]),
             options=TaskOptions.model_validate(spec["options"]),
             status=row.status,

@@ -282,17 +282,24 @@ class Controller:
         dst = instances.get(spec.target.instance_id)
         if src is None or dst is None:
             return
-        mirror = TopicMirror(
-            source=self._admin(src.id),
-            target=self._admin(dst.id),
-            policy=ReplicationPolicy(spec.target.topic_prefix, spec.target.separator),
-            topic_filter=TopicFilter.from_spec(spec.source),
-            keep_partition=spec.target.keep_partition,
-            sync_configs=spec.options.sync_topic_configs,
-            target_broker_count=dst.broker_count,
-            same_cluster=src.cluster_id == dst.cluster_id,
-        )
-        self._launch(task, mem, "topics", mirror.reconcile)
+        source, target = self._admin(src.id), self._admin(dst.id)
+
+        def reconcile() -> MirrorResult:
+            # The filter is built in the job: a stored pattern that cannot run is then
+            # reported on the task like any other selection failure.
+            mirror = TopicMirror(
+                source=source,
+                target=target,
+                policy=ReplicationPolicy(spec.target.topic_prefix, spec.target.separator),
+                topic_filter=TopicFilter.from_spec(spec.source),
+                keep_partition=spec.target.keep_partition,
+                sync_configs=spec.options.sync_topic_configs,
+                target_broker_count=dst.broker_count,
+                same_cluster=src.cluster_id == dst.cluster_id,
+            )
+            return mirror.reconcile()
+
+        self._launch(task, mem, "topics", reconcile)
 
     def _launch(self, task: TaskRow, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
         mem.job = self._jobs.submit(fn)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ksync.kafka.admin import is_internal_topic
+from ksync.patterns import Pattern, compile_pattern
 from ksync.spec import SourceSpec
 
 
@@ -14,20 +14,27 @@ from ksync.spec import SourceSpec
 class TopicFilter:
     """Answers one question: should this source topic be synced?
 
-    Regexes match the whole topic name (as Kafka's and MM2's topic patterns do). Internal
-    topics (`__*`) never match, even when listed.
+    Regexes match the whole topic name (as Kafka's and MM2's topic patterns do), in time
+    linear in the name (`ksync.patterns`). Internal topics (`__*`) never match, even when
+    listed.
     """
 
     names: frozenset[str]
-    include: re.Pattern[str] | None
-    exclude: re.Pattern[str] | None
+    include: Pattern | None
+    exclude: Pattern | None
 
     @classmethod
     def from_spec(cls, source: SourceSpec) -> TopicFilter:
+        """The filter of a source spec; PatternError naming the field if a stored pattern
+        cannot run."""
         return cls(
             names=frozenset(source.topics),
-            include=re.compile(source.topic_regex) if source.topic_regex else None,
-            exclude=re.compile(source.exclude_regex) if source.exclude_regex else None,
+            include=compile_pattern("source.topic_regex", source.topic_regex)
+            if source.topic_regex
+            else None,
+            exclude=compile_pattern("source.exclude_regex", source.exclude_regex)
+            if source.exclude_regex
+            else None,
         )
 
     def should_replicate(self, topic: str) -> bool:

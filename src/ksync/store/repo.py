@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, Engine, Result, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ksync.spec import Connection, InstanceSpec, SecuritySpec, StartPoint, TaskSpec
+from ksync.spec import STORED, Connection, InstanceSpec, SecuritySpec, StartPoint, TaskSpec
 from ksync.store.tables import (
     InstanceRow,
     LeaseRow,
@@ -455,7 +455,7 @@ def _instances_of(task: TaskRow) -> set[str]:
 
 
 def task_spec(row: TaskRow) -> TaskSpec:
-    return TaskSpec.model_validate(row.spec)
+    return TaskSpec.model_validate(row.spec, context=STORED)
 
 
 def start_point(row: TaskRow) -> StartPoint:

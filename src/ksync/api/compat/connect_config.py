@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from ksync.patterns import PatternError, compile_pattern
 from ksync.spec import (
     SecuritySpec,
     StartPoint,
@@ -401,10 +402,11 @@ def _unquote(value: str) -> str:
 def _regex_list(key: str, value: str) -> list[str]:
     entries = [e.strip() for e in value.split(",") if e.strip()]
     for entry in entries:
+        shown = entry if len(entry) <= 80 else entry[:80] + "…"
         try:
-            re.compile(entry)
-        except re.error as exc:
-            raise ConfigError(key, f"'{entry}' is not a valid regular expression: {exc}") from None
+            compile_pattern(f"'{shown}'", entry)
+        except PatternError as exc:
+            raise ConfigError(key, str(exc)) from None
     return list(dict.fromkeys(entries))
 
 

@@ -55,7 +55,7 @@ from ksync.api.compat.tencent.resources import KAFKA, get_instance
 from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
 from ksync.spec import TaskSpec
-from ksync.store.repo import Conflict, NotFound, Store
+from ksync.store.repo import Conflict, NotFound, Store, task_spec
 from ksync.store.tables import InstanceRow, TaskRow
 
 SOURCE = "SOURCE"
@@ -338,7 +338,7 @@ def task_info(
     store: Store, row: TaskRow, instances: dict[str, InstanceRow], detailed: bool = False
 ) -> dict[str, Any]:
     """A DatahubTaskInfo (list) or, `detailed`, a DescribeDatahubTaskRes."""
-    spec = TaskSpec.model_validate(row.spec)
+    spec = task_spec(row)
     mine = own_external(row.external)
     src, dst = spec.source, spec.target
     source_param: dict[str, Any] = {
