@@ -20,6 +20,7 @@ from ksync.api.schemas import (
 from ksync.kafka.admin import ClusterInfo, InstanceAdmin
 from ksync.kafka.errors import ClientSettingsError, KsyncKafkaError
 from ksync.spec import Connection, InstanceSpec, SecuritySpec
+from ksync.store.tables import InstanceRow
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
@@ -38,6 +39,18 @@ def probe(spec: InstanceSpec) -> ClusterInfo:
         raise invalid("security", str(exc)) from None
     except KsyncKafkaError as exc:
         raise ApiError(422, "instance_unreachable", str(exc)) from None
+
+
+def needs_secret_again(row: InstanceRow, bootstrap_servers: str) -> bool:
+    """Whether moving `row` to `bootstrap_servers` needs its stored secret given again.
+
+    A stored SASL password is sent only to the addresses it was entered for (or some of
+    them): a new address could be anyone's listener, and SASL/PLAIN sends the password in
+    clear. The CA certificate is not a secret sent anywhere, so it carries over.
+    """
+    if not row.security.get("password"):
+        return False
+    return not set(bootstrap_servers.split(",")) <= set(row.bootstrap_servers.split(","))
 
 
 @router.post("", status_code=201, response_model=Instance, responses=documented(422))
@@ -72,10 +85,20 @@ def update_instance(instance_id: str, patch: InstancePatch, store: StoreDep) -> 
         "security": row.security,
         "sync_quota_mb_s": row.sync_quota_mb_s,
     }
+    changes = patch.model_dump(exclude_unset=True)
     try:
-        spec = InstanceSpec.model_validate({**current, **patch.model_dump(exclude_unset=True)})
+        spec = InstanceSpec.model_validate({**current, **changes})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
+    if "security" not in changes and needs_secret_again(row, spec.bootstrap_servers):
+        # Checked before the probe: the probe would authenticate to the new address.
+        raise invalid(
+            "security.password",
+            f"instance {instance_id} has a stored SASL password, entered for "
+            f"{row.bootstrap_servers}; ksync sends a stored secret only to the addresses it "
+            f"was entered for, so moving the instance to {spec.bootstrap_servers} needs "
+            "security (with the password) again in the same request",
+        )
     info = probe(spec)
     if info.cluster_id != row.cluster_id:
         raise invalid(

@@ -39,7 +39,7 @@ from ksync.api.compat.tencent.errors import (
 from ksync.api.compat.tencent.params import Params
 from ksync.api.errors import ApiError
 from ksync.api.routes import instances as native
-from ksync.spec import InstanceSpec
+from ksync.spec import InstanceSpec, validate_bootstrap_servers
 from ksync.store.repo import Conflict, NotFound
 from ksync.store.tables import InstanceRow
 
@@ -255,6 +255,7 @@ def modify(ctx: Context, p: Params) -> dict[str, Any]:
         kp.done(KAFKA_CONNECT_UNSUPPORTED)
         if brokers is not None and brokers != row.bootstrap_servers:
             patch["bootstrap_servers"] = brokers
+            _refuse_moving_a_stored_secret(row, brokers)
         if region is not None and region != row.region:
             patch["region"] = region
         for key, value in (
@@ -282,6 +283,24 @@ def modify(ctx: Context, p: Params) -> dict[str, Any]:
             raise bad_value(_FIELD_NAMES.get(field, field), message) from None
     ctx.store.set_instance_external(resource_id, with_own_external(row.external, mine))
     return {"Result": {"ResourceId": resource_id}}
+
+
+def _refuse_moving_a_stored_secret(row: InstanceRow, brokers: str) -> None:
+    """This API has no field for a SASL password, so an instance that has one stored
+    cannot move to new addresses through it (see `native.needs_secret_again`)."""
+    try:
+        servers = validate_bootstrap_servers(brokers)
+    except ValueError:
+        return  # the native update names what is wrong with the address
+    if native.needs_secret_again(row, servers):
+        raise bad_value(
+            "KafkaConnectParam.BrokerAddress",
+            f"connect resource {row.id} has a stored SASL password, entered for "
+            f"{row.bootstrap_servers}; ksync sends a stored secret only to the addresses it "
+            "was entered for, and ModifyConnectResource cannot carry the password: change "
+            f"the address with PATCH /api/v1/instances/{row.id}, giving security (with the "
+            "password) again",
+        )
 
 
 def _patch_error(exc: RequestValidationError) -> TencentError:
