@@ -16,14 +16,22 @@ app.add_typer(instance_app, name="instance")
 app.add_typer(task_app, name="task")
 
 
+# Settings fields whose option is not the field's name with dashes (and no `_s` unit).
+_OPTION_OF = {"allowed_hosts": "--allowed-host"}
+
+
+def _option(field: str) -> str:
+    return _OPTION_OF.get(field) or "--" + field.removesuffix("_s").replace("_", "-")
+
+
 def _settings(**values: Any) -> Settings:
     """Validate options once, here; a bad one exits 2 naming the option."""
     try:
         return Settings(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         for err in exc.errors():
-            option = "--" + str(err["loc"][0]).replace("_s", "").replace("_", "-")
-            typer.echo(f"error: {option}: {err['msg']}", err=True)
+            message = str(err["msg"]).removeprefix("Value error, ")
+            typer.echo(f"error: {_option(str(err['loc'][0]))}: {message}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -60,6 +68,13 @@ def server(
     insecure_listen: Annotated[
         bool, typer.Option(help="Allow a non-loopback --host without --api-keys-file")
     ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A host name clients use to reach this server (repeat for several; '*': any). "
+            "localhost and IP addresses are always accepted; other Host headers are refused",
+        ),
+    ] = None,
     measure: Annotated[
         bool, typer.Option(hidden=True, help="Per-batch metrics in members (off: benchmark only)")
     ] = True,
@@ -81,6 +96,7 @@ def server(
         pause_retention_s=pause_retention,
         api_keys_file=api_keys_file,
         insecure_listen=insecure_listen,
+        allowed_hosts=tuple(allowed_host or ()),
         measure=measure,
     )
     configure_logging(log_level)

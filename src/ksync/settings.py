@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ksync.api.hosts import check_name, is_ip
 from ksync.store.db import sqlite_url
 
 
@@ -31,6 +32,22 @@ class Settings(BaseModel):
     measure: bool = True
     api_keys_file: Path | None = None
     insecure_listen: bool = False
+    # Host names clients use to reach the server, besides localhost and IP addresses
+    # (ksync.api.hosts); "*" accepts any.
+    allowed_hosts: tuple[str, ...] = ()
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_name(n) for n in names)
+
+    @property
+    def host_names(self) -> tuple[str, ...]:
+        """The names this server answers to: the configured ones and a named --host."""
+        bound = self.host.strip().lower()
+        if bound and not is_ip(bound) and bound not in ("0.0.0.0", "::"):
+            return (*self.allowed_hosts, check_name(bound))
+        return self.allowed_hosts
 
     @property
     def database_url(self) -> str:

@@ -75,3 +75,59 @@ class RecordingRelay:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def tc3_headers(
+    action: str,
+    body: bytes,
+    host: str,
+    secret_id: str,
+    secret_key: str,
+    *,
+    signed: tuple[str, ...] = ("content-type", "host"),
+    unsigned_payload: bool = False,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """TC3-HMAC-SHA256 headers for a POST to "/", written from Tencent Cloud's description
+    (independent of the server's code), with the choices an attacker or an unusual client
+    makes: which headers are signed, and UNSIGNED-PAYLOAD."""
+    import hashlib
+    import hmac
+    import time
+    from datetime import UTC, datetime
+
+    ts = int(time.time()) if timestamp is None else timestamp
+    date = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    headers = {
+        "content-type": "application/json",
+        "host": host,
+        "x-tc-action": action,
+        "x-tc-version": "2019-08-19",
+        "x-tc-timestamp": str(ts),
+    }
+    payload = b"UNSIGNED-PAYLOAD" if unsigned_payload else body
+    if unsigned_payload:
+        headers["x-tc-content-sha256"] = "UNSIGNED-PAYLOAD"
+    canonical = "\n".join(
+        [
+            "POST",
+            "/",
+            "",
+            "".join(f"{name}:{headers[name].lower()}\n" for name in signed),
+            ";".join(signed),
+            hashlib.sha256(payload).hexdigest(),
+        ]
+    )
+    scope = f"{date}/ckafka/tc3_request"
+    to_sign = f"TC3-HMAC-SHA256\n{ts}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+    def mac(key: bytes, msg: str) -> bytes:
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+    key = mac(mac(mac(("TC3" + secret_key).encode(), date), "ckafka"), "tc3_request")
+    sig = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (
+        f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders={';'.join(signed)}, "
+        f"Signature={sig}"
+    )
+    return headers

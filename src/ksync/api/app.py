@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from ksync import __version__, console
 from ksync.api import auth, errors
 from ksync.api.compat import connect, tencent
+from ksync.api.hosts import HostNames
 from ksync.api.routes import alarms, health, instances, metrics, tasks, workers
 from ksync.settings import Settings
 from ksync.store.repo import Store
@@ -48,6 +49,10 @@ def create_app(
             return response
 
     auth.install(app, keys)
+    if keys is not None:
+        app.state.tencent_auth = tencent.Auth(
+            keys, HostNames(settings.host_names), tencent.ReplayCache()
+        )
     for module in (console, health, metrics, instances, tasks, workers, alarms, connect, tencent):
         app.include_router(module.router)
     return app

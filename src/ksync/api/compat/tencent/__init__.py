@@ -10,6 +10,7 @@ no change but the endpoint and the credentials:
 * `datahub`    — `*DatahubTask*`: DataHub tasks are ksync sync tasks.
 """
 
-from ksync.api.compat.tencent.endpoint import router
+from ksync.api.compat.tencent.endpoint import Auth, router
+from ksync.api.compat.tencent.signature import ReplayCache
 
-__all__ = ["router"]
+__all__ = ["Auth", "ReplayCache", "router"]

@@ -16,6 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -36,6 +37,7 @@ from ksync.api.compat.tencent.errors import (
     missing,
 )
 from ksync.api.compat.tencent.params import Params
+from ksync.api.hosts import HostNames
 from ksync.store.repo import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -71,9 +73,18 @@ _DESCRIPTION = (
 )
 
 
+@dataclass(frozen=True)
+class Auth:
+    """What checking a signature needs: the keys, the server's names, the replay cache."""
+
+    keys: KeyRing
+    hosts: HostNames
+    replay: signature.ReplayCache
+
+
 def handle(
     ctx: Context,
-    keys: KeyRing | None,
+    auth: Auth | None,
     method: str,
     path: str,
     query: str,
@@ -81,8 +92,10 @@ def handle(
     body: bytes,
 ) -> dict[str, Any]:
     """Authenticate, dispatch and run one call; its `Response` without RequestId."""
-    if keys is not None:
-        signature.verify(keys, method, path, query, headers, body)
+    if auth is not None:
+        signature.verify(
+            auth.keys, method, path, query, headers, body, hosts=auth.hosts, replay=auth.replay
+        )
     version = headers.get("x-tc-version")
     if not version:
         raise missing("X-TC-Version")
@@ -128,12 +141,12 @@ async def call(request: Request) -> JSONResponse:
     request_id = str(uuid.uuid4())
     body = await request.body()
     ctx = Context(store=request.app.state.store, settings=request.app.state.settings)
-    keys: KeyRing | None = getattr(request.app.state, "keys", None)
+    auth: Auth | None = getattr(request.app.state, "tencent_auth", None)
     try:
         result = await run_in_threadpool(
             handle,
             ctx,
-            keys,
+            auth,
             request.method,
             request.url.path,
             request.url.query,

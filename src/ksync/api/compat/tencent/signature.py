@@ -16,15 +16,34 @@ content-type and host); CanonicalURI is `/` in API 3.0; Date is the UTC date of 
 timestamp. The server recomputes the signature from the request it received with the
 secret of SecretId; a timestamp more than five minutes from the server's clock is refused
 so a captured request cannot be replayed later.
+
+What ksync adds, because the official SDK signs only `content-type;host` (not the action)
+and a timestamp in whole seconds:
+
+* the body is always signed: `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` is refused, or the
+  body could be swapped under a captured signature;
+* the signed Host must be one of this server's names (`ksync.api.hosts`), so a request
+  signed for another endpoint is not accepted here;
+* a signature is remembered for its window (`ReplayCache`): it is good for one action,
+  and for one use when that action changes something. An identical read may repeat (a
+  poll loop sends the same signature twice within a second); a captured read cannot be
+  replayed as a pause. A client that signs `x-tc-action` is checked by the signature
+  itself, since canonical headers are taken from the request as received.
+
+The replay cache lives in the server process: with several servers behind one address, a
+signature could still be used once on each.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,6 +57,9 @@ from ksync.api.compat.tencent.errors import (
     TencentError,
     missing,
 )
+from ksync.api.hosts import HostNames
+
+log = logging.getLogger(__name__)
 
 ALGORITHM = "TC3-HMAC-SHA256"
 SERVICE = "ckafka"
@@ -112,8 +134,6 @@ def canonical_request(
                 INVALID_AUTHORIZATION, f"the signed header {name} is not in the request"
             )
         lines.append(f"{name}:{value.strip().lower()}\n")
-    if headers.get("x-tc-content-sha256") == UNSIGNED_PAYLOAD:
-        payload = UNSIGNED_PAYLOAD.encode()
     return "\n".join(
         [
             method.upper(),
@@ -168,6 +188,60 @@ def sign(
     }
 
 
+def is_read_action(action: str) -> bool:
+    """Tencent Cloud API names every read `Describe…`."""
+    return action.startswith("Describe")
+
+
+class ReplayCache:
+    """Signatures seen within their window, and the action each was used for.
+
+    Bounded: past `max_entries` live signatures the oldest are forgotten (with a warning),
+    so a key holder flooding the server costs memory in proportion to the bound only.
+    Only signatures that verified are remembered, so no one without a key can fill it.
+    """
+
+    def __init__(
+        self, max_entries: int = 100_000, repeatable: Callable[[str], bool] = is_read_action
+    ) -> None:
+        self.max_entries = max_entries
+        self._repeatable = repeatable
+        self._seen: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+    def use(self, signature: str, action: str, expires_at: float, now: float) -> str | None:
+        """Record a use of `signature` for `action`; why it is refused, or None."""
+        with self._lock:
+            seen = self._seen.get(signature)
+            if seen is not None and seen[1] > now:
+                first = seen[0]
+                if first == action and self._repeatable(action):
+                    return None
+                return (
+                    f"this signature was already used (for {first or 'a request'}) within its "
+                    f"{MAX_SKEW_S} s window; a signature is good for one action, and once for "
+                    "an action that changes something: sign each request anew (the SDK signs "
+                    "the time in whole seconds, so two calls with the same parameters in one "
+                    "second share a signature; wait for the next second, or sign X-TC-Action)"
+                )
+            self._seen[signature] = (action, expires_at)
+            self._seen.move_to_end(signature)
+            while self._seen and next(iter(self._seen.values()))[1] <= now:
+                self._seen.popitem(last=False)
+            if len(self._seen) > self.max_entries:
+                log.warning(
+                    "tencent replay cache full (%d signatures in 5 minutes): forgetting the oldest",
+                    self.max_entries,
+                )
+                while len(self._seen) > self.max_entries:
+                    self._seen.popitem(last=False)
+            return None
+
+
 def verify(
     keys: KeyRing,
     method: str,
@@ -175,12 +249,17 @@ def verify(
     query: str,
     headers: Mapping[str, str],
     body: bytes,
+    *,
+    replay: ReplayCache,
+    hosts: HostNames | None = None,
     now: float | None = None,
 ) -> ApiKey:
     """The key that signed this request, or the TencentError that says why it is refused.
 
     `headers` must look names up case-insensitively (Starlette's `request.headers` does).
+    `hosts` are the names the server answers to (default: localhost and IP addresses).
     """
+    clock = time.time() if now is None else now
     auth = parse_authorization(headers.get("authorization"))
     key = keys.by_id(auth.secret_id)
     if key is None:
@@ -197,7 +276,7 @@ def verify(
         raise TencentError(
             INVALID_AUTHORIZATION, "X-TC-Timestamp must be a Unix time in seconds"
         ) from None
-    skew = (time.time() if now is None else now) - timestamp
+    skew = clock - timestamp
     if abs(skew) > MAX_SKEW_S:
         raise TencentError(
             SIGNATURE_EXPIRE,
@@ -222,12 +301,31 @@ def verify(
             "ksync API keys have no temporary session tokens: sign with a permanent "
             "SecretId and SecretKey and send no X-TC-Token",
         )
+    if headers.get("x-tc-content-sha256") == UNSIGNED_PAYLOAD:
+        raise TencentError(
+            INVALID_AUTHORIZATION,
+            f"X-TC-Content-SHA256: {UNSIGNED_PAYLOAD} is not accepted: the body must be signed "
+            "(the SDK signs it unless ClientProfile.unsignedPayload is set)",
+        )
+    host = headers.get("host", "")
+    if not (hosts or HostNames()).allows(host):
+        raise TencentError(
+            INVALID_AUTHORIZATION,
+            f"the signed Host {host} is not a name this server answers to: sign the request "
+            "for the address it is sent to (the server's operator adds names with "
+            "--allowed-host)",
+        )
     # API 3.0 signs the URI "/"; a request routed to another path (`/ckafka`) may also have
     # been signed with the path it was sent to.
     for uri in dict.fromkeys(["/", path]):
         request = canonical_request(method, uri, query, headers, auth.signed_headers, body)
         expected = compute_signature(key.secret, auth.date, auth.service, timestamp, request)
         if hmac.compare_digest(expected, auth.signature):
+            refused = replay.use(
+                auth.signature, headers.get("x-tc-action", ""), timestamp + MAX_SKEW_S + 1, clock
+            )
+            if refused is not None:
+                raise TencentError(SIGNATURE_FAILURE, refused)
             return key
     raise TencentError(
         SIGNATURE_FAILURE,

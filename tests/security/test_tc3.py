@@ -1,0 +1,195 @@
+"""Finding 3: a TC3 signature is tied to its request and used once.
+
+A captured signed `DescribeDatahubTask` replayed with `X-TC-Action: PauseDatahubTask`
+paused the task (the SDK signs only content-type and host, so the action is not covered);
+`X-TC-Content-SHA256: UNSIGNED-PAYLOAD` let a body be swapped; a signature could be used
+again for its whole 5 minutes; the signed Host was not checked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from helpers import wait_until
+
+from ksync.api.app import create_app
+from ksync.api.auth import ApiKey, KeyRing
+from ksync.api.compat.tencent import signature
+from ksync.devkafka import free_port
+from ksync.settings import Settings
+from ksync.spec import TaskSpec
+from ksync.store.repo import Store
+
+from .conftest import KEY_ID, KEYS, SECRET, AppFactory, add_instance
+from .support import tc3_headers
+
+HOST = "testserver"
+
+
+def add_task(store: Store) -> str:
+    src, dst = add_instance(store, "src"), add_instance(store, "dst")
+    spec = TaskSpec.model_validate(
+        {"name": "tc3-task", "source": {"instance_id": src, "topics": ["t"]}, "target": {"instance_id": dst}}
+    )
+    return store.add_task(spec, []).id
+
+
+def send(client: Any, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    r = client.post("/", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()["Response"]  # type: ignore[no-any-return]
+
+
+def error_code(response: dict[str, Any]) -> str | None:
+    error = response.get("Error")
+    return None if error is None else str(error["Code"])
+
+
+@pytest.fixture
+def task_id(store: Store) -> str:
+    return add_task(store)
+
+
+def test_a_signature_captured_for_a_read_cannot_pause_the_task(
+    make_client: AppFactory, store: Store, task_id: str
+) -> None:
+    client = make_client(keys=KEYS)
+    body = json.dumps({"TaskId": task_id}).encode()
+    headers = tc3_headers("DescribeDatahubTask", body, HOST, KEY_ID, SECRET)
+    assert error_code(send(client, headers, body)) is None
+
+    replayed = send(client, {**headers, "x-tc-action": "PauseDatahubTask"}, body)
+    assert error_code(replayed) == "AuthFailure.SignatureFailure", replayed
+    assert "already used" in replayed["Error"]["Message"]
+    assert store.get_task(task_id).desired == "running"
+
+
+def test_a_state_changing_signature_is_good_once(make_client: AppFactory, store: Store, task_id: str) -> None:
+    client = make_client(keys=KEYS)
+    body = json.dumps({"TaskId": task_id}).encode()
+    headers = tc3_headers("PauseDatahubTask", body, HOST, KEY_ID, SECRET)
+    assert error_code(send(client, headers, body)) is None
+    assert store.get_task(task_id).desired == "paused"
+    client.post("/api/v1/tasks/" + task_id + "/start", headers={"authorization": f"Bearer {SECRET}"})
+    assert store.get_task(task_id).desired == "running"
+
+    again = send(client, headers, body)
+    assert error_code(again) == "AuthFailure.SignatureFailure", again
+    assert store.get_task(task_id).desired == "running"
+
+
+def test_an_identical_read_may_repeat_as_a_poll_loop_sends_it(make_client: AppFactory, task_id: str) -> None:
+    # The SDK signs with a timestamp in seconds: a loop polling twice in one second sends
+    # the same signature twice, for the same read.
+    client = make_client(keys=KEYS)
+    body = json.dumps({"TaskId": task_id}).encode()
+    headers = tc3_headers("DescribeDatahubTask", body, HOST, KEY_ID, SECRET)
+    for _ in range(3):
+        assert error_code(send(client, headers, body)) is None
+
+
+def test_unsigned_payload_is_refused(make_client: AppFactory, store: Store, task_id: str) -> None:
+    client = make_client(keys=KEYS)
+    innocent = json.dumps({"TaskId": "task-nothing"}).encode()
+    headers = tc3_headers("PauseDatahubTask", innocent, HOST, KEY_ID, SECRET, unsigned_payload=True)
+    swapped = json.dumps({"TaskId": task_id}).encode()
+    response = send(client, headers, swapped)
+    assert error_code(response) == "AuthFailure.InvalidAuthorization", response
+    assert "UNSIGNED-PAYLOAD" in response["Error"]["Message"]
+    assert store.get_task(task_id).desired == "running"
+
+
+def test_a_signed_action_must_be_the_action_sent(make_client: AppFactory, store: Store, task_id: str) -> None:
+    client = make_client(keys=KEYS)
+    body = json.dumps({"TaskId": task_id}).encode()
+    signed = ("content-type", "host", "x-tc-action")
+    headers = tc3_headers("DescribeDatahubTask", body, HOST, KEY_ID, SECRET, signed=signed)
+    # Signed for a read, sent as a pause: refused, and the task keeps running.
+    response = send(client, {**headers, "x-tc-action": "PauseDatahubTask"}, body)
+    assert error_code(response) == "AuthFailure.SignatureFailure", response
+    assert store.get_task(task_id).desired == "running"
+    # Signed for a pause, sent as a pause: done.
+    headers = tc3_headers("PauseDatahubTask", body, HOST, KEY_ID, SECRET, signed=signed)
+    assert error_code(send(client, headers, body)) is None
+    assert store.get_task(task_id).desired == "paused"
+
+
+def test_the_signed_host_must_be_one_of_the_servers_names() -> None:
+    from ksync.api.hosts import HostNames
+
+    body = b"{}"
+    keys = KeyRing([ApiKey(KEY_ID, SECRET)])
+    headers = tc3_headers("DescribeDatahubTasks", body, "ckafka.tencentcloudapi.com", KEY_ID, SECRET)
+    with pytest.raises(signature.TencentError) as refused:
+        signature.verify(
+            keys, "POST", "/", "", headers, body,
+            hosts=HostNames(("ksync.example",)), replay=signature.ReplayCache(),
+        )
+    assert refused.value.code == "AuthFailure.InvalidAuthorization"
+    assert "ckafka.tencentcloudapi.com" in refused.value.message
+    headers = tc3_headers("DescribeDatahubTasks", body, "ksync.example:8080", KEY_ID, SECRET)
+    key = signature.verify(
+        keys, "POST", "/", "", headers, body,
+        hosts=HostNames(("ksync.example",)), replay=signature.ReplayCache(),
+    )
+    assert key.id == KEY_ID
+
+
+def test_the_replay_cache_is_bounded() -> None:
+    cache = signature.ReplayCache(max_entries=3)
+    for i in range(10):
+        assert cache.use(f"sig-{i}", "PauseDatahubTask", expires_at=2e9, now=1e9) is None
+    assert len(cache) == 3
+    assert cache.use("sig-9", "PauseDatahubTask", expires_at=2e9, now=1e9) is not None
+    # Expired entries go first.
+    assert cache.use("sig-late", "PauseDatahubTask", expires_at=1e9 + 1, now=1e9) is None
+    assert cache.use("sig-late", "PauseDatahubTask", expires_at=1e9 + 1, now=1e9 + 2) is None
+
+
+# ---- the official SDK keeps working ------------------------------------------------------
+
+
+@pytest.fixture
+def live_server(store: Store) -> Iterator[str]:
+    """The app served by uvicorn in this process (the SDK speaks real HTTP)."""
+    port = free_port()
+    config = uvicorn.Config(create_app(store, Settings(), keys=KEYS), host="127.0.0.1", port=port, log_config=None)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout_s=30, what="uvicorn to start")
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_the_official_sdk_keeps_working(live_server: str, store: Store, task_id: str) -> None:
+    from tencentcloud.ckafka.v20190819 import ckafka_client, models
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    http = HttpProfile(endpoint=live_server, protocol="http")
+    client = ckafka_client.CkafkaClient(
+        credential.Credential(KEY_ID, SECRET), "ap-guangzhou", ClientProfile(httpProfile=http)
+    )
+    describe = models.DescribeDatahubTaskRequest()
+    describe.TaskId = task_id
+    for _ in range(3):  # a poll loop: several identical reads within a second or two
+        assert client.DescribeDatahubTask(describe).Result.TaskId == task_id
+    listed = client.DescribeDatahubTasks(models.DescribeDatahubTasksRequest())
+    assert listed.Result.TotalCount == 1
+    pause = models.PauseDatahubTaskRequest()
+    pause.TaskId = task_id
+    # Signed in a later second than the reads (same parameters, other action): the SDK
+    # does not sign X-TC-Action, so a read's signature must not be reusable for a pause.
+    second = int(time.time())
+    wait_until(lambda: int(time.time()) != second, timeout_s=5, interval_s=0.05, what="the next second")
+    client.PauseDatahubTask(pause)
+    assert store.get_task(task_id).desired == "paused"
