@@ -75,6 +75,9 @@ def server(
             "localhost and IP addresses are always accepted; other Host headers are refused",
         ),
     ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Largest request body accepted (checked before it is read)")
+    ] = 1 << 20,
     measure: Annotated[
         bool, typer.Option(hidden=True, help="Per-batch metrics in members (off: benchmark only)")
     ] = True,
@@ -97,6 +100,7 @@ def server(
         api_keys_file=api_keys_file,
         insecure_listen=insecure_listen,
         allowed_hosts=tuple(allowed_host or ()),
+        max_body_bytes=max_body_bytes,
         measure=measure,
     )
     configure_logging(log_level)

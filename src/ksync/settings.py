@@ -35,6 +35,8 @@ class Settings(BaseModel):
     # Host names clients use to reach the server, besides localhost and IP addresses
     # (ksync.api.hosts); "*" accepts any.
     allowed_hosts: tuple[str, ...] = ()
+    # Largest request body accepted, checked before it is read (and before authentication).
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
 
     @field_validator("allowed_hosts")
     @classmethod

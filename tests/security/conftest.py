@@ -4,15 +4,19 @@ them to exist but not to be reached."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from helpers import wait_until
 
 from ksync.api.app import create_app
 from ksync.api.auth import ApiKey, KeyRing
+from ksync.devkafka import free_port
 from ksync.server import open_store
 from ksync.settings import Settings
 from ksync.spec import InstanceSpec
@@ -57,3 +61,25 @@ def add_instance(store: Store, name: str, servers: str = "127.0.0.1:1", **securi
     """An instance in the store, as if registered earlier (nothing is contacted)."""
     spec = InstanceSpec.model_validate({"name": name, "bootstrap_servers": servers, "security": security or {}})
     return store.add_instance(spec, f"cluster-{name}", 1).id
+
+
+@pytest.fixture
+def serve(store: Store) -> Iterator[Callable[..., str]]:
+    """`serve(keys=None, **settings)`: the app served by uvicorn in this process, for
+    clients that need real HTTP (the Tencent SDK, raw sockets); returns "127.0.0.1:PORT"."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(keys: KeyRing | None = None, **settings: Any) -> str:
+        port = free_port()
+        app = create_app(store, Settings(**settings), keys=keys)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+        thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        wait_until(lambda: server.started, timeout_s=30, what="uvicorn to start")
+        return f"127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=30)

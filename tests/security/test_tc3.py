@@ -9,20 +9,15 @@ again for its whole 5 minutes; the signed Host was not checked.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import uvicorn
 from helpers import wait_until
 
-from ksync.api.app import create_app
 from ksync.api.auth import ApiKey, KeyRing
 from ksync.api.compat.tencent import signature
-from ksync.devkafka import free_port
-from ksync.settings import Settings
 from ksync.spec import TaskSpec
 from ksync.store.repo import Store
 
@@ -155,21 +150,8 @@ def test_the_replay_cache_is_bounded() -> None:
 # ---- the official SDK keeps working ------------------------------------------------------
 
 
-@pytest.fixture
-def live_server(store: Store) -> Iterator[str]:
-    """The app served by uvicorn in this process (the SDK speaks real HTTP)."""
-    port = free_port()
-    config = uvicorn.Config(create_app(store, Settings(), keys=KEYS), host="127.0.0.1", port=port, log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout_s=30, what="uvicorn to start")
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-
-
-def test_the_official_sdk_keeps_working(live_server: str, store: Store, task_id: str) -> None:
+def test_the_official_sdk_keeps_working(serve: Callable[..., str], store: Store, task_id: str) -> None:
+    live_server = serve(keys=KEYS)
     from tencentcloud.ckafka.v20190819 import ckafka_client, models
     from tencentcloud.common import credential
     from tencentcloud.common.profile.client_profile import ClientProfile

@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ksync import __version__, console
 from ksync.api import auth, errors
 from ksync.api.compat import connect, tencent
 from ksync.api.hosts import HostNames
+from ksync.api.limits import BodyLimit
 from ksync.api.routes import alarms, health, instances, metrics, tasks, workers
 from ksync.settings import Settings
 from ksync.store.repo import Store
+
+
+class NudgeOnWrite:
+    """ASGI middleware: after a write that succeeded, call `on_change` (any write may
+    change desired state: the controller acts now, not at its next tick)."""
+
+    def __init__(self, app: ASGIApp, on_change: Callable[[], None]) -> None:
+        self.app = app
+        self.on_change = on_change
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "GET":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, tracked)
+        if status < 400:
+            self.on_change()
 
 
 def create_app(
@@ -39,14 +66,7 @@ def create_app(
     errors.install(app)
 
     if on_change is not None:
-
-        @app.middleware("http")
-        async def _nudge(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-            # Any write may change desired state: let the controller act now, not next tick.
-            response = await call_next(request)
-            if request.method != "GET" and response.status_code < 400:
-                on_change()
-            return response
+        app.add_middleware(NudgeOnWrite, on_change=on_change)
 
     auth.install(app, keys)
     if keys is not None:
@@ -55,4 +75,6 @@ def create_app(
         )
     for module in (console, health, metrics, instances, tasks, workers, alarms, connect, tencent):
         app.include_router(module.router)
+    # Added last, so it runs first: bodies are capped before anything else reads them.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 SESSION_COOKIE = "ksync_session"
 
@@ -120,31 +120,49 @@ def caller(request: Request, keys: KeyRing) -> ApiKey | None:
     return None
 
 
-def install(app: FastAPI, keys: KeyRing | None) -> None:
-    """Refuse unauthenticated calls when keys are configured (no-op without keys)."""
-    app.state.keys = keys
-    if keys is None:
-        return
+def refusal(request: Request) -> Response:
+    """The answer to a call without a valid key, in the shape of the face it was for."""
+    path = request.url.path
+    if request.method == "GET" and path == "/" and "text/html" in request.headers.get("accept", ""):
+        return Response(status_code=303, headers={"location": "/login"})
+    message = "a valid API key is required: send 'Authorization: Bearer <secret>'"
+    if is_connect_path(path) or path == "/":
+        return JSONResponse({"error_code": 401, "message": message}, status_code=401)
+    return JSONResponse(
+        {"error": {"code": "unauthorized", "message": message}},
+        status_code=401,
+        headers={"www-authenticate": "Bearer"},
+    )
 
-    @app.middleware("http")
-    async def _require_key(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+
+class RequireKey:
+    """ASGI middleware: refuse calls without a key (plain ASGI, so the request body
+    streams through untouched and errors raised while reading it reach the app's
+    handlers)."""
+
+    def __init__(self, app: ASGIApp, keys: KeyRing) -> None:
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         path = request.url.path
         if (
             path in OPEN_PATHS
             or path.startswith(OPEN_PREFIXES)
             or is_tencent_call(request)
-            or caller(request, keys) is not None
+            or caller(request, self.keys) is not None
         ):
-            return await call_next(request)
-        if request.method == "GET" and path == "/" and "text/html" in request.headers.get("accept", ""):
-            return Response(status_code=303, headers={"location": "/login"})
-        message = "a valid API key is required: send 'Authorization: Bearer <secret>'"
-        if is_connect_path(path) or path == "/":
-            return JSONResponse({"error_code": 401, "message": message}, status_code=401)
-        return JSONResponse(
-            {"error": {"code": "unauthorized", "message": message}},
-            status_code=401,
-            headers={"www-authenticate": "Bearer"},
-        )
+            await self.app(scope, receive, send)
+            return
+        await refusal(request)(scope, receive, send)
+
+
+def install(app: FastAPI, keys: KeyRing | None) -> None:
+    """Refuse unauthenticated calls when keys are configured (no-op without keys)."""
+    app.state.keys = keys
+    if keys is not None:
+        app.add_middleware(RequireKey, keys=keys)

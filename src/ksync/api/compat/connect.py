@@ -47,6 +47,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -130,6 +131,9 @@ class ConnectRoute(APIRoute):
                 return _error(409, str(exc))
             except ApiError as exc:
                 return _error(400 if exc.status == 422 else exc.status, exc.message)
+            except StarletteHTTPException as exc:
+                # A body over the size cap (ksync.api.limits), raised while it is read.
+                return _error(exc.status_code, str(exc.detail))
             except Exception:
                 log.exception("Kafka Connect face: %s %s failed", request.method, request.url.path)
                 return _error(500, "internal error; the server log has the details")
