@@ -104,6 +104,12 @@ def load_keys(settings: Settings) -> KeyRing | None:
 def run_server(settings: Settings) -> None:
     """Serve the API and run the controller and an embedded worker until a signal."""
     keys = load_keys(settings)
+    if not settings.loopback_only and not settings.allowed_hosts:
+        log.warning(
+            "listening on %s: requests that name this server by a host name are refused "
+            "unless --allowed-host lists it (localhost and IP addresses are accepted)",
+            settings.host,
+        )
     store = open_store(settings)
     host = socket.gethostname()
     controller = Controller(

@@ -24,7 +24,8 @@ HOOK = "http://127.0.0.1:9/hook"
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store, Settings())) as c:
+    # The TestClient sends `Host: testserver`, which the app must be told is its name.
+    with TestClient(create_app(store, Settings(allowed_hosts=("testserver",)))) as c:
         yield c
 
 

@@ -22,7 +22,8 @@ SECRET = "console-secret-0001"
 
 
 def _client(tmp_path: Path, keys: KeyRing | None) -> TestClient:
-    settings = Settings(data_dir=tmp_path)
+    # The TestClient sends `Host: testserver`, which the app must be told is its name.
+    settings = Settings(data_dir=tmp_path, allowed_hosts=("testserver",))
     return TestClient(create_app(open_store(settings), settings, keys=keys), follow_redirects=False)
 
 

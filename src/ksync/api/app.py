@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ksync import __version__, console
 from ksync.api import auth, errors
 from ksync.api.compat import connect, tencent
+from ksync.api.guard import RequestGuard
 from ksync.api.hosts import HostNames
 from ksync.api.limits import BodyLimit
 from ksync.api.routes import alarms, health, instances, metrics, tasks, workers
@@ -68,13 +69,15 @@ def create_app(
     if on_change is not None:
         app.add_middleware(NudgeOnWrite, on_change=on_change)
 
+    hosts = HostNames(settings.host_names)
     auth.install(app, keys)
     if keys is not None:
-        app.state.tencent_auth = tencent.Auth(
-            keys, HostNames(settings.host_names), tencent.ReplayCache()
-        )
+        app.state.tencent_auth = tencent.Auth(keys, hosts, tencent.ReplayCache())
     for module in (console, health, metrics, instances, tasks, workers, alarms, connect, tencent):
         app.include_router(module.router)
-    # Added last, so it runs first: bodies are capped before anything else reads them.
+    # Added last, so they run first (the last added is outermost): bodies are capped, then
+    # Host, Origin and content type are checked, before anything reads the body or
+    # authenticates the caller.
+    app.add_middleware(RequestGuard, hosts=hosts)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
