@@ -17,7 +17,7 @@ app.add_typer(task_app, name="task")
 
 
 # Settings fields whose option is not the field's name with dashes (and no `_s` unit).
-_OPTION_OF = {"allowed_hosts": "--allowed-host"}
+_OPTION_OF = {"allowed_hosts": "--allowed-host", "webhook_allow": "--webhook-allow"}
 
 
 def _option(field: str) -> str:
@@ -75,6 +75,13 @@ def server(
             "localhost and IP addresses are always accepted; other Host headers are refused",
         ),
     ] = None,
+    webhook_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An internal webhook receiver to allow: a CIDR (10.0.0.0/8), an address or a "
+            "host name (repeat for several); public addresses are always allowed",
+        ),
+    ] = None,
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body accepted (checked before it is read)")
     ] = 1 << 20,
@@ -101,6 +108,7 @@ def server(
         insecure_listen=insecure_listen,
         allowed_hosts=tuple(allowed_host or ()),
         max_body_bytes=max_body_bytes,
+        webhook_allow=tuple(webhook_allow or ()),
         measure=measure,
     )
     configure_logging(log_level)

@@ -20,6 +20,7 @@ from ksync.api.auth import KeyRing
 from ksync.control.controller import Controller, ControllerSettings
 from ksync.monitoring.alarms import AlarmEvaluator
 from ksync.monitoring.prometheus import registry_for
+from ksync.monitoring.webhook_policy import WebhookPolicy
 from ksync.settings import Settings
 from ksync.store.db import make_engine, migrate
 from ksync.store.repo import Store
@@ -124,7 +125,7 @@ def run_server(settings: Settings) -> None:
     # for the old id to time out.
     worker = _worker(store, settings, f"server@{host}:{settings.port}")
     controller.on_slots_changed = worker.wake
-    alarms = AlarmEvaluator(store)
+    alarms = AlarmEvaluator(store, policy=WebhookPolicy(settings.webhook_allow))
     controller.periodic.append((alarms.name, alarms.run_due))
     threads = [_thread(controller.run, "controller"), _thread(worker.run, "worker")]
 

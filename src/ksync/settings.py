@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ksync.api.hosts import check_name, is_ip
+from ksync.monitoring.webhook_policy import check_entry
 from ksync.store.db import sqlite_url
 
 
@@ -35,6 +36,9 @@ class Settings(BaseModel):
     # Host names clients use to reach the server, besides localhost and IP addresses
     # (ksync.api.hosts); "*" accepts any.
     allowed_hosts: tuple[str, ...] = ()
+    # Internal webhook receivers an operator allows (CIDRs or host names); public
+    # addresses are always allowed (ksync.monitoring.webhook_policy).
+    webhook_allow: tuple[str, ...] = ()
     # Largest request body accepted, checked before it is read (and before authentication).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
 
@@ -42,6 +46,11 @@ class Settings(BaseModel):
     @classmethod
     def _host_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(check_name(n) for n in names)
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _webhook_allow(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_entry(e) for e in entries)
 
     @property
     def host_names(self) -> tuple[str, ...]:

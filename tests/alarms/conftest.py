@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import KsyncServer, running_server
 
+from ksync.devkafka import KafkaCluster
 from ksync.spec import TaskSpec
 from ksync.store.db import make_engine, migrate, sqlite_url
 from ksync.store.repo import Store
@@ -28,3 +31,11 @@ def add_task(store: Store, name: str = "orders-to-sh") -> TaskRow:
         {"name": name, "source": {"instance_id": "ins-src", "topics": ["orders"]}, "target": {"instance_id": "ins-dst"}}
     )
     return store.add_task(spec, [])
+
+
+@pytest.fixture
+def server(tmp_path: Path, kafka_pair: tuple[KafkaCluster, KafkaCluster]) -> Iterator[KsyncServer]:
+    """The shared `server` fixture, allowed to send webhooks to the receivers these tests
+    run on loopback (a server refuses internal addresses unless told)."""
+    with running_server(str(tmp_path), "--webhook-allow", "127.0.0.0/8") as srv:
+        yield srv

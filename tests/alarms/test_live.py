@@ -17,6 +17,7 @@ from helpers import add_instance, create_topic, producer, task_body, wait_status
 from lifecycle.support import SteadyProducer
 
 from ksync.devkafka import KafkaCluster
+from ksync.monitoring.webhooks import NOT_REACHED
 
 from .support import Receiver
 
@@ -129,7 +130,7 @@ def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers
         assert delivery == {
             ok.url: {"status": 200, "attempts": 1, "error": None, "pending": False},
             bad.url: {"status": 500, "attempts": 3, "error": "HTTP 500", "pending": False},
-            hang.url: {"status": None, "attempts": 3, "error": "no answer within 5 s", "pending": False},
+            hang.url: {"status": None, "attempts": 3, "error": NOT_REACHED.format(timeout=5), "pending": False},
         }
         assert kinds(bad.bodies).count("firing") == 3
         assert kinds(hang.bodies).count("firing") == 3

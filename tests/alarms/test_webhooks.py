@@ -13,9 +13,13 @@ from typing import Any
 import pytest
 
 from ksync.devkafka import free_port
-from ksync.monitoring.webhooks import Delivery, WebhookDispatcher
+from ksync.monitoring.webhook_policy import WebhookPolicy
+from ksync.monitoring.webhooks import NOT_REACHED, Delivery, WebhookDispatcher
 
 from .support import Receiver
+
+# The receivers here listen on loopback, which a server allows only when told to.
+LOOPBACK = WebhookPolicy(("127.0.0.0/8",))
 
 
 class Outcomes:
@@ -43,7 +47,7 @@ class Outcomes:
 
 @pytest.fixture
 def dispatcher() -> Iterator[WebhookDispatcher]:
-    d = WebhookDispatcher(workers=4, timeout_s=1.0, attempts=3, backoff_s=0.2)
+    d = WebhookDispatcher(workers=4, timeout_s=1.0, attempts=3, backoff_s=0.2, policy=LOOPBACK)
     yield d
     d.close()
 
@@ -81,7 +85,7 @@ def test_a_hanging_receiver_times_out_and_delays_no_one(dispatcher: WebhookDispa
         assert outcomes.final(ok.url).status == 200
         assert outcomes.at[ok.url] - began < 0.5
         hung = outcomes.final(hang.url)
-        assert hung == Delivery(None, 3, "no answer within 1 s", False)
+        assert hung == Delivery(None, 3, NOT_REACHED.format(timeout=1), False)
         assert len(hang.requests) == 3
         assert outcomes.final(bad.url).attempts == 3
 
@@ -123,11 +127,12 @@ def test_an_unreachable_receiver_is_retried_then_given_up(dispatcher: WebhookDis
     url = f"http://127.0.0.1:{free_port()}/nobody"
     dispatcher.deliver([url], {"event": "firing"}, outcomes)
     final = outcomes.final(url)
-    assert final.status is None and final.attempts == 3 and final.error and "Connect" in final.error
+    # The same words as a hang: a delivery report must not tell what listens on a port.
+    assert final == Delivery(None, 3, NOT_REACHED.format(timeout=1), False)
 
 
 def test_beyond_max_pending_a_delivery_is_refused_at_once() -> None:
-    d = WebhookDispatcher(workers=1, timeout_s=2.0, attempts=1, max_pending=2)
+    d = WebhookDispatcher(workers=1, timeout_s=2.0, attempts=1, max_pending=2, policy=LOOPBACK)
     outcomes = Outcomes()
     try:
         with Receiver("hang") as hang:

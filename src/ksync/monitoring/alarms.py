@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ksync.monitoring.webhook_policy import WebhookPolicy
 from ksync.monitoring.webhooks import Delivery, WebhookDispatcher
 from ksync.store.alarm_repo import AlarmStore
 from ksync.store.repo import Store, as_utc
@@ -81,6 +82,9 @@ def webhook_problem(url: str) -> str | None:
         return "must be an http:// or https:// URL"
     if not parts.hostname:
         return "has no host"
+    if parts.username is not None or parts.password is not None:
+        # It would be stored and shown with the rule, and sent to whoever answers.
+        return "must not contain a user name or password (user:password@): put a token in the path"
     return None
 
 
@@ -575,6 +579,8 @@ class AlarmEvaluator:
     store: Store
     interval_s: float = 2.0
     dispatcher: WebhookDispatcher | None = None
+    # Where the default dispatcher may send (public addresses only unless allowed).
+    policy: WebhookPolicy = field(default_factory=WebhookPolicy)
     redeliver_window_s: float = 600.0
     event_retention_s: float = 30 * 86_400.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -588,7 +594,7 @@ class AlarmEvaluator:
     def __post_init__(self) -> None:
         self.alarms = AlarmStore(self.store)
         if self.dispatcher is None:
-            self.dispatcher = WebhookDispatcher(name="alarm-webhook")
+            self.dispatcher = WebhookDispatcher(name="alarm-webhook", policy=self.policy)
 
     def run_due(self) -> None:
         """Run if `interval_s` has passed since the last run."""

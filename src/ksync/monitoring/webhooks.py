@@ -9,7 +9,12 @@ thread count allows. Every attempt's outcome is reported to the caller's `on_res
 (`pending` while another attempt is to come).
 
 Only the configured http(s) URLs are contacted: redirects are not followed, and proxy
-settings and credentials from the environment are not used.
+settings and credentials from the environment are not used. Each connection resolves the
+URL's host, checks every address against the `WebhookPolicy` (public addresses only,
+unless allowed) and connects to the checked address, so a name rebound to an internal
+address after the rule was saved reaches nothing. A failure is reported without what it
+says about the network ("not reached", never "connection refused" versus a timeout); the
+server log keeps the detail for operators.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 
 from ksync import __version__
+from ksync.monitoring.webhook_policy import AddressRefused, WebhookPolicy
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,51 @@ class Delivery:
 OnResult = Callable[[str, Delivery], None]
 
 
+class _Refused(httpcore.ConnectError):
+    """A connection the policy refused (an httpcore error, so httpx reports it as a
+    connect error; the policy's sentence is its message)."""
+
+
+class _CheckedBackend(httpcore.SyncBackend):
+    """Opens connections only to addresses the policy accepts, resolving names itself."""
+
+    def __init__(self, policy: WebhookPolicy) -> None:
+        self.policy = policy
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = self.policy.addresses(host, port)
+        except AddressRefused as exc:
+            raise _Refused(str(exc)) from None
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"{host} has no address")
+
+
+def checked_transport(policy: WebhookPolicy) -> httpx.HTTPTransport:
+    """An httpx transport whose connections go through `policy` (TLS still verifies the
+    URL's host name: the pool connects by address but handshakes with the name)."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx offers no hook for name resolution; the connection pool's network backend is
+    # where connections are opened.
+    transport._pool._network_backend = _CheckedBackend(policy)  # type: ignore[attr-defined]
+    return transport
+
+
+NOT_REACHED = "not delivered: the receiver could not be reached or did not answer within {timeout:g} s"
+
+
 @dataclass
 class _Job:
     url: str
@@ -86,7 +138,7 @@ class WebhookDispatcher:
         backoff_s: float = 1.0,
         max_pending: int = 1000,
         name: str = "webhook",
-        transport: httpx.BaseTransport | None = None,
+        policy: WebhookPolicy | None = None,
     ) -> None:
         self.timeout_s = timeout_s
         self.attempts = attempts
@@ -96,7 +148,7 @@ class WebhookDispatcher:
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
             trust_env=False,
-            transport=transport,
+            transport=checked_transport(policy or WebhookPolicy()),
             headers={"User-Agent": f"ksync/{__version__}", "Content-Type": "application/json"},
         )
         self._ready: queue.Queue[_Job | None] = queue.Queue()
@@ -169,10 +221,16 @@ class WebhookDispatcher:
             )
             status = response.status_code
             response.close()
-        except httpx.TimeoutException:
-            error = f"no answer within {self.timeout_s:g} s"
+        except httpx.ConnectError as exc:
+            if isinstance(exc.__cause__, _Refused):
+                log.warning("webhook %s: %s", job.url, exc)
+                self._finish(job, Delivery(None, job.attempts, f"refused: {exc}", False))
+                return
+            log.info("webhook %s: attempt %d: %r", job.url, job.attempts, exc)
+            error = NOT_REACHED.format(timeout=self.timeout_s)
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.info("webhook %s: attempt %d: %r", job.url, job.attempts, exc)
+            error = NOT_REACHED.format(timeout=self.timeout_s)
         else:
             if 200 <= status < 300:
                 self._finish(job, Delivery(status, job.attempts, None, False))

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ksync.api.deps import StoreDep
+from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import documented, invalid
 from ksync.monitoring.alarms import (
     AlarmRule,
@@ -28,6 +28,7 @@ from ksync.monitoring.alarms import (
     spec_of_row,
     test_event,
 )
+from ksync.monitoring.webhook_policy import WebhookPolicy
 from ksync.monitoring.webhooks import WebhookDispatcher
 from ksync.store.alarm_repo import AlarmStore
 from ksync.store.repo import NotFound, Store, as_utc
@@ -42,16 +43,23 @@ def get_alarms(store: StoreDep) -> AlarmStore:
     return AlarmStore(store)
 
 
+def get_policy(settings: SettingsDep) -> WebhookPolicy:
+    return WebhookPolicy(settings.webhook_allow)
+
+
 def get_dispatcher(request: Request) -> WebhookDispatcher:
     """The app's dispatcher for test events, started on first use."""
     state = request.app.state
     with _dispatcher_lock:
         if getattr(state, "alarm_webhooks", None) is None:
-            state.alarm_webhooks = WebhookDispatcher(workers=4, name="alarm-test-webhook")
+            state.alarm_webhooks = WebhookDispatcher(
+                workers=4, name="alarm-test-webhook", policy=get_policy(state.settings)
+            )
         return state.alarm_webhooks  # type: ignore[no-any-return]
 
 
 AlarmsDep = Annotated[AlarmStore, Depends(get_alarms)]
+PolicyDep = Annotated[WebhookPolicy, Depends(get_policy)]
 DispatcherDep = Annotated[WebhookDispatcher, Depends(get_dispatcher)]
 
 
@@ -154,6 +162,14 @@ class AlarmRulePatch(BaseModel):
     enabled: bool | None = None
 
 
+def _check_webhooks(policy: WebhookPolicy, urls: list[str]) -> None:
+    """Every webhook must reach a public address now (delivery checks again)."""
+    for i, url in enumerate(urls):
+        problem = policy.url_problem(url)
+        if problem is not None:
+            raise invalid(f"webhooks[{i}]", f"'{url}': {problem}")
+
+
 def _check_task(store: Store, task_id: str | None) -> None:
     if task_id is None:
         return
@@ -167,8 +183,12 @@ def _check_task(store: Store, task_id: str | None) -> None:
 
 
 @router.post("", status_code=201, response_model=AlarmRuleOut, responses=documented(422))
-def create_alarm(spec: AlarmRuleSpec, store: StoreDep, alarms: AlarmsDep) -> AlarmRuleOut:
-    """Define an alarm rule over one task (`task_id`) or every task (`task_id` null)."""
+def create_alarm(
+    spec: AlarmRuleSpec, store: StoreDep, alarms: AlarmsDep, policy: PolicyDep
+) -> AlarmRuleOut:
+    """Define an alarm rule over one task (`task_id`) or every task (`task_id` null).
+    Webhooks must reach public addresses (or ones the operator allows)."""
+    _check_webhooks(policy, spec.webhooks)
     _check_task(store, spec.task_id)
     return AlarmRuleOut.of(alarms.add_rule(spec))
 
@@ -201,7 +221,7 @@ def get_alarm(rule_id: str, alarms: AlarmsDep) -> AlarmRuleOut:
 
 @router.patch("/{rule_id}", response_model=AlarmRuleOut, responses=documented(404, 422))
 def update_alarm(
-    rule_id: str, patch: AlarmRulePatch, store: StoreDep, alarms: AlarmsDep
+    rule_id: str, patch: AlarmRulePatch, store: StoreDep, alarms: AlarmsDep, policy: PolicyDep
 ) -> AlarmRuleOut:
     """Change a rule (checked like a create). Conditions building up start again; alarms
     that fired resolve at the next evaluation if the new condition does not hold."""
@@ -215,6 +235,8 @@ def update_alarm(
         spec = AlarmRuleSpec.model_validate({**current, **changes})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
+    if "webhooks" in changes:
+        _check_webhooks(policy, spec.webhooks)
     if "task_id" in changes:
         _check_task(store, spec.task_id)
     return AlarmRuleOut.of(alarms.replace_rule(rule_id, spec))
