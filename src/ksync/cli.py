@@ -37,8 +37,39 @@ def _settings(**values: Any) -> Settings:
 
 DbUrl = Annotated[
     str | None,
-    typer.Option(help="Store URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --data-dir)"),
+    typer.Option(
+        envvar="KSYNC_DB_URL",
+        help="Store URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --data-dir); "
+        "with a password, prefer KSYNC_DB_URL or --db-url-file: the command line is visible to "
+        "every local user",
+    ),
 ]
+DbUrlFile = Annotated[
+    Path | None,
+    typer.Option(help="A file holding the store URL (instead of --db-url / KSYNC_DB_URL)"),
+]
+
+
+def _db_url(db_url: str | None, db_url_file: Path | None) -> str | None:
+    """The store URL from exactly one of its sources; exits 2 naming the option."""
+    if db_url_file is None:
+        return db_url
+    if db_url is not None:
+        typer.echo(
+            "error: --db-url-file: give the store URL either with --db-url (or KSYNC_DB_URL) "
+            "or with --db-url-file, not both",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        url = db_url_file.read_text().strip()
+    except OSError as exc:
+        typer.echo(f"error: --db-url-file: cannot read {db_url_file} ({exc.strerror})", err=True)
+        raise typer.Exit(2) from None
+    if not url:
+        typer.echo(f"error: --db-url-file: {db_url_file} is empty", err=True)
+        raise typer.Exit(2)
+    return url
 DataDir = Annotated[Path, typer.Option(help="Directory of the SQLite store")]
 WorkerTimeout = Annotated[float, typer.Option(help="Seconds without heartbeat before a worker's members move")]
 SessionTimeout = Annotated[int, typer.Option(help="Kafka consumer group session.timeout.ms of members")]
@@ -55,6 +86,7 @@ def server(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     data_dir: DataDir = Path("./ksync-data"),
     db_url: DbUrl = None,
+    db_url_file: DbUrlFile = None,
     worker_id: Annotated[str | None, typer.Option(help="Id of the embedded worker")] = None,
     worker_timeout: WorkerTimeout = 15.0,
     topic_refresh_interval: Annotated[float, typer.Option(help="Seconds between re-evaluations of topic selections")] = 10.0,
@@ -97,7 +129,7 @@ def server(
         host=host,
         port=port,
         data_dir=data_dir,
-        db_url=db_url,
+        db_url=_db_url(db_url, db_url_file),
         worker_id=worker_id,
         worker_timeout_s=worker_timeout,
         topic_refresh_interval_s=topic_refresh_interval,
@@ -122,6 +154,7 @@ def server(
 @app.command()
 def worker(
     db_url: DbUrl = None,
+    db_url_file: DbUrlFile = None,
     id: Annotated[str | None, typer.Option("--id", help="Worker id (default: host-pid)")] = None,
     data_dir: DataDir = Path("./ksync-data"),
     metrics_host: Annotated[str, typer.Option(help="Address of the Prometheus endpoint")] = "127.0.0.1",
@@ -137,7 +170,7 @@ def worker(
     from ksync.server import configure_logging, run_worker
 
     settings = _settings(
-        db_url=db_url,
+        db_url=_db_url(db_url, db_url_file),
         data_dir=data_dir,
         worker_id=id,
         host=metrics_host,

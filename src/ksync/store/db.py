@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def sqlite_url(data_dir: Path) -> str:
-    """The default store: a SQLite file in the data directory."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(data_dir / 'ksync.db').resolve()}"
+    """The default store: a SQLite file in the data directory.
+
+    The file holds the instances' SASL passwords, so the directory ksync creates is 0700
+    and the file 0600 (SQLite gives its -wal and -shm files the file's mode). A directory
+    that already exists is the operator's: it is not changed, only warned about when
+    other users can read it.
+    """
+    if data_dir.is_dir():
+        if stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
+            log.warning(
+                "data directory %s is readable by other users; it holds instance secrets: "
+                "chmod 700 it",
+                data_dir,
+            )
+    else:
+        data_dir.mkdir(parents=True, mode=0o700)
+        data_dir.chmod(0o700)  # mkdir's mode passes through the umask
+    db = data_dir / "ksync.db"
+    if db.exists():
+        db.chmod(0o600)
+    else:
+        os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
+    return f"sqlite:///{db.resolve()}"
 
 
 def make_engine(url: str) -> Engine:

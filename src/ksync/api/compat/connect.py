@@ -186,7 +186,7 @@ def _config(row: TaskRow, instances: dict[str, InstanceRow]) -> dict[str, str]:
     """The connector config: as given through this face, else described from the spec."""
     stored = _connect_ext(row).get("config")
     if isinstance(stored, dict):
-        return {str(k): str(v) for k, v in stored.items()}
+        return hide_secrets({str(k): str(v) for k, v in stored.items()})
     spec = task_spec(row)
     return config_of_spec(
         row.name,

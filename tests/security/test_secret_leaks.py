@@ -1,0 +1,138 @@
+"""Finding 7: secrets do not leak sideways.
+
+* `GET /connectors/{name}/config` returned secrets inside keys ksync does not use: a JAAS
+  config's `clientSecret="…"`, `basic.auth.user.info`, tokens. Every JAAS value but the
+  login module and username is now hidden, and so is every key that looks like a secret,
+  when a config is stored and again when it is shown (configs stored before are covered).
+* The data directory and SQLite file were created with the default umask (world-readable
+  on most systems): now 0700 and 0600.
+* A PostgreSQL URL with a password could only be given on the command line (visible to
+  every local user in the process list): now also `KSYNC_DB_URL` or `--db-url-file`.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ksync.api.compat.connect_config import HIDDEN, hide_secrets
+from ksync.cli import app as cli
+from ksync.settings import Settings
+from ksync.spec import TaskSpec
+from ksync.store.db import make_engine, migrate, sqlite_url
+from ksync.store.repo import Store
+
+from .conftest import AppFactory, add_instance
+
+SECRETS = ("oauth-S3cret", "jaas-pw-1", "basic-pw-2", "tok-3", "api-key-4", "cred-5", "bearer-6")
+LEAKY = {
+    "name": "leaky",
+    "connector.class": "MirrorSourceConnector",
+    "source.cluster.sasl.jaas.config": (
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+        'clientId="ksync" clientSecret="oauth-S3cret" username="alice" password="jaas-pw-1" '
+        'scope="x";'
+    ),
+    "source.cluster.schema.registry.basic.auth.user.info": "bob:basic-pw-2",
+    "consumer.sasl.oauthbearer.token": "tok-3",
+    "producer.override.some.api.key": "api-key-4",
+    "aws.credentials": "cred-5",
+    "headers.authorization": "Bearer bearer-6",
+    "topics": "orders",
+}
+
+
+def test_hide_secrets_keeps_the_login_module_and_username_only() -> None:
+    shown = hide_secrets(LEAKY)
+    jaas = shown["source.cluster.sasl.jaas.config"]
+    assert jaas.startswith("org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ")
+    assert 'username="alice"' in jaas and f'clientId="{HIDDEN}"' in jaas and f'password="{HIDDEN}"' in jaas
+    for secret in SECRETS:
+        assert secret not in str(shown), secret
+    assert shown["topics"] == "orders" and shown["name"] == "leaky"
+
+
+def test_get_config_hides_secrets_stored_before(make_client: AppFactory, store: Store) -> None:
+    # A config stored as an earlier ksync stored it (only `password` hidden).
+    src, dst = add_instance(store, "src"), add_instance(store, "dst")
+    spec = TaskSpec.model_validate(
+        {"name": "leaky", "source": {"instance_id": src, "topics": ["orders"]}, "target": {"instance_id": dst}}
+    )
+    store.add_task(spec, [], external={"connect": {"config": dict(LEAKY), "ignored": []}})
+    client = make_client()
+    for path in ("/connectors/leaky/config", "/connectors/leaky", "/connectors?expand=info"):
+        r = client.get(path)
+        assert r.status_code == 200, r.text
+        for secret in SECRETS:
+            assert secret not in r.text, (path, secret)
+        assert 'username=\\"alice\\"' in r.text, r.text
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_data_directory_and_sqlite_files_are_private(tmp_path: Path) -> None:
+    data = tmp_path / "ksync-data"
+    engine = make_engine(sqlite_url(data))
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    assert mode(data) == 0o700
+    files = sorted(data.iterdir())
+    assert files, "no database file"
+    for file in files:
+        assert mode(file) == 0o600, (file.name, oct(mode(file)))
+
+
+def test_an_existing_database_file_is_made_private(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    db = data / "ksync.db"
+    db.touch(mode=0o644)
+    db.chmod(0o644)
+    sqlite_url(data)
+    assert mode(db) == 0o600
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """The settings `ksync worker` / `ksync server` would run with (nothing is started)."""
+    seen: list[Settings] = []
+    monkeypatch.setattr("ksync.server.run_worker", seen.append)
+    monkeypatch.setattr("ksync.server.run_server", seen.append)
+    return seen
+
+
+URL = "postgresql+psycopg://ksync:pg-Secret-7@db.internal/ksync"
+
+
+@pytest.mark.parametrize("command", ["worker", "server"])
+def test_the_database_url_comes_from_the_environment_or_a_file(
+    captured: list[Settings], tmp_path: Path, command: str
+) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, [command], env={"KSYNC_DB_URL": URL})
+    assert result.exit_code == 0, result.output
+    assert captured[-1].db_url == URL
+
+    url_file = tmp_path / "db-url"
+    url_file.write_text(URL + "\n")
+    result = runner.invoke(cli, [command, "--db-url-file", str(url_file)], env={})
+    assert result.exit_code == 0, result.output
+    assert captured[-1].db_url == URL
+
+
+def test_a_missing_or_doubled_database_url_is_a_usage_error(captured: list[Settings], tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["worker", "--db-url-file", str(tmp_path / "none")], env={})
+    assert result.exit_code == 2 and "--db-url-file" in result.output, result.output
+    url_file = tmp_path / "db-url"
+    url_file.write_text(URL)
+    result = runner.invoke(cli, ["worker", "--db-url-file", str(url_file), "--db-url", URL], env={})
+    assert result.exit_code == 2 and "either" in result.output, result.output
+    assert "pg-Secret-7" not in result.output
+    assert captured == []
