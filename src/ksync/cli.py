@@ -114,6 +114,12 @@ def server(
             "host name (repeat for several); public addresses are always allowed",
         ),
     ] = None,
+    session_lifetime: Annotated[
+        float, typer.Option(help="Seconds a console login lasts (logout ends it sooner)")
+    ] = 12 * 3600.0,
+    metrics_open: Annotated[
+        bool, typer.Option(help="Serve /metrics without a key even with --api-keys-file")
+    ] = False,
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body accepted (checked before it is read)")
     ] = 1 << 20,
@@ -140,6 +146,8 @@ def server(
         insecure_listen=insecure_listen,
         allowed_hosts=tuple(allowed_host or ()),
         max_body_bytes=max_body_bytes,
+        session_lifetime_s=session_lifetime,
+        metrics_open=metrics_open,
         webhook_allow=tuple(webhook_allow or ()),
         measure=measure,
     )

@@ -39,6 +39,10 @@ class Settings(BaseModel):
     # Internal webhook receivers an operator allows (CIDRs or host names); public
     # addresses are always allowed (ksync.monitoring.webhook_policy).
     webhook_allow: tuple[str, ...] = ()
+    # How long a console login lasts (logout ends it sooner).
+    session_lifetime_s: float = Field(default=12 * 3600.0, ge=60, le=30 * 86_400)
+    # /metrics without a key even when API keys are required.
+    metrics_open: bool = False
     # Largest request body accepted, checked before it is read (and before authentication).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
 

@@ -1,5 +1,5 @@
 """API keys on the native API (`--api-keys-file`): every call needs `Authorization: Bearer
-<secret>` except `/healthz` (and `/metrics`); a refused call answers 401 with the error
+<secret>` except `/healthz` (and `/metrics` with --metrics-open); a refused call answers 401 with the error
 shape; secrets never appear in a response or the server log. Also the start-up checks: a
 bad keys file, and an open API on a non-loopback address, stop the server before it binds.
 

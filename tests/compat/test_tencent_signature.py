@@ -78,9 +78,9 @@ def test_wrong_secret_tampered_body_or_host_fail_the_signature() -> None:
     assert code_of(moved, body) == "AuthFailure.SignatureFailure"
 
 
-def test_unknown_secret_id() -> None:
+def test_unknown_secret_id_is_answered_like_a_bad_signature() -> None:
     headers, body = sdk_request(secret_id="AKIDnobody")
-    assert code_of(headers, body) == "AuthFailure.SecretIdNotFound"
+    assert code_of(headers, body) == "AuthFailure.SignatureFailure"
 
 
 @pytest.mark.parametrize("offset_s", [-600, 600, 301])

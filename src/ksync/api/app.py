@@ -60,7 +60,14 @@ def create_app(
             on_shutdown()
 
     app = FastAPI(
-        title="ksync", version=__version__, summary="Kafka data sync service", lifespan=lifespan
+        title="ksync",
+        version=__version__,
+        summary="Kafka data sync service",
+        lifespan=lifespan,
+        # FastAPI's /docs and /redoc load their UI from a CDN into the authenticated
+        # origin; the schema stays at /openapi.json for any viewer to load.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     app.state.settings = settings
@@ -70,7 +77,7 @@ def create_app(
         app.add_middleware(NudgeOnWrite, on_change=on_change)
 
     hosts = HostNames(settings.host_names)
-    auth.install(app, keys)
+    auth.install(app, keys, metrics_open=settings.metrics_open)
     if keys is not None:
         app.state.tencent_auth = tencent.Auth(keys, hosts, tencent.ReplayCache())
     for module in (console, health, metrics, instances, tasks, workers, alarms, connect, tencent):

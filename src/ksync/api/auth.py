@@ -6,17 +6,23 @@ Keys live in a JSON file (`--api-keys-file`, env `KSYNC_API_KEYS_FILE`): a list 
 * native API and Kafka Connect face: `Authorization: Bearer <secret>`;
 * Tencent Cloud face: a TC3-HMAC-SHA256 signature made with SecretId = id and
   SecretKey = secret (verified by that face itself, since its errors have their own shape);
-* console: a login form that sets a signed session cookie, accepted like a Bearer key.
+* console: a login form that starts a session (`ksync.store.session_repo`: a random token
+  in an HttpOnly cookie, kept server-side with a lifetime, ended by logout), accepted like
+  a Bearer key. Failed logins are limited per client address (`LoginThrottle`).
 
-`/healthz`, `/metrics` and the console's login page and static files stay open. Secrets
-never appear in responses, logs or error messages; comparisons are constant-time.
+`/healthz` and the console's login page and static files stay open; `/metrics` too with
+`--metrics-open`. Secrets never appear in responses, logs or error messages; comparisons
+are constant-time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +30,18 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ksync.store.session_repo import ConsoleSessions
+
 SESSION_COOKIE = "ksync_session"
 
-# Paths anyone may call: liveness, scraping, and what the console needs to show its login.
-OPEN_PATHS = ("/healthz", "/metrics", "/login", "/logout")
+# Paths anyone may call: liveness, and what the console needs to show its login.
+OPEN_PATHS = ("/healthz", "/login", "/logout")
 OPEN_PREFIXES = ("/static/",)
+METRICS_PATH = "/metrics"
+
+# Failed console logins one client address may make in LOGIN_WINDOW_S.
+LOGIN_FAILURES = 10
+LOGIN_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -86,17 +99,46 @@ class KeyRing:
                 found = key
         return found
 
-    def session_token(self, key: ApiKey) -> str:
-        """A cookie value that proves the console user knew `key`'s secret."""
-        mac = hmac.new(key.secret.encode(), b"ksync-console:" + key.id.encode(), hashlib.sha256)
-        return f"{key.id}.{mac.hexdigest()}"
 
-    def by_session(self, token: str) -> ApiKey | None:
-        key_id, _, _ = token.partition(".")
-        key = self._by_id.get(key_id)
-        if key is None:
-            return None
-        return key if hmac.compare_digest(self.session_token(key), token) else None
+class LoginThrottle:
+    """At most `failures` failed logins per client address in `window_s`; then the
+    address waits, right secret or not, so secrets cannot be guessed at speed. Bounded:
+    past `max_addresses` the oldest address is forgotten."""
+
+    def __init__(
+        self,
+        failures: int = LOGIN_FAILURES,
+        window_s: float = LOGIN_WINDOW_S,
+        max_addresses: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failures = failures
+        self.window_s = window_s
+        self.max_addresses = max_addresses
+        self._clock = clock
+        self._seen: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait_s(self, address: str) -> float:
+        """Seconds `address` must wait before trying again (0: it may try now)."""
+        now = self._clock()
+        with self._lock:
+            recent = [t for t in self._seen.get(address, []) if now - t < self.window_s]
+            if len(recent) < self.failures:
+                return 0.0
+            return self.window_s - (now - recent[0])
+
+    def failed(self, address: str) -> None:
+        now = self._clock()
+        with self._lock:
+            recent = [t for t in self._seen.pop(address, []) if now - t < self.window_s]
+            self._seen[address] = [*recent, now][-self.failures :]
+            while len(self._seen) > self.max_addresses:
+                self._seen.popitem(last=False)
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._seen.pop(address, None)
 
 
 def is_tencent_call(request: Request) -> bool:
@@ -109,14 +151,16 @@ def is_connect_path(path: str) -> bool:
 
 
 def caller(request: Request, keys: KeyRing) -> ApiKey | None:
-    """The key that authenticates `request` (Bearer header or console cookie), if any."""
+    """The key that authenticates `request` (Bearer header or console session), if any."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:
         return keys.by_secret(value.strip())
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        return keys.by_session(cookie)
+        key_id = ConsoleSessions(request.app.state.store).key_id(cookie)
+        # A key removed from the keys file ends its sessions too.
+        return keys.by_id(key_id) if key_id is not None else None
     return None
 
 
@@ -140,9 +184,10 @@ class RequireKey:
     streams through untouched and errors raised while reading it reach the app's
     handlers)."""
 
-    def __init__(self, app: ASGIApp, keys: KeyRing) -> None:
+    def __init__(self, app: ASGIApp, keys: KeyRing, open_paths: tuple[str, ...]) -> None:
         self.app = app
         self.keys = keys
+        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,7 +196,7 @@ class RequireKey:
         request = Request(scope)
         path = request.url.path
         if (
-            path in OPEN_PATHS
+            path in self.open_paths
             or path.startswith(OPEN_PREFIXES)
             or is_tencent_call(request)
             or caller(request, self.keys) is not None
@@ -161,8 +206,11 @@ class RequireKey:
         await refusal(request)(scope, receive, send)
 
 
-def install(app: FastAPI, keys: KeyRing | None) -> None:
-    """Refuse unauthenticated calls when keys are configured (no-op without keys)."""
+def install(app: FastAPI, keys: KeyRing | None, metrics_open: bool = False) -> None:
+    """Refuse unauthenticated calls when keys are configured (no-op without keys);
+    `/metrics` stays open only with `metrics_open`."""
     app.state.keys = keys
+    app.state.login_throttle = LoginThrottle()
     if keys is not None:
-        app.add_middleware(RequireKey, keys=keys)
+        open_paths = (*OPEN_PATHS, METRICS_PATH) if metrics_open else OPEN_PATHS
+        app.add_middleware(RequireKey, keys=keys, open_paths=open_paths)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import mimetypes
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -13,8 +14,10 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
-from ksync.api.auth import SESSION_COOKIE, KeyRing
+from ksync.api.auth import SESSION_COOKIE, KeyRing, LoginThrottle
 from ksync.api.errors import error_body
+from ksync.settings import Settings
+from ksync.store.session_repo import ConsoleSessions
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Static files change with each release; browsers revalidate (ETag) instead of guessing.
@@ -111,24 +114,41 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    """Check the secret; on success set the session cookie and go to the console."""
+    """Check the secret; on success start a session and go to the console. Failures are
+    limited per client address (then 429 with Retry-After)."""
     keys = _keys(request)
     if keys is None:
         return RedirectResponse("/", status_code=303)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.wait_s(address)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        page = login_page(
+            f"too many failed logins from this address: try again in {seconds} s", status_code=429
+        )
+        page.headers["retry-after"] = str(seconds)
+        return page
     form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
     secret = (form.get("secret") or [""])[0]
     key = keys.by_secret(secret) if secret else None
     if key is None:
+        if secret:
+            throttle.failed(address)
         message = (
             "enter an API secret"
             if not secret
             else "this secret is not one of the server's API keys"
         )
         return login_page(message, status_code=401)
+    throttle.succeeded(address)
+    settings: Settings = request.app.state.settings
+    token = ConsoleSessions(request.app.state.store).start(key.id, settings.session_lifetime_s)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        keys.session_token(key),
+        token,
+        max_age=int(settings.session_lifetime_s),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -139,7 +159,10 @@ async def login(request: Request) -> Response:
 
 @router.api_route("/logout", methods=["GET", "POST"])
 def logout(request: Request) -> Response:
-    """Forget the session cookie."""
+    """End the session on the server and forget the cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        ConsoleSessions(request.app.state.store).end(cookie)
     target = "/login" if _keys(request) is not None else "/"
     response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")

@@ -161,3 +161,14 @@ class AlarmEventRow(Base):
     at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     delivery: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ConsoleSessionRow(Base):
+    """A console login: the SHA-256 of the cookie's random token (the token itself is
+    never stored), the API key it proves, and when it stops being accepted."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -40,6 +40,7 @@ import hashlib
 import hmac
 import logging
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -50,7 +51,6 @@ from datetime import UTC, datetime
 from ksync.api.auth import ApiKey, KeyRing
 from ksync.api.compat.tencent.errors import (
     INVALID_AUTHORIZATION,
-    SECRET_ID_NOT_FOUND,
     SIGNATURE_EXPIRE,
     SIGNATURE_FAILURE,
     TOKEN_FAILURE,
@@ -188,6 +188,10 @@ def sign(
     }
 
 
+# Stands in for an unknown SecretId; its secret is random per process, so nothing verifies.
+_NOBODY = ApiKey("", secrets.token_hex(32))
+
+
 def is_read_action(action: str) -> bool:
     """Tencent Cloud API names every read `Describe…`."""
     return action.startswith("Describe")
@@ -261,12 +265,9 @@ def verify(
     """
     clock = time.time() if now is None else now
     auth = parse_authorization(headers.get("authorization"))
-    key = keys.by_id(auth.secret_id)
-    if key is None:
-        raise TencentError(
-            SECRET_ID_NOT_FOUND,
-            f"the SecretId {auth.secret_id} is not one of this server's API keys (--api-keys-file)",
-        )
+    # An unknown SecretId goes through every check with a key no one has, and fails where a
+    # wrong SecretKey fails, with the same words: answers must not tell which ids exist.
+    key = keys.by_id(auth.secret_id) or _NOBODY
     raw_ts = headers.get("x-tc-timestamp")
     if raw_ts is None:
         raise missing("X-TC-Timestamp")
@@ -320,7 +321,7 @@ def verify(
     for uri in dict.fromkeys(["/", path]):
         request = canonical_request(method, uri, query, headers, auth.signed_headers, body)
         expected = compute_signature(key.secret, auth.date, auth.service, timestamp, request)
-        if hmac.compare_digest(expected, auth.signature):
+        if hmac.compare_digest(expected, auth.signature) and key is not _NOBODY:
             refused = replay.use(
                 auth.signature, headers.get("x-tc-action", ""), timestamp + MAX_SKEW_S + 1, clock
             )
@@ -329,6 +330,7 @@ def verify(
             return key
     raise TencentError(
         SIGNATURE_FAILURE,
-        "the signature does not match the request: check the SecretKey and that the "
-        "signed Host and Content-Type are the ones sent",
+        "the signature does not match the request: check the SecretId and SecretKey (one "
+        "of this server's API keys) and that the signed Host and Content-Type are the ones "
+        "sent",
     )
