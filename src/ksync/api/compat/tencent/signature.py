@@ -24,11 +24,14 @@ and a timestamp in whole seconds:
   body could be swapped under a captured signature;
 * the signed Host must be one of this server's names (`ksync.api.hosts`), so a request
   signed for another endpoint is not accepted here;
-* a signature is remembered for its window (`ReplayCache`): it is good for one action,
-  and for one use when that action changes something. An identical read may repeat (a
-  poll loop sends the same signature twice within a second); a captured read cannot be
-  replayed as a pause. A client that signs `x-tc-action` is checked by the signature
-  itself, since canonical headers are taken from the request as received.
+* a signature is remembered for its window (`ReplayCache`) and accepted again only within
+  `REPEAT_S` of its first use, whatever the action: a request captured from a log or a
+  proxy cannot be replayed later, nor with its (unsigned) action swapped. The grace is
+  what the SDK needs: it signs whole seconds and not the action, so consecutive calls
+  with the same parameters in one second (pause, then describe the same task; a poll
+  loop) carry the same signature. A client that signs `x-tc-action` has its action
+  checked by the signature itself, since canonical headers are taken from the request as
+  received.
 
 The replay cache lives in the server process: with several servers behind one address, a
 signature could still be used once on each.
@@ -44,7 +47,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -192,9 +195,8 @@ def sign(
 _NOBODY = ApiKey("", secrets.token_hex(32))
 
 
-def is_read_action(action: str) -> bool:
-    """Tencent Cloud API names every read `Describe…`."""
-    return action.startswith("Describe")
+# How long after its first use a signature is accepted again (see the module docstring).
+REPEAT_S = 2.0
 
 
 class ReplayCache:
@@ -205,12 +207,11 @@ class ReplayCache:
     Only signatures that verified are remembered, so no one without a key can fill it.
     """
 
-    def __init__(
-        self, max_entries: int = 100_000, repeatable: Callable[[str], bool] = is_read_action
-    ) -> None:
+    def __init__(self, max_entries: int = 100_000, repeat_s: float = REPEAT_S) -> None:
         self.max_entries = max_entries
-        self._repeatable = repeatable
-        self._seen: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self.repeat_s = repeat_s
+        # signature -> (action of the first use, first use, expiry), oldest first
+        self._seen: OrderedDict[str, tuple[str, float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -218,23 +219,23 @@ class ReplayCache:
             return len(self._seen)
 
     def use(self, signature: str, action: str, expires_at: float, now: float) -> str | None:
-        """Record a use of `signature` for `action`; why it is refused, or None."""
+        """Record a use of `signature` (for `action`, named in refusals); why it is
+        refused, or None."""
         with self._lock:
             seen = self._seen.get(signature)
-            if seen is not None and seen[1] > now:
-                first = seen[0]
-                if first == action and self._repeatable(action):
+            if seen is not None and seen[2] > now:
+                first, first_use, _ = seen
+                if now - first_use <= self.repeat_s:
                     return None
                 return (
-                    f"this signature was already used (for {first or 'a request'}) within its "
-                    f"{MAX_SKEW_S} s window; a signature is good for one action, and once for "
-                    "an action that changes something: sign each request anew (the SDK signs "
-                    "the time in whole seconds, so two calls with the same parameters in one "
-                    "second share a signature; wait for the next second, or sign X-TC-Action)"
+                    f"this signature was first used {now - first_use:.0f} s ago (for "
+                    f"{first or 'a request'}); a signature is accepted only within "
+                    f"{self.repeat_s:g} s of its first use, so a captured request cannot be "
+                    "replayed: sign the request again"
                 )
-            self._seen[signature] = (action, expires_at)
+            self._seen[signature] = (action, now, expires_at)
             self._seen.move_to_end(signature)
-            while self._seen and next(iter(self._seen.values()))[1] <= now:
+            while self._seen and next(iter(self._seen.values()))[2] <= now:
                 self._seen.popitem(last=False)
             if len(self._seen) > self.max_entries:
                 log.warning(
