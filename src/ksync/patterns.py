@@ -27,6 +27,13 @@ MAX_PATTERN_LENGTH = 1000
 # would not fit is refused when it is compiled, not while matching.
 MAX_PROGRAM_BYTES = 8 << 20
 
+# RE2's errors for constructs Python's `re` has and RE2 does not.
+_UNSUPPORTED_ERRORS = (
+    "invalid perl operator",
+    "invalid escape sequence",
+    "bad repetition operator",
+    "invalid repetition size",
+)
 _UNSUPPORTED_HINT = (
     "ksync runs topic patterns on RE2 (linear time), which has no backreferences (\\1), "
     "lookaround ((?=, (?!, (?<=, (?<!), atomic groups or possessive quantifiers"
@@ -61,9 +68,9 @@ def compile_pattern(field: str, pattern: str) -> Pattern:
         return re2.compile(pattern, _options())  # type: ignore[no-any-return]
     except re2.error as exc:
         reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise PatternError(
-            f"{field} is not a valid regular expression for ksync ({reason}): {_UNSUPPORTED_HINT}"
-        ) from None
+        # RE2 words a construct it does not have as a syntax error: say which ones those are.
+        hint = f": {_UNSUPPORTED_HINT}" if reason.startswith(_UNSUPPORTED_ERRORS) else ""
+        raise PatternError(f"{field} is not a valid regular expression ({reason}){hint}") from None
 
 
 def check_pattern(field: str, pattern: str | None) -> str | None:
