@@ -25,11 +25,12 @@ from ksync.control.status import RUNNING_STATES, derive_status
 from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
 from ksync.monitoring.aggregate import Aggregator
+from ksync.replication.partition_start import carry_start_layout, restart_layout
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
 from ksync.replication.topic_filter import TopicFilter
-from ksync.replication.topic_mirror import MirrorResult, TopicMirror
-from ksync.store.repo import Store, task_spec
+from ksync.replication.topic_mirror import MirrorResult, TopicMapping, TopicMirror
+from ksync.store.repo import Store, task_spec, utcnow
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
 
 log = logging.getLogger(__name__)
@@ -331,22 +332,42 @@ class Controller:
             assert isinstance(result, MirrorResult)
             mem.resolved = True
             mem.topic_warnings = list(result.warnings)
-            topics = [m.as_json() for m in result.mappings]
-            if not topics:
+            self._store_topics(task, result.mappings)
+            if not result.mappings:
                 mem.topic_warnings.append("the topic selection matches no topic on the source yet")
-            if topics != task.topics:
-                log.info("task %s topics now %s", task.id, [t["source"] for t in topics])
-                self.store.update_task(task.id, topics=topics)
-                task.topics = topics
         elif kind == "reset":
             log.info(
                 "task %s: progress reset; members start from %s", task.id, task.reset_start
             )
-            self.store.update_task(task.id, expect_generation=task.generation, reset_start=None)
-            task.reset_start = None
+            # The start point applies again to every partition there is now.
+            topics = [m.as_json() for m in restart_layout(_mappings(task))]
+            self.store.update_task(
+                task.id, expect_generation=task.generation, reset_start=None, topics=topics
+            )
+            task.reset_start, task.topics = None, topics
         elif kind == "delete-group":
             log.info("task %s: consumer group ksync-%s removed from the source", task.id, task.id)
             mem.delete_attempts = 99
+
+    def _store_topics(self, task: TaskRow, mappings: list[TopicMapping]) -> None:
+        """Record a fresh resolution of the selection, deciding for each topic which of its
+        partitions existed when the task started (see `partition_start`)."""
+        started = task.topics_resolved_at is not None or bool(task.topics)
+        topics = [m.as_json() for m in carry_start_layout(_mappings(task), mappings, started)]
+        changes: dict[str, Any] = {}
+        if topics != task.topics:
+            log.info(
+                "task %s topics now %s",
+                task.id,
+                [f"{t['source']}({t['partitions']})" for t in topics],
+            )
+            changes["topics"] = topics
+        if task.topics_resolved_at is None:
+            changes["topics_resolved_at"] = utcnow()
+        if changes:
+            self.store.update_task(task.id, **changes)
+            for key, value in changes.items():
+                setattr(task, key, value)
 
     def _job_failed(self, task: TaskRow, mem: _TaskMemory, kind: str, exc: BaseException) -> None:
         if kind in ("delete-group", "reset"):
@@ -385,3 +406,7 @@ class Controller:
         admin = InstanceAdmin(self.store.connection(instance_id))
         self._admins[instance_id] = (row.updated_at, admin)
         return admin
+
+
+def _mappings(task: TaskRow) -> list[TopicMapping]:
+    return [TopicMapping.from_json(t) for t in task.topics]

@@ -46,6 +46,28 @@ class NewTopicPlan:
     configs: dict[str, str] = field(default_factory=dict)
 
 
+class TopicRefused(PersistentKafkaError):
+    """The broker refused what was asked of one topic (a config value it rejects, a
+    policy, a replication factor it cannot place): other topics are not concerned."""
+
+
+# Codes by which a broker refuses a request about one topic's attributes. Authorization
+# refusals are not among them: a missing ACL concerns the instance's credentials.
+_TOPIC_REFUSALS = {
+    KafkaError.INVALID_CONFIG,
+    KafkaError.POLICY_VIOLATION,
+    KafkaError.INVALID_REPLICATION_FACTOR,
+}
+
+
+def _refusal(exc: BaseException, doing: str) -> TopicRefused | None:
+    """`exc` as a TopicRefused when it is one (the broker's reason kept), else None."""
+    err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    if isinstance(err, KafkaError) and err.code() in _TOPIC_REFUSALS:
+        return TopicRefused(f"{doing}: {err.str()}", err.code())
+    return None
+
+
 def is_internal_topic(name: str) -> bool:
     """Kafka's internal topics (`__consumer_offsets`, `__transaction_state`, `__*`)."""
     return name.startswith("__")
@@ -159,7 +181,9 @@ class InstanceAdmin:
         return out
 
     def create_topics(self, plans: list[NewTopicPlan]) -> list[str]:
-        """Create topics; returns the names created (an existing topic is not an error)."""
+        """Create topics; returns the names created (an existing topic is not an error).
+
+        Raises `TopicRefused` when the broker rejects a topic's attributes."""
         if not plans:
             return []
         futures = self._client.create_topics(
@@ -177,7 +201,8 @@ class InstanceAdmin:
             except KafkaException as exc:
                 if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
                     continue
-                raise self._failure(exc, f"cannot create topic {name}") from None
+                doing = f"cannot create topic {name}"
+                raise _refusal(exc, doing) or self._failure(exc, doing) from None
             except TimeoutError as exc:
                 raise self._failure(exc, f"cannot create topic {name}") from None
         return created
@@ -195,23 +220,29 @@ class InstanceAdmin:
             except (KafkaException, TimeoutError) as exc:
                 raise self._failure(exc, f"cannot add partitions to topic {topic}") from None
 
-    def alter_topic_configs(self, topic: str, configs: dict[str, str]) -> None:
-        """Set `configs` on `topic` incrementally (other keys untouched)."""
+    def alter_topic_configs(
+        self, topic: str, configs: dict[str, str], delete: tuple[str, ...] | list[str] = ()
+    ) -> None:
+        """Set `configs` and remove the keys in `delete` (back to the broker's default) on
+        `topic`, in one incremental request; other keys are untouched.
+
+        Raises `TopicRefused` when the broker rejects the change (it applies none of it)."""
         from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
 
-        resource = ConfigResource(
-            ConfigResource.Type.TOPIC,
-            topic,
-            incremental_configs=[
-                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
-                for k, v in configs.items()
-            ],
-        )
-        for fut in self._client.incremental_alter_configs([resource]).values():
+        entries = [
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()
+        ] + [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE) for k in delete]
+        if not entries:
+            return
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
+        what = ", ".join([f"set {k}={v}" for k, v in configs.items()] + [f"remove {k}" for k in delete])
+        doing = f"cannot {what} on topic {topic}"
+        futures = self._client.incremental_alter_configs([resource], request_timeout=self.timeout_s)
+        for fut in futures.values():
             try:
                 fut.result(timeout=self.timeout_s + 1)
             except (KafkaException, TimeoutError) as exc:
-                raise self._failure(exc, f"cannot alter configs of topic {topic}") from None
+                raise _refusal(exc, doing) or self._failure(exc, doing) from None
 
     def delete_consumer_group(self, group_id: str) -> None:
         """Remove a consumer group (the task's progress) from this instance."""

@@ -16,9 +16,18 @@ after the target acknowledged every record before it.
 4. A delivery error or a failed flush never commits: the member raises, its worker starts
    it again, and it resumes from the last commit (repeats possible, loss impossible).
 
-Start point: a partition with no committed offset starts at the task's start point,
-resolved to a numeric offset and committed at once so a restart before the first
-checkpoint does not re-resolve `latest` to a later offset and skip records.
+Start point: a partition with no committed offset starts at the task's start point if it
+existed when the task started, else at its first record (`partition_start`: a partition or
+topic that appeared while the task runs has no history to skip). The start is resolved to
+a numeric offset and committed at once, so a restart before the first checkpoint does not
+re-resolve `latest` to a later offset and skip records.
+
+New partitions: the controller's view of each topic (its partition count) reaches the
+member through `update_topics`. A count that grew makes the member refresh its metadata at
+once, so the group rebalances onto the new partitions within a topic refresh rather than
+at librdkafka's own refresh (`topic.metadata.refresh.interval.ms`, 5 minutes); the
+producer, whose view of the target topic may be as old, refreshes when it meets a
+partition it does not know yet.
 """
 
 from __future__ import annotations
@@ -31,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     KafkaException,
@@ -41,8 +49,9 @@ from confluent_kafka import (
 )
 
 from ksync.kafka.config import new_client
-from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, wrap
+from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, TransientKafkaError, wrap
 from ksync.monitoring.latency import LatencyHistogram
+from ksync.replication.partition_start import partition_start, resolve_offsets
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.throttle import Limits, Throttle
 from ksync.spec import Connection, StartPoint
@@ -85,6 +94,11 @@ class MemberConfig:
     topics: dict[str, str]  # source topic -> target topic
     keep_partition: bool = True
     start: StartPoint = field(default_factory=StartPoint)
+    # Source topic -> how many of its partitions existed when the task started: those begin
+    # at `start`, later ones at their first record. A topic not listed: all at `start`.
+    partitions_at_start: dict[str, int] = field(default_factory=dict)
+    # Source topic -> its partition count as the controller last saw it.
+    partitions: dict[str, int] = field(default_factory=dict)
     session_timeout_ms: int = 10_000
     # Small batches copy faster: a few hundred records (with their headers) stay in the CPU
     # cache from consume() to produce(), and fewer objects are alive when the garbage
@@ -133,7 +147,8 @@ class Member:
         self._lock = threading.Lock()
         self._state = MemberState()
         self._topics = dict(cfg.topics)
-        self._new_topics: dict[str, str] | None = None
+        self._layout = _Layout(dict(cfg.partitions), dict(cfg.partitions_at_start))
+        self._new_topics: tuple[dict[str, str], _Layout] | None = None
         self._delivery_error: tuple[KafkaError, str | None, int | None] | None = None
         self._background_error: KsyncKafkaError | None = None
         self._warnings: dict[str, float] = {}
@@ -162,11 +177,22 @@ class Member:
         """This member's share of the traffic limits (applies from the next batch)."""
         self._throttle.limits = limits
 
-    def update_topics(self, topics: dict[str, str]) -> None:
-        """Switch to a new source->target mapping (picked up between batches)."""
+    def update_topics(
+        self,
+        topics: dict[str, str],
+        partitions: dict[str, int] | None = None,
+        partitions_at_start: dict[str, int] | None = None,
+    ) -> None:
+        """Switch to a new source->target mapping, partition counts and start layout
+        (see `MemberConfig`); picked up between batches. Counts or layout not given stay."""
         with self._lock:
-            if topics != self._topics:
-                self._new_topics = dict(topics)
+            current = self._new_topics or (self._topics, self._layout)
+            layout = _Layout(
+                dict(current[1].partitions if partitions is None else partitions),
+                dict(current[1].at_start if partitions_at_start is None else partitions_at_start),
+            )
+            if (topics, layout) != current:
+                self._new_topics = (dict(topics), layout)
 
     def snapshot(self) -> MemberState:
         with self._lock:
@@ -366,7 +392,9 @@ class Member:
             except BufferError:
                 self._produce_when_room((target, msg.value(), msg.key(), partition, None, None, ts, headers))
             except KafkaException as exc:  # refused before sending (e.g. over the size limit)
-                raise _write_error(exc.args[0], target, msg.partition()) from None
+                if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION:
+                    raise _write_error(exc.args[0], target, msg.partition()) from None
+                self._produce_to_new_partition((target, msg.value(), msg.key(), partition, None, None, ts, headers))
         producer.poll(0)
         nbytes = 0
         if self.cfg.measure:
@@ -421,6 +449,40 @@ class Member:
                 return
             except BufferError:
                 continue
+
+    def _produce_to_new_partition(self, args: tuple[Any, ...]) -> None:
+        """A partition the producer does not know yet: the target topic grew after the
+        producer last read its metadata, or grows at the controller's next topic refresh.
+        Re-read the topic's metadata until the partition is there, then make the
+        `produce(*args)` call the hot path could not."""
+        producer = self._producer
+        assert producer is not None
+        topic, partition = args[0], args[3]
+        deadline = time.monotonic() + self.cfg.flush_timeout_s
+        while True:
+            try:
+                producer.list_topics(topic, timeout=min(5.0, self.cfg.flush_timeout_s))
+            except KafkaException:
+                pass  # the target may be briefly unreachable: the deadline decides
+            else:
+                try:
+                    producer.produce(*args)
+                    return
+                except BufferError:
+                    self._produce_when_room(args)
+                    return
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION:
+                        raise _write_error(exc.args[0], topic, partition) from None
+            if time.monotonic() > deadline:
+                raise TransientKafkaError(
+                    f"target topic {topic} has no partition {partition} after "
+                    f"{self.cfg.flush_timeout_s:.0f}s: ksync adds the source's new partitions "
+                    "to it at a topic refresh; if that fails, the task's warnings say why",
+                    KafkaError._UNKNOWN_PARTITION,
+                )
+            if self._stop.wait(0.5):
+                raise _StoppedMidBatch()
 
     def _checkpoint(self, only: list[TopicPartition] | None, closing: bool = False) -> None:
         """Flush the producer, then commit positions (all, or just `only`).
@@ -495,10 +557,40 @@ class Member:
             new, self._new_topics = self._new_topics, None
         if new is None:
             return
-        log.info("task %s member %d: topics now %s", self.cfg.task_id, self.cfg.slot, sorted(new))
-        # Records already produced used the old mapping; everything after uses the new one.
-        self._topics = new
-        self._subscribe()
+        topics, layout = new
+        grown = sorted(
+            t for t, n in layout.partitions.items() if t in self._topics and n > self._layout.partitions.get(t, n)
+        )
+        # The layout first: partitions of a new topic may be assigned inside subscribe().
+        self._layout = layout
+        if topics != self._topics:
+            log.info("task %s member %d: topics now %s", self.cfg.task_id, self.cfg.slot, sorted(topics))
+            # Records already produced used the old mapping; everything after uses the new one.
+            self._topics = topics
+            self._subscribe()
+        if grown:
+            self._refresh_metadata(grown)
+
+    def _refresh_metadata(self, grown: list[str]) -> None:
+        """Make the consumer group and the producer see the partitions added to `grown`.
+
+        A metadata request for every topic is what makes librdkafka check the group's
+        subscription against it and rejoin when a partition count changed; without it the
+        group would notice only at its periodic refresh.
+        """
+        consumer, producer = self._consumer, self._producer
+        assert consumer is not None and producer is not None
+        log.info("task %s member %d: partitions added to %s", self.cfg.task_id, self.cfg.slot, grown)
+        timeout = min(10.0, self.cfg.flush_timeout_s)
+        try:
+            consumer.list_topics(timeout=timeout)
+            for topic in grown:
+                target = self._topics.get(topic)
+                if target is not None:
+                    producer.list_topics(target, timeout=timeout)
+        except KafkaException as exc:
+            # The group still notices at librdkafka's own refresh; say why it may be late.
+            self._warn(str(wrap(exc, f"reading the metadata of grown topics {', '.join(grown)}")))
 
     def _close(self) -> None:
         consumer, producer = self._consumer, self._producer
@@ -550,26 +642,11 @@ class Member:
     def _resolve_start(
         self, consumer: Consumer, partitions: list[TopicPartition]
     ) -> list[TopicPartition]:
-        """Numeric start offsets for partitions with no committed progress."""
-        start = self.cfg.start
-        timeout = self.cfg.flush_timeout_s
-        if start.type == "timestamp":
-            assert start.timestamp_ms is not None
-            query = [TopicPartition(tp.topic, tp.partition, start.timestamp_ms) for tp in partitions]
-            found = consumer.offsets_for_times(query, timeout=timeout)
-            out = []
-            for tp in found:
-                if tp.offset < 0:  # no record at or after the timestamp: start at the end
-                    tp.offset = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)[1]
-                out.append(TopicPartition(tp.topic, tp.partition, tp.offset))
-            return out
-        index = 0 if start.type == "earliest" else 1
-        out = []
-        for tp in partitions:
-            marks = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-            offset = marks[index] if marks is not None else OFFSET_BEGINNING
-            out.append(TopicPartition(tp.topic, tp.partition, offset))
-        return out
+        """Numeric start offsets for partitions with no committed progress (see
+        `partition_start`: the task's start point, or the first record of a newcomer)."""
+        at_start = self._layout.at_start
+        starts = [partition_start(self.cfg.start, tp.partition, at_start.get(tp.topic)) for tp in partitions]
+        return resolve_offsets(consumer, partitions, starts, self.cfg.flush_timeout_s)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._consumer is not None:
@@ -662,6 +739,14 @@ def _write_error(err: KafkaError, topic: str | None, partition: int | None) -> K
             err.code(),
         )
     return wrap(err, f"writing to {where} failed")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A member's view of its topics' partitions (see `MemberConfig`)."""
+
+    partitions: dict[str, int]
+    at_start: dict[str, int]
 
 
 class _StoppedMidBatch(Exception):

@@ -2,10 +2,17 @@
 
 The control side of a task (MM2's MirrorSourceConnector): resolve the selection, create
 missing target topics with the source's partition count, replication factor
-`min(source RF, target brokers)` and explicitly set configs (minus the exclusion list),
-and propagate config changes. Partition increases are propagated where the target broker
-supports CreatePartitions. A target with fewer partitions than the source is a persistent
-error under keep_partition: records of partition p would have nowhere to go.
+`min(source RF, target brokers)` (with a warning when that is below the source's) and
+explicitly set configs (minus the exclusion list), and propagate partition increases and
+config changes, removed keys included, at every refresh.
+
+A refusal is confined to its topic (DESIGN.md "Topic attributes"): a target topic the
+target refuses to create (a config it rejects, for one) is left out of the mappings with a
+warning, so no member writes to it; a config change it refuses leaves that topic's configs
+as they were, with a warning naming the topic, the keys and the broker's reason, while
+its records keep flowing. Both are tried again at every refresh. A target with fewer
+partitions than the source is a persistent error under keep_partition: records of
+partition p would have nowhere to go.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo
+from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.topic_filter import TopicFilter
@@ -35,21 +42,77 @@ EXCLUDED_CONFIGS = frozenset(
 
 def mirrored_configs(configs: dict[str, str]) -> dict[str, str]:
     """The source topic configs that are copied to the target."""
-    return {
-        k: v
-        for k, v in configs.items()
-        if k not in EXCLUDED_CONFIGS and not k.startswith(EXCLUDED_CONFIG_PREFIXES)
-    }
+    return {k: v for k, v in configs.items() if is_mirrored_config(k)}
+
+
+def is_mirrored_config(key: str) -> bool:
+    """True for a topic config ksync copies (and so may set or remove on a target)."""
+    return key not in EXCLUDED_CONFIGS and not key.startswith(EXCLUDED_CONFIG_PREFIXES)
+
+
+@dataclass(frozen=True)
+class ConfigChanges:
+    """What makes a target topic's configs match its source: keys to set, keys to remove."""
+
+    set: dict[str, str] = field(default_factory=dict)
+    delete: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.delete)
+
+    def single_keys(self) -> list[ConfigChanges]:
+        """One change per key, to find which keys a refused change was refused for."""
+        return [ConfigChanges(set={k: v}) for k, v in self.set.items()] + [
+            ConfigChanges(delete=(k,)) for k in self.delete
+        ]
+
+
+def config_changes(source: dict[str, str], target: dict[str, str]) -> ConfigChanges:
+    """Changes that bring `target`'s explicitly set configs in line with `source`'s.
+
+    Keys set on the source are set on the target; mirrored keys set on the target but no
+    longer on the source are removed (back to the target's default). Excluded keys are
+    never touched on the target: they may be set there on purpose.
+    """
+    wanted = mirrored_configs(source)
+    return ConfigChanges(
+        set={k: v for k, v in wanted.items() if target.get(k) != v},
+        delete=tuple(sorted(k for k in target if k not in wanted and is_mirrored_config(k))),
+    )
 
 
 @dataclass(frozen=True)
 class TopicMapping:
+    """A source topic, its target topic and partition count, as a task stores it.
+
+    `partitions_at_start`: how many of its partitions existed when the task started; those
+    begin at the task's start point, later ones at their first record (see
+    `partition_start`). None until the controller has decided it.
+    """
+
     source: str
     target: str
     partitions: int
+    partitions_at_start: int | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"source": self.source, "target": self.target, "partitions": self.partitions}
+        out: dict[str, object] = {"source": self.source, "target": self.target, "partitions": self.partitions}
+        if self.partitions_at_start is not None:
+            out["partitions_at_start"] = self.partitions_at_start
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> TopicMapping:
+        at_start = data.get("partitions_at_start")
+        return cls(
+            source=str(data["source"]),
+            target=str(data["target"]),
+            partitions=int(str(data["partitions"])),
+            partitions_at_start=None if at_start is None else int(str(at_start)),
+        )
+
+    def with_partitions_at_start(self, value: int) -> TopicMapping:
+        return TopicMapping(self.source, self.target, self.partitions, value)
 
 
 @dataclass
@@ -92,7 +155,8 @@ class TopicMirror:
         """Resolve the selection and create/align target topics.
 
         Raises `PersistentKafkaError` for a state no retry fixes (a target topic with fewer
-        partitions under keep_partition), and transient errors for the rest.
+        partitions under keep_partition), and transient errors for the rest. Refusals that
+        concern one topic only end up in `warnings` (see the module docstring).
         """
         source_topics = self.source.list_topics()
         mappings = self.plan(source_topics)
@@ -103,30 +167,69 @@ class TopicMirror:
         configs = (
             self.source.topic_configs([m.source for m in mappings]) if self.sync_configs else {}
         )
-        plans: list[NewTopicPlan] = []
+        blocked: set[str] = set()
         for m in mappings:
             src = source_topics[m.source]
             existing = target_topics.get(m.target)
             if existing is None:
-                plans.append(
-                    NewTopicPlan(
-                        name=m.target,
-                        partitions=src.partitions,
-                        replication_factor=max(
-                            1, min(src.replication_factor, self.target_broker_count)
-                        ),
-                        configs=mirrored_configs(configs.get(m.source, {})),
-                    )
+                plan = NewTopicPlan(
+                    name=m.target,
+                    partitions=src.partitions,
+                    replication_factor=max(1, min(src.replication_factor, self.target_broker_count)),
+                    configs=mirrored_configs(configs.get(m.source, {})),
                 )
+                if self._create(m, plan, result):
+                    self._check_replication(m, src.replication_factor, plan.replication_factor, result)
+                else:
+                    blocked.add(m.source)
                 continue
+            self._check_replication(m, src.replication_factor, existing.replication_factor, result)
             if existing.partitions < src.partitions:
                 self._grow_or_fail(m, existing, result)
-        result.created = self.target.create_topics(plans)
-        for name in result.created:
-            log.info("created topic %s on target %s", name, self.target.conn.instance_id)
+        result.mappings = [m for m in mappings if m.source not in blocked]
         if self.sync_configs:
-            self._sync_configs(mappings, configs, {p.name for p in plans}, result)
+            self._sync_configs(result.mappings, configs, set(result.created), result)
         return result
+
+    def _create(self, m: TopicMapping, plan: NewTopicPlan, result: MirrorResult) -> bool:
+        """Create one target topic; False (with a warning) if the target refuses it."""
+        try:
+            created = self.target.create_topics([plan])
+        except TopicRefused as exc:
+            result.warnings.append(
+                f"{exc}; source topic {m.source} is not synced until the target accepts it "
+                "(ksync tries again at every topic refresh)"
+            )
+            log.warning("target %s refused topic %s: %s", self.target.conn.instance_id, plan.name, exc)
+            return False
+        for name in created:
+            log.info(
+                "created topic %s on target %s (%d partitions, replication factor %d)",
+                name,
+                self.target.conn.instance_id,
+                plan.partitions,
+                plan.replication_factor,
+            )
+        result.created += created
+        return True
+
+    def _check_replication(
+        self, m: TopicMapping, source_rf: int, target_rf: int, result: MirrorResult
+    ) -> None:
+        """Warn while a target topic keeps fewer replicas than its source topic."""
+        if target_rf >= source_rf:
+            return
+        if self.target_broker_count < source_rf:
+            why = (
+                f"the target instance {self.target.conn.instance_id} has only "
+                f"{self.target_broker_count} broker(s)"
+            )
+        else:
+            why = "it was created so on the target, and ksync does not change the replication of an existing topic"
+        result.warnings.append(
+            f"target topic {m.target} has replication factor {target_rf}, below the {source_rf} "
+            f"of source topic {m.source}: {why}"
+        )
 
     def _grow_or_fail(self, m: TopicMapping, existing: TopicInfo, result: MirrorResult) -> None:
         message = (
@@ -163,9 +266,36 @@ class TopicMirror:
             result.warnings.append(f"could not compare topic configs: {exc}")
             return
         for m in existing:
-            wanted = mirrored_configs(source_configs.get(m.source, {}))
-            have = target_configs.get(m.target, {})
-            changed = {k: v for k, v in wanted.items() if have.get(k) != v}
-            if changed:
-                self.target.alter_topic_configs(m.target, changed)
-                log.info("synced configs %s of topic %s on target", sorted(changed), m.target)
+            changes = config_changes(source_configs.get(m.source, {}), target_configs.get(m.target, {}))
+            if changes:
+                self._apply_configs(m, changes, result)
+
+    def _apply_configs(self, m: TopicMapping, changes: ConfigChanges, result: MirrorResult) -> None:
+        """Apply `changes` to `m.target`; a refusal becomes a warning naming the refused keys.
+
+        The broker checks one request as a whole, so after a refusal each key is tried on
+        its own: those it accepts are applied, and the warning names only the others.
+        """
+        try:
+            self.target.alter_topic_configs(m.target, changes.set, changes.delete)
+            log.info(
+                "synced configs of topic %s on target: set %s, removed %s",
+                m.target,
+                sorted(changes.set),
+                list(changes.delete),
+            )
+            return
+        except TopicRefused as exc:
+            refused: list[TopicRefused] = []
+            for single in changes.single_keys():
+                try:
+                    self.target.alter_topic_configs(m.target, single.set, single.delete)
+                except TopicRefused as key_exc:
+                    refused.append(key_exc)
+            # Accepted one by one but not together: name the whole change.
+            reasons = "; ".join(str(e) for e in refused) if refused else str(exc)
+        result.warnings.append(
+            f"configs of target topic {m.target} not synced from source topic {m.source}: "
+            f"{reasons}; its records keep flowing, and ksync tries again at every topic refresh"
+        )
+        log.warning("target refused configs of topic %s: %s", m.target, reasons)

@@ -45,6 +45,9 @@ class TaskRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     warnings: Mapped[list[Any]] = mapped_column(JSON)
     topics: Mapped[list[Any]] = mapped_column(JSON)
+    # When the controller first resolved the topic selection. From then on a topic that
+    # joins it is new to the task and copied from its first record (replication.partition_start).
+    topics_resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # Bumped to make every member stop and start again (restart, new instance settings).
     generation: Mapped[int] = mapped_column(Integer, default=1)
     paused_at: Mapped[datetime | None]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ksync.kafka.errors import KsyncKafkaError
 from ksync.replication.member import Member, MemberConfig, MemberState
 from ksync.replication.throttle import member_limits
+from ksync.replication.topic_mirror import TopicMapping
 from ksync.spec import StartPoint
 from ksync.store.repo import MemberReport, Store, task_spec
 from ksync.store.tables import TaskRow
@@ -43,12 +44,32 @@ class WorkerSettings:
     commit_interval_s: float = 1.0
 
 
+@dataclass(frozen=True)
+class _TaskTopics:
+    """A task's stored topics as its members need them."""
+
+    targets: dict[str, str]  # source topic -> target topic
+    partitions: dict[str, int]
+    partitions_at_start: dict[str, int]
+
+    @classmethod
+    def of(cls, task: TaskRow) -> _TaskTopics:
+        mappings = [TopicMapping.from_json(t) for t in task.topics]
+        return cls(
+            targets={m.source: m.target for m in mappings},
+            partitions={m.source: m.partitions for m in mappings},
+            partitions_at_start={
+                m.source: m.partitions_at_start for m in mappings if m.partitions_at_start is not None
+            },
+        )
+
+
 @dataclass
 class _Running:
     member: Member
     thread: threading.Thread
     generation: int
-    topics: dict[str, str]
+    topics: _TaskTopics
     # Tells the aggregator that counters restarted from zero.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     failures: int = 0
@@ -84,7 +105,7 @@ class Worker:
     def running_members(self) -> list[tuple[str, dict[str, str], MemberState]]:
         """(task id, source->target topics, snapshot) of each member; safe from any thread."""
         return [
-            (task_id, run.topics, run.member.snapshot())
+            (task_id, run.topics.targets, run.member.snapshot())
             for (task_id, _slot), run in list(self._members.items())
         ]
 
@@ -125,15 +146,16 @@ class Worker:
         self._prune_stopped()
         for key, task in wanted.items():
             run = self._members.get(key)
-            topics = {t["source"]: t["target"] for t in task.topics}
+            topics = _TaskTopics.of(task)
             if run is None:
                 if key not in self._stopping:  # the old generation leaves the group first
                     self._start_member(key, task, topics)
             elif not run.thread.is_alive():
                 self._maybe_restart(key, task, topics, run)
             elif topics != run.topics:
+                # New topics, or partitions added: the member rebalances onto them.
                 run.topics = topics
-                run.member.update_topics(topics)
+                run.member.update_topics(topics.targets, topics.partitions, topics.partitions_at_start)
         if wanted:  # after starting members: a new one must not run unthrottled
             self._apply_limits(wanted)
         self._prune_stopped()
@@ -166,7 +188,7 @@ class Worker:
                 )
             )
 
-    def _member_config(self, task: TaskRow, slot: int, topics: dict[str, str]) -> MemberConfig:
+    def _member_config(self, task: TaskRow, slot: int, topics: _TaskTopics) -> MemberConfig:
         spec = task_spec(task)
         src = self.store.get_instance(spec.source.instance_id)
         dst = self.store.get_instance(spec.target.instance_id)
@@ -178,16 +200,18 @@ class Worker:
             target=self.store.connection(dst.id),
             source_cluster_id=src.cluster_id,
             target_cluster_id=dst.cluster_id,
-            topics=topics,
+            topics=dict(topics.targets),
             keep_partition=spec.target.keep_partition,
             start=start,
+            partitions_at_start=dict(topics.partitions_at_start),
+            partitions=dict(topics.partitions),
             session_timeout_ms=self.settings.session_timeout_ms,
             measure=self.settings.measure,
             commit_interval_s=self.settings.commit_interval_s,
         )
 
     def _start_member(
-        self, key: SlotKey, task: TaskRow, topics: dict[str, str], failures: int = 0
+        self, key: SlotKey, task: TaskRow, topics: _TaskTopics, failures: int = 0
     ) -> None:
         member = Member(self._member_config(task, key[1], topics))
         thread = threading.Thread(
@@ -207,7 +231,7 @@ class Worker:
             log.exception("task %s: member %d crashed", key[0], key[1])
 
     def _maybe_restart(
-        self, key: SlotKey, task: TaskRow, topics: dict[str, str], run: _Running
+        self, key: SlotKey, task: TaskRow, topics: _TaskTopics, run: _Running
     ) -> None:
         snap = run.member.snapshot()
         if snap.state == "stopped":  # exited cleanly on its own: just start again
