@@ -1,0 +1,110 @@
+"""Partitions and topics that appear while a task runs, end to end.
+
+A task started at `latest` skips the history that existed when it started, but what
+appears later has no history to skip: partitions added to a synced topic (CreatePartitions)
+and topics newly matched by the regex are copied from their first record, including the
+records written before ksync noticed them. The target grows with the source.
+
+The waits allow 90 s, well under librdkafka's own metadata refresh (5 minutes): a member
+that noticed new partitions only then would fail these tests.
+"""
+
+from __future__ import annotations
+
+from helpers import wait_status, wait_until
+
+from .topics_support import (
+    add_partitions,
+    committed,
+    create_topic,
+    get_task,
+    produce,
+    start_task,
+    tagged,
+    topic_layout,
+    wait_values,
+    warning_about,
+)
+
+
+def test_partitions_added_to_a_synced_topic_are_copied_from_their_first_record(brokers, server, unique):
+    source, target = brokers
+    topic = f"grow-{unique}"
+    create_topic(source, topic, 2)
+    produce(source, topic, tagged("old", range(2), 50))
+
+    client = server.client()
+    task_id = start_task(
+        client, source, target, topics=[topic], start={"type": "latest"}, options={"task_max": 2}
+    )
+    wait_status(client, task_id, "Running", timeout_s=90)
+    assert committed(client, task_id) == {(topic, 0): 50, (topic, 1): 50}
+
+    add_partitions(source, topic, 4)
+    # Written at once, before ksync can have noticed the new partitions.
+    first = tagged("first", [2, 3], 20)
+    produce(source, topic, first)
+    new = tagged("new", range(2), 10)
+    produce(source, topic, new)
+
+    wait_until(lambda: topic_layout(target, topic) == (4, 1), timeout_s=90, what=f"{topic} with 4 partitions on the target")
+    wait_values(target, topic, {**new, **first})
+    task = wait_status(client, task_id, "Running", timeout_s=90)
+    assert [(t["source"], t["partitions"]) for t in task["topics"]] == [(topic, 4)]
+    wait_until(
+        lambda: committed(client, task_id) == {(topic, 0): 60, (topic, 1): 60, (topic, 2): 20, (topic, 3): 20},
+        what="progress on all four partitions",
+    )
+
+    # A restart changes nothing: every partition resumes from its commit.
+    assert client.post(f"/api/v1/tasks/{task_id}/restart").status_code == 202
+    wait_status(client, task_id, "Running", timeout_s=90)
+    more = tagged("more", range(4), 5)
+    produce(source, topic, more)
+    wait_values(target, topic, {p: [*({**new, **first}[p]), *more[p]] for p in range(4)})
+
+
+def test_a_topic_newly_matched_by_the_regex_is_copied_from_its_first_record(brokers, server, unique):
+    source, target = brokers
+    early, late = f"rx-{unique}-early", f"rx-{unique}-late"
+    create_topic(source, early, 2)
+    produce(source, early, tagged("old", range(2), 30))
+
+    client = server.client()
+    task_id = start_task(client, source, target, topic_regex=f"rx-{unique}-.*", start={"type": "latest"})
+    wait_status(client, task_id, "Running", timeout_s=90)
+
+    create_topic(source, late, 3)
+    first = tagged("first", range(3), 15)
+    produce(source, late, first)
+    new = tagged("new", range(2), 10)
+    produce(source, early, new)
+
+    wait_values(target, late, first)
+    wait_values(target, early, new)
+    task = wait_status(client, task_id, "Running", timeout_s=90)
+    assert sorted((t["source"], t["partitions"]) for t in task["topics"]) == [(early, 2), (late, 3)]
+
+
+def test_a_task_whose_selection_matched_nothing_at_its_start_copies_a_new_topic_from_its_first_record(
+    brokers, server, unique
+):
+    source, target = brokers
+    topic = f"void-{unique}-first"
+
+    client = server.client()
+    task_id = start_task(client, source, target, topic_regex=f"void-{unique}-.*", start={"type": "latest"})
+    wait_until(
+        lambda: warning_about(client, task_id, "matches no topic"),
+        timeout_s=60,
+        what="the selection resolved (to nothing)",
+    )
+
+    create_topic(source, topic, 2)
+    first = tagged("first", range(2), 25)
+    produce(source, topic, first)
+
+    wait_values(target, topic, first)
+    task = wait_status(client, task_id, "Running", timeout_s=90)
+    assert [(t["source"], t["partitions"]) for t in task["topics"]] == [(topic, 2)]
+    assert get_task(client, task_id)["error"] is None
