@@ -42,12 +42,19 @@ def test_changed_added_and_removed_configs_reach_the_target_and_excluded_keys_st
         source,
         topic,
         2,
-        configs={"retention.ms": "3600000", "max.message.bytes": "2000000", "min.insync.replicas": "1"},
+        configs={
+            "retention.ms": "3600000",
+            "max.message.bytes": "2000000",
+            "min.insync.replicas": "1",
+        },
     )
     client = server.client()
     task_id = start_task(client, source, target, topics=[topic])
     wait_status(client, task_id, "Running", timeout_s=90)
-    assert explicit_configs(target, topic) == {"retention.ms": "3600000", "max.message.bytes": "2000000"}
+    assert explicit_configs(target, topic) == {
+        "retention.ms": "3600000",
+        "max.message.bytes": "2000000",
+    }
     # Set on the target by its operator, and on the exclusion list: ksync must keep it.
     alter_configs(target, TOPIC, topic, {"unclean.leader.election.enable": "true"})
 
@@ -58,8 +65,16 @@ def test_changed_added_and_removed_configs_reach_the_target_and_excluded_keys_st
         {"retention.ms": "7200000", "segment.ms": "600000", "min.insync.replicas": "1"},
         delete=("max.message.bytes",),
     )
-    wanted = {"retention.ms": "7200000", "segment.ms": "600000", "unclean.leader.election.enable": "true"}
-    wait_until(lambda: explicit_configs(target, topic) == wanted, timeout_s=60, what=f"{topic}'s configs on the target")
+    wanted = {
+        "retention.ms": "7200000",
+        "segment.ms": "600000",
+        "unclean.leader.election.enable": "true",
+    }
+    wait_until(
+        lambda: explicit_configs(target, topic) == wanted,
+        timeout_s=60,
+        what=f"{topic}'s configs on the target",
+    )
 
     records = tagged("r", range(2), 10)
     produce(source, topic, records)
@@ -81,7 +96,9 @@ def test_a_config_the_target_refuses_leaves_that_topic_with_a_warning_and_the_ot
     wait_status(client, task_id, "Running", timeout_s=90)
 
     with broker_setting(target, MAX_LAG, ONE_DAY):
-        alter_configs(source, TOPIC, bad, {"min.compaction.lag.ms": TWO_DAYS, "retention.ms": "7200000"})
+        alter_configs(
+            source, TOPIC, bad, {"min.compaction.lag.ms": TWO_DAYS, "retention.ms": "7200000"}
+        )
         alter_configs(source, TOPIC, good, {"retention.ms": "7200000"})
         warning = wait_until(
             lambda: warning_about(client, task_id, bad, "min.compaction.lag.ms", "conflict"),
@@ -111,7 +128,10 @@ def test_a_config_the_target_refuses_leaves_that_topic_with_a_warning_and_the_ot
 
     # The target accepts it now: synced at the next refresh, and the warning goes.
     wait_until(
-        lambda: explicit_configs(target, bad) == {"retention.ms": "7200000", "min.compaction.lag.ms": TWO_DAYS},
+        lambda: (
+            explicit_configs(target, bad)
+            == {"retention.ms": "7200000", "min.compaction.lag.ms": TWO_DAYS}
+        ),
         timeout_s=60,
         what=f"{bad}'s config once the target accepts it",
     )
@@ -136,7 +156,9 @@ def test_a_topic_the_target_refuses_to_create_is_left_out_alone_until_it_can_be_
 
     client = server.client()
     with broker_setting(target, MAX_LAG, ONE_DAY):
-        task_id = start_task(client, source, target, topic_regex=f"cr-{unique}-.*", start={"type": "earliest"})
+        task_id = start_task(
+            client, source, target, topic_regex=f"cr-{unique}-.*", start={"type": "earliest"}
+        )
         warning = wait_until(
             lambda: warning_about(client, task_id, f"cannot create topic {bad}"),
             timeout_s=60,
@@ -150,6 +172,10 @@ def test_a_topic_the_target_refuses_to_create_is_left_out_alone_until_it_can_be_
 
     wait_values(target, bad, bad_records)
     assert explicit_configs(target, bad) == {"min.compaction.lag.ms": TWO_DAYS}
-    wait_until(lambda: warning_about(client, task_id, bad) is None, timeout_s=60, what="the warning cleared")
+    wait_until(
+        lambda: warning_about(client, task_id, bad) is None,
+        timeout_s=60,
+        what="the warning cleared",
+    )
     task = wait_status(client, task_id, "Running", timeout_s=90)
     assert sorted(t["source"] for t in task["topics"]) == sorted([good, bad])

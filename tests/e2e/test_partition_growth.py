@@ -27,7 +27,9 @@ from .topics_support import (
 )
 
 
-def test_partitions_added_to_a_synced_topic_are_copied_from_their_first_record(brokers, server, unique):
+def test_partitions_added_to_a_synced_topic_are_copied_from_their_first_record(
+    brokers, server, unique
+):
     source, target = brokers
     topic = f"grow-{unique}"
     create_topic(source, topic, 2)
@@ -47,12 +49,19 @@ def test_partitions_added_to_a_synced_topic_are_copied_from_their_first_record(b
     new = tagged("new", range(2), 10)
     produce(source, topic, new)
 
-    wait_until(lambda: topic_layout(target, topic) == (4, 1), timeout_s=90, what=f"{topic} with 4 partitions on the target")
+    wait_until(
+        lambda: topic_layout(target, topic) == (4, 1),
+        timeout_s=90,
+        what=f"{topic} with 4 partitions on the target",
+    )
     wait_values(target, topic, {**new, **first})
     task = wait_status(client, task_id, "Running", timeout_s=90)
     assert [(t["source"], t["partitions"]) for t in task["topics"]] == [(topic, 4)]
     wait_until(
-        lambda: committed(client, task_id) == {(topic, 0): 60, (topic, 1): 60, (topic, 2): 20, (topic, 3): 20},
+        lambda: (
+            committed(client, task_id)
+            == {(topic, 0): 60, (topic, 1): 60, (topic, 2): 20, (topic, 3): 20}
+        ),
         what="progress on all four partitions",
     )
 
@@ -64,14 +73,18 @@ def test_partitions_added_to_a_synced_topic_are_copied_from_their_first_record(b
     wait_values(target, topic, {p: [*({**new, **first}[p]), *more[p]] for p in range(4)})
 
 
-def test_a_topic_newly_matched_by_the_regex_is_copied_from_its_first_record(brokers, server, unique):
+def test_a_topic_newly_matched_by_the_regex_is_copied_from_its_first_record(
+    brokers, server, unique
+):
     source, target = brokers
     early, late = f"rx-{unique}-early", f"rx-{unique}-late"
     create_topic(source, early, 2)
     produce(source, early, tagged("old", range(2), 30))
 
     client = server.client()
-    task_id = start_task(client, source, target, topic_regex=f"rx-{unique}-.*", start={"type": "latest"})
+    task_id = start_task(
+        client, source, target, topic_regex=f"rx-{unique}-.*", start={"type": "latest"}
+    )
     wait_status(client, task_id, "Running", timeout_s=90)
 
     create_topic(source, late, 3)
@@ -93,7 +106,9 @@ def test_a_task_whose_selection_matched_nothing_at_its_start_copies_a_new_topic_
     topic = f"void-{unique}-first"
 
     client = server.client()
-    task_id = start_task(client, source, target, topic_regex=f"void-{unique}-.*", start={"type": "latest"})
+    task_id = start_task(
+        client, source, target, topic_regex=f"void-{unique}-.*", start={"type": "latest"}
+    )
     wait_until(
         lambda: warning_about(client, task_id, "matches no topic"),
         timeout_s=60,

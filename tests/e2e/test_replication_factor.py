@@ -15,11 +15,21 @@ from helpers import wait_status, wait_until
 
 from ksync.devkafka import KafkaCluster, kafka_clusters
 
-from .topics_support import create_topic, get_task, produce, start_task, tagged, topic_layout, wait_values
+from .topics_support import (
+    create_topic,
+    get_task,
+    produce,
+    start_task,
+    tagged,
+    topic_layout,
+    wait_values,
+)
 
 
 @pytest.fixture(scope="module")
-def three_nodes(kafka_pair: tuple[KafkaCluster, KafkaCluster]) -> Iterator[tuple[KafkaCluster, KafkaCluster]]:
+def three_nodes(
+    kafka_pair: tuple[KafkaCluster, KafkaCluster],
+) -> Iterator[tuple[KafkaCluster, KafkaCluster]]:
     """A source and a target cluster of three nodes each, for this module only.
 
     Depends on `kafka_pair` so the shared clusters (and the Kafka jars) come first, and
@@ -43,7 +53,9 @@ def test_a_topic_with_three_replicas_gets_three_on_a_three_node_target(three_nod
     assert not [w for w in get_task(client, task_id)["warnings"] if "replication factor" in w]
 
 
-def test_on_a_one_node_target_it_gets_one_replica_and_the_task_says_so(three_nodes, brokers, server, unique):
+def test_on_a_one_node_target_it_gets_one_replica_and_the_task_says_so(
+    three_nodes, brokers, server, unique
+):
     source, _ = three_nodes
     _, small_target = brokers
     topic = f"rf1-{unique}"
@@ -57,7 +69,11 @@ def test_on_a_one_node_target_it_gets_one_replica_and_the_task_says_so(three_nod
     assert topic_layout(small_target, topic) == (2, 1)
     wait_values(small_target, topic, records)
     warnings = wait_until(
-        lambda: [w for w in get_task(client, task_id)["warnings"] if topic in w and "replication factor 1" in w],
+        lambda: [
+            w
+            for w in get_task(client, task_id)["warnings"]
+            if topic in w and "replication factor 1" in w
+        ],
         what="a warning about the lower replication factor",
     )
     assert "below the 3" in warnings[0] and "1 broker" in warnings[0], warnings

@@ -25,24 +25,33 @@ def test_a_timestamp_start_copies_the_records_at_or_after_it_and_everything_prod
     t = int(time.time() * 1000) - 3_600_000
     before = [t - 50_000 + i * 1000 for i in range(5)]  # all < T
     after = [t + 1 + i * 1000 for i in range(5)]  # all > T
+    old = [f"old-{i}" for i in range(5)]
+    new = [f"new-{i}" for i in range(5)]
     layout = {
-        0: (["p0-old-%d" % i for i in range(5)] + ["p0-at-T"] + ["p0-new-%d" % i for i in range(5)], [*before, t, *after]),
-        1: (["p1-old-%d" % i for i in range(5)], before),  # nothing at or after T: start at the end
-        2: (["p2-new-%d" % i for i in range(5)], after),  # everything is after T
+        0: ([*old, "at-T", *new], [*before, t, *after]),
+        1: (old, before),  # nothing at or after T: starts at its end
+        2: (new, after),  # everything at or after T
         # 3: empty
     }
     produce(
         source,
         topic,
-        {p: [v.encode() for v in values] for p, (values, _) in layout.items()},
+        {p: [f"p{p}-{v}".encode() for v in values] for p, (values, _) in layout.items()},
         {p: stamps for p, (_, stamps) in layout.items()},
     )
 
     client = server.client()
-    task_id = start_task(client, source, target, topics=[topic], start={"type": "timestamp", "timestamp_ms": t})
+    task_id = start_task(
+        client, source, target, topics=[topic], start={"type": "timestamp", "timestamp_ms": t}
+    )
     wait_status(client, task_id, "Running", timeout_s=90)
     # Running means every partition was assigned, so its start was resolved and committed.
-    assert committed(client, task_id) == {(topic, 0): 5, (topic, 1): 5, (topic, 2): 0, (topic, 3): 0}
+    assert committed(client, task_id) == {
+        (topic, 0): 5,
+        (topic, 1): 5,
+        (topic, 2): 0,
+        (topic, 3): 0,
+    }
 
     live = tagged("live", range(4), 3)
     late = {1: [b"p1-late-old-timestamp"]}  # produced after the start, stamped before T
@@ -66,6 +75,9 @@ def test_a_timestamp_start_copies_the_records_at_or_after_it_and_everything_prod
     # The CreateTimes travel with the records: what was copied is what was selected.
     assert [m.timestamp()[1] for m in got[0][:6]] == [t, *after]
     wait_until(
-        lambda: committed(client, task_id) == {(topic, 0): 14, (topic, 1): 9, (topic, 2): 8, (topic, 3): 3},
+        lambda: (
+            committed(client, task_id)
+            == {(topic, 0): 14, (topic, 1): 9, (topic, 2): 8, (topic, 3): 3}
+        ),
         what="progress at the end of every partition",
     )

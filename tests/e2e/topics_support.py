@@ -78,7 +78,8 @@ def alter_configs(
 ) -> None:
     """Incremental AlterConfigs on one resource: set some keys, remove others."""
     entries = [
-        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in (set_ or {}).items()
+        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+        for k, v in (set_ or {}).items()
     ] + [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE) for k in delete]
     client = admin(broker)
     resources = [ConfigResource(resource, name, incremental_configs=entries)]
@@ -123,7 +124,10 @@ def broker_setting(broker: KafkaCluster, key: str, value: str) -> Iterator[None]
 
 
 def produce(
-    broker: KafkaCluster, topic: str, records: dict[int, list[bytes]], timestamps: dict[int, list[int]] | None = None
+    broker: KafkaCluster,
+    topic: str,
+    records: dict[int, list[bytes]],
+    timestamps: dict[int, list[int]] | None = None,
 ) -> None:
     """Write `records` ({partition: [values]}, in order), with explicit CreateTimes if given."""
     errors: list[Any] = []
@@ -147,7 +151,9 @@ def tagged(tag: str, partitions: range | list[int], count: int) -> dict[int, lis
     return {p: [f"{tag}-{p}-{i}".encode() for i in range(count)] for p in partitions}
 
 
-def read_now(broker: KafkaCluster, topic: str, partitions: int, timeout_s: float = 30.0) -> dict[int, list[Any]]:
+def read_now(
+    broker: KafkaCluster, topic: str, partitions: int, timeout_s: float = 30.0
+) -> dict[int, list[Any]]:
     """Everything `topic` holds now, per partition (each read to its end)."""
     consumer = Consumer(
         {
@@ -165,7 +171,9 @@ def read_now(broker: KafkaCluster, topic: str, partitions: int, timeout_s: float
     try:
         while len(at_end) < partitions:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{topic}: partitions {sorted(set(out) - at_end)} never reached their end")
+                raise AssertionError(
+                    f"{topic}: partitions {sorted(set(out) - at_end)} never reached their end"
+                )
             for msg in consumer.consume(10_000, 0.5):
                 err = msg.error()
                 if err is None:
@@ -198,12 +206,15 @@ def wait_values(
         got = values_now(broker, topic, partitions)
         return got if got == expected else None
 
-    return wait_until(check, timeout_s=timeout_s, interval_s=0.5, what=f"{topic} to hold exactly the expected records")  # type: ignore[no-any-return]
+    return wait_until(
+        check,
+        timeout_s=timeout_s,
+        interval_s=0.5,
+        what=f"{topic} to hold exactly the expected records",
+    )  # type: ignore[no-any-return]
 
 
-def start_task(
-    client: Any, source: KafkaCluster, target: KafkaCluster, **source_spec: Any
-) -> str:
+def start_task(client: Any, source: KafkaCluster, target: KafkaCluster, **source_spec: Any) -> str:
     """Register both clusters and create a task (body as `task_body`); returns its id."""
     src, dst = add_instance(client, source), add_instance(client, target)
     response = client.post("/api/v1/tasks", json=task_body(src, dst, **source_spec))
@@ -219,7 +230,10 @@ def get_task(client: Any, task_id: str) -> dict[str, Any]:
 
 def committed(client: Any, task_id: str) -> dict[tuple[str, int], int | None]:
     """The task's committed offsets per (topic, partition), as the API shows them."""
-    return {(p["topic"], p["partition"]): p["committed_offset"] for p in get_task(client, task_id)["progress"]}
+    return {
+        (p["topic"], p["partition"]): p["committed_offset"]
+        for p in get_task(client, task_id)["progress"]
+    }
 
 
 def warning_about(client: Any, task_id: str, *words: str) -> str | None:

@@ -15,12 +15,18 @@ def test_changed_and_added_keys_are_set() -> None:
 
 
 def test_keys_removed_on_the_source_are_removed_on_the_target() -> None:
-    changes = config_changes({"retention.ms": "1000"}, {"retention.ms": "1000", "max.message.bytes": "2000000"})
+    changes = config_changes(
+        {"retention.ms": "1000"}, {"retention.ms": "1000", "max.message.bytes": "2000000"}
+    )
     assert changes == ConfigChanges(delete=("max.message.bytes",))
 
 
 def test_excluded_keys_are_neither_set_nor_removed() -> None:
-    source = {"min.insync.replicas": "2", "message.timestamp.type": "LogAppendTime", "retention.ms": "5"}
+    source = {
+        "min.insync.replicas": "2",
+        "message.timestamp.type": "LogAppendTime",
+        "retention.ms": "5",
+    }
     target = {
         "min.insync.replicas": "1",
         "unclean.leader.election.enable": "true",

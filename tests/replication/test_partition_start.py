@@ -41,7 +41,10 @@ def m(source: str, partitions: int, at_start: int | None = None) -> TopicMapping
 
 
 def test_the_first_resolution_counts_every_partition_as_existing_at_the_start() -> None:
-    assert carry_start_layout([], [m("a", 3), m("b", 1)], started=False) == [m("a", 3, 3), m("b", 1, 1)]
+    assert carry_start_layout([], [m("a", 3), m("b", 1)], started=False) == [
+        m("a", 3, 3),
+        m("b", 1, 1),
+    ]
 
 
 def test_a_topic_new_to_a_started_task_counts_no_partition_as_existing_at_the_start() -> None:
@@ -52,7 +55,11 @@ def test_a_topic_new_to_a_started_task_counts_no_partition_as_existing_at_the_st
 def test_a_grown_topic_keeps_its_count_from_the_start() -> None:
     previous = [m("a", 3, 3), m("b", 2, 0)]
     current = [m("a", 5), m("b", 4), m("c", 1)]
-    assert carry_start_layout(previous, current, started=True) == [m("a", 5, 3), m("b", 4, 0), m("c", 1, 0)]
+    assert carry_start_layout(previous, current, started=True) == [
+        m("a", 5, 3),
+        m("b", 4, 0),
+        m("c", 1, 0),
+    ]
 
 
 def test_a_topic_stored_before_the_layout_existed_counts_its_partitions_known_then() -> None:

@@ -229,13 +229,15 @@ class InstanceAdmin:
         Raises `TopicRefused` when the broker rejects the change (it applies none of it)."""
         from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
 
-        entries = [
-            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()
-        ] + [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE) for k in delete]
+        set_op, delete_op = AlterConfigOpType.SET, AlterConfigOpType.DELETE
+        entries = [ConfigEntry(k, v, incremental_operation=set_op) for k, v in configs.items()]
+        entries += [ConfigEntry(k, None, incremental_operation=delete_op) for k in delete]
         if not entries:
             return
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
-        what = ", ".join([f"set {k}={v}" for k, v in configs.items()] + [f"remove {k}" for k in delete])
+        what = ", ".join(
+            [f"set {k}={v}" for k, v in configs.items()] + [f"remove {k}" for k in delete]
+        )
         doing = f"cannot {what} on topic {topic}"
         futures = self._client.incremental_alter_configs([resource], request_timeout=self.timeout_s)
         for fut in futures.values():

@@ -16,11 +16,13 @@ after the target acknowledged every record before it.
 4. A delivery error or a failed flush never commits: the member raises, its worker starts
    it again, and it resumes from the last commit (repeats possible, loss impossible).
 
-Start point: a partition with no committed offset starts at the task's start point if it
-existed when the task started, else at its first record (`partition_start`: a partition or
-topic that appeared while the task runs has no history to skip). The start is resolved to
-a numeric offset and committed at once, so a restart before the first checkpoint does not
-re-resolve `latest` to a later offset and skip records.
+Start point. Invariant: the task's start point applies only to partitions that existed
+when the task started (the first `partitions_at_start` of each topic, decided once by the
+controller and stored with the task); every other partition with no committed offset, of a
+grown topic or of a topic that joined the selection later, starts at its first record, for
+it has no history to skip (`partition_start`). The start is resolved to a numeric offset
+and committed at once, so a restart before the first checkpoint neither re-resolves
+`latest` to a later offset nor decides a partition's start a second time.
 
 New partitions: the controller's view of each topic (its partition count) reaches the
 member through `update_topics`. A count that grew makes the member refresh its metadata at
@@ -394,7 +396,8 @@ class Member:
             except KafkaException as exc:  # refused before sending (e.g. over the size limit)
                 if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION:
                     raise _write_error(exc.args[0], target, msg.partition()) from None
-                self._produce_to_new_partition((target, msg.value(), msg.key(), partition, None, None, ts, headers))
+                args = (target, msg.value(), msg.key(), partition, None, None, ts, headers)
+                self._produce_to_new_partition(args)
         producer.poll(0)
         nbytes = 0
         if self.cfg.measure:
@@ -558,13 +561,16 @@ class Member:
         if new is None:
             return
         topics, layout = new
+        before = self._layout.partitions
         grown = sorted(
-            t for t, n in layout.partitions.items() if t in self._topics and n > self._layout.partitions.get(t, n)
+            t for t, n in layout.partitions.items() if t in self._topics and n > before.get(t, n)
         )
         # The layout first: partitions of a new topic may be assigned inside subscribe().
         self._layout = layout
         if topics != self._topics:
-            log.info("task %s member %d: topics now %s", self.cfg.task_id, self.cfg.slot, sorted(topics))
+            log.info(
+                "task %s member %d: topics now %s", self.cfg.task_id, self.cfg.slot, sorted(topics)
+            )
             # Records already produced used the old mapping; everything after uses the new one.
             self._topics = topics
             self._subscribe()
@@ -580,7 +586,9 @@ class Member:
         """
         consumer, producer = self._consumer, self._producer
         assert consumer is not None and producer is not None
-        log.info("task %s member %d: partitions added to %s", self.cfg.task_id, self.cfg.slot, grown)
+        log.info(
+            "task %s member %d: partitions added to %s", self.cfg.task_id, self.cfg.slot, grown
+        )
         timeout = min(10.0, self.cfg.flush_timeout_s)
         try:
             consumer.list_topics(timeout=timeout)
@@ -645,7 +653,9 @@ class Member:
         """Numeric start offsets for partitions with no committed progress (see
         `partition_start`: the task's start point, or the first record of a newcomer)."""
         at_start = self._layout.at_start
-        starts = [partition_start(self.cfg.start, tp.partition, at_start.get(tp.topic)) for tp in partitions]
+        starts = [
+            partition_start(self.cfg.start, tp.partition, at_start.get(tp.topic)) for tp in partitions
+        ]
         return resolve_offsets(consumer, partitions, starts, self.cfg.flush_timeout_s)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

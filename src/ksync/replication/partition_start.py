@@ -29,7 +29,9 @@ from ksync.spec import StartPoint
 EARLIEST = StartPoint(type="earliest")
 
 
-def partition_start(start: StartPoint, partition: int, partitions_at_start: int | None) -> StartPoint:
+def partition_start(
+    start: StartPoint, partition: int, partitions_at_start: int | None
+) -> StartPoint:
     """The start point of `partition` of a topic whose first `partitions_at_start`
     partitions existed when the task started (None: not known, taken as all of them)."""
     if partitions_at_start is not None and partition >= partitions_at_start:
@@ -51,7 +53,10 @@ def carry_start_layout(
         m.source: m.partitions if m.partitions_at_start is None else m.partitions_at_start
         for m in previous
     }
-    return [m.with_partitions_at_start(known.get(m.source, 0 if started else m.partitions)) for m in current]
+    return [
+        m.with_partitions_at_start(known.get(m.source, 0 if started else m.partitions))
+        for m in current
+    ]
 
 
 def restart_layout(topics: Iterable[TopicMapping]) -> list[TopicMapping]:
@@ -100,4 +105,6 @@ def resolve_offsets(
                 marks = consumer.get_watermark_offsets(found, timeout=timeout_s, cached=False)
                 offset = marks[1] if marks is not None else OFFSET_BEGINNING
             out[(found.topic, found.partition)] = offset
-    return [TopicPartition(tp.topic, tp.partition, out[(tp.topic, tp.partition)]) for tp in partitions]
+    return [
+        TopicPartition(tp.topic, tp.partition, out[(tp.topic, tp.partition)]) for tp in partitions
+    ]

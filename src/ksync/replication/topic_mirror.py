@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
@@ -96,19 +97,24 @@ class TopicMapping:
     partitions_at_start: int | None = None
 
     def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"source": self.source, "target": self.target, "partitions": self.partitions}
+        out: dict[str, object] = {
+            "source": self.source,
+            "target": self.target,
+            "partitions": self.partitions,
+        }
         if self.partitions_at_start is not None:
             out["partitions_at_start"] = self.partitions_at_start
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> TopicMapping:
+    def from_json(cls, data: dict[str, Any]) -> TopicMapping:
+        """The mapping as `as_json` stored it (or as stored before `partitions_at_start`)."""
         at_start = data.get("partitions_at_start")
         return cls(
-            source=str(data["source"]),
-            target=str(data["target"]),
-            partitions=int(str(data["partitions"])),
-            partitions_at_start=None if at_start is None else int(str(at_start)),
+            source=data["source"],
+            target=data["target"],
+            partitions=int(data["partitions"]),
+            partitions_at_start=None if at_start is None else int(at_start),
         )
 
     def with_partitions_at_start(self, value: int) -> TopicMapping:
@@ -175,11 +181,15 @@ class TopicMirror:
                 plan = NewTopicPlan(
                     name=m.target,
                     partitions=src.partitions,
-                    replication_factor=max(1, min(src.replication_factor, self.target_broker_count)),
+                    replication_factor=max(
+                        1, min(src.replication_factor, self.target_broker_count)
+                    ),
                     configs=mirrored_configs(configs.get(m.source, {})),
                 )
                 if self._create(m, plan, result):
-                    self._check_replication(m, src.replication_factor, plan.replication_factor, result)
+                    self._check_replication(
+                        m, src.replication_factor, plan.replication_factor, result
+                    )
                 else:
                     blocked.add(m.source)
                 continue
@@ -200,7 +210,9 @@ class TopicMirror:
                 f"{exc}; source topic {m.source} is not synced until the target accepts it "
                 "(ksync tries again at every topic refresh)"
             )
-            log.warning("target %s refused topic %s: %s", self.target.conn.instance_id, plan.name, exc)
+            log.warning(
+                "target %s refused topic %s: %s", self.target.conn.instance_id, plan.name, exc
+            )
             return False
         for name in created:
             log.info(
@@ -225,7 +237,10 @@ class TopicMirror:
                 f"{self.target_broker_count} broker(s)"
             )
         else:
-            why = "it was created so on the target, and ksync does not change the replication of an existing topic"
+            why = (
+                "it was created so on the target, and ksync does not change the replication "
+                "of an existing topic"
+            )
         result.warnings.append(
             f"target topic {m.target} has replication factor {target_rf}, below the {source_rf} "
             f"of source topic {m.source}: {why}"
@@ -266,7 +281,9 @@ class TopicMirror:
             result.warnings.append(f"could not compare topic configs: {exc}")
             return
         for m in existing:
-            changes = config_changes(source_configs.get(m.source, {}), target_configs.get(m.target, {}))
+            changes = config_changes(
+                source_configs.get(m.source, {}), target_configs.get(m.target, {})
+            )
             if changes:
                 self._apply_configs(m, changes, result)
 

@@ -59,7 +59,9 @@ class _TaskTopics:
             targets={m.source: m.target for m in mappings},
             partitions={m.source: m.partitions for m in mappings},
             partitions_at_start={
-                m.source: m.partitions_at_start for m in mappings if m.partitions_at_start is not None
+                m.source: m.partitions_at_start
+                for m in mappings
+                if m.partitions_at_start is not None
             },
         )
 
@@ -155,7 +157,9 @@ class Worker:
             elif topics != run.topics:
                 # New topics, or partitions added: the member rebalances onto them.
                 run.topics = topics
-                run.member.update_topics(topics.targets, topics.partitions, topics.partitions_at_start)
+                run.member.update_topics(
+                    topics.targets, topics.partitions, topics.partitions_at_start
+                )
         if wanted:  # after starting members: a new one must not run unthrottled
             self._apply_limits(wanted)
         self._prune_stopped()
