@@ -60,6 +60,14 @@ _TOPIC_REFUSALS = {
 }
 
 
+@dataclass
+class CreateOutcome:
+    """What a CreateTopics request did: topics created, topics the broker refused."""
+
+    created: list[str] = field(default_factory=list)
+    refused: dict[str, TopicRefused] = field(default_factory=dict)
+
+
 def _refusal(exc: BaseException, doing: str) -> TopicRefused | None:
     """`exc` as a TopicRefused when it is one (the broker's reason kept), else None."""
     err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
@@ -184,8 +192,19 @@ class InstanceAdmin:
         """Create topics; returns the names created (an existing topic is not an error).
 
         Raises `TopicRefused` when the broker rejects a topic's attributes."""
+        outcome = self.create_topics_apart(plans)
+        for refusal in outcome.refused.values():
+            raise refusal
+        return outcome.created
+
+    def create_topics_apart(self, plans: list[NewTopicPlan]) -> CreateOutcome:
+        """Create topics in one request, each succeeding or being refused on its own.
+
+        A topic whose attributes the broker rejects is in `refused`; any other failure
+        (unreachable, not authorized) raises, as it concerns the instance."""
+        outcome = CreateOutcome()
         if not plans:
-            return []
+            return outcome
         futures = self._client.create_topics(
             [
                 NewTopic(p.name, p.partitions, p.replication_factor, config=dict(p.configs))
@@ -193,19 +212,21 @@ class InstanceAdmin:
             ],
             request_timeout=self.timeout_s,
         )
-        created: list[str] = []
         for name, fut in futures.items():
+            doing = f"cannot create topic {name}"
             try:
                 fut.result(timeout=self.timeout_s + 1)
-                created.append(name)
+                outcome.created.append(name)
             except KafkaException as exc:
                 if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
                     continue
-                doing = f"cannot create topic {name}"
-                raise _refusal(exc, doing) or self._failure(exc, doing) from None
+                refusal = _refusal(exc, doing)
+                if refusal is None:
+                    raise self._failure(exc, doing) from None
+                outcome.refused[name] = refusal
             except TimeoutError as exc:
-                raise self._failure(exc, f"cannot create topic {name}") from None
-        return created
+                raise self._failure(exc, doing) from None
+        return outcome
 
     def create_partitions(self, topic: str, total: int) -> None:
         """Grow `topic` to `total` partitions."""

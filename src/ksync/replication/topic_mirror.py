@@ -173,12 +173,12 @@ class TopicMirror:
         configs = (
             self.source.topic_configs([m.source for m in mappings]) if self.sync_configs else {}
         )
-        blocked: set[str] = set()
+        plans: dict[str, NewTopicPlan] = {}
         for m in mappings:
             src = source_topics[m.source]
             existing = target_topics.get(m.target)
             if existing is None:
-                plan = NewTopicPlan(
+                plans[m.source] = NewTopicPlan(
                     name=m.target,
                     partitions=src.partitions,
                     replication_factor=max(
@@ -186,44 +186,50 @@ class TopicMirror:
                     ),
                     configs=mirrored_configs(configs.get(m.source, {})),
                 )
-                if self._create(m, plan, result):
-                    self._check_replication(
-                        m, src.replication_factor, plan.replication_factor, result
-                    )
-                else:
-                    blocked.add(m.source)
                 continue
             self._check_replication(m, src.replication_factor, existing.replication_factor, result)
             if existing.partitions < src.partitions:
                 self._grow_or_fail(m, existing, result)
+        blocked = self._create(plans, source_topics, result)
         result.mappings = [m for m in mappings if m.source not in blocked]
         if self.sync_configs:
             self._sync_configs(result.mappings, configs, set(result.created), result)
         return result
 
-    def _create(self, m: TopicMapping, plan: NewTopicPlan, result: MirrorResult) -> bool:
-        """Create one target topic; False (with a warning) if the target refuses it."""
-        try:
-            created = self.target.create_topics([plan])
-        except TopicRefused as exc:
-            result.warnings.append(
-                f"{exc}; source topic {m.source} is not synced until the target accepts it "
-                "(ksync tries again at every topic refresh)"
-            )
-            log.warning(
-                "target %s refused topic %s: %s", self.target.conn.instance_id, plan.name, exc
-            )
-            return False
-        for name in created:
-            log.info(
-                "created topic %s on target %s (%d partitions, replication factor %d)",
-                name,
-                self.target.conn.instance_id,
-                plan.partitions,
-                plan.replication_factor,
-            )
-        result.created += created
-        return True
+    def _create(
+        self,
+        plans: dict[str, NewTopicPlan],
+        source_topics: dict[str, TopicInfo],
+        result: MirrorResult,
+    ) -> set[str]:
+        """Create the planned target topics (source topic -> plan), in one request; returns
+        the source topics whose target the target refused, each with a warning."""
+        outcome = self.target.create_topics_apart(list(plans.values()))
+        result.created += outcome.created
+        blocked: set[str] = set()
+        target_id = self.target.conn.instance_id
+        for source, plan in plans.items():
+            refusal = outcome.refused.get(plan.name)
+            if refusal is not None:
+                blocked.add(source)
+                result.warnings.append(
+                    f"{refusal}; source topic {source} is not synced until the target accepts "
+                    "it (ksync tries again at every topic refresh)"
+                )
+                log.warning("target %s refused topic %s: %s", target_id, plan.name, refusal)
+                continue
+            if plan.name in outcome.created:
+                log.info(
+                    "created topic %s on target %s (%d partitions, replication factor %d)",
+                    plan.name,
+                    target_id,
+                    plan.partitions,
+                    plan.replication_factor,
+                )
+            mapping = TopicMapping(source, plan.name, plan.partitions)
+            rf = source_topics[source].replication_factor
+            self._check_replication(mapping, rf, plan.replication_factor, result)
+        return blocked
 
     def _check_replication(
         self, m: TopicMapping, source_rf: int, target_rf: int, result: MirrorResult
