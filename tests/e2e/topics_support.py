@@ -199,19 +199,18 @@ def wait_values(
     failure shows what the topic held last.
     """
     partitions = max(expected) + 1
-
-    def check() -> dict[int, list[bytes]] | None:
-        if topic_layout(broker, topic) is None:
-            return None
-        got = values_now(broker, topic, partitions)
-        return got if got == expected else None
-
-    return wait_until(
-        check,
-        timeout_s=timeout_s,
-        interval_s=0.5,
-        what=f"{topic} to hold exactly the expected records",
-    )  # type: ignore[no-any-return]
+    deadline = time.monotonic() + timeout_s
+    got: dict[int, list[bytes]] | None = None
+    while time.monotonic() < deadline:
+        if topic_layout(broker, topic) is not None:
+            got = values_now(broker, topic, partitions)
+            if got == expected:
+                return got
+        time.sleep(0.5)
+    raise AssertionError(
+        f"{topic} does not hold exactly the expected records after {timeout_s}s:\n"
+        f"expected {expected}\nheld {got}"
+    )
 
 
 def start_task(client: Any, source: KafkaCluster, target: KafkaCluster, **source_spec: Any) -> str:

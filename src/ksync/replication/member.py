@@ -624,6 +624,18 @@ class Member:
     # ---- rebalance callbacks (run inside consume()) -----------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self._take_up(consumer, partitions)
+        except KafkaException as exc:
+            # Raised again from Python: a client error escaping a rebalance callback comes
+            # out of consume() as a bare KafkaError (confluent-kafka 2.16), which no
+            # `except Exception` catches, so the member would die without closing its
+            # consumer, and that consumer would keep the partitions from the others.
+            raise wrap(exc, f"taking up partitions {_names(partitions)}") from None
+
+    def _take_up(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start consuming newly assigned partitions from their commit, or from their
+        resolved (and at once committed) start."""
         committed = consumer.committed(partitions, timeout=self.cfg.flush_timeout_s)
         fresh = [tp for tp in committed if tp.offset < 0]
         if fresh:
@@ -651,12 +663,28 @@ class Member:
         self, consumer: Consumer, partitions: list[TopicPartition]
     ) -> list[TopicPartition]:
         """Numeric start offsets for partitions with no committed progress (see
-        `partition_start`: the task's start point, or the first record of a newcomer)."""
+        `partition_start`: the task's start point, or the first record of a newcomer).
+
+        A partition added moments ago may be unknown to this consumer's metadata (the
+        group leader's view assigned it) or still without a leader: the topics' metadata
+        is read again until the lookup succeeds or `flush_timeout_s` passes.
+        """
         at_start = self._layout.at_start
         starts = [
             partition_start(self.cfg.start, tp.partition, at_start.get(tp.topic)) for tp in partitions
         ]
-        return resolve_offsets(consumer, partitions, starts, self.cfg.flush_timeout_s)
+        timeout = self.cfg.flush_timeout_s
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return resolve_offsets(consumer, partitions, starts, timeout)
+            except KafkaException as exc:
+                if exc.args[0].code() not in _NEW_PARTITION_ERRORS or time.monotonic() > deadline:
+                    raise
+            if self._stop.wait(0.2):
+                raise _StoppedMidBatch()
+            for topic in sorted({tp.topic for tp in partitions}):
+                consumer.list_topics(topic, timeout=min(5.0, timeout))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._consumer is not None:
@@ -749,6 +777,18 @@ def _write_error(err: KafkaError, topic: str | None, partition: int | None) -> K
             err.code(),
         )
     return wrap(err, f"writing to {where} failed")
+
+
+# What a lookup on a partition added moments ago may meet before metadata catches up.
+_NEW_PARTITION_ERRORS = {
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+}
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
 
 
 @dataclass(frozen=True)
