@@ -40,7 +40,12 @@ def test_partitions_added_to_a_synced_topic_are_copied_from_their_first_record(
         client, source, target, topics=[topic], start={"type": "latest"}, options={"task_max": 2}
     )
     wait_status(client, task_id, "Running", timeout_s=90)
-    assert committed(client, task_id) == {(topic, 0): 50, (topic, 1): 50}
+    # `latest`: each partition's start is its end. Waited for, not read once: the second
+    # member's join may be moving a partition right after the task first shows Running.
+    wait_until(
+        lambda: committed(client, task_id) == {(topic, 0): 50, (topic, 1): 50},
+        what="both partitions started at their end",
+    )
 
     add_partitions(source, topic, 4)
     # Written at once, before ksync can have noticed the new partitions.
