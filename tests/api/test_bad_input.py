@@ -1,57 +1,53 @@
 """Bad input: every rule answered with its 4xx, the one error shape, a message that names
 the field (and what is allowed), and nothing written — the task and instance lists are
-the same after the request as before it."""
+the same after the request as before it.
+
+All in process: the API refuses bad input before it connects to anything, and the
+instances a task names are rows in the store (tests/inprocess.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
+from fastapi.testclient import TestClient
 from helpers import task_body
+from inprocess import add_instance_row, store_of
 
-from ksync.devkafka import KafkaCluster
-
-from .support import assert_error, delete_task_and_wait
+from .support import assert_error
 
 UNKNOWN_ID = "ins-zzzzzzzz"
 
 
 @dataclass(frozen=True)
 class Ids:
-    a: str  # the source broker
-    b: str  # the target broker
-    a2: str  # a second record of the source broker's cluster, through another address
+    a: str  # the source instance
+    b: str  # the target instance
+    a2: str  # a second record of the source's cluster, through another address
 
 
 @pytest.fixture(scope="module")
-def ids(
-    client: httpx.Client, instances: tuple[str, str], brokers: tuple[KafkaCluster, KafkaCluster]
-) -> Ids:
-    src, _ = brokers
-    r = client.post(
-        "/api/v1/instances",
-        json={"name": "src-again", "bootstrap_servers": f"localhost:{src.port}"},
-    )
-    assert r.status_code == 201, r.text
-    assert r.json()["cluster_id"] == src.cluster_id
-    return Ids(*instances, r.json()["id"])
+def ids(api: TestClient) -> Ids:
+    store = store_of(api)
+    a = add_instance_row(store, "src", cluster_id="cluster-src", bootstrap_servers="127.0.0.1:9")
+    b = add_instance_row(store, "dst", cluster_id="cluster-dst")
+    a2 = add_instance_row(store, "src-again", cluster_id="cluster-src", bootstrap_servers="localhost:9")
+    return Ids(a, b, a2)
 
 
 @pytest.fixture(scope="module")
-def existing_task(client: httpx.Client, ids: Ids) -> Iterator[dict[str, Any]]:
+def existing_task(api: TestClient, ids: Ids) -> dict[str, Any]:
     """One valid task, so that a duplicate name has something to collide with."""
-    r = client.post(
+    r = api.post(
         "/api/v1/tasks", json=task_body(ids.a, ids.b, name="taken-name", topics=["bi-taken"])
     )
     assert r.status_code == 202, r.text
-    yield r.json()
-    delete_task_and_wait(client, r.json()["id"])
+    return r.json()  # type: ignore[no-any-return]
 
 
-def _state(client: httpx.Client) -> tuple[list[Any], list[Any]]:
+def _state(client: TestClient) -> tuple[list[Any], list[Any]]:
     """Everything a bad request must not change: the tasks and the instances."""
     tasks = client.get("/api/v1/tasks")
     instances = client.get("/api/v1/instances")
@@ -247,19 +243,19 @@ TASK_CASES: list[tuple[str, Callable[[Ids], Any], int, list[str]]] = [
     ],
 )
 def test_bad_task_is_refused_and_writes_nothing(
-    client: httpx.Client,
+    api: TestClient,
     ids: Ids,
     existing_task: dict[str, Any],
     make: Callable[[Ids], Any],
     status: int,
     fragments: list[str],
 ) -> None:
-    before = _state(client)
-    r = client.post("/api/v1/tasks", json=make(ids))
+    before = _state(api)
+    r = api.post("/api/v1/tasks", json=make(ids))
     message = assert_error(r, status, "conflict" if status == 409 else "invalid_request")
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
-    assert _state(client) == before
+    assert _state(api) == before
 
 
 @pytest.mark.parametrize(
@@ -271,25 +267,25 @@ def test_bad_task_is_refused_and_writes_nothing(
     ],
 )
 def test_malformed_body_is_refused_and_writes_nothing(
-    client: httpx.Client, ids: Ids, content: bytes, fragments: list[str]
+    api: TestClient, ids: Ids, content: bytes, fragments: list[str]
 ) -> None:
-    before = _state(client)
+    before = _state(api)
     for path in ("/api/v1/tasks", "/api/v1/instances"):
-        r = client.post(path, content=content, headers={"content-type": "application/json"})
+        r = api.post(path, content=content, headers={"content-type": "application/json"})
         message = assert_error(r, 422, "invalid_request")
         for fragment in fragments:
             assert fragment in message, f"{path}: {fragment!r} not in {message!r}"
-    assert _state(client) == before
+    assert _state(api) == before
 
 
-def test_same_cluster_with_a_prefix_is_accepted(client: httpx.Client, ids: Ids) -> None:
+def test_same_cluster_with_a_prefix_is_accepted(api: TestClient, ids: Ids) -> None:
     """The control case of the same-cluster rule: with a prefix, nothing syncs onto itself."""
-    r = client.post(
+    r = api.post(
         "/api/v1/tasks",
         json=task_body(ids.a, ids.a2, topics=["bi-orders"], target={"topic_prefix": "copy"}),
     )
     assert r.status_code == 202, r.text
-    delete_task_and_wait(client, r.json()["id"])
+    assert r.json()["target"]["instance_id"] == ids.a2
 
 
 def _instance(**changes: Any) -> dict[str, Any]:
@@ -383,11 +379,11 @@ INSTANCE_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     [pytest.param(body, fragments, id=case) for case, body, fragments in INSTANCE_CASES],
 )
 def test_bad_instance_is_refused_and_writes_nothing(
-    client: httpx.Client, ids: Ids, body: dict[str, Any], fragments: list[str]
+    api: TestClient, ids: Ids, body: dict[str, Any], fragments: list[str]
 ) -> None:
-    before = _state(client)
-    r = client.post("/api/v1/instances", json=body)
+    before = _state(api)
+    r = api.post("/api/v1/instances", json=body)
     message = assert_error(r, 422, "invalid_request")
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
-    assert _state(client) == before
+    assert _state(api) == before

@@ -1,8 +1,9 @@
-"""Liveness, the OpenAPI document, and the error shape of requests no route answers."""
+"""Liveness, the OpenAPI document, and the error shape of requests no route answers: all
+the API's own answers, so in process."""
 
 from __future__ import annotations
 
-import httpx
+from fastapi.testclient import TestClient
 
 from .support import assert_error
 
@@ -15,14 +16,14 @@ CONTRACT_PATHS = {
 }
 
 
-def test_healthz_answers_ok(client: httpx.Client) -> None:
-    r = client.get("/healthz")
+def test_healthz_answers_ok(api: TestClient) -> None:
+    r = api.get("/healthz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok"}
 
 
-def test_openapi_lists_every_v1_path_of_the_contract(client: httpx.Client) -> None:
-    r = client.get("/openapi.json")
+def test_openapi_lists_every_v1_path_of_the_contract(api: TestClient) -> None:
+    r = api.get("/openapi.json")
     assert r.status_code == 200
     paths = r.json()["paths"]
     for path, methods in CONTRACT_PATHS.items():
@@ -30,17 +31,17 @@ def test_openapi_lists_every_v1_path_of_the_contract(client: httpx.Client) -> No
         assert methods <= set(paths[path]), (path, sorted(paths[path]))
 
 
-def test_unknown_route_and_method_get_the_error_shape(client: httpx.Client) -> None:
-    assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
-    r = client.put("/api/v1/tasks")
+def test_unknown_route_and_method_get_the_error_shape(api: TestClient) -> None:
+    assert_error(api.get("/api/v1/nothing-here"), 404, "not_found")
+    r = api.put("/api/v1/tasks")
     assert_error(r, 405, "method_not_allowed")
     assert set(r.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     assert "PUT" not in r.headers["allow"]
     assert "GET" in r.json()["error"]["message"]
 
 
-def test_openapi_documents_error_answers_with_the_one_error_shape(client: httpx.Client) -> None:
-    spec = client.get("/openapi.json").json()
+def test_openapi_documents_error_answers_with_the_one_error_shape(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
     paths = spec["paths"]
     expected = {
         ("/api/v1/tasks", "post"): {"409", "422"},

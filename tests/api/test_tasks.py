@@ -1,15 +1,21 @@
 """`/api/v1/tasks` against real brokers: a created task is answered at once (Unassigned),
 resolves its topics with prefix + separator naming, reaches Running and copies; deleting
 it answers Terminating, then 404, and leaves copied data, topics and instances alone. A
-task closing a loop is accepted with a warning."""
+task closing a loop is accepted with a warning.
+
+Tasks that run use the shared Kafka pair through the package's server (`client`), with
+topic and task names of their own; what the API decides alone runs in process (`api`)."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 
 import httpx
+from fastapi.testclient import TestClient
 from helpers import create_topic, producer, read_all, task_body, wait_status, wait_until
+from inprocess import add_instance_row, store_of
 
 from ksync.devkafka import KafkaCluster
 
@@ -24,6 +30,10 @@ def _task_ids(client: httpx.Client) -> list[str]:
     return [t["id"] for t in r.json()["tasks"]]
 
 
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
 def _produce(broker: KafkaCluster, topic: str, partitions: int, count: int) -> None:
     p = producer(broker)
     for i in range(count):
@@ -36,14 +46,16 @@ def test_create_answers_at_once_then_runs_and_copies(
 ) -> None:
     src, dst = brokers
     a, b = instances
-    create_topic(src, "orders", 3)
-    _produce(src, "orders", 3, 300)  # before the task: the default start (earliest) copies it
+    orders, name = _name("orders"), _name("orders-to-sh")
+    target = f"gz_{orders}"
+    create_topic(src, orders, 3)
+    _produce(src, orders, 3, 300)  # before the task: the default start (earliest) copies it
 
     body = task_body(
         a,
         b,
-        name="orders-to-sh",
-        topics=["orders"],
+        name=name,
+        topics=[orders],
         target={"topic_prefix": "gz", "separator": "_"},
     )
     r = client.post("/api/v1/tasks", json=body)
@@ -52,12 +64,12 @@ def test_create_answers_at_once_then_runs_and_copies(
     task_id = task["id"]
     try:
         assert TASK_ID.fullmatch(task_id), task_id
-        assert task["name"] == "orders-to-sh"
+        assert task["name"] == name
         assert task["status"] == "Unassigned"
         assert task["error"] is None
         assert isinstance(task["warnings"], list)
         assert task["source"]["instance_id"] == a and task["target"]["instance_id"] == b
-        assert task["source"]["topics"] == ["orders"]
+        assert task["source"]["topics"] == [orders]
         assert task["source"]["start"] == {"type": "earliest", "timestamp_ms": None}
         # Subsets: later issues add fields to the spec (throttles …).
         expected_target = {
@@ -75,15 +87,15 @@ def test_create_answers_at_once_then_runs_and_copies(
         assert task_id in _task_ids(client)
 
         running = wait_status(client, task_id, "Running")
-        assert running["topics"] == [{"source": "orders", "target": "gz_orders", "partitions": 3}]
+        assert running["topics"] == [{"source": orders, "target": target, "partitions": 3}]
         assert running["error"] is None
         assert datetime.fromisoformat(running["updated_at"]) > created
         # The target topic exists with the source's partition count and holds the records.
         topics = {
             t["name"]: t for t in client.get(f"/api/v1/instances/{b}/topics").json()["topics"]
         }
-        assert topics["gz_orders"]["partitions"] == 3
-        copied = read_all(dst, "gz_orders", 3, 300)
+        assert topics[target]["partitions"] == 3
+        copied = read_all(dst, target, 3, 300)
         assert sum(len(v) for v in copied.values()) == 300
         listed = [t for t in client.get("/api/v1/tasks").json()["tasks"] if t["id"] == task_id]
         assert len(listed) == 1 and listed[0]["status"] == "Running"
@@ -95,12 +107,12 @@ def test_create_answers_at_once_then_runs_and_copies(
     assert task_id not in _task_ids(client)
 
     # Deleting stops the sync only: copied data, both topics and both instances stay.
-    again = read_all(dst, "gz_orders", 3, 300)
+    again = read_all(dst, target, 3, 300)
     assert sum(len(v) for v in again.values()) >= 300
-    assert "gz_orders" in {
+    assert target in {
         t["name"] for t in client.get(f"/api/v1/instances/{b}/topics").json()["topics"]
     }
-    assert "orders" in {
+    assert orders in {
         t["name"] for t in client.get(f"/api/v1/instances/{a}/topics").json()["topics"]
     }
     for ins_id in (a, b):
@@ -112,8 +124,9 @@ def test_empty_prefix_keeps_the_topic_name(
 ) -> None:
     src, _ = brokers
     a, b = instances
-    create_topic(src, "same-name", 2)
-    r = client.post("/api/v1/tasks", json=task_body(a, b, topics=["same-name"]))
+    topic = _name("same-name")
+    create_topic(src, topic, 2)
+    r = client.post("/api/v1/tasks", json=task_body(a, b, topics=[topic]))
     assert r.status_code == 202, r.text
     task_id = r.json()["id"]
     try:
@@ -121,15 +134,18 @@ def test_empty_prefix_keeps_the_topic_name(
             lambda: (t := client.get(f"/api/v1/tasks/{task_id}").json())["topics"] and t,
             what="topics to resolve",
         )
-        assert task["topics"] == [{"source": "same-name", "target": "same-name", "partitions": 2}]
+        assert task["topics"] == [{"source": topic, "target": topic, "partitions": 2}]
     finally:
         delete_task_and_wait(client, task_id)
 
 
-def test_unknown_task_is_404(client: httpx.Client) -> None:
+def test_unknown_task_is_404(api: TestClient) -> None:
     for response in (
-        client.get("/api/v1/tasks/task-00000000"),
-        client.delete("/api/v1/tasks/task-00000000"),
+        api.get("/api/v1/tasks/task-00000000"),
+        api.delete("/api/v1/tasks/task-00000000"),
+        api.post("/api/v1/tasks/task-00000000/pause"),
+        api.post("/api/v1/tasks/task-00000000/start"),
+        api.post("/api/v1/tasks/task-00000000/restart"),
     ):
         message = assert_error(response, 404, "not_found")
         assert "task-00000000" in message
@@ -140,15 +156,16 @@ def test_opposite_direction_is_accepted_with_a_loop_warning(
 ) -> None:
     src, dst = brokers
     a, b = instances
-    create_topic(src, "ping", 1)
-    create_topic(dst, "ping", 1)
-    first = client.post("/api/v1/tasks", json=task_body(a, b, topics=["ping"]))
+    ping = _name("ping")
+    create_topic(src, ping, 1)
+    create_topic(dst, ping, 1)
+    first = client.post("/api/v1/tasks", json=task_body(a, b, topics=[ping]))
     assert first.status_code == 202, first.text
     ab = first.json()["id"]
     assert first.json()["warnings"] == []
     ba = None
     try:
-        second = client.post("/api/v1/tasks", json=task_body(b, a, topics=["ping"]))
+        second = client.post("/api/v1/tasks", json=task_body(b, a, topics=[ping]))
         assert second.status_code == 202, second.text
         ba = second.json()["id"]
         warnings = second.json()["warnings"]
@@ -175,10 +192,8 @@ def test_opposite_direction_is_accepted_with_a_loop_warning(
         delete_task_and_wait(client, ab)
 
 
-def test_regex_start_and_options_are_kept_in_the_spec(
-    client: httpx.Client, instances: tuple[str, str]
-) -> None:
-    a, b = instances
+def test_regex_start_and_options_are_kept_in_the_spec(api: TestClient) -> None:
+    a, b = add_instance_row(store_of(api)), add_instance_row(store_of(api))
     body = task_body(
         a,
         b,
@@ -187,20 +202,21 @@ def test_regex_start_and_options_are_kept_in_the_spec(
         start={"type": "timestamp", "timestamp_ms": 1_700_000_000_000},
         options={"task_max": 2, "sync_topic_configs": False},
     )
-    r = client.post("/api/v1/tasks", json=body)
+    r = api.post("/api/v1/tasks", json=body)
     assert r.status_code == 202, r.text
     task = r.json()
-    try:
-        assert task["source"]["topics"] == []
-        assert task["source"]["topic_regex"] == "tm-.*"
-        assert task["source"]["exclude_regex"] == "tm-skip"
-        assert task["source"]["start"] == {"type": "timestamp", "timestamp_ms": 1_700_000_000_000}
-        assert task["options"].items() >= {"sync_topic_configs": False, "task_max": 2}.items()
-        stored = client.get(f"/api/v1/tasks/{task['id']}").json()
-        for key in ("name", "source", "target", "options", "created_at"):
-            assert stored[key] == task[key], key
-    finally:
-        delete_task_and_wait(client, task["id"])
+    assert task["status"] == "Unassigned"
+    assert task["source"]["topics"] == []
+    assert task["source"]["topic_regex"] == "tm-.*"
+    assert task["source"]["exclude_regex"] == "tm-skip"
+    assert task["source"]["start"] == {"type": "timestamp", "timestamp_ms": 1_700_000_000_000}
+    assert task["options"].items() >= {"sync_topic_configs": False, "task_max": 2}.items()
+    stored = api.get(f"/api/v1/tasks/{task['id']}").json()
+    for key in ("name", "source", "target", "options", "created_at"):
+        assert stored[key] == task[key], key
+    # Deleting answers at once with Terminating: the controller finishes it.
+    gone = api.delete(f"/api/v1/tasks/{task['id']}")
+    assert gone.status_code == 202 and gone.json()["status"] == "Terminating", gone.text
 
 
 def test_same_cluster_selection_leaves_out_its_own_targets(
@@ -208,8 +224,9 @@ def test_same_cluster_selection_leaves_out_its_own_targets(
 ) -> None:
     src, _ = brokers
     a, _ = instances
-    create_topic(src, "selfcopy", 1)
-    body = task_body(a, a, topic_regex=".*selfcopy", target={"topic_prefix": "bak"})
+    topic = _name("selfcopy")
+    create_topic(src, topic, 1)
+    body = task_body(a, a, topic_regex=f".*{topic}", target={"topic_prefix": "bak"})
     r = client.post("/api/v1/tasks", json=body)
     assert r.status_code == 202, r.text
     task_id = r.json()["id"]
@@ -223,6 +240,6 @@ def test_same_cluster_selection_leaves_out_its_own_targets(
             ),
             what="the selection to settle or grow",
         )
-        assert task["topics"] == [{"source": "selfcopy", "target": "bak.selfcopy", "partitions": 1}]
+        assert task["topics"] == [{"source": topic, "target": f"bak.{topic}", "partitions": 1}]
     finally:
         delete_task_and_wait(client, task_id)
