@@ -54,7 +54,11 @@ def app_on_store(folder: Path, keys: KeyRing | None = None) -> Iterator[FastAPI]
 
 @contextlib.contextmanager
 def api_client(folder: Path, keys: KeyRing | None = None, **options: Any) -> Iterator[TestClient]:
-    """A TestClient over `app_on_store(folder, keys)`; `options` go to TestClient."""
+    """A TestClient over `app_on_store(folder, keys)`; `options` go to TestClient.
+
+    Requests name the server by its loopback address (`Host: 127.0.0.1`), as a local
+    client of a real server would."""
+    options.setdefault("base_url", "http://127.0.0.1")
     with app_on_store(folder, keys) as app, TestClient(app, **options) as client:
         yield client
 

@@ -9,12 +9,18 @@ place, so that cases derived from it afterwards carry the safe value too. A valu
 rejects is left as is: the API refuses it with the same validator before connecting. So no
 fuzzed request can make ksync send traffic off this machine.
 
+Identity: the same way, a security block the API would accept (or none, on a register)
+becomes the fuzz's own SASL user, the only identity the test brokers' SASL listeners know
+from this fuzz. So every connection a fuzzed request causes authenticates as a user with
+next to no rights on the shared clusters, and none waits out a timeout talking the wrong
+protocol to a listener.
+
 Reach: path ids are sometimes the ids of the real instances and task, and task bodies
 sometimes name the real instances (with `task_max` capped so that the embedded worker is
 not asked for hundreds of members), so that the fuzz gets past the 404s and 422s.
 
 Inputs, from the environment: KSYNC_FUZZ_BROKERS (comma-separated loopback addresses),
-KSYNC_FUZZ_INSTANCES (instance ids), KSYNC_FUZZ_TASK (a task id), KSYNC_FUZZ_LOG (a file
+KSYNC_FUZZ_SECURITY (the security block to use, JSON), KSYNC_FUZZ_INSTANCES (instance ids), KSYNC_FUZZ_TASK (a task id), KSYNC_FUZZ_LOG (a file
 that records each rewrite, so the test can check that these hooks were loaded and used).
 """
 
@@ -28,9 +34,12 @@ from typing import Any
 import schemathesis
 from hypothesis import strategies as st
 
-from ksync.spec import validate_bootstrap_servers
+from pydantic import ValidationError
+
+from ksync.spec import SecuritySpec, validate_bootstrap_servers
 
 BROKERS = os.environ["KSYNC_FUZZ_BROKERS"].split(",")
+SECURITY = json.loads(os.environ["KSYNC_FUZZ_SECURITY"])
 INSTANCES = os.environ["KSYNC_FUZZ_INSTANCES"].split(",")
 TASK = os.environ["KSYNC_FUZZ_TASK"]
 LOG = os.environ["KSYNC_FUZZ_LOG"]
@@ -69,6 +78,7 @@ def keep_on_loopback(method: str, path: str, body: Any) -> None:
         return
     if (method.upper(), path) not in INSTANCE_BODY_OPERATIONS or not isinstance(body, dict):
         return
+    _keep_identity(method.upper() == "POST", body)
     servers = body.get("bootstrap_servers")
     if not isinstance(servers, str) or servers in BROKERS:
         return
@@ -79,6 +89,24 @@ def keep_on_loopback(method: str, path: str, body: Any) -> None:
     # Each broker in turn: a PATCH to the other one's cluster is a (wanted) 422.
     body["bootstrap_servers"] = BROKERS[next(_turn) % len(BROKERS)]
     _record({"rewrote": servers, "to": body["bootstrap_servers"]})
+
+
+def _keep_identity(register: bool, body: dict[str, Any]) -> None:
+    """Give an acceptable security block (or a missing one, on a register) the fuzz's user."""
+    if "security" not in body:
+        if register:
+            body["security"] = dict(SECURITY)
+            _record({"rewrote_security": "missing"})
+        return
+    security = body["security"]
+    if security == SECURITY:
+        return
+    try:
+        SecuritySpec.model_validate(security)
+    except ValidationError:
+        return  # refused by the API's own validation before any connection
+    body["security"] = dict(SECURITY)
+    _record({"rewrote_security": "given"})
 
 
 @schemathesis.hook

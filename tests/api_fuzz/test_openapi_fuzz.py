@@ -13,6 +13,12 @@ Safety: the hooks in ksync_fuzz_hooks.py rewrite, right before every request, an
 test checks that the hooks were loaded and used, and afterwards that every registered
 instance points at a test broker.
 
+The brokers are the run's shared clusters, which other tests use at the same time, so the
+fuzz reaches them only through their SASL listeners as a user of its own that may describe
+the fuzz's topics and nothing else: fuzzed tasks then fail on authorization (which the fuzz
+is welcome to exercise) and can never write into, or read from, another test's topics.
+Every other identity a fuzzed request could give is refused by the brokers.
+
 Why the CLI rather than the pytest plugin: the plugin's lazy loader (needed for a schema
 read from a server that a fixture starts) fails on this pytest ("'Function' object has no
 attribute '_nodeid'", schemathesis 4.32 with pytest 9.2); the CLI also runs the coverage
@@ -21,16 +27,32 @@ and stateful phases and prints a reproducible curl command for each failure.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
+import secrets
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from helpers import KsyncServer, create_topic
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialDeletion,
+    UserScramCredentialUpsertion,
+)
+from helpers import KsyncServer, create_topic, running_server, wait_until
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
 from ksync.devkafka import KafkaCluster
@@ -39,32 +61,90 @@ HERE = Path(__file__).parent
 MAX_EXAMPLES = 25  # per operation and phase: the whole run stays well under 2 minutes
 
 
+class FuzzUser:
+    """A SCRAM-SHA-512 user on both clusters that may describe topics named `prefix…`."""
+
+    def __init__(self, clusters: tuple[KafkaCluster, KafkaCluster]) -> None:
+        self.clusters = clusters
+        self.name = f"fuzz-{uuid.uuid4().hex[:8]}"
+        self.password = secrets.token_hex(12)
+        self.prefix = self.name
+
+    def security(self) -> dict[str, Any]:
+        return {"protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+                "username": self.name, "password": self.password}
+
+    def _acl(self) -> tuple[Any, ...]:
+        return (ResourceType.TOPIC, self.prefix, ResourcePatternType.PREFIXED, f"User:{self.name}",
+                "*", AclOperation.DESCRIBE, AclPermissionType.ALLOW)
+
+    def create(self) -> None:
+        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096)
+        describe = AclBinding(*self._acl())
+        for cluster in self.clusters:
+            admin = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 3})
+            upsert = UserScramCredentialUpsertion(self.name, info, self.password.encode())
+            for f in admin.alter_user_scram_credentials([upsert]).values():
+                f.result(timeout=30)
+            for f in admin.create_acls([describe]).values():
+                f.result(timeout=30)
+
+    def delete(self) -> None:
+        for cluster in self.clusters:
+            admin = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 3})
+            deletion = UserScramCredentialDeletion(self.name, ScramMechanism.SCRAM_SHA_512)
+            for f in admin.alter_user_scram_credentials([deletion]).values():
+                f.result(timeout=30)
+            for f in admin.delete_acls([AclBindingFilter(*self._acl())]).values():
+                f.result(timeout=30)
+
+
 @pytest.fixture(scope="module")
-def fuzz_server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]
-) -> Iterator[KsyncServer]:
-    # Depends on `brokers` so that it stops before them (see tests/api/conftest.py).
-    srv = KsyncServer(str(tmp_path_factory.mktemp("ksync-fuzz"))).start()
+def fuzz_user(brokers: tuple[KafkaCluster, KafkaCluster]) -> Iterator[FuzzUser]:
+    user = FuzzUser(brokers)
+    user.create()
     try:
-        yield srv
+        yield user
     finally:
-        srv.stop()
-        gc.collect()
+        user.delete()
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]) -> Iterator[KsyncServer]:
+    with running_server(str(tmp_path_factory.mktemp("ksync-fuzz"))) as srv:
+        yield srv
+
+
+def register(client: httpx.Client, broker: KafkaCluster, user: FuzzUser) -> str:
+    """Register `broker` as the fuzz user; retried while the new SCRAM credentials reach
+    the broker (a moment after the admin call returns)."""
+    body = {"name": f"{user.name}-{broker.name}", "bootstrap_servers": broker.sasl_bootstrap,
+            "security": user.security()}
+
+    def attempt() -> str | None:
+        r = client.post("/api/v1/instances", json=body)
+        if r.status_code == 201:
+            return str(r.json()["id"])
+        assert "Authentication failed" in r.text, r.text
+        return None
+
+    return wait_until(attempt, timeout_s=30, what=f"{user.name} to authenticate on {broker.name}")  # type: ignore[no-any-return]
 
 
 def test_native_api_answers_no_5xx(
-    fuzz_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], tmp_path: Path
+    fuzz_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], fuzz_user: FuzzUser,
+    tmp_path: Path,
 ) -> None:
     src, dst = brokers
-    create_topic(src, "fuzz-a", 2)
+    topic = f"{fuzz_user.prefix}-a"
+    create_topic(src, topic, 2)
     with fuzz_server.client() as c:
-        ids = []
-        for b in brokers:
-            r = c.post("/api/v1/instances", json={"name": b.cluster_id, "bootstrap_servers": b.bootstrap})
-            assert r.status_code == 201, r.text
-            ids.append(r.json()["id"])
+        ids = [register(c, b, fuzz_user) for b in brokers]
+        # The user sees its own topic, and no other test's.
+        listed = c.get(f"/api/v1/instances/{ids[0]}/topics").json()["topics"]
+        assert [t["name"] for t in listed] == [topic], listed
         r = c.post("/api/v1/tasks", json={
-            "name": "fuzz-known", "source": {"instance_id": ids[0], "topics": ["fuzz-a"]},
+            "name": "fuzz-known", "source": {"instance_id": ids[0], "topics": [topic]},
             "target": {"instance_id": ids[1]},
         })
         assert r.status_code == 202, r.text
@@ -75,7 +155,8 @@ def test_native_api_answers_no_5xx(
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         "SCHEMATHESIS_HOOKS": "ksync_fuzz_hooks",
-        "KSYNC_FUZZ_BROKERS": f"{src.bootstrap},{dst.bootstrap}",
+        "KSYNC_FUZZ_BROKERS": f"{src.sasl_bootstrap},{dst.sasl_bootstrap}",
+        "KSYNC_FUZZ_SECURITY": json.dumps(fuzz_user.security()),
         "KSYNC_FUZZ_INSTANCES": ",".join(ids),
         "KSYNC_FUZZ_TASK": task_id,
         "KSYNC_FUZZ_LOG": str(hook_log),
@@ -106,11 +187,13 @@ def test_native_api_answers_no_5xx(
     events = [json.loads(line) for line in hook_log.read_text().splitlines()]
     assert events and events[0] == {"loaded": True}, "the safety hooks were not loaded"
     assert any("rewrote" in e for e in events), "no instance body was generated (or rewritten)"
+    assert any("rewrote_security" in e for e in events), "no security block was rewritten"
 
     with fuzz_server.client() as c:
         assert c.get("/healthz").status_code == 200
         instances = c.get("/api/v1/instances").json()["instances"]
-    assert {i["bootstrap_servers"] for i in instances} <= {src.bootstrap, dst.bootstrap}, instances
+    assert {i["bootstrap_servers"] for i in instances} <= {src.sasl_bootstrap, dst.sasl_bootstrap}, instances
+    assert {i["security"]["username"] for i in instances} == {fuzz_user.name}, instances
     log = fuzz_server.log()
     assert "Exception in ASGI application" not in log and "Traceback" not in log, log[-5000:]
 
@@ -118,6 +201,8 @@ def test_native_api_answers_no_5xx(
 def test_fuzz_hooks_keep_bootstrap_servers_on_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The rewrite itself: acceptable values go to a test broker, rejected ones stay."""
     monkeypatch.setenv("KSYNC_FUZZ_BROKERS", "127.0.0.1:1111,127.0.0.1:2222")
+    fuzz = {"protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN", "username": "fz", "password": "pw"}
+    monkeypatch.setenv("KSYNC_FUZZ_SECURITY", json.dumps(fuzz))
     monkeypatch.setenv("KSYNC_FUZZ_INSTANCES", "ins-a,ins-b")
     monkeypatch.setenv("KSYNC_FUZZ_TASK", "task-a")
     monkeypatch.setenv("KSYNC_FUZZ_LOG", str(tmp_path / "log"))
@@ -137,6 +222,24 @@ def test_fuzz_hooks_keep_bootstrap_servers_on_loopback(monkeypatch: pytest.Monke
             body = {"bootstrap_servers": value}
             hooks.keep_on_loopback("POST", "/api/v1/instances", body)
             assert body["bootstrap_servers"] == value
+        # Any identity the API would accept becomes the fuzz's user; a register without one
+        # gets it; a refused block stays as it is (the API answers 422 before connecting).
+        for security in ({"protocol": "PLAINTEXT"}, {"protocol": "SSL", "ca_pem": "x"},
+                         {"protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "username": "u", "password": "p"}):
+            for method, path in (("POST", "/api/v1/instances"), ("PATCH", "/api/v1/instances/{instance_id}")):
+                body = {"security": dict(security)}
+                hooks.keep_on_loopback(method, path, body)
+                assert body["security"] == fuzz, (method, security)
+        body = {"name": "x"}
+        hooks.keep_on_loopback("POST", "/api/v1/instances", body)
+        assert body["security"] == fuzz
+        patch = {"name": "x"}
+        hooks.keep_on_loopback("PATCH", "/api/v1/instances/{instance_id}", patch)
+        assert "security" not in patch  # the stored block stays: it is already the fuzz's
+        for bad in ({"protocol": "KERBEROS"}, {"protocol": "SASL_PLAINTEXT"}, "PLAINTEXT", None):
+            body = {"security": bad}
+            hooks.keep_on_loopback("POST", "/api/v1/instances", body)
+            assert body["security"] == bad
         # Alarm rules can fire on the real task while fuzzing: their webhooks stay local.
         for method, path in (("POST", "/api/v1/alarms"), ("PATCH", "/api/v1/alarms/{rule_id}")):
             rule = {"webhooks": ["https://example.com/x", "http://10.1.2.3/y", 5]}

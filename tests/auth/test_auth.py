@@ -1,11 +1,16 @@
 """API keys on the native API (`--api-keys-file`): every call needs `Authorization: Bearer
-<secret>` except `/healthz` (and `/metrics` with --metrics-open); a refused call answers 401 with the error
-shape; secrets never appear in a response or the server log. Also the start-up checks: a
-bad keys file, and an open API on a non-loopback address, stop the server before it binds.
+<secret>` except `/healthz` (and `/metrics` with --metrics-open); a refused call answers
+401 with the error shape; secrets never appear in a response or the log. Also the start-up checks: a bad
+keys file, and an open API on a non-loopback address, stop the server before it binds.
+
+Authentication is the API's own business, so it is checked in process (tests/inprocess.py),
+with the keys loaded by the function `ksync server` loads them with. The start-up
+refusals go through the `ksync server` command in process (`CliRunner`), and once through
+a real `python -m ksync server` process, which must exit before it binds.
 
 Never binds a non-loopback address: the refusal of `--host 0.0.0.0` is checked on a
 process that exits before binding, and `--insecure-listen` is checked at the seam
-(`load_keys`) and on 127.0.0.2, which is loopback.
+(`load_keys`).
 """
 
 from __future__ import annotations
@@ -15,15 +20,19 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from helpers import KsyncServer, create_topic, running_server
+from fastapi.testclient import TestClient
+from inprocess import add_instance_row, api_client, store_of
+from typer.testing import CliRunner
 
-from ksync.devkafka import KafkaCluster, free_port, stop_process
+import ksync.server
+from ksync.cli import app as cli
+from ksync.devkafka import free_port
 from ksync.server import load_keys
 from ksync.settings import Settings
 
@@ -53,19 +62,36 @@ def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster], keys_file: Path
-) -> Iterator[KsyncServer]:
-    """A server with keys, logging at DEBUG so that a leak would show in its log."""
-    with running_server(str(tmp_path_factory.mktemp("ksync-auth")), "--api-keys-file", str(keys_file), "--log-level", "DEBUG") as srv:
-        yield srv
+class LogLines(logging.Handler):
+    """Every log record of the module, at DEBUG: a leaked secret would show here."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
 
 
 @pytest.fixture(scope="module")
-def http(server: KsyncServer) -> Iterator[httpx.Client]:
-    """A client with no key; each test adds the header it needs."""
-    with httpx.Client(base_url=server.url, timeout=30) as c:
+def log() -> Iterator[LogLines]:
+    root = logging.getLogger()
+    handler, level = LogLines(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def http(tmp_path_factory: pytest.TempPathFactory, keys_file: Path, log: LogLines) -> Iterator[TestClient]:
+    """The app with the file's keys, loaded as `ksync server --api-keys-file` loads them;
+    a client with no key: each test adds the header it needs."""
+    keys = load_keys(Settings(api_keys_file=keys_file))
+    with api_client(tmp_path_factory.mktemp("auth"), keys) as c:
         yield c
 
 
@@ -81,8 +107,8 @@ def record(seen: list[str], response: httpx.Response) -> httpx.Response:
 
 
 @pytest.fixture(scope="module")
-def operations(http: httpx.Client, seen: list[str]) -> list[tuple[str, str]]:
-    """Every native operation (method, path with ids filled in) from the server's own spec."""
+def operations(http: TestClient, seen: list[str]) -> list[tuple[str, str]]:
+    """Every native operation (method, path with ids filled in) from the app's own spec."""
     spec = record(seen, http.get("/openapi.json", headers=bearer(SECRET))).json()
     ops = []
     for path, methods in spec["paths"].items():
@@ -97,7 +123,7 @@ def operations(http: httpx.Client, seen: list[str]) -> list[tuple[str, str]]:
 
 
 def test_every_native_call_without_a_valid_key_is_refused(
-    http: httpx.Client, operations: list[tuple[str, str]], seen: list[str]
+    http: TestClient, operations: list[tuple[str, str]], seen: list[str]
 ) -> None:
     refusals: list[dict[str, str]] = [
         {},  # no header
@@ -120,32 +146,25 @@ def test_every_native_call_without_a_valid_key_is_refused(
         assert_unauthorized(record(seen, http.get(path)))
 
 
-def test_healthz_stays_open(http: httpx.Client, seen: list[str]) -> None:
+def test_healthz_stays_open(http: TestClient, seen: list[str]) -> None:
     for headers in ({}, bearer(WRONG)):
         r = record(seen, http.get("/healthz", headers=headers))
         assert r.status_code == 200 and r.json() == {"status": "ok"}
 
 
 def test_a_valid_key_is_accepted_on_every_operation(
-    http: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], operations: list[tuple[str, str]], seen: list[str]
+    http: TestClient, operations: list[tuple[str, str]], seen: list[str]
 ) -> None:
-    src, dst = brokers
-    create_topic(src, "auth-topic", 1)
     ok = bearer(SECRET)
-    ids = []
-    for broker in (src, dst):
-        r = record(seen, http.post("/api/v1/instances", headers=ok,
-                                   json={"name": broker.cluster_id, "bootstrap_servers": broker.bootstrap}))
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
+    store = store_of(http)
+    ids = [add_instance_row(store, "auth-src"), add_instance_row(store, "auth-dst")]
     # Either key of the file works, and the scheme's case does not matter (RFC 9110).
     for headers in (ok, bearer(OTHER_SECRET), {"authorization": f"bearer {SECRET}"}, {"authorization": f"BEARER  {SECRET}"}):
         r = record(seen, http.get(f"/api/v1/instances/{ids[0]}", headers=headers))
         assert r.status_code == 200, r.text
-    for path in ("/api/v1/instances", "/api/v1/tasks", "/api/v1/workers", f"/api/v1/instances/{ids[0]}/topics"):
+    for path in ("/api/v1/instances", "/api/v1/tasks", "/api/v1/workers"):
         r = record(seen, http.get(path, headers=ok))
         assert r.status_code == 200, (path, r.text)
-    assert "auth-topic" in r.text
 
     r = record(seen, http.post("/api/v1/tasks", headers=ok, json={
         "name": "auth-task", "source": {"instance_id": ids[0], "topics": ["auth-topic"]},
@@ -166,7 +185,7 @@ def test_a_valid_key_is_accepted_on_every_operation(
 
 
 def test_secrets_never_appear_in_responses_or_the_log(
-    server: KsyncServer, http: httpx.Client, operations: list[tuple[str, str]], seen: list[str]
+    http: TestClient, operations: list[tuple[str, str]], seen: list[str], log: LogLines
 ) -> None:
     # `seen` also holds every response the tests above got, when they ran first.
     for method, path in operations:
@@ -176,32 +195,57 @@ def test_secrets_never_appear_in_responses_or_the_log(
     for text in seen:
         for secret in (SECRET, OTHER_SECRET, WRONG):
             assert secret not in text, text
-    log = server.log()
-    assert "API keys loaded from" in log  # it did log, at DEBUG
+    text = "\n".join(log.lines)
+    assert "API keys loaded from" in text  # it did log, at DEBUG
     for secret in (SECRET, OTHER_SECRET, WRONG):
-        assert secret not in log
+        assert secret not in text
 
 
-def test_keys_file_from_the_environment(
-    tmp_path: Path, keys_file: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_loopback_host_needs_no_keys_and_says_the_api_is_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv("KSYNC_API_KEYS_FILE", str(keys_file))
-    srv = KsyncServer(str(tmp_path)).start()
-    try:
-        with srv.client() as c:
-            assert_unauthorized(c.get("/api/v1/tasks"))
-            assert c.get("/api/v1/tasks", headers=bearer(OTHER_SECRET)).status_code == 200
-    finally:
-        srv.stop()
+    port = free_port()
+    with caplog.at_level(logging.WARNING, logger="ksync.server"):
+        keys = load_keys(Settings(host="127.0.0.1", port=port))
+    assert keys is None
+    assert f"the API is open to anyone who can reach 127.0.0.1:{port}" in caplog.text
+    with api_client(tmp_path, keys) as c:
+        r = c.get("/api/v1/tasks")
+        assert r.status_code == 200 and r.json() == {"tasks": []}
 
 
-def run_server(tmp_path: Path, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-    """`ksync server ARGS` expected to exit by itself (a refusal at start)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KSYNC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "ksync", "server", "--port", str(free_port()), "--data-dir", str(tmp_path), *args],
-        check=False, env=env, capture_output=True, text=True, timeout=timeout_s,
-    )
+def test_insecure_listen_allows_a_non_loopback_host_at_the_seam(caplog: pytest.LogCaptureFixture) -> None:
+    # Checked on the decision itself: starting a server on 0.0.0.0 would listen on every
+    # interface of the machine.
+    with pytest.raises(ValueError, match="loopback only"):
+        load_keys(Settings(host="0.0.0.0"))
+    with caplog.at_level(logging.WARNING, logger="ksync.server"):
+        assert load_keys(Settings(host="0.0.0.0", insecure_listen=True)) is None
+    assert "open to anyone who can reach 0.0.0.0" in caplog.text
+
+
+# ---- start-up refusals of `ksync server` ---------------------------------------------------
+
+
+@pytest.fixture
+def server_command(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`server_command(*args)`: `ksync server ARGS` in process, expected to refuse before
+    it opens its store; should it get that far, the test fails instead of serving."""
+
+    def not_past_the_checks(*_: object) -> None:
+        raise AssertionError("ksync server got past its start-up checks")
+
+    monkeypatch.setattr(ksync.server, "open_store", not_past_the_checks)
+    for name in [n for n in os.environ if n.startswith("KSYNC_")]:
+        monkeypatch.delenv(name)
+
+    def run(*args: str) -> Any:
+        result = CliRunner().invoke(cli, ["server", "--port", str(free_port()), *args])
+        if isinstance(result.exception, AssertionError):
+            raise result.exception
+        return result
+
+    return run
 
 
 BAD_KEYS_FILES: dict[str, tuple[str, str]] = {
@@ -217,74 +261,54 @@ BAD_KEYS_FILES: dict[str, tuple[str, str]] = {
         json.dumps([{"id": "AKID1", "secret": "long-enough-secret"}, {"id": "AKID1", "secret": "another-secret-1"}]),
         "unique",
     ),
+    "missing": (None, "cannot read it"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_KEYS_FILES))
-def test_a_bad_keys_file_stops_the_server_naming_the_file(tmp_path: Path, case: str) -> None:
+def test_a_bad_keys_file_stops_the_server_naming_the_file(server_command: Any, tmp_path: Path, case: str) -> None:
     content, words = BAD_KEYS_FILES[case]
     path = tmp_path / f"{case}.json"
-    path.write_text(content)
-    result = run_server(tmp_path, "--api-keys-file", str(path))
-    out = result.stdout + result.stderr
-    assert result.returncode == 2, out
+    if content is not None:
+        path.write_text(content)
+    result = server_command("--data-dir", str(tmp_path), "--api-keys-file", str(path))
+    assert result.exit_code == 2, result.output
     assert str(path) in result.stderr and words in result.stderr, result.stderr
-    assert "ksync server on" not in out  # it stopped before serving
     for secret in ("short7!", "long-enough-secret", "another-secret-1", "1234567890"):
-        assert secret not in out
+        assert secret not in result.output
 
 
-def test_a_missing_keys_file_stops_the_server(tmp_path: Path) -> None:
-    path = tmp_path / "absent.json"
-    result = run_server(tmp_path, "--api-keys-file", str(path))
-    assert result.returncode != 0
-    assert str(path) in result.stderr or "absent.json" in result.stderr, result.stderr
+def test_the_keys_file_can_come_from_the_environment(
+    server_command: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "env-keys.json"
+    path.write_text("[]")
+    monkeypatch.setenv("KSYNC_API_KEYS_FILE", str(path))
+    result = server_command("--data-dir", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert f"--api-keys-file {path}: must be a non-empty JSON list" in result.stderr
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
-def test_an_open_api_on_a_non_loopback_host_is_refused(tmp_path: Path, host: str) -> None:
-    # The refusal happens before the store is opened or a socket bound; 192.0.2.10 is a
-    # documentation address that this machine does not have, so nothing could bind anyway.
-    result = run_server(tmp_path, "--host", host)
-    assert result.returncode == 2, result.stdout + result.stderr
+@pytest.mark.parametrize("host", ["::", "192.0.2.10"])
+def test_an_open_api_on_a_non_loopback_host_is_refused(server_command: Any, tmp_path: Path, host: str) -> None:
+    # 192.0.2.10 is a documentation address that this machine does not have.
+    result = server_command("--data-dir", str(tmp_path), "--host", host)
+    assert result.exit_code == 2, result.output
     err = result.stderr
     assert f"--host {host}" in err and "loopback only" in err, err
     assert "--api-keys-file" in err and "--insecure-listen" in err, err
-    assert "ksync server on" not in result.stdout + err
-    assert not list(tmp_path.glob("*.db")) and not list(tmp_path.glob("*.sqlite*"))
 
 
-def test_insecure_listen_allows_a_non_loopback_host_at_the_seam(caplog: pytest.LogCaptureFixture) -> None:
-    # Checked on the decision itself: starting a server on 0.0.0.0 would listen on every
-    # interface of the machine.
-    with pytest.raises(ValueError, match="loopback only"):
-        load_keys(Settings(host="0.0.0.0"))
-    with caplog.at_level(logging.WARNING, logger="ksync.server"):
-        assert load_keys(Settings(host="0.0.0.0", insecure_listen=True)) is None
-    assert "open to anyone who can reach 0.0.0.0" in caplog.text
-
-
-def test_a_loopback_host_needs_no_keys_and_says_the_api_is_open(tmp_path: Path) -> None:
-    port = free_port()
+def test_the_server_process_refuses_an_open_api_on_every_interface_before_binding(tmp_path: Path) -> None:
+    """The same refusal from a real `ksync server` process: it exits 2 having neither bound
+    nor created its store."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KSYNC_")}
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ksync", "server", "--host", "127.0.0.2", "--port", str(port),
-             "--data-dir", str(tmp_path)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.2:{port}/api/v1/tasks", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
-        assert r.status_code == 200 and r.json() == {"tasks": []}
-        assert f"the API is open to anyone who can reach 127.0.0.2:{port}" in log_path.read_text()
-    finally:
-        stop_process(proc)
+    result = subprocess.run(
+        [sys.executable, "-m", "ksync", "server", "--host", "0.0.0.0", "--port", str(free_port()),
+         "--data-dir", str(tmp_path)],
+        check=False, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--host 0.0.0.0" in result.stderr and "loopback only" in result.stderr, result.stderr
+    assert "ksync server on" not in result.stdout + result.stderr
+    assert not list(tmp_path.iterdir()), list(tmp_path.iterdir())
