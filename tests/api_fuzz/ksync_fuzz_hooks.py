@@ -33,7 +33,6 @@ from typing import Any
 
 import schemathesis
 from hypothesis import strategies as st
-
 from pydantic import ValidationError
 
 from ksync.spec import SecuritySpec, validate_bootstrap_servers

@@ -29,31 +29,17 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka.admin import (
-    AclBinding,
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
-    AdminClient,
-    ResourcePatternType,
-    ResourceType,
-    ScramCredentialInfo,
-    ScramMechanism,
-    UserScramCredentialDeletion,
-    UserScramCredentialUpsertion,
-)
-from helpers import KsyncServer, create_topic, running_server, wait_until
+from confluent_kafka.admin import AclOperation
+from helpers import KsyncServer, create_topic, running_server
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
+from scram_users import ScramUser, scram_user
 
 from ksync.devkafka import KafkaCluster
 
@@ -61,52 +47,11 @@ HERE = Path(__file__).parent
 MAX_EXAMPLES = 25  # per operation and phase: the whole run stays well under 2 minutes
 
 
-class FuzzUser:
-    """A SCRAM-SHA-512 user on both clusters that may describe topics named `prefix…`."""
-
-    def __init__(self, clusters: tuple[KafkaCluster, KafkaCluster]) -> None:
-        self.clusters = clusters
-        self.name = f"fuzz-{uuid.uuid4().hex[:8]}"
-        self.password = secrets.token_hex(12)
-        self.prefix = self.name
-
-    def security(self) -> dict[str, Any]:
-        return {"protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
-                "username": self.name, "password": self.password}
-
-    def _acl(self) -> tuple[Any, ...]:
-        return (ResourceType.TOPIC, self.prefix, ResourcePatternType.PREFIXED, f"User:{self.name}",
-                "*", AclOperation.DESCRIBE, AclPermissionType.ALLOW)
-
-    def create(self) -> None:
-        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096)
-        describe = AclBinding(*self._acl())
-        for cluster in self.clusters:
-            admin = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 3})
-            upsert = UserScramCredentialUpsertion(self.name, info, self.password.encode())
-            for f in admin.alter_user_scram_credentials([upsert]).values():
-                f.result(timeout=30)
-            for f in admin.create_acls([describe]).values():
-                f.result(timeout=30)
-
-    def delete(self) -> None:
-        for cluster in self.clusters:
-            admin = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 3})
-            deletion = UserScramCredentialDeletion(self.name, ScramMechanism.SCRAM_SHA_512)
-            for f in admin.alter_user_scram_credentials([deletion]).values():
-                f.result(timeout=30)
-            for f in admin.delete_acls([AclBindingFilter(*self._acl())]).values():
-                f.result(timeout=30)
-
-
 @pytest.fixture(scope="module")
-def fuzz_user(brokers: tuple[KafkaCluster, KafkaCluster]) -> Iterator[FuzzUser]:
-    user = FuzzUser(brokers)
-    user.create()
-    try:
+def fuzz_user(brokers: tuple[KafkaCluster, KafkaCluster]) -> Iterator[ScramUser]:
+    """The fuzz's identity: it may describe topics named after it, and nothing else."""
+    with scram_user(brokers, "fuzz", AclOperation.DESCRIBE) as user:
         yield user
-    finally:
-        user.delete()
 
 
 @pytest.fixture(scope="module")
@@ -115,28 +60,21 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCl
         yield srv
 
 
-def register(client: httpx.Client, broker: KafkaCluster, user: FuzzUser) -> str:
-    """Register `broker` as the fuzz user; retried while the new SCRAM credentials reach
-    the broker (a moment after the admin call returns)."""
+def register(client: httpx.Client, broker: KafkaCluster, user: ScramUser) -> str:
+    """Register `broker` through its SASL listener as `user`; returns the instance id."""
     body = {"name": f"{user.name}-{broker.name}", "bootstrap_servers": broker.sasl_bootstrap,
             "security": user.security()}
-
-    def attempt() -> str | None:
-        r = client.post("/api/v1/instances", json=body)
-        if r.status_code == 201:
-            return str(r.json()["id"])
-        assert "Authentication failed" in r.text, r.text
-        return None
-
-    return wait_until(attempt, timeout_s=30, what=f"{user.name} to authenticate on {broker.name}")  # type: ignore[no-any-return]
+    r = client.post("/api/v1/instances", json=body)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
 
 
 def test_native_api_answers_no_5xx(
-    fuzz_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], fuzz_user: FuzzUser,
+    fuzz_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], fuzz_user: ScramUser,
     tmp_path: Path,
 ) -> None:
     src, dst = brokers
-    topic = f"{fuzz_user.prefix}-a"
+    topic = f"{fuzz_user.name}-a"
     create_topic(src, topic, 2)
     with fuzz_server.client() as c:
         ids = [register(c, b, fuzz_user) for b in brokers]
