@@ -1,5 +1,11 @@
-"""Fixtures for the console's browser tests: Debian's Chromium driven by Playwright, and a
-live `ksync server` over the module's real brokers.
+"""Fixtures for the console's browser tests: Debian's Chromium driven by Playwright, and
+two kinds of server behind it:
+
+* `console_server`: a `ksync server` over the run's shared Kafka clusters, one for the
+  package, for pages that show what Kafka says (topic pickers, running tasks, progress);
+* `local_console`: the app served from a thread of the test process over a store whose
+  instances are rows (tests/inprocess.py), for pages whose answers are the API's own
+  (form validation, long lists). No controller runs there: tasks keep their first status.
 
 Chromium is Debian's `/usr/bin/chromium` (installed by scripts/ensure-test-system when
 missing), never a browser that Playwright downloads: test machines may have no internet.
@@ -15,10 +21,11 @@ from typing import Any
 import httpx
 import pytest
 from helpers import KsyncServer, running_server
+from inprocess import app_on_store, serving
 
 from ksync.devkafka import KafkaCluster
 
-from .support import REPO
+from .support import REPO, LocalConsole
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless on a machine without network: no GPU, no QUIC, nothing phoning home.
@@ -98,16 +105,23 @@ def page(browser: Any) -> Iterator[Any]:
     assert not problems, "the console logged errors:\n" + "\n".join(problems)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def console_server(
-    tmp_path_factory: pytest.TempPathFactory, brokers: tuple[KafkaCluster, KafkaCluster]
+    tmp_path_factory: pytest.TempPathFactory, kafka_pair: tuple[KafkaCluster, KafkaCluster]
 ) -> Iterator[KsyncServer]:
-    """A live server for the module (stopped before its brokers, see tests/api/conftest.py)."""
+    """A live server over the shared clusters for the package; tests use names of their own."""
     with running_server(str(tmp_path_factory.mktemp("ksync-console"))) as srv:
         yield srv
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def client(console_server: KsyncServer) -> Iterator[httpx.Client]:
     with console_server.client() as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def local_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalConsole]:
+    """The console and API served in process, no Kafka."""
+    with app_on_store(tmp_path_factory.mktemp("console-inprocess")) as app, serving(app) as url:
+        yield LocalConsole(url, app.state.store)

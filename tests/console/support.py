@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ksync.store.repo import Store
 
 REPO = Path(__file__).resolve().parents[2]
 # Screenshots of the main pages (git-ignored), for a person to look at.
 ARTIFACTS = REPO / "tests" / "artifacts"
 STATUS_TIMEOUT_MS = 90_000
+
+
+@dataclass(frozen=True)
+class LocalConsole:
+    """The console and API served in process (`local_console`): its URL and its store."""
+
+    url: str
+    store: Store
 
 
 def screenshot(page: Any, name: str, full_page: bool = True) -> Path:

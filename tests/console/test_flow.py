@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from helpers import create_topic, producer, read_all, task_body, wait_until
 from playwright.sync_api import expect
+from scram_users import scram_user
 
 from ksync.devkafka import KafkaCluster
 
@@ -209,46 +210,41 @@ def test_console_end_to_end(
 def test_failed_task_shows_its_error_in_full(
     page: Any, console_server: Any, client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
 ) -> None:
-    """A target topic with fewer partitions than its source fails the task (the test
-    broker cannot add partitions); the list flags it and the detail page says why."""
+    """A target reached as a user with no rights fails the task (it cannot create its
+    topic, which no retry fixes); the list flags it and the detail page says why."""
     src, dst = brokers
     uid = uuid.uuid4().hex[:6]
-    topic = f"few-{uid}"
+    topic = f"norights-{uid}"
     create_topic(src, topic, 3)
-    create_topic(dst, topic, 1)
-    ids = {}
-    for broker in (src, dst):
-        r = client.post(
-            "/api/v1/instances",
-            json={"name": f"f-{broker.cluster_id}-{uid}", "bootstrap_servers": broker.bootstrap},
-        )
-        assert r.status_code == 201, r.text
-        ids[broker.cluster_id] = r.json()["id"]
-    r = client.post(
-        "/api/v1/tasks",
-        json=task_body(
-            ids[src.cluster_id], ids[dst.cluster_id], name=f"fails-{uid}", topics=[topic]
-        ),
-    )
-    assert r.status_code == 202, r.text
-    task_id = r.json()["id"]
+    with scram_user([dst], "console-norights") as user:
+        ids = []
+        for name, body in (
+            (f"f-src-{uid}", {"bootstrap_servers": src.bootstrap}),
+            (f"f-dst-{uid}", {"bootstrap_servers": dst.sasl_bootstrap, "security": user.security()}),
+        ):
+            r = client.post("/api/v1/instances", json={"name": name, **body})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        r = client.post("/api/v1/tasks", json=task_body(ids[0], ids[1], name=f"fails-{uid}", topics=[topic]))
+        assert r.status_code == 202, r.text
+        task_id = r.json()["id"]
 
-    open_page(page, console_server.url, "/tasks")
-    row = task_row(page, task_id)
-    expect(row.locator(".badge")).to_have_text("Failed", timeout=STATUS_TIMEOUT_MS)
-    expect(row.locator(".status-note.error")).to_have_text("error")
-    expect(row.locator('button[data-op="start"]')).to_be_enabled()
-    expect(row.locator('button[data-op="pause"]')).to_be_disabled()
+        open_page(page, console_server.url, "/tasks")
+        row = task_row(page, task_id)
+        expect(row.locator(".badge")).to_have_text("Failed", timeout=STATUS_TIMEOUT_MS)
+        expect(row.locator(".status-note.error")).to_have_text("error")
+        expect(row.locator('button[data-op="start"]')).to_be_enabled()
+        expect(row.locator('button[data-op="pause"]')).to_be_disabled()
 
-    row.locator("a.task-name").click()
-    error = page.locator("#task-error")
-    expect(error).to_contain_text(
-        f"target topic {topic} has 1 partitions but source topic {topic} has 3"
-    )
-    assert error.inner_text() == "Error: " + client.get(f"/api/v1/tasks/{task_id}").json()["error"]
-    expect(page.locator("#event-table .badge", has_text="Failed")).not_to_have_count(0)
-    screenshot(page, "task-failed")
+        row.locator("a.task-name").click()
+        error = page.locator("#task-error")
+        expect(error).to_contain_text(topic)
+        api_error = client.get(f"/api/v1/tasks/{task_id}").json()["error"]
+        assert "authoriz" in api_error.lower(), api_error
+        assert error.inner_text() == "Error: " + api_error
+        expect(page.locator("#event-table .badge", has_text="Failed")).not_to_have_count(0)
+        screenshot(page, "task-failed")
 
-    page.locator('#task-head button[data-op="delete"]').click()
-    confirm_dialog(page)
-    expect(page.locator("#task-gone")).to_be_visible(timeout=STATUS_TIMEOUT_MS)
+        page.locator('#task-head button[data-op="delete"]').click()
+        confirm_dialog(page)
+        expect(page.locator("#task-gone")).to_be_visible(timeout=STATUS_TIMEOUT_MS)
