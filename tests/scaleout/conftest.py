@@ -1,5 +1,5 @@
-"""Fixtures for scale-out tests: PostgreSQL databases on the machine's server, `ksync server`
-processes on them, and `ksync worker` processes.
+"""Fixtures for scale-out tests: PostgreSQL databases on the run's private server, `ksync
+server` processes on them, and `ksync worker` processes.
 
 PostgreSQL is a private server started once for the run from Debian's binaries
 (tests/postgres_server.py), gone with it.
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from helpers import KsyncServer
@@ -48,6 +50,17 @@ def db_url(postgres: Callable[[], str]) -> str:
     return postgres()
 
 
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def _stop_all(processes: Sequence[_Stoppable]) -> None:
+    """Stop every process at once: each clean stop waits for its members to commit."""
+    if processes:
+        with ThreadPoolExecutor(len(processes)) as pool:
+            list(pool.map(lambda p: p.stop(), processes))
+
+
 @pytest.fixture
 def start_worker(db_url: str, tmp_path: Path) -> Iterator[Callable[[str], WorkerProcess]]:
     """`start_worker(id)` runs a worker on the test's database; all stop at teardown."""
@@ -59,8 +72,7 @@ def start_worker(db_url: str, tmp_path: Path) -> Iterator[Callable[[str], Worker
         return worker
 
     yield start
-    for worker in started:
-        worker.stop()
+    _stop_all(started)
 
 
 @pytest.fixture
@@ -72,10 +84,9 @@ def start_server(db_url: str, tmp_path: Path) -> Iterator[Callable[..., KsyncSer
     def start(*args: str) -> KsyncServer:
         server = KsyncServer(
             str(tmp_path), "--db-url", db_url, "--worker-timeout", str(WORKER_TIMEOUT_S), *args
-        ).start()
-        started.append(server)
-        return server
+        )
+        started.append(server)  # before it starts: one that never answers is stopped too
+        return server.start()
 
     yield start
-    for server in started:
-        server.stop()
+    _stop_all(started)

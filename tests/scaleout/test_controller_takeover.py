@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from helpers import add_instance, create_topic, task_body, wait_status, wait_until
@@ -42,9 +44,10 @@ def test_second_server_takes_over_the_controller_and_operations_keep_working(
     brokers, db_url, start_server
 ):
     source, target = brokers
-    topic, partitions = "takeover.data", 2
+    topic, partitions = f"takeover.data-{uuid.uuid4().hex[:6]}", 2
     create_topic(source, topic, partitions)
-    first, second = start_server("--worker-id", "server-a"), start_server("--worker-id", "server-b")
+    with ThreadPoolExecutor(2) as pool:  # both start at once: each waits on its own health
+        first, second = pool.map(lambda worker: start_server("--worker-id", worker), ["server-a", "server-b"])
     wait_until(lambda: _active(first) or _active(second), what="one controller to be active")
     active, standby = (first, second) if _active(first) else (second, first)
     assert _active(standby) is None, "two controllers active at once"
@@ -65,8 +68,9 @@ def test_second_server_takes_over_the_controller_and_operations_keep_working(
     took = time.monotonic() - killed_at
     print(f"\ncontroller taken over {took:.1f}s after the kill (lease TTL {WORKER_TIMEOUT_S}s)")
     # The lease expires TTL after its last renewal (at most a 1 s tick before the kill) and
-    # the standby looks once per tick: TTL + a tick, plus the log poll.
-    assert took <= WORKER_TIMEOUT_S + 1.5
+    # the standby looks once per tick: TTL + a tick, plus the log poll and a second for a
+    # loaded machine.
+    assert took <= WORKER_TIMEOUT_S + 3.0
     assert f":{standby.process.pid}:" in _active(standby)
     assert _lease_holder(db_url) == _active(standby)
 
@@ -76,8 +80,13 @@ def test_second_server_takes_over_the_controller_and_operations_keep_working(
     first_batch = produce_now(source, topic, partitions, "first", 200)
     running = wait_status(client, task_id, "Running", timeout_s=60)
     assert running["error"] is None
-    workers = {w["id"] for w in client.get("/api/v1/workers").json()["workers"]}
-    assert workers == {"server-b"}, f"the dead server's worker is still listed: {workers}"
+    # The dead server's worker leaves the list once its heartbeat is older than the worker
+    # timeout (it may still be listed when the task already runs on the other one).
+    survivor = "server-a" if standby is first else "server-b"
+    wait_until(
+        lambda: {w["id"] for w in client.get("/api/v1/workers").json()["workers"]} == {survivor},
+        timeout_s=WORKER_TIMEOUT_S + 10, what=f"only {survivor}'s worker to be listed",
+    )
 
     url = f"/api/v1/tasks/{task_id}"
     with Follow(target, topic, partitions) as follow:
