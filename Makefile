@@ -32,7 +32,7 @@ test: $(STAMP) system kafka
 
 # The tests that need no broker, database or browser: validation, mapping, pure rules.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not kafka and not postgres and not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not kafka and not postgres and not browser and not demo" $(PYTEST_ARGS)
 
 bench: $(STAMP) kafka
 	$(BIN)/python benchmarks/sync_throughput.py

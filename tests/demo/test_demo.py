@@ -1,0 +1,135 @@
+"""`ksync demo` still starts and copies: run as a user runs it (`python -m ksync demo` on a
+free port), wait until its own status lines and the REST API show records copied to the
+target, then press Ctrl-C (SIGINT) and check that every process it started is gone.
+
+The demo runs tansu brokers, not Apache Kafka; it needs no Java, which is its point.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import wait_until
+
+from ksync.devkafka import free_port
+
+pytestmark = pytest.mark.demo
+
+# `status Running     produced     1234  on target     1200`, every 5 s
+STATUS = re.compile(r"^status (\w+)\s+produced\s+(\d+)\s+on target\s+(\d+)$")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, or stopped: not gone and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+class Demo:
+    """`python -m ksync demo` with its output collected line by line."""
+
+    def __init__(self, port: int) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KSYNC_")}
+        self.port = port
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ksync", "demo", "--port", str(port), "--rate", "200"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, name="demo-output", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def statuses(self) -> list[tuple[str, int, int]]:
+        """(task status, records produced, records on the target) of each status line."""
+        found = (STATUS.match(line) for line in list(self.lines))
+        return [(m[1], int(m[2]), int(m[3])) for m in found if m]
+
+    def copying(self) -> tuple[str, int, int] | None:
+        """The first status line that shows records on the target, if any yet."""
+        assert self.process.poll() is None, f"the demo exited:\n{self.output()}"
+        return next((s for s in self.statuses() if s[0] == "Running" and s[2] > 0), None)
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    running = Demo(free_port())
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:  # the test failed before stopping it
+            left = descendants(running.process.pid)
+            running.process.kill()
+            running.process.wait()
+            for pid in left:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_the_demo_copies_records_and_ctrl_c_stops_everything(demo: Demo) -> None:
+    status, produced, copied = wait_until(
+        demo.copying, timeout_s=120, interval_s=0.5, what="a status line with records on the target"
+    )
+    assert produced >= copied > 0, (produced, copied)
+
+    # The REST API the demo announces answers, and agrees: the task runs, both target
+    # topics exist, and the task has committed progress.
+    base = f"http://127.0.0.1:{demo.port}"
+    assert f"console / API : {base}/" in demo.output()
+    with httpx.Client(base_url=base, timeout=30) as client:
+        [task] = client.get("/api/v1/tasks").json()["tasks"]
+        assert task["name"] == "demo-gz-to-sh" and task["status"] == "Running", task
+        target = task["target"]["instance_id"]
+        topics = {t["name"] for t in client.get(f"/api/v1/instances/{target}/topics").json()["topics"]}
+        assert {"gz.orders", "gz.payments"} <= topics, topics
+        wait_until(
+            lambda: sum(p["committed_offset"] for p in client.get(f"/api/v1/tasks/{task['id']}").json()["progress"]) > 0,
+            what="committed progress",
+        )
+
+    # Two brokers and the server run under the demo; Ctrl-C stops them and the demo.
+    started = descendants(demo.process.pid)
+    assert len(started) >= 3, started
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(timeout=90) == 0, demo.output()
+    wait_until(lambda: not [pid for pid in started if alive(pid)], timeout_s=30,
+               what=f"the demo's processes {sorted(started)} to be gone")
+    assert "demo stopped: server and brokers are down" in demo.output()
+    assert "Traceback" not in demo.output(), demo.output()
