@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from helpers import wait_until
 
 from ksync.api.app import create_app
 from ksync.api.auth import KeyRing
@@ -97,11 +97,10 @@ def serving(app: FastAPI, timeout_s: float = 30.0) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the in-process API did not start on 127.0.0.1:{port}")
-        time.sleep(0.02)
+    wait_until(lambda: server.started or not thread.is_alive(), timeout_s=timeout_s, interval_s=0.02,
+               what=f"the in-process API to start on 127.0.0.1:{port}")
+    if not server.started:
+        raise RuntimeError(f"the in-process API did not start on 127.0.0.1:{port}")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -104,7 +104,7 @@ def demo() -> Iterator[Demo]:
 
 
 def test_the_demo_copies_records_and_ctrl_c_stops_everything(demo: Demo) -> None:
-    status, produced, copied = wait_until(
+    _, produced, copied = wait_until(
         demo.copying, timeout_s=120, interval_s=0.5, what="a status line with records on the target"
     )
     assert produced >= copied > 0, (produced, copied)
