@@ -44,7 +44,7 @@ from scram_users import ScramUser, scram_user
 from ksync.devkafka import KafkaCluster
 
 HERE = Path(__file__).parent
-MAX_EXAMPLES = 25  # per operation and phase: the whole run stays well under 2 minutes
+MAX_EXAMPLES = 12  # per operation and phase: about a thousand requests in all
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +130,9 @@ def test_native_api_answers_no_5xx(
     with fuzz_server.client() as c:
         assert c.get("/healthz").status_code == 200
         instances = c.get("/api/v1/instances").json()["instances"]
+    # (The fuzz may have deleted every instance, the known ones included.)
     assert {i["bootstrap_servers"] for i in instances} <= {src.sasl_bootstrap, dst.sasl_bootstrap}, instances
-    assert {i["security"]["username"] for i in instances} == {fuzz_user.name}, instances
+    assert {i["security"]["username"] for i in instances} <= {fuzz_user.name}, instances
     log = fuzz_server.log()
     assert "Exception in ASGI application" not in log and "Traceback" not in log, log[-5000:]
 
