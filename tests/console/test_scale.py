@@ -54,8 +54,9 @@ def test_200_tasks_render_under_a_second(page: Any, local_console: LocalConsole)
             assert r.status_code == 202, r.text
     created_s = time.monotonic() - started
 
-    open_page(page, local_console.url, "/instances")
-    expect(page.locator("#instance-table tbody tr")).to_have_count(2)
+    # From another page (one that asks nothing of the instances: the instances page would
+    # try to reach these rows), so that the measure includes building the task list.
+    open_page(page, local_console.url, "/workers")
     timing = page.evaluate(MEASURE, TASKS)
     rows = page.locator("#task-table tbody tr")
     expect(rows).to_have_count(TASKS)
