@@ -13,6 +13,7 @@ import contextlib
 import secrets
 import uuid
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -79,7 +80,7 @@ class ScramUser:
                 for f in admin.create_acls([AclBinding(*acl) for acl in self._acls]).values():
                     f.result(timeout=30)
         for cluster in self.clusters:
-            wait_until(lambda c=cluster: self.authenticates(c), timeout_s=30,
+            wait_until(partial(self.authenticates, cluster), timeout_s=30,
                        what=f"user {self.name} to authenticate on {cluster.name}")
 
     def authenticates(self, cluster: KafkaCluster) -> bool:

@@ -33,6 +33,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -150,6 +151,7 @@ def test_fuzz_hooks_keep_bootstrap_servers_on_loopback(monkeypatch: pytest.Monke
     import ksync_fuzz_hooks as hooks  # after the environment is set
 
     try:
+        body: dict[str, Any]
         for value in ("example.com:9092", "10.0.0.1:9092,evil.test:1", "[::1]:9092", "a:1"):
             body = {"name": "x", "bootstrap_servers": value}
             hooks.keep_on_loopback("POST", "/api/v1/instances", body)
@@ -157,7 +159,8 @@ def test_fuzz_hooks_keep_bootstrap_servers_on_loopback(monkeypatch: pytest.Monke
             patch = {"bootstrap_servers": value}
             hooks.keep_on_loopback("patch", "/api/v1/instances/{instance_id}", patch)
             assert patch["bootstrap_servers"] in ("127.0.0.1:1111", "127.0.0.1:2222"), value
-        for value in ("no-port", "host:0", "a:1,", "", 12):
+        refused: tuple[Any, ...] = ("no-port", "host:0", "a:1,", "", 12)
+        for value in refused:
             body = {"bootstrap_servers": value}
             hooks.keep_on_loopback("POST", "/api/v1/instances", body)
             assert body["bootstrap_servers"] == value

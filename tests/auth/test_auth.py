@@ -248,8 +248,8 @@ def server_command(monkeypatch: pytest.MonkeyPatch) -> Any:
     return run
 
 
-BAD_KEYS_FILES: dict[str, tuple[str, str]] = {
-    # name: (file content, words the message must contain)
+BAD_KEYS_FILES: dict[str, tuple[str | None, str]] = {
+    # name: (file content or None for no file, words the message must contain)
     "not-json": ("[{\"id\": \"AKID1\",", "not JSON"),
     "not-a-list": (json.dumps({"id": "AKID1", "secret": "long-enough-secret"}), "non-empty JSON list"),
     "empty": ("[]", "non-empty JSON list"),
