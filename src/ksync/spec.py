@@ -209,3 +209,10 @@ class Connection(_Frozen):
     instance_id: str
     bootstrap_servers: str
     security: SecuritySpec = SecuritySpec()
+    name: str = ""  # the instance's name, for messages a user reads
+
+    @property
+    def label(self) -> str:
+        """`instance ins-x (name)`: how messages name the instance."""
+        named = f" ({self.name})" if self.name and self.name != self.instance_id else ""
+        return f"instance {self.instance_id}{named}"

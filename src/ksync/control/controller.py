@@ -297,6 +297,7 @@ class Controller:
                 sync_configs=spec.options.sync_topic_configs,
                 target_broker_count=dst.broker_count,
                 same_cluster=src.cluster_id == dst.cluster_id,
+                group_id=f"ksync-{task.id}",
             )
             return mirror.reconcile()
 

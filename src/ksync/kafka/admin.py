@@ -12,7 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from ksync.kafka.config import new_client
@@ -20,6 +20,9 @@ from ksync.kafka.errors import (
     KsyncKafkaError,
     PersistentKafkaError,
     TransientKafkaError,
+    access_error,
+    kafka_error_in,
+    words,
     wrap,
 )
 from ksync.spec import Connection
@@ -72,7 +75,7 @@ def _refusal(exc: BaseException, doing: str) -> TopicRefused | None:
     """`exc` as a TopicRefused when it is one (the broker's reason kept), else None."""
     err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
     if isinstance(err, KafkaError) and err.code() in _TOPIC_REFUSALS:
-        return TopicRefused(f"{doing}: {err.str()}", err.code())
+        return TopicRefused(f"{doing}: {words(err)}", err.code())
     return None
 
 
@@ -120,22 +123,49 @@ class InstanceAdmin:
         with self._lock:
             self._errors.append(err)
 
-    def _failure(self, exc: BaseException, doing: str) -> KsyncKafkaError:
-        """The error to raise for `exc`, preferring a persistent background error's words."""
+    def _failure(
+        self,
+        exc: BaseException,
+        on: str | None,
+        *,
+        grant: str | None = None,
+        doing: str | None = None,
+    ) -> KsyncKafkaError:
+        """The error to raise for `exc`, preferring a persistent background error's words.
+
+        `on` says what failed, ending in a preposition ("cannot create topic t on"); the
+        message goes on with the instance. An error that the instance's security settings
+        or ACLs cause becomes a sentence that says what to change (`grant`: the rights the
+        operation needs). `doing` replaces the opening where there is no instance yet (a
+        probe before registration).
+        """
+        doing = doing or f"{on} {self.conn.label}"
         self._client.poll(0)  # serves error_cb: background errors arrive only through it
         with self._lock:
             background = list(self._errors)
             self._errors.clear()
         for err in reversed(background):
             if wrap(err, "").persistent:
-                return PersistentKafkaError(f"{doing}: {err.str()}", err.code())
+                access = access_error(err, self.conn, on, grant) if on else None
+                return access or PersistentKafkaError(f"{doing}: {words(err)}", err.code())
+        kerr = kafka_error_in(exc)
+        if on and kerr is not None:
+            access = access_error(kerr, self.conn, on, grant)
+            if access is not None:
+                return access
         wrapped = wrap(exc, doing)
         if background and not wrapped.persistent:
             # "1/1 brokers are down" only repeats the symptom; the connect error says why.
             specific = [e for e in background if e.code() != KafkaError._ALL_BROKERS_DOWN]
-            reason = (specific or background)[-1].str()
+            reason = words((specific or background)[-1])
             return TransientKafkaError(f"{wrapped} ({reason})", wrapped.code)
         return wrapped
+
+    def _refused(self) -> KafkaError | None:
+        """A persistent background error (credentials, TLS) reported so far, if any."""
+        self._client.poll(0)
+        with self._lock:
+            return next((e for e in self._errors if wrap(e, "").persistent), None)
 
     def cluster_info(self) -> ClusterInfo:
         """The cluster id and broker count; raises a typed error naming the broker's reason."""
@@ -146,23 +176,28 @@ class InstanceAdmin:
             # Serve error_cb meanwhile: refused credentials are known at once, and no
             # retry within the timeout would change that.
             self._client.poll(0.1)
-            with self._lock:
-                refused = next((e for e in self._errors if wrap(e, "").persistent), None)
+            refused = self._refused()
             if refused is not None:
                 future.cancel()
-                raise self._failure(KafkaException(refused), doing)
+                raise self._failure(KafkaException(refused), None, doing=doing)
         try:
             desc = future.result(timeout=max(0.0, deadline - time.monotonic()))
         except (KafkaException, TimeoutError) as exc:
-            raise self._failure(exc, doing) from None
+            raise self._failure(exc, None, doing=doing) from None
         return ClusterInfo(cluster_id=str(desc.cluster_id), broker_count=len(desc.nodes))
 
     def list_topics(self, include_internal: bool = False) -> dict[str, TopicInfo]:
-        """Every topic with its partition count and replication factor."""
-        try:
-            md = self._client.list_topics(timeout=self.timeout_s)
-        except KafkaException as exc:
-            raise self._failure(exc, f"cannot list topics of {self.conn.bootstrap_servers}") from None
+        """Every topic the instance lets ksync see, with partition count and replication factor."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            # Asked in short rounds: refused credentials are known after the first one,
+            # and waiting out the whole timeout would only delay saying so.
+            try:
+                md = self._client.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+                break
+            except KafkaException as exc:
+                if time.monotonic() >= deadline or self._refused() is not None:
+                    raise self._failure(exc, "cannot list the topics of") from None
         topics: dict[str, TopicInfo] = {}
         for name, tmd in md.topics.items():
             if tmd.error is not None or (not include_internal and is_internal_topic(name)):
@@ -170,6 +205,32 @@ class InstanceAdmin:
             rf = max((len(p.replicas) for p in tmd.partitions.values()), default=0)
             topics[name] = TopicInfo(name, len(tmd.partitions), rf)
         return topics
+
+    def refused_topics(self, names: list[str]) -> dict[str, KafkaError]:
+        """Of `names`, those the instance refuses to describe, with the broker's error.
+
+        Kafka leaves topics a principal may not describe out of a listing, so a topic the
+        user named that is missing from it is either absent or hidden by an ACL; asking
+        for it by name tells the two apart (a missing topic is simply not returned).
+        """
+        if not names:
+            return {}
+        futures = self._client.describe_topics(
+            TopicCollection(sorted(names)), request_timeout=self.timeout_s
+        )
+        refused: dict[str, KafkaError] = {}
+        for name, fut in futures.items():
+            try:
+                fut.result(timeout=self.timeout_s + 1)
+            except KafkaException as exc:
+                err = kafka_error_in(exc)
+                if err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                    refused[name] = err
+                elif err is None or err.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise self._failure(exc, f"cannot describe topic {name} on") from None
+            except TimeoutError as exc:
+                raise self._failure(exc, f"cannot describe topic {name} on") from None
+        return refused
 
     def topic_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
         """The configs explicitly set on each topic (not broker or static defaults)."""
@@ -184,7 +245,11 @@ class InstanceAdmin:
             try:
                 entries = fut.result(timeout=self.timeout_s + 1)
             except (KafkaException, TimeoutError) as exc:
-                raise self._failure(exc, f"cannot read configs of topic {res.name}") from None
+                raise self._failure(
+                    exc,
+                    f"cannot read the configs of topic {res.name} on",
+                    grant=f"DescribeConfigs on topic {res.name}",
+                ) from None
             out[res.name] = _explicit_configs(entries)
         return out
 
@@ -213,19 +278,21 @@ class InstanceAdmin:
             request_timeout=self.timeout_s,
         )
         for name, fut in futures.items():
-            doing = f"cannot create topic {name}"
+            on = f"cannot create topic {name} on"
             try:
                 fut.result(timeout=self.timeout_s + 1)
                 outcome.created.append(name)
             except KafkaException as exc:
                 if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
                     continue
-                refusal = _refusal(exc, doing)
+                refusal = _refusal(exc, f"{on} {self.conn.label}")
                 if refusal is None:
-                    raise self._failure(exc, doing) from None
+                    raise self._failure(
+                        exc, on, grant=f"Create on topic {name} (or create the topic yourself)"
+                    ) from None
                 outcome.refused[name] = refusal
             except TimeoutError as exc:
-                raise self._failure(exc, doing) from None
+                raise self._failure(exc, on) from None
         return outcome
 
     def create_partitions(self, topic: str, total: int) -> None:
@@ -239,7 +306,11 @@ class InstanceAdmin:
             try:
                 fut.result(timeout=self.timeout_s + 1)
             except (KafkaException, TimeoutError) as exc:
-                raise self._failure(exc, f"cannot add partitions to topic {topic}") from None
+                raise self._failure(
+                    exc,
+                    f"cannot add partitions to topic {topic} on",
+                    grant=f"Alter on topic {topic}",
+                ) from None
 
     def alter_topic_configs(
         self, topic: str, configs: dict[str, str], delete: tuple[str, ...] | list[str] = ()
@@ -259,13 +330,14 @@ class InstanceAdmin:
         what = ", ".join(
             [f"set {k}={v}" for k, v in configs.items()] + [f"remove {k}" for k in delete]
         )
-        doing = f"cannot {what} on topic {topic}"
+        on = f"cannot {what} on topic {topic} on"
         futures = self._client.incremental_alter_configs([resource], request_timeout=self.timeout_s)
         for fut in futures.values():
             try:
                 fut.result(timeout=self.timeout_s + 1)
             except (KafkaException, TimeoutError) as exc:
-                raise _refusal(exc, doing) or self._failure(exc, doing) from None
+                refusal = _refusal(exc, f"{on} {self.conn.label}")
+                raise refusal or self._failure(exc, on, grant=f"AlterConfigs on topic {topic}") from None
 
     def delete_consumer_group(self, group_id: str) -> None:
         """Remove a consumer group (the task's progress) from this instance."""
@@ -277,4 +349,8 @@ class InstanceAdmin:
             except KafkaException as exc:
                 if exc.args and exc.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND:
                     return
-                raise self._failure(exc, f"cannot delete consumer group {group_id}") from None
+                raise self._failure(
+                    exc,
+                    f"cannot delete consumer group {group_id} on",
+                    grant=f"Delete on consumer group {group_id}",
+                ) from None

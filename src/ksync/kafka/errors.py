@@ -7,7 +7,11 @@ act on.
 
 from __future__ import annotations
 
+import re
+
 from confluent_kafka import KafkaError, KafkaException
+
+from ksync.spec import Connection
 
 # Errors that no retry fixes: the user must change credentials, ACLs, topics or limits.
 _PERSISTENT_CODES = {
@@ -67,10 +71,101 @@ def is_persistent(err: KafkaError) -> bool:
     return err.fatal() or err.code() in _PERSISTENT_CODES
 
 
+_AUTHENTICATION_CODES = {
+    KafkaError._AUTHENTICATION,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError.UNSUPPORTED_SASL_MECHANISM,
+    KafkaError.ILLEGAL_SASL_STATE,
+}
+_AUTHORIZATION_CODES = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+}
+# librdkafka's advice on a certificate it cannot verify names its own file settings
+# (ssl.ca.location, the system's CA package); ksync users set security.ca_pem instead.
+_LIBRDKAFKA_CA_ADVICE = re.compile(r", verify that ssl\.ca\.location .*?\(install ca-certificates package\)")
+# librdkafka's timing and repeat counts ("(after 2ms in state CONNECT, 1 identical error(s)
+# suppressed)"): they make each report of one problem a different text, so an outage would
+# show as a growing list of near-identical warnings.
+_LIBRDKAFKA_TIMING = re.compile(r" \(after \d+ms in state [A-Z_]+(?:, \d+ identical error\(s\) suppressed)?\)")
+
+
+def words(err: KafkaError) -> str:
+    """What the broker or librdkafka said, without librdkafka's advice about its own file
+    settings and without its timings."""
+    return _LIBRDKAFKA_TIMING.sub("", _LIBRDKAFKA_CA_ADVICE.sub("", err.str()))
+
+
+def principal(conn: Connection) -> str:
+    """The Kafka principal ksync acts as on `conn` (what an ACL must name)."""
+    user = conn.security.username if conn.security.sasl_mechanism else None
+    return f"User:{user or 'ANONYMOUS'}"
+
+
+def access_error(
+    err: KafkaError, conn: Connection, doing: str, grant: str | None = None, role: str = ""
+) -> PersistentKafkaError | None:
+    """The failure for an error that the instance's security settings or ACLs cause,
+    as a sentence that names the instance and what to change; None for any other error.
+
+    `doing` says what failed and ends with a preposition ("cannot read topic t from"),
+    `grant` names the rights the operation needs ("Describe and Read on topic t"), and
+    `role` ("source", "target") says which side of a task the instance is.
+    """
+    code = err.code()
+    said = words(err)
+    where = f"the {role} {conn.label}" if role else conn.label
+    patch = f"with PATCH /api/v1/instances/{conn.instance_id}, then start the task"
+    if code in _AUTHENTICATION_CODES:
+        user = conn.security.username or "(none)"
+        message = (
+            f"{doing} {where}: it refused the credentials of user {user} ({said}). "
+            f"Correct security.username, security.password or security.sasl_mechanism {patch}"
+        )
+    elif code == KafkaError._SSL and "certificate verify failed" in said:
+        message = (
+            f"{doing} {where}: its brokers' TLS certificate is not signed by the CA in "
+            f"security.ca_pem ({said}). Set security.ca_pem to the certificate of the CA "
+            f"that signed the brokers' certificates {patch}"
+        )
+    elif code == KafkaError._SSL:
+        message = (
+            f"{doing} {where}: TLS failed ({said}). Check security.protocol (SSL and "
+            f"SASL_SSL need a TLS listener) and security.ca_pem {patch}"
+        )
+    elif code in _AUTHORIZATION_CODES:
+        who = principal(conn)
+        rights = grant or "the rights this operation needs"
+        message = (
+            f"{doing} {where}: {who} is not authorized ({said}). On that cluster, allow "
+            f"{who} {rights} (kafka-acls.sh --add); then start the task"
+        )
+    else:
+        return None
+    return PersistentKafkaError(message, code)
+
+
+def kafka_error_in(exc: BaseException) -> KafkaError | None:
+    """The KafkaError behind `exc`, following its causes.
+
+    confluent-kafka raises a client's *fatal* error (an idempotent producer refused its
+    producer id, say) from the poll or flush that served it; a callback it calls later in
+    that same call then fails with SystemError, caused by that KafkaException.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
+            return seen.args[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def wrap(err: KafkaError | KafkaException | BaseException, doing: str) -> KsyncKafkaError:
     """Turn a confluent-kafka error into a typed one whose message says what failed."""
     kerr = err.args[0] if isinstance(err, KafkaException) and err.args else err
     if isinstance(kerr, KafkaError):
         cls = PersistentKafkaError if is_persistent(kerr) else TransientKafkaError
-        return cls(f"{doing}: {kerr.str()}", kerr.code())
+        return cls(f"{doing}: {words(kerr)}", kerr.code())
     return TransientKafkaError(f"{doing}: {err}")

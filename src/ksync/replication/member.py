@@ -34,10 +34,12 @@ partition it does not know yet.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -51,7 +53,15 @@ from confluent_kafka import (
 )
 
 from ksync.kafka.config import new_client
-from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, TransientKafkaError, wrap
+from ksync.kafka.errors import (
+    KsyncKafkaError,
+    PersistentKafkaError,
+    TransientKafkaError,
+    access_error,
+    kafka_error_in,
+    words,
+    wrap,
+)
 from ksync.monitoring.latency import LatencyHistogram
 from ksync.replication.partition_start import partition_start, resolve_offsets
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
@@ -61,6 +71,17 @@ from ksync.spec import Connection, StartPoint
 log = logging.getLogger(__name__)
 
 LATENCY_WINDOW_S = 10.0
+
+# Commit refusals that only mean "the group is rebalancing": the commit waits for the next
+# checkpoint (see Member._commit).
+_REBALANCE_CODES = frozenset(
+    {
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError._ASSIGNMENT_LOST,
+    }
+)
 
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -395,10 +416,11 @@ class Member:
                 self._produce_when_room((target, msg.value(), msg.key(), partition, None, None, ts, headers))
             except KafkaException as exc:  # refused before sending (e.g. over the size limit)
                 if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION:
-                    raise _write_error(exc.args[0], target, msg.partition()) from None
+                    raise self._write_failure(exc.args[0], target, msg.partition()) from None
                 args = (target, msg.value(), msg.key(), partition, None, None, ts, headers)
                 self._produce_to_new_partition(args)
-        producer.poll(0)
+        with self._producer_errors():
+            producer.poll(0)
         nbytes = 0
         if self.cfg.measure:
             nbytes = sum(map(len, msgs))  # value bytes, summed in C
@@ -437,7 +459,8 @@ class Member:
         while True:
             # Success reports are off, so poll() has nothing to return early for: it would
             # sleep its whole timeout even once room frees up. Short waits keep it moving.
-            producer.poll(0.001)
+            with self._producer_errors():
+                producer.poll(0.001)
             if self._stop.is_set():
                 # The batch is half produced: committing positions now would skip the
                 # rest. Leave without a commit; the next member repeats from the last one.
@@ -452,6 +475,8 @@ class Member:
                 return
             except BufferError:
                 continue
+            except KafkaException as exc:
+                raise self._write_failure(exc.args[0], args[0], args[3]) from None
 
     def _produce_to_new_partition(self, args: tuple[Any, ...]) -> None:
         """A partition the producer does not know yet: the target topic grew after the
@@ -476,7 +501,7 @@ class Member:
                     return
                 except KafkaException as exc:
                     if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION:
-                        raise _write_error(exc.args[0], topic, partition) from None
+                        raise self._write_failure(exc.args[0], topic, partition) from None
             if time.monotonic() > deadline:
                 raise TransientKafkaError(
                     f"target topic {topic} has no partition {partition} after "
@@ -497,17 +522,19 @@ class Member:
         consumer, producer = self._consumer, self._producer
         assert consumer is not None and producer is not None
         deadline = time.monotonic() + self.cfg.flush_timeout_s
-        remaining = producer.flush(min(1.0, self.cfg.flush_timeout_s))
+        with self._producer_errors():
+            remaining = producer.flush(min(1.0, self.cfg.flush_timeout_s))
         while remaining and time.monotonic() < deadline:
             # Waiting on a slow target: keep the source's end offsets current (a stall
             # must show as lag), and let a stop request through unless we are closing.
             self._record_progress([], consumer.assignment())
             if self._stop.is_set() and not closing:
                 raise _StoppedMidBatch()
-            remaining = producer.flush(1.0)
+            with self._producer_errors():
+                remaining = producer.flush(1.0)
         if self._delivery_error is not None:
             err, topic, partition = self._delivery_error
-            raise _write_error(err, topic, partition)
+            raise self._write_failure(err, topic, partition)
         if remaining:
             self._warn(
                 f"the target is slow: {remaining} records not yet acknowledged after "
@@ -523,12 +550,40 @@ class Member:
         with self._lock:
             committed = self._state.committed
             fresh = [tp for tp in positions if committed.get((tp.topic, tp.partition)) != tp.offset]
-        if fresh:
-            try:
-                consumer.commit(offsets=fresh, asynchronous=False)
-            except KafkaException as exc:
-                raise wrap(exc, "committing progress to the source failed") from None
+        if fresh and not self._commit(consumer, fresh):
+            self._record_progress([], assigned)
+            return
         self._record_progress(positions, assigned)
+
+    def _commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> bool:
+        """Commit `offsets`; False when the group cannot take a commit right now.
+
+        A commit refused because a rebalance moved the group to a new generation, or
+        because the coordinator is briefly unreachable, is only late: positions never go
+        back, so the next checkpoint (or the revocation, for a partition that moves)
+        commits them, and a partition that moves uncommitted is copied again from the last
+        commit, never skipped. Failing the member instead would leave the group, start
+        another rebalance and refuse that member's next commit too.
+        """
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+            return True
+        except KafkaException as exc:
+            err = kafka_error_in(exc)
+            if err is not None:
+                refused = access_error(
+                    err, self.cfg.source, "cannot commit progress to", self._rights("source"), role="source"
+                )
+                if refused is not None:
+                    raise refused from None
+            failure = wrap(exc, f"committing progress to the source {self.cfg.source.label}")
+            if failure.persistent:
+                raise failure from None
+            if err is not None and err.code() in _REBALANCE_CODES:
+                log.info("task %s member %d: commit deferred: %s", self.cfg.task_id, self.cfg.slot, failure)
+            else:
+                self._warn(f"{failure}; retrying at the next checkpoint")
+            return False
 
     def _record_progress(
         self, positions: list[TopicPartition], assigned: list[TopicPartition]
@@ -605,7 +660,8 @@ class Member:
         assert consumer is not None and producer is not None
         self._checkpoint(None, closing=True)
         consumer.close()  # revokes: on_revoke checkpoints again (a no-op by then)
-        producer.flush(self.cfg.flush_timeout_s)
+        with self._producer_errors():
+            producer.flush(self.cfg.flush_timeout_s)
 
     def _abandon(self) -> None:
         """Close clients after a failure without committing anything."""
@@ -618,8 +674,13 @@ class Member:
             except (KafkaException, RuntimeError) as exc:
                 log.warning("task %s member %d: close after failure: %s", self.cfg.task_id, self.cfg.slot, exc)
         if producer is not None:
-            producer.purge()
-            producer.flush(0)
+            try:
+                producer.purge()
+                producer.flush(0)
+            except (KafkaException, SystemError) as exc:
+                # The failure being handled is what the member reports; this one (often
+                # the same fatal error raised again) only goes to the log.
+                log.warning("task %s member %d: producer close after failure: %s", self.cfg.task_id, self.cfg.slot, exc)
 
     # ---- rebalance callbacks (run inside consume()) -----------------------------------
 
@@ -726,33 +787,68 @@ class Member:
             )
 
     def _on_client_error(self, err: KafkaError, side: str, conn: Connection) -> None:
-        wrapped = wrap(err, f"{side} instance {conn.instance_id}")
+        wrapped = wrap(err, f"{side} {conn.label}")
         if not wrapped.persistent:
-            self._warn(str(wrapped))
+            # After a refusal, "1/1 brokers are down" would only repeat it, misleadingly.
+            if self._background_error is None:
+                self._warn(str(wrapped))
             return
-        if err.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED):
-            message = (
-                f"cannot authenticate to the {side} instance {conn.instance_id} "
-                f"({err.str()}): fix its security settings (PATCH /api/v1/instances/"
-                f"{conn.instance_id}), then start the task"
-            )
-        else:
-            message = str(wrapped)
-        self._background_error = PersistentKafkaError(message, wrapped.code)
+        if self._background_error is None:
+            self._background_error = access_error(
+                err, conn, "cannot connect to", self._rights(side), role=side
+            ) or PersistentKafkaError(str(wrapped), wrapped.code)
 
     def _on_message_error(self, msg: Record) -> None:
         err = msg.error()
         if err is None or err.code() == KafkaError._PARTITION_EOF:
             return
         where = f"topic {msg.topic()} partition {msg.partition()}"
-        if err.code() in (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED):
-            raise PersistentKafkaError(
-                f"reading {where} was refused: {err.str()}; grant ksync read access", err.code()
-            )
+        refused = access_error(
+            err, self.cfg.source, f"cannot read {where} from", self._rights("source"), role="source"
+        )
+        if refused is not None:
+            raise refused
         wrapped = wrap(err, f"reading {where}")
         if wrapped.persistent:
             raise wrapped
         self._warn(str(wrapped))
+
+    def _write_failure(
+        self, err: KafkaError, topic: str | None, partition: int | None
+    ) -> KsyncKafkaError:
+        """A write failure as a sentence that names the target topic and partition."""
+        where = f"target topic {topic} partition {partition}" if topic else "the target"
+        if err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):
+            return PersistentKafkaError(
+                f"a record is larger than {where} accepts ({words(err)}): raise max.message.bytes "
+                "on the target topic (or message.max.bytes on its brokers), then start the task",
+                err.code(),
+            )
+        doing = f"cannot write to topic {topic} partition {partition} on" if topic else "cannot write to"
+        refused = access_error(err, self.cfg.target, doing, self._rights("target"), role="target")
+        return refused or wrap(err, f"writing to {where} failed")
+
+    @contextlib.contextmanager
+    def _producer_errors(self) -> Iterator[None]:
+        """Around the producer's poll and flush: confluent-kafka raises a *fatal* producer
+        error from them (an idempotent producer refused its producer id, say), which
+        fails the member with a sentence rather than as an unexpected crash."""
+        try:
+            yield
+        except (KafkaException, SystemError) as exc:
+            err = kafka_error_in(exc)
+            if err is None:
+                raise
+            raise self._write_failure(err, None, None) from None
+
+    def _rights(self, side: str) -> str:
+        """The ACLs this member needs on `side`, for a sentence that asks for them."""
+        if side == "source":
+            return (
+                f"Describe and Read on {_topic_list(self._topics)} and Read on consumer "
+                f"group {self.cfg.group_id}"
+            )
+        return f"Describe and Write on {_topic_list(self._topics.values())}"
 
     def _warn(self, text: str) -> None:
         now = time.monotonic()
@@ -767,16 +863,13 @@ class Member:
                 setattr(self._state, k, v)
 
 
-def _write_error(err: KafkaError, topic: str | None, partition: int | None) -> KsyncKafkaError:
-    """A write failure as a sentence that names the target topic and partition."""
-    where = f"target topic {topic} partition {partition}"
-    if err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):
-        return PersistentKafkaError(
-            f"a record is larger than {where} accepts ({err.str()}): raise max.message.bytes "
-            "on the target topic (or message.max.bytes on its brokers), then start the task",
-            err.code(),
-        )
-    return wrap(err, f"writing to {where} failed")
+def _topic_list(names: Iterable[str], most: int = 5) -> str:
+    """`topic a` / `topics a, b` (at most `most` names, then how many more)."""
+    ordered = sorted(set(names))
+    shown = ", ".join(ordered[:most])
+    if len(ordered) > most:
+        shown += f" and {len(ordered) - most} more"
+    return f"topic{'s' if len(ordered) != 1 else ''} {shown}"
 
 
 # What a lookup on a partition added moments ago may meet before metadata catches up.

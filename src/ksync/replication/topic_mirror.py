@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
-from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
+from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, access_error
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.topic_filter import TopicFilter
 
@@ -140,6 +140,7 @@ class TopicMirror:
     sync_configs: bool
     target_broker_count: int
     same_cluster: bool = False
+    group_id: str | None = None  # the task's consumer group on the source, for ACL advice
 
     def plan(self, source_topics: dict[str, TopicInfo]) -> list[TopicMapping]:
         """The mapping for the current selection (no Kafka calls).
@@ -167,6 +168,11 @@ class TopicMirror:
         source_topics = self.source.list_topics()
         mappings = self.plan(source_topics)
         result = MirrorResult(mappings=mappings)
+        refused = self._refused_topics(source_topics)
+        if refused is not None:
+            if not mappings:
+                raise refused  # nothing to copy until the ACLs allow it: say so, fail
+            result.warnings.append(str(refused))
         if not mappings:
             return result
         target_topics = self.target.list_topics()
@@ -251,6 +257,25 @@ class TopicMirror:
             f"target topic {m.target} has replication factor {target_rf}, below the {source_rf} "
             f"of source topic {m.source}: {why}"
         )
+
+    def _refused_topics(self, source_topics: dict[str, TopicInfo]) -> PersistentKafkaError | None:
+        """The error for topics the user named that the source's ACLs hide, if any."""
+        hidden = [
+            t
+            for t in sorted(self.topic_filter.names - set(source_topics))
+            if self.topic_filter.should_replicate(t)
+        ]
+        refused = self.source.refused_topics(hidden)
+        if not refused:
+            return None
+        names = ", ".join(sorted(refused))
+        topics = f"topic{'s' if len(refused) > 1 else ''} {names}"
+        rights = "Describe, Read and DescribeConfigs" if self.sync_configs else "Describe and Read"
+        grant = f"{rights} on {topics}"
+        if self.group_id:
+            grant += f", and Read on consumer group {self.group_id}"
+        err = next(iter(refused.values()))
+        return access_error(err, self.source.conn, f"cannot see {topics} on", grant, role="source")
 
     def _grow_or_fail(self, m: TopicMapping, existing: TopicInfo, result: MirrorResult) -> None:
         message = (

@@ -189,6 +189,7 @@ class Store:
             instance_id=row.id,
             bootstrap_servers=row.bootstrap_servers,
             security=SecuritySpec.model_validate(row.security),
+            name=row.name,
         )
 
     # ---- tasks --------------------------------------------------------------------

@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 
 SlotKey = tuple[str, int]
 
+# A member that has run this long since its last (re)start counts as healthy again: its
+# next failure starts the backoff from the shortest wait, and the warning about the last
+# restart goes. Without it, every outage a task ever lived through would lengthen the
+# wait after the next one, up to max_backoff_s.
+HEALTHY_AFTER_S = 60.0
+
 
 @dataclass(frozen=True)
 class WorkerSettings:
@@ -75,6 +81,7 @@ class _Running:
     # Tells the aggregator that counters restarted from zero.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     failures: int = 0
+    started: float = field(default_factory=time.monotonic)
     persistent_error: str | None = None
     retry_at: float = 0.0
     last_error: str | None = None
@@ -154,12 +161,15 @@ class Worker:
                     self._start_member(key, task, topics)
             elif not run.thread.is_alive():
                 self._maybe_restart(key, task, topics, run)
-            elif topics != run.topics:
-                # New topics, or partitions added: the member rebalances onto them.
-                run.topics = topics
-                run.member.update_topics(
-                    topics.targets, topics.partitions, topics.partitions_at_start
-                )
+            else:
+                if topics != run.topics:
+                    # New topics, or partitions added: the member rebalances onto them.
+                    run.topics = topics
+                    run.member.update_topics(
+                        topics.targets, topics.partitions, topics.partitions_at_start
+                    )
+                if run.failures and time.monotonic() - run.started > HEALTHY_AFTER_S:
+                    run.failures, run.last_error = 0, None
         if wanted:  # after starting members: a new one must not run unthrottled
             self._apply_limits(wanted)
         self._prune_stopped()

@@ -1,0 +1,107 @@
+"""The sentences ksync shows for errors the instance's settings or ACLs cause, built from
+real confluent-kafka error objects (no broker: the end-to-end checks are in
+tests/e2e/test_security.py)."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, KafkaException
+
+from ksync.kafka.errors import (
+    PersistentKafkaError,
+    access_error,
+    kafka_error_in,
+    principal,
+    words,
+    wrap,
+)
+from ksync.spec import Connection, SecuritySpec
+
+SCRAM = Connection(
+    instance_id="ins-abc",
+    name="gz-prod",
+    bootstrap_servers="10.0.0.5:9092",
+    security=SecuritySpec(
+        protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512", username="sync", password="s3cret"
+    ),
+)
+PLAIN = Connection(instance_id="ins-def", bootstrap_servers="10.0.0.6:9092")
+
+
+def test_a_refused_password_names_the_instance_the_user_and_the_fields_to_patch():
+    err = KafkaError(
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+        "sasl_ssl://10.0.0.5:9092/bootstrap: SASL authentication error: Authentication failed "
+        "during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512 "
+        "(after 190ms in state AUTH_REQ)",
+    )
+    failure = access_error(err, SCRAM, "cannot connect to", role="source")
+    assert isinstance(failure, PersistentKafkaError)
+    text = str(failure)
+    assert text.startswith("cannot connect to the source instance ins-abc (gz-prod): ")
+    assert "user sync" in text and "invalid credentials" in text
+    assert "security.password" in text and "PATCH /api/v1/instances/ins-abc" in text
+    assert text.endswith("then start the task")
+    assert "s3cret" not in text and "after 190ms" not in text
+
+
+def test_an_unverified_certificate_asks_for_the_ca_pem_not_librdkafka_settings():
+    err = KafkaError(
+        KafkaError._SSL,
+        "ssl://10.0.0.5:9093/bootstrap: SSL handshake failed: error:0A000086:SSL routines::"
+        "certificate verify failed: broker certificate could not be verified, verify that "
+        "ssl.ca.location is correctly configured or root CA certificates are installed "
+        "(install ca-certificates package) (after 5ms in state SSL_HANDSHAKE)",
+    )
+    text = str(access_error(err, SCRAM, "cannot list the topics of"))
+    assert "certificate verify failed: broker certificate could not be verified" in text
+    assert "security.ca_pem" in text and "PATCH /api/v1/instances/ins-abc" in text
+    assert "ssl.ca.location" not in text and "ca-certificates" not in text
+
+
+def test_other_tls_failures_point_at_the_protocol_and_the_ca():
+    err = KafkaError(KafkaError._SSL, "SSL handshake failed: wrong version number")
+    text = str(access_error(err, SCRAM, "cannot connect to"))
+    assert "TLS failed" in text and "security.protocol" in text and "security.ca_pem" in text
+
+
+def test_a_missing_acl_names_the_principal_and_the_rights_to_grant():
+    err = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "Broker: Topic authorization failed")
+    text = str(
+        access_error(
+            err, SCRAM, "cannot read topic t partition 0 from", "Describe and Read on topic t", role="source"
+        )
+    )
+    assert "User:sync is not authorized" in text
+    assert "allow User:sync Describe and Read on topic t (kafka-acls.sh --add)" in text
+    anonymous = str(access_error(err, PLAIN, "cannot create topic t on", "Create on topic t"))
+    assert "User:ANONYMOUS" in anonymous and "instance ins-def:" in anonymous
+    assert principal(PLAIN) == "User:ANONYMOUS" and principal(SCRAM) == "User:sync"
+
+
+def test_errors_that_no_setting_causes_are_left_to_the_caller():
+    for code in (KafkaError._TRANSPORT, KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.MSG_SIZE_TOO_LARGE):
+        assert access_error(KafkaError(code, "x"), SCRAM, "cannot write to") is None
+
+
+def test_timings_are_dropped_so_one_problem_is_one_warning():
+    first = KafkaError(KafkaError._TRANSPORT, "b/1: Connect to ipv4#10.0.0.5:9092 failed: Connection refused (after 0ms in state CONNECT)")
+    again = KafkaError(
+        KafkaError._TRANSPORT,
+        "b/1: Connect to ipv4#10.0.0.5:9092 failed: Connection refused "
+        "(after 2ms in state CONNECT, 1 identical error(s) suppressed)",
+    )
+    assert words(first) == words(again) == "b/1: Connect to ipv4#10.0.0.5:9092 failed: Connection refused"
+    assert str(wrap(first, "source")) == str(wrap(again, "source"))
+
+
+def test_the_kafka_error_behind_a_callback_failure_is_found():
+    fatal = KafkaError(KafkaError.CLUSTER_AUTHORIZATION_FAILED, "Failed to acquire idempotence PID", fatal=True)
+    try:
+        try:
+            raise KafkaException(fatal)
+        except KafkaException as exc:
+            raise SystemError("<class 'logging.LogRecord'> returned a result with an exception set") from exc
+    except SystemError as exc:
+        found = kafka_error_in(exc)
+    assert found is not None and found.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
+    assert kafka_error_in(RuntimeError("unrelated")) is None
