@@ -1,0 +1,78 @@
+"""The loop check (`cycle_warnings`): a task that syncs the opposite way of another task
+between the same two Kafka clusters gets a warning naming that task. Pure: task and
+instance rows built in memory, no store, no broker.
+
+The check compares Kafka cluster ids, not instance ids: two instances registered for one
+cluster are the same cluster to a record.
+"""
+
+from __future__ import annotations
+
+from ksync.replication.provenance import cycle_warnings
+from ksync.store.tables import InstanceRow, TaskRow
+
+INSTANCES = {
+    "ins-a": InstanceRow(id="ins-a", cluster_id="cluster-A"),
+    "ins-b": InstanceRow(id="ins-b", cluster_id="cluster-B"),
+    "ins-c": InstanceRow(id="ins-c", cluster_id="cluster-C"),
+    "ins-a2": InstanceRow(id="ins-a2", cluster_id="cluster-A"),  # cluster A registered twice
+}
+
+
+def task(task_id: str, source: str, target: str, desired: str = "running") -> TaskRow:
+    return TaskRow(
+        id=task_id,
+        name=f"{task_id}-name",
+        desired=desired,
+        spec={
+            "source": {"instance_id": source, "topics": ["orders"]},
+            "target": {"instance_id": target},
+        },
+    )
+
+
+def warnings_for(mine: TaskRow, *others: TaskRow) -> list[str]:
+    return cycle_warnings(mine, [mine, *others], INSTANCES)
+
+
+def test_opposite_directions_between_two_clusters_warn_naming_the_other_task() -> None:
+    a_to_b, b_to_a = task("task-ab", "ins-a", "ins-b"), task("task-ba", "ins-b", "ins-a")
+    (warning,) = warnings_for(b_to_a, a_to_b)
+    assert warning == (
+        "this task and task task-ab (task-ab-name) sync in opposite directions between the "
+        "same two clusters: a sync loop; ksync copies each record once (the ksync-origin "
+        "header stops it from coming back)"
+    )
+    assert "task task-ba (task-ba-name)" in warnings_for(a_to_b, b_to_a)[0]
+
+
+def test_the_same_cluster_under_another_instance_id_still_closes_the_loop() -> None:
+    (warning,) = warnings_for(task("task-ba", "ins-b", "ins-a2"), task("task-ab", "ins-a", "ins-b"))
+    assert "task task-ab" in warning
+
+
+def test_tasks_that_do_not_close_a_loop_give_no_warning() -> None:
+    mine = task("task-ab", "ins-a", "ins-b")
+    assert warnings_for(mine) == []  # alone (it is in the list itself)
+    assert warnings_for(mine, task("task-ab2", "ins-a", "ins-b")) == []  # the same direction
+    assert warnings_for(mine, task("task-bc", "ins-b", "ins-c")) == []  # onward, not back
+    assert warnings_for(mine, task("task-ca", "ins-c", "ins-a")) == []  # into its source
+
+
+def test_a_deleted_task_closes_no_loop() -> None:
+    mine = task("task-ab", "ins-a", "ins-b")
+    assert warnings_for(mine, task("task-ba", "ins-b", "ins-a", desired="deleted")) == []
+    assert warnings_for(mine, task("task-ba", "ins-b", "ins-a", desired="paused")) != []
+
+
+def test_an_instance_that_no_longer_exists_closes_no_loop() -> None:
+    assert warnings_for(task("task-xb", "ins-gone", "ins-b"), task("task-bx", "ins-b", "ins-gone")) == []
+
+
+def test_each_task_in_the_opposite_direction_gets_its_own_warning() -> None:
+    mine = task("task-ab", "ins-a", "ins-b")
+    got = warnings_for(mine, task("task-ba1", "ins-b", "ins-a"), task("task-ba2", "ins-b", "ins-a2"))
+    assert [w.split(" (")[0] for w in got] == [
+        "this task and task task-ba1",
+        "this task and task task-ba2",
+    ]
