@@ -24,7 +24,11 @@ def admin(broker: KafkaCluster) -> InstanceAdmin:
 
 
 def create_topic(broker: KafkaCluster, name: str, partitions: int, configs: dict[str, str] | None = None) -> None:
-    admin(broker).create_topics([NewTopicPlan(name, partitions, 1, configs or {})])
+    """Create a topic and wait until the broker lists it: Kafka answers CreateTopics once
+    the controller committed it, a moment before the broker's metadata shows it."""
+    client = admin(broker)
+    client.create_topics([NewTopicPlan(name, partitions, 1, configs or {})])
+    wait_until(lambda: name in client.list_topics(include_internal=True), timeout_s=30, what=f"topic {name}")
 
 
 def producer(broker: KafkaCluster, **conf: Any) -> Producer:

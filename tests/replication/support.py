@@ -1,15 +1,30 @@
-"""Support for engine tests: member configs for the test brokers, members run in threads."""
+"""Support for engine tests: member configs for the shared test clusters, members run in
+threads, and Kafka users of a test's own with the ACLs it grants them."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialDeletion,
+    UserScramCredentialUpsertion,
+)
 from helpers import TEST_SESSION_TIMEOUT_MS, wait_until
+from pydantic import SecretStr
 
 from ksync.devkafka import KafkaCluster
 from ksync.replication.member import Member, MemberConfig, MemberState
-from ksync.spec import Connection
+from ksync.spec import Connection, SecuritySpec
 
 
 def connection(broker: KafkaCluster) -> Connection:
@@ -19,10 +34,8 @@ def connection(broker: KafkaCluster) -> Connection:
 def member_config(
     source: KafkaCluster, target: KafkaCluster, task_id: str, topics: dict[str, str], **kw: Any
 ) -> MemberConfig:
-    """A config for a member copying `topics` (source -> target name) from `source` to `target`.
-
-    The cluster ids are the brokers' `--cluster-id`, which is what tansu reports.
-    """
+    """A config for a member copying `topics` (source -> target name) from `source` to
+    `target`, over PLAINTEXT, with each cluster's own Kafka cluster id."""
     kw.setdefault("session_timeout_ms", TEST_SESSION_TIMEOUT_MS)
     kw.setdefault("commit_interval_s", 0.5)
     return MemberConfig(
@@ -74,3 +87,88 @@ class RunningMember:
         if self.error is not None:
             raise AssertionError(f"member {self.member.cfg.task_id} failed: {self.error!r}")
         return self.member.snapshot()
+
+
+# ---- users and ACLs of a test's own ----------------------------------------------------------
+#
+# The shared clusters' users (`ksync.devkafka.kafka.SUPER_USER`, `PLAIN_USER`) belong to every
+# test; a test that grants rights or revokes credentials makes a SCRAM user of its own, so
+# nothing it does reaches another test.
+
+
+def _admin(broker: KafkaCluster) -> AdminClient:
+    """A super user's admin client. Keep it in a variable until its futures are done: a
+    client that is collected fails them ("Broker handle destroyed")."""
+    return AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
+
+
+def set_scram_user(broker: KafkaCluster, user: str, password: str) -> None:
+    """Create `user` (SCRAM-SHA-512) or change its password, and wait until it can log in."""
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096)
+    upsert = UserScramCredentialUpsertion(user, info, password.encode())
+    client = _admin(broker)
+    for future in client.alter_user_scram_credentials([upsert]).values():
+        future.result(timeout=10)
+    wait_until(lambda: can_log_in(broker, user, password), timeout_s=30, what=f"{user} to log in")
+
+
+def delete_scram_user(broker: KafkaCluster, user: str) -> None:
+    """Revoke `user`'s credentials: new connections are refused from now on (open ones,
+    already authenticated, live on until they reconnect)."""
+    deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
+    client = _admin(broker)
+    for future in client.alter_user_scram_credentials([deletion]).values():
+        future.result(timeout=10)
+    wait_until(
+        lambda: not can_log_in(broker, user, "any"), timeout_s=30, what=f"{user} to be refused"
+    )
+
+
+def can_log_in(broker: KafkaCluster, user: str, password: str) -> bool:
+    """Whether a fresh SASL/SCRAM-SHA-512 connection as `user` is accepted."""
+    client = AdminClient(
+        {
+            "bootstrap.servers": broker.sasl_bootstrap,
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": user,
+            "sasl.password": password,
+            "log_level": 0,
+        }
+    )
+    try:
+        client.describe_cluster(request_timeout=5).result(timeout=6)
+    except (KafkaException, TimeoutError):
+        return False
+    return True
+
+
+def scram_connection(broker: KafkaCluster, user: str, password: str) -> Connection:
+    """How ksync reaches `broker` as `user` (SASL_PLAINTEXT, SCRAM-SHA-512)."""
+    security = SecuritySpec(
+        protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        username=user,
+        password=SecretStr(password),
+    )
+    return Connection(
+        instance_id=f"ins-{user}", bootstrap_servers=broker.sasl_bootstrap, security=security
+    )
+
+
+def grant(
+    broker: KafkaCluster,
+    user: str,
+    resource: ResourceType,
+    name: str,
+    operations: list[AclOperation],
+    pattern: ResourcePatternType = ResourcePatternType.LITERAL,
+) -> None:
+    """Allow `user` each of `operations` on `resource` `name` (from any host)."""
+    bindings = [
+        AclBinding(resource, name, pattern, f"User:{user}", "*", op, AclPermissionType.ALLOW)
+        for op in operations
+    ]
+    client = _admin(broker)
+    for future in client.create_acls(bindings).values():
+        future.result(timeout=10)

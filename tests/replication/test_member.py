@@ -42,16 +42,11 @@ class Rec:
     timestamp: int = 0
 
 
-def produce(broker: KafkaCluster, topic: str, records: list[Rec], single_batches: int = 0) -> None:
-    """Write `records` in order; the last `single_batches` each go in a batch of their own.
-
-    Single-record batches at the end matter for the test broker's `latest` answer, which
-    is the base offset of the last batch + 1 (DESIGN.md "Test brokers").
-    """
+def produce(broker: KafkaCluster, topic: str, records: list[Rec]) -> None:
+    """Write `records` in order and wait until the broker acknowledged every one."""
     errors: list[Any] = []
     p = producer(broker, **{"message.max.bytes": 20_000_000})
-    cut = len(records) - single_batches
-    for i, r in enumerate(records):
+    for r in records:
         p.produce(
             topic,
             r.value,
@@ -61,8 +56,6 @@ def produce(broker: KafkaCluster, topic: str, records: list[Rec], single_batches
             headers=r.headers,
             on_delivery=lambda err, _msg: errors.append(err) if err is not None else None,
         )
-        if i >= cut - 1:
-            p.flush(30)
     assert p.flush(30) == 0
     assert errors == []
 
@@ -126,14 +119,12 @@ def fidelity_records(topic: str, partitions: int, count: int) -> list[Rec]:
 
 
 def test_every_record_keeps_partition_order_key_value_timestamp_and_headers(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
-    layout = {"fid-a": 3, "fid-b": 2}
-    sources = {
-        "fid-a": fidelity_records("fid-a", 3, 2400),
-        "fid-b": fidelity_records("fid-b", 2, 1600),
-    }
+    a, b = f"fid-a-{unique}", f"fid-b-{unique}"
+    layout = {a: 3, b: 2}
+    sources = {a: fidelity_records(a, 3, 2400), b: fidelity_records(b, 2, 1600)}
     for topic, parts in layout.items():
         create_topic(src, topic, parts)
         create_topic(dst, f"copy.{topic}", parts)
@@ -172,20 +163,21 @@ def test_murmur2_reference_values() -> None:
 
 
 def test_without_keep_partition_records_are_routed_by_key_with_murmur2(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "kp-src", 3)
-    create_topic(dst, "kp-dst", 5)
+    source, target = f"kp-src-{unique}", f"kp-dst-{unique}"
+    create_topic(src, source, 3)
+    create_topic(dst, target, 5)
     # The same key is written to different source partitions: only routing by key puts
     # every copy of it in one target partition.
     records = [Rec(i % 3, f"user-{i % 120}".encode(), f"v{i}".encode()) for i in range(600)]
     records += [Rec(i % 3, None, f"nokey{i}".encode()) for i in range(30)]
-    produce(src, "kp-src", records)
+    produce(src, source, records)
 
-    run_member(member_config(src, dst, task_id(), {"kp-src": "kp-dst"}, keep_partition=False))
+    run_member(member_config(src, dst, task_id(), {source: target}, keep_partition=False))
 
-    got = read_all(dst, "kp-dst", 5, len(records))
+    got = read_all(dst, target, 5, len(records))
     keyed: dict[bytes, set[int]] = {}
     for p, msgs in got.items():
         for m in msgs:
@@ -200,18 +192,20 @@ def test_without_keep_partition_records_are_routed_by_key_with_murmur2(
 
 
 def test_a_10mb_record_is_copied_intact(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "big", 1)
-    create_topic(dst, "big", 1)
+    topic = f"big-{unique}"
+    # Kafka's default limit is 1 MB a batch: both topics allow the record, as a user's would.
+    for broker in (src, dst):
+        create_topic(broker, topic, 1, {"max.message.bytes": str(20 * 1024 * 1024)})
     big = bytes(range(256)) * (10 * 1024 * 1024 // 256 - 64)
     records = [Rec(0, b"small", b"before"), Rec(0, b"big", big), Rec(0, b"small", b"after")]
-    produce(src, "big", records)
+    produce(src, topic, records)
 
-    run_member(member_config(src, dst, task_id(), {"big": "big"}))
+    run_member(member_config(src, dst, task_id(), {topic: topic}))
 
-    got = read_all(dst, "big", 1, 3)[0]
+    got = read_all(dst, topic, 1, 3)[0]
     assert [m.value() for m in got] == [b"before", big, b"after"]
 
 
@@ -219,32 +213,33 @@ def test_a_10mb_record_is_copied_intact(
 
 
 def test_stop_commits_the_end_of_every_partition_and_a_restart_copies_only_new_records(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "cp", 3)
-    create_topic(dst, "cp", 3)
+    topic = f"cp-{unique}"
+    create_topic(src, topic, 3)
+    create_topic(dst, topic, 3)
     old = [Rec(i % 3, None, f"old-{i}".encode()) for i in range(900)]
-    produce(src, "cp", old)
+    produce(src, topic, old)
     # No periodic checkpoint within the test: only the start commit and stop() commit.
-    cfg = member_config(src, dst, task_id(), {"cp": "cp"}, commit_interval_s=3600.0)
+    cfg = member_config(src, dst, task_id(), {topic: topic}, commit_interval_s=3600.0)
 
     first = run_member(cfg)
-    read_all(dst, "cp", 3, 900)
+    read_all(dst, topic, 3, 900)
     first.stop()
-    assert committed(src, cfg.group_id, "cp", 3) == {0: 300, 1: 300, 2: 300}
+    assert committed(src, cfg.group_id, topic, 3) == {0: 300, 1: 300, 2: 300}
 
     second = run_member(cfg)  # same task: same group, resumes from the commits
     second.wait_assigned(3)
     new = [Rec(i % 3, None, f"new-{i}".encode()) for i in range(90)]
-    produce(src, "cp", new)
+    produce(src, topic, new)
     # Per-partition order: a replay of old records would sit before the new ones, so once
     # the new ones are there, every duplicate would be there too.
-    got = read_all(dst, "cp", 3, 990)
+    got = read_all(dst, topic, 3, 990)
     for p in range(3):
         assert values(got[p]) == [r.value for r in old + new if r.partition == p], p
     assert second.stop().records_total == 90
-    assert committed(src, cfg.group_id, "cp", 3) == {0: 330, 1: 330, 2: 330}
+    assert committed(src, cfg.group_id, topic, 3) == {0: 330, 1: 330, 2: 330}
 
 
 # ---- a target that stops acknowledging -----------------------------------------------------
@@ -283,35 +278,37 @@ def stalled_target(
 
 
 def test_a_stalled_target_holds_the_member_at_its_bound_and_everything_arrives_once_it_is_back(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
+    topic = f"stall-{unique}"
     records = [Rec(i % 2, f"k{i}".encode(), f"stall-{i}".encode()) for i in range(4000)]
-    with stalled_target(brokers, run_member, "stall", records) as (member, cfg, stalled):
+    with stalled_target(brokers, run_member, topic, records) as (member, cfg, stalled):
         # Only whole batches count, and none can finish beyond what the queue holds: the
         # member waits for room instead of buffering the source in memory.
         assert 0 <= stalled.records_total <= STALL_BOUND
-        assert stalled.committed == {("stall", 0): 0, ("stall", 1): 0}
+        assert stalled.committed == {(topic, 0): 0, (topic, 1): 0}
 
-    got = read_all(dst, "stall", 2, len(records))
+    got = read_all(dst, topic, 2, len(records))
     for p, recs in by_partition(records, 2).items():
         assert values(got[p]) == [r.value for r in recs], p
     assert member.stop().records_total == len(records)
-    assert committed(src, cfg.group_id, "stall", 2) == {0: 2000, 1: 2000}
+    assert committed(src, cfg.group_id, topic, 2) == {0: 2000, 1: 2000}
 
 
 def test_a_member_stopped_during_a_stall_commits_nothing_and_its_successor_copies_everything(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
+    topic = f"stall-stop-{unique}"
     records = [Rec(i % 2, None, f"ss-{i}".encode()) for i in range(3000)]
-    with stalled_target(brokers, run_member, "stall-stop", records) as (first, cfg, _):
+    with stalled_target(brokers, run_member, topic, records) as (first, cfg, _):
         # Half a batch is queued: committing positions now would skip the other half.
         assert first.stop().state == "stopped"
-        assert committed(src, cfg.group_id, "stall-stop", 2) == {0: 0, 1: 0}
+        assert committed(src, cfg.group_id, topic, 2) == {0: 0, 1: 0}
 
     second = run_member(cfg)  # the same task: resumes from the last commit
-    got = read_all(dst, "stall-stop", 2, len(records))
+    got = read_all(dst, topic, 2, len(records))
     for p, recs in by_partition(records, 2).items():
         # What the first member had already sent may land too (at-least-once): a replay
         # from the last commit, so the partition ends with the whole source in order.
@@ -320,14 +317,14 @@ def test_a_member_stopped_during_a_stall_commits_nothing_and_its_successor_copie
         replayed = len(have) - len(want)
         assert replayed >= 0 and have[replayed:] == want and have[:replayed] == want[:replayed], p
     assert second.stop().records_total == len(records)
-    assert committed(src, cfg.group_id, "stall-stop", 2) == {0: 1500, 1: 1500}
+    assert committed(src, cfg.group_id, topic, 2) == {0: 1500, 1: 1500}
 
 
 def test_settings_the_client_refuses_fail_the_member_naming_the_instance(
     brokers: tuple[KafkaCluster, KafkaCluster],
 ) -> None:
     src, dst = brokers
-    cfg = member_config(src, dst, task_id(), {"never": "never"})
+    cfg = member_config(src, dst, task_id(), {"never-created": "never-created"})
     not_pem = SecuritySpec(protocol="SSL", ca_pem=SecretStr("not a certificate"))
     target = Connection(instance_id="ins-notpem", bootstrap_servers=dst.bootstrap, security=not_pem)
     member = Member(dataclasses.replace(cfg, target=target))
@@ -342,105 +339,58 @@ def test_settings_the_client_refuses_fail_the_member_naming_the_instance(
 
 
 def test_latest_start_copies_only_records_produced_after_the_start(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "lt", 2)
-    create_topic(dst, "lt", 2)
-    # The last 6 records go in single-record batches so the broker's `latest` (base offset
-    # of the last batch + 1) is the true end (DESIGN.md "Test brokers").
-    produce(
-        src, "lt", [Rec(i % 2, None, f"old-{i}".encode()) for i in range(206)], single_batches=6
-    )
-    cfg = member_config(src, dst, task_id(), {"lt": "lt"}, start=StartPoint(type="latest"))
+    topic = f"lt-{unique}"
+    create_topic(src, topic, 2)
+    create_topic(dst, topic, 2)
+    produce(src, topic, [Rec(i % 2, None, f"old-{i}".encode()) for i in range(206)])
+    cfg = member_config(src, dst, task_id(), {topic: topic}, start=StartPoint(type="latest"))
 
     member = run_member(cfg)
     member.wait_assigned(2)
     # The resolved start is committed at once, so a restart cannot re-resolve it later.
-    assert committed(src, cfg.group_id, "lt", 2) == {0: 103, 1: 103}
+    assert committed(src, cfg.group_id, topic, 2) == {0: 103, 1: 103}
     new = [Rec(i % 2, None, f"new-{i}".encode()) for i in range(40)]
-    produce(src, "lt", new)
+    produce(src, topic, new)
 
-    got = read_all(dst, "lt", 2, 40)
+    got = read_all(dst, topic, 2, 40)
     for p in range(2):
         assert values(got[p]) == [r.value for r in new if r.partition == p], p
 
 
-class _OffsetsForTimesSpy:
-    """Stands in for the consumer inside `_resolve_start`: records the timestamp query and
-    answers it with chosen offsets; everything else goes to the real consumer."""
-
-    def __init__(self, consumer: Consumer, answers: dict[int, int]) -> None:
-        self._consumer = consumer
-        self._answers = answers
-        self.queries: list[list[tuple[str, int, int]]] = []
-
-    def offsets_for_times(
-        self, partitions: list[TopicPartition], timeout: float = -1
-    ) -> list[TopicPartition]:
-        self.queries.append(sorted((tp.topic, tp.partition, tp.offset) for tp in partitions))
-        return [
-            TopicPartition(tp.topic, tp.partition, self._answers[tp.partition]) for tp in partitions
-        ]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._consumer, name)
-
-
-class _SpiedMember(Member):
-    def __init__(self, cfg: MemberConfig, answers: dict[int, int]) -> None:
-        super().__init__(cfg)
-        self.answers = answers
-        self.seen_consumers: list[Any] = []
-        self.spies: list[_OffsetsForTimesSpy] = []
-
-    def _resolve_start(
-        self, consumer: Consumer, partitions: list[TopicPartition]
-    ) -> list[TopicPartition]:
-        self.seen_consumers.append(consumer)
-        spy = _OffsetsForTimesSpy(consumer, self.answers)
-        self.spies.append(spy)
-        return super()._resolve_start(spy, partitions)  # type: ignore[arg-type]
-
-
-def test_timestamp_start_queries_the_timestamp_per_partition_and_starts_at_the_answers(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+def test_timestamp_start_begins_each_partition_at_its_first_record_at_or_after_the_timestamp(
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
-    """Tested at the seam: the test broker answers every timestamp lookup with offset 0, so
-    a real lookup cannot tell a right query from a wrong one. `Consumer.offsets_for_times`
-    is a C method that cannot be patched, so the consumer handed to `_resolve_start` is
-    wrapped: the wrapper records the query ksync sends (each partition must carry the
-    task's timestamp) and answers with chosen offsets, including -1 ("no record at or
-    after it"), which must start that partition at its end. The member must then copy
-    exactly from those offsets."""
+    """Kafka's own lookup (ListOffsets by time) decides: partition 0 has records on both
+    sides of T (one exactly at T, which is copied), partition 1 only after it, partition
+    2 only before it (no record at or after T: it starts at its end)."""
     src, dst = brokers
-    create_topic(src, "ts", 3)
-    create_topic(dst, "ts", 3)
-    old = [Rec(i % 3, None, f"old-{i}".encode(), timestamp=BASE_TS + i) for i in range(90)]
-    # Single-record batches at the end: partition 2 starts at the (uncached) end offset.
-    produce(src, "ts", old, single_batches=6)
-    ts = BASE_TS + 30
-    answers = {0: 10, 1: 0, 2: -1}
-    member = _SpiedMember(
-        member_config(
-            src, dst, task_id(), {"ts": "ts"}, start=StartPoint(type="timestamp", timestamp_ms=ts)
-        ),
-        answers,
+    topic = f"ts-{unique}"
+    create_topic(src, topic, 3)
+    create_topic(dst, topic, 3)
+    ts = BASE_TS + 100
+    old = (
+        [Rec(0, None, f"p0-{k}".encode(), timestamp=BASE_TS + k * 10) for k in range(30)]
+        + [Rec(1, None, f"p1-{k}".encode(), timestamp=ts + 1000 + k) for k in range(30)]
+        + [Rec(2, None, f"p2-{k}".encode(), timestamp=BASE_TS + k) for k in range(30)]
     )
+    produce(src, topic, old)
+    start = StartPoint(type="timestamp", timestamp_ms=ts)
+    cfg = member_config(src, dst, task_id(), {topic: topic}, start=start)
 
-    running = run_member(member)
+    running = run_member(cfg)
     running.wait_assigned(3)
-    assert all(isinstance(c, Consumer) for c in member.seen_consumers)
-    assert [q for spy in member.spies for q in spy.queries] == [
-        [("ts", 0, ts), ("ts", 1, ts), ("ts", 2, ts)]
-    ]
+    # The resolved starts are committed at once: p0 at its record stamped T.
+    assert committed(src, cfg.group_id, topic, 3) == {0: 10, 1: 0, 2: 30}
 
     new = [Rec(i % 3, None, f"new-{i}".encode()) for i in range(15)]
-    produce(src, "ts", new)
+    produce(src, topic, new)
     old_p = by_partition(old, 3)
     new_p = by_partition(new, 3)
     expected = {0: old_p[0][10:] + new_p[0], 1: old_p[1] + new_p[1], 2: new_p[2]}
-    got = read_all(dst, "ts", 3, sum(len(v) for v in expected.values()))
+    got = read_all(dst, topic, 3, sum(len(v) for v in expected.values()))
     for p in range(3):
         assert values(got[p]) == [r.value for r in expected[p]], p
 
@@ -449,22 +399,23 @@ def test_timestamp_start_queries_the_timestamp_per_partition_and_starts_at_the_a
 
 
 def test_records_first_written_on_the_target_are_skipped_and_foreign_origins_kept(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "loop1", 1)
-    create_topic(dst, "loop1", 1)
+    topic = f"loop1-{unique}"
+    create_topic(src, topic, 1)
+    create_topic(dst, topic, 1)
     records = [
         Rec(0, None, b"from-target", [("a", b"1"), (ORIGIN_HEADER, dst.cluster_id.encode())]),
         Rec(0, None, b"from-third", [(ORIGIN_HEADER, b"third-cluster"), ("a", b"2")]),
         Rec(0, None, b"plain"),
         Rec(0, None, b"marker", [("x", b"y")]),
     ]
-    produce(src, "loop1", records)
+    produce(src, topic, records)
 
-    member = run_member(member_config(src, dst, task_id(), {"loop1": "loop1"}))
+    member = run_member(member_config(src, dst, task_id(), {topic: topic}))
 
-    got = read_all(dst, "loop1", 1, 3)[0]
+    got = read_all(dst, topic, 1, 3)[0]
     assert [(m.value(), m.headers()) for m in got] == [
         (b"from-third", [(ORIGIN_HEADER, b"third-cluster"), ("a", b"2"), (VIA_HEADER, src.cluster_id.encode())]),
         (b"plain", [(ORIGIN_HEADER, src.cluster_id.encode())]),
@@ -475,18 +426,19 @@ def test_records_first_written_on_the_target_are_skipped_and_foreign_origins_kep
 
 
 def test_two_way_sync_on_the_same_topic_names_copies_each_record_once(
-    fresh_brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
-    a, b = fresh_brokers
+    a, b = brokers
+    ring = f"ring-{unique}"  # the same name on both clusters, new to both
     for broker in (a, b):
-        create_topic(broker, "ring", 2)
+        create_topic(broker, ring, 2)
     from_a = [Rec(i % 2, f"k{i}".encode(), f"a-{i}".encode()) for i in range(300)]
     from_b = [Rec(i % 2, f"k{i}".encode(), f"b-{i}".encode()) for i in range(200)]
-    produce(a, "ring", from_a)
-    produce(b, "ring", from_b)
+    produce(a, ring, from_a)
+    produce(b, ring, from_b)
 
-    ab = run_member(member_config(a, b, task_id(), {"ring": "ring"}))
-    ba = run_member(member_config(b, a, task_id(), {"ring": "ring"}))
+    ab = run_member(member_config(a, b, task_id(), {ring: ring}))
+    ba = run_member(member_config(b, a, task_id(), {ring: ring}))
 
     # Settled: each member has read its side's originals and every copy the other wrote.
     def settled() -> bool:
@@ -502,7 +454,7 @@ def test_two_way_sync_on_the_same_topic_names_copies_each_record_once(
     assert (s_ba.records_total, s_ba.skipped_loop_total) == (200, 300)
     everything = Counter(r.value for r in from_a + from_b)
     for broker, copied, origin in ((a, "b-", b), (b, "a-", a)):
-        msgs = [m for ms in read_all(broker, "ring", 2, 500).values() for m in ms]
+        msgs = [m for ms in read_all(broker, ring, 2, 500).values() for m in ms]
         assert Counter(m.value() for m in msgs) == everything, broker.cluster_id
         for m in msgs:
             if m.value().startswith(copied.encode()):
@@ -512,29 +464,30 @@ def test_two_way_sync_on_the_same_topic_names_copies_each_record_once(
 
 
 def test_a_record_from_a_third_cluster_crosses_a_two_way_pair_once(
-    fresh_brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     """C->A plus A<->B: a record whose origin is C reaches B once and never comes back to A.
 
     The origin header alone cannot stop it (its origin is neither A nor B); `ksync-via`
     records that it was copied from A, so B->A skips it.
     """
-    a, b = fresh_brokers
+    a, b = brokers
+    tri = f"tri-{unique}"
     for broker in (a, b):
-        create_topic(broker, "tri", 1)
+        create_topic(broker, tri, 1)
     from_c = [Rec(0, None, f"c-{i}".encode(), [(ORIGIN_HEADER, b"cluster-c")]) for i in range(50)]
-    produce(a, "tri", from_c)
+    produce(a, tri, from_c)
 
-    ab = run_member(member_config(a, b, task_id(), {"tri": "tri"}))
-    ba = run_member(member_config(b, a, task_id(), {"tri": "tri"}))
+    ab = run_member(member_config(a, b, task_id(), {tri: tri}))
+    ba = run_member(member_config(b, a, task_id(), {tri: tri}))
 
     wait_until(
         lambda: ab.snapshot().records_total == 50 and ba.snapshot().skipped_loop_total == 50,
         timeout_s=60,
         what="B->A to see and skip every copy",
     )
-    on_a = read_all(a, "tri", 1, 50)[0]
-    on_b = read_all(b, "tri", 1, 50)[0]
+    on_a = read_all(a, tri, 1, 50)[0]
+    on_b = read_all(b, tri, 1, 50)[0]
     assert [m.value() for m in on_a] == [r.value for r in from_c]  # nothing came back
     assert [m.value() for m in on_b] == [r.value for r in from_c]
     assert all(
@@ -548,29 +501,30 @@ def test_a_record_from_a_third_cluster_crosses_a_two_way_pair_once(
 
 
 def test_update_topics_with_an_added_topic_starts_copying_it(
-    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
     src, dst = brokers
-    for topic in ("sw-a", "sw-b"):
+    sw_a, sw_b = f"sw-a-{unique}", f"sw-b-{unique}"
+    for topic in (sw_a, sw_b):
         create_topic(src, topic, 2)
         create_topic(dst, topic, 2)
     a1 = [Rec(i % 2, None, f"a1-{i}".encode()) for i in range(20)]
     b1 = [Rec(i % 2, None, f"b1-{i}".encode()) for i in range(20)]
-    produce(src, "sw-a", a1)
-    produce(src, "sw-b", b1)
+    produce(src, sw_a, a1)
+    produce(src, sw_b, b1)
 
-    member = run_member(member_config(src, dst, task_id(), {"sw-a": "sw-a"}))
-    read_all(dst, "sw-a", 2, 20)
-    assert member.snapshot().partitions == [("sw-a", 0), ("sw-a", 1)]
+    member = run_member(member_config(src, dst, task_id(), {sw_a: sw_a}))
+    read_all(dst, sw_a, 2, 20)
+    assert member.snapshot().partitions == [(sw_a, 0), (sw_a, 1)]
 
-    member.member.update_topics({"sw-a": "sw-a", "sw-b": "sw-b"})
+    member.member.update_topics({sw_a: sw_a, sw_b: sw_b})
     member.wait_assigned(4)
     a2 = [Rec(i % 2, None, f"a2-{i}".encode()) for i in range(10)]
     b2 = [Rec(i % 2, None, f"b2-{i}".encode()) for i in range(10)]
-    produce(src, "sw-a", a2)
-    produce(src, "sw-b", b2)
+    produce(src, sw_a, a2)
+    produce(src, sw_b, b2)
 
-    for topic, recs in (("sw-b", b1 + b2), ("sw-a", a1 + a2)):
+    for topic, recs in ((sw_b, b1 + b2), (sw_a, a1 + a2)):
         got = read_all(dst, topic, 2, len(recs))
         for p in range(2):
             assert values(got[p]) == [r.value for r in recs if r.partition == p], (topic, p)

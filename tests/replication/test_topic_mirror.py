@@ -1,24 +1,32 @@
 """TopicMirror against two real brokers: creating target topics with the source's attributes.
 
-The test broker answers DescribeConfigs with only the keys that were set, each marked
-DEFAULT_CONFIG (DESIGN.md "Test brokers"); `InstanceAdmin.topic_configs` reads such a
-sparse answer as the explicitly set configs. The broker does not support CreatePartitions,
-so every attempt to grow a target topic fails here.
+Kafka's DescribeConfigs lists every topic key, defaults included; the configs a user set
+are the DYNAMIC_TOPIC_CONFIG ones, which is what `InstanceAdmin.topic_configs` returns and
+what these tests compare. Replication factors above 1 need clusters of several brokers:
+they are tested where the test clusters have them.
 """
 
 from __future__ import annotations
 
 import pytest
-from confluent_kafka.admin import ConfigEntry, ConfigSource
-from helpers import admin, create_topic
+from confluent_kafka.admin import (
+    AclOperation,
+    ConfigEntry,
+    ConfigSource,
+    ResourcePatternType,
+    ResourceType,
+)
+from helpers import admin, create_topic, wait_until
 
 from ksync.devkafka import KafkaCluster
-from ksync.kafka.admin import NewTopicPlan, _explicit_configs
+from ksync.kafka.admin import InstanceAdmin, _explicit_configs
 from ksync.kafka.errors import PersistentKafkaError
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.topic_filter import TopicFilter
 from ksync.replication.topic_mirror import TopicMirror, mirrored_configs
 from ksync.spec import SourceSpec
+
+from .support import grant, scram_connection, set_scram_user
 
 COPIED = {
     "retention.ms": "3600000",
@@ -27,10 +35,11 @@ COPIED = {
     "compression.type": "zstd",
 }
 EXCLUDED = {
-    "min.insync.replicas": "2",
+    "min.insync.replicas": "1",
     "unclean.leader.election.enable": "true",
     "message.timestamp.type": "LogAppendTime",
-    "message.timestamp.difference.max.ms": "60000",
+    "message.timestamp.before.max.ms": "60000",
+    "message.timestamp.after.max.ms": "60000",
     "leader.replication.throttled.replicas": "*",
     "follower.replication.throttled.replicas": "*",
 }
@@ -44,12 +53,13 @@ def mirror(
     prefix: str = "bk",
     keep_partition: bool = True,
     sync_configs: bool = True,
+    target: InstanceAdmin | None = None,
 ) -> TopicMirror:
     src, dst = brokers
     spec = SourceSpec(instance_id="ins-src", topics=topics or [], topic_regex=regex)
     return TopicMirror(
         source=admin(src),
-        target=admin(dst),
+        target=target or admin(dst),
         policy=ReplicationPolicy(prefix=prefix),
         topic_filter=TopicFilter.from_spec(spec),
         keep_partition=keep_partition,
@@ -63,128 +73,183 @@ def test_mirrored_configs_drops_exactly_the_exclusion_list() -> None:
 
 
 def test_missing_target_topics_get_partitions_rf_and_set_configs_minus_exclusions(
-    brokers: tuple[KafkaCluster, KafkaCluster],
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "tm-cfg", 3, {**COPIED, **EXCLUDED})
-    # The test broker accepts any replication factor on its single node: RF 3 must become
-    # min(3, target brokers = 1).
-    admin(src).create_topics([NewTopicPlan("tm-rf3", 2, 3)])
-    create_topic(src, "tm-unselected", 1)
+    cfg, plain = f"tm-cfg-{unique}", f"tm-plain-{unique}"
+    create_topic(src, cfg, 3, {**COPIED, **EXCLUDED})
+    create_topic(src, plain, 2)
+    create_topic(src, f"tm-unselected-{unique}", 1)
 
-    result = mirror(brokers, regex="tm-(cfg|rf3)").reconcile()
+    result = mirror(brokers, regex=f"tm-(cfg|plain)-{unique}").reconcile()
 
-    assert sorted(result.created) == ["bk.tm-cfg", "bk.tm-rf3"]
+    assert sorted(result.created) == [f"bk.{cfg}", f"bk.{plain}"]
     assert result.warnings == []
     assert [m.as_json() for m in result.mappings] == [
-        {"source": "tm-cfg", "target": "bk.tm-cfg", "partitions": 3},
-        {"source": "tm-rf3", "target": "bk.tm-rf3", "partitions": 2},
+        {"source": cfg, "target": f"bk.{cfg}", "partitions": 3},
+        {"source": plain, "target": f"bk.{plain}", "partitions": 2},
     ]
     target = admin(dst).list_topics()
-    assert (target["bk.tm-cfg"].partitions, target["bk.tm-cfg"].replication_factor) == (3, 1)
-    assert (target["bk.tm-rf3"].partitions, target["bk.tm-rf3"].replication_factor) == (2, 1)
-    assert "bk.tm-unselected" not in target
-    assert admin(dst).topic_configs(["bk.tm-cfg"]) == {"bk.tm-cfg": COPIED}
-    assert admin(dst).topic_configs(["bk.tm-rf3"]) == {"bk.tm-rf3": {}}
+    assert (target[f"bk.{cfg}"].partitions, target[f"bk.{cfg}"].replication_factor) == (3, 1)
+    assert (target[f"bk.{plain}"].partitions, target[f"bk.{plain}"].replication_factor) == (2, 1)
+    assert f"bk.tm-unselected-{unique}" not in target
+    assert admin(dst).topic_configs([f"bk.{cfg}"]) == {f"bk.{cfg}": COPIED}
+    assert admin(dst).topic_configs([f"bk.{plain}"]) == {f"bk.{plain}": {}}
 
-    again = mirror(brokers, regex="tm-(cfg|rf3)").reconcile()
+    again = mirror(brokers, regex=f"tm-(cfg|plain)-{unique}").reconcile()
     assert again.created == []
     assert again.warnings == []
 
 
 def test_internal_topics_are_never_mirrored_even_when_listed(
-    brokers: tuple[KafkaCluster, KafkaCluster],
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "__tm-internal", 1)  # the test broker accepts any name
-    create_topic(src, "tm-listed", 1)
+    internal, listed = f"__tm-internal-{unique}", f"tm-listed-{unique}"
+    create_topic(src, internal, 1)  # Kafka allows the name; only ksync's rule keeps it out
+    create_topic(src, listed, 1)
 
-    result = mirror(brokers, topics=["__tm-internal", "tm-listed"], prefix="").reconcile()
+    result = mirror(brokers, topics=[internal, listed], prefix="").reconcile()
 
-    assert result.created == ["tm-listed"]
-    assert "__tm-internal" not in admin(dst).list_topics(include_internal=True)
+    assert result.created == [listed]
+    assert internal not in admin(dst).list_topics(include_internal=True)
 
 
 def test_configs_are_not_copied_when_config_sync_is_off(
-    brokers: tuple[KafkaCluster, KafkaCluster],
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "tm-nosync", 2, COPIED)
+    topic = f"tm-nosync-{unique}"
+    create_topic(src, topic, 2, COPIED)
 
-    result = mirror(brokers, topics=["tm-nosync"], sync_configs=False).reconcile()
+    result = mirror(brokers, topics=[topic], sync_configs=False).reconcile()
 
-    assert result.created == ["bk.tm-nosync"]
-    assert admin(dst).topic_configs(["bk.tm-nosync"]) == {"bk.tm-nosync": {}}
+    assert result.created == [f"bk.{topic}"]
+    assert admin(dst).topic_configs([f"bk.{topic}"]) == {f"bk.{topic}": {}}
 
 
-def test_a_target_with_fewer_partitions_fails_under_keep_partition(
-    brokers: tuple[KafkaCluster, KafkaCluster],
+# ---- a target topic with fewer partitions than its source ------------------------------------
+
+
+@pytest.mark.parametrize("keep_partition", [True, False])
+def test_a_target_with_fewer_partitions_is_grown_to_the_source_count(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str, keep_partition: bool
 ) -> None:
     src, dst = brokers
-    create_topic(src, "tm-few", 3)
-    create_topic(dst, "bk.tm-few", 1)
+    topic = f"tm-grow-{unique}"
+    create_topic(src, topic, 3)
+    create_topic(dst, f"bk.{topic}", 1)
+
+    result = mirror(brokers, topics=[topic], keep_partition=keep_partition).reconcile()
+
+    assert result.warnings == [] and result.created == []
+    assert result.mappings[0].partitions == 3
+    assert admin(dst).list_topics()[f"bk.{topic}"].partitions == 3
+
+
+def target_without_alter(dst: KafkaCluster, unique: str) -> InstanceAdmin:
+    """The target as a user with every right on this test's `bk.<unique>-` topics but
+    Alter, which adding partitions needs: Kafka refuses the growth."""
+    user, password = f"mirror-{unique}", f"secret-{unique}"
+    set_scram_user(dst, user, password)
+    rights = [
+        AclOperation.DESCRIBE,
+        AclOperation.DESCRIBE_CONFIGS,
+        AclOperation.ALTER_CONFIGS,
+        AclOperation.CREATE,
+        AclOperation.READ,
+        AclOperation.WRITE,
+    ]
+    grant(dst, user, ResourceType.TOPIC, f"bk.{unique}-", rights, ResourcePatternType.PREFIXED)
+    target = InstanceAdmin(scram_connection(dst, user, password))
+    wait_until(
+        lambda: f"bk.{unique}-few" in target.list_topics(),
+        timeout_s=30,
+        what=f"the ACLs of {user} to apply",
+    )
+    return target
+
+
+def test_a_target_that_cannot_grow_fails_under_keep_partition(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+) -> None:
+    src, dst = brokers
+    topic = f"{unique}-few"
+    create_topic(src, topic, 3)
+    create_topic(dst, f"bk.{topic}", 1)
+    target = target_without_alter(dst, unique)
 
     with pytest.raises(PersistentKafkaError) as info:
-        mirror(brokers, topics=["tm-few"]).reconcile()
+        mirror(brokers, topics=[topic], target=target).reconcile()
 
     message = str(info.value)
-    assert "target topic bk.tm-few has 1 partitions but source topic tm-few has 3" in message
-    # The grow attempt was made and its failure (no CreatePartitions here) is in the words.
+    assert f"target topic bk.{topic} has 1 partitions but source topic {topic} has 3" in message
+    # The grow attempt was made, and Kafka's reason for refusing it is in the words.
     assert "adding partitions failed" in message
+    assert "Topic authorization failed" in message, message
     assert "keep_partition" in message
-    assert admin(dst).list_topics()["bk.tm-few"].partitions == 1
+    assert admin(dst).list_topics()[f"bk.{topic}"].partitions == 1
 
 
-def test_a_target_with_fewer_partitions_is_a_warning_without_keep_partition(
-    brokers: tuple[KafkaCluster, KafkaCluster],
+def test_a_target_that_cannot_grow_is_a_warning_without_keep_partition(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "tm-few-ok", 3)
-    create_topic(dst, "bk.tm-few-ok", 1)
-    create_topic(src, "tm-few-new", 2)
+    few, new = f"{unique}-few", f"{unique}-new"
+    create_topic(src, few, 3)
+    create_topic(dst, f"bk.{few}", 1)
+    create_topic(src, new, 2)
+    target = target_without_alter(dst, unique)
 
-    result = mirror(brokers, topics=["tm-few-ok", "tm-few-new"], keep_partition=False).reconcile()
+    result = mirror(brokers, topics=[few, new], keep_partition=False, target=target).reconcile()
 
     assert len(result.warnings) == 1
     assert (
-        "target topic bk.tm-few-ok has 1 partitions but source topic tm-few-ok has 3"
+        f"target topic bk.{few} has 1 partitions but source topic {few} has 3"
         in (result.warnings[0])
     )
-    assert result.created == ["bk.tm-few-new"]  # the other topic is not held up
+    assert result.created == [f"bk.{new}"]  # the other topic is not held up
+    assert admin(dst).list_topics()[f"bk.{few}"].partitions == 1
+
+
+# ---- configs --------------------------------------------------------------------------------
 
 
 def test_config_changes_on_the_source_are_propagated_except_excluded_ones(
-    brokers: tuple[KafkaCluster, KafkaCluster],
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "tm-alter", 1, {"retention.ms": "1000", "min.insync.replicas": "1"})
-    m = mirror(brokers, topics=["tm-alter"])
-    assert m.reconcile().created == ["bk.tm-alter"]
-    assert admin(dst).topic_configs(["bk.tm-alter"]) == {"bk.tm-alter": {"retention.ms": "1000"}}
+    topic = f"tm-alter-{unique}"
+    create_topic(src, topic, 1, {"retention.ms": "1000", "min.insync.replicas": "1"})
+    m = mirror(brokers, topics=[topic])
+    assert m.reconcile().created == [f"bk.{topic}"]
+    assert admin(dst).topic_configs([f"bk.{topic}"]) == {f"bk.{topic}": {"retention.ms": "1000"}}
 
     admin(src).alter_topic_configs(
-        "tm-alter", {"retention.ms": "2000", "segment.ms": "600000", "min.insync.replicas": "2"}
+        topic, {"retention.ms": "2000", "segment.ms": "600000", "min.insync.replicas": "2"}
     )
     result = m.reconcile()
 
     assert result.created == []
-    assert admin(dst).topic_configs(["bk.tm-alter"]) == {
-        "bk.tm-alter": {"retention.ms": "2000", "segment.ms": "600000"}
+    assert admin(dst).topic_configs([f"bk.{topic}"]) == {
+        f"bk.{topic}": {"retention.ms": "2000", "segment.ms": "600000"}
     }
 
 
 def test_a_set_segment_index_bytes_is_copied_with_the_other_configs(
-    brokers: tuple[KafkaCluster, KafkaCluster],
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
-    """`segment.index.bytes` is the key that tells Kafka's full DescribeConfigs answer from
-    a sparse one; setting it on a sparse-answering broker must not hide the other keys."""
+    """`segment.index.bytes` is one of the keys that tell Kafka's full DescribeConfigs
+    answer from the sparse one of brokers that list only what was set (tansu, in the
+    demo): a user setting it must still read as set, beside the other keys."""
     src, dst = brokers
+    topic = f"tm-sib-{unique}"
     configs = {"segment.index.bytes": "4096", "retention.ms": "5000"}
-    create_topic(src, "tm-sib", 1, configs)
+    create_topic(src, topic, 1, configs)
 
-    assert admin(src).topic_configs(["tm-sib"]) == {"tm-sib": configs}
-    assert mirror(brokers, topics=["tm-sib"]).reconcile().created == ["bk.tm-sib"]
-    assert admin(dst).topic_configs(["bk.tm-sib"]) == {"bk.tm-sib": configs}
+    assert admin(src).topic_configs([topic]) == {topic: configs}
+    assert mirror(brokers, topics=[topic]).reconcile().created == [f"bk.{topic}"]
+    assert admin(dst).topic_configs([f"bk.{topic}"]) == {f"bk.{topic}": configs}
 
 
 def _entry(
@@ -195,8 +260,9 @@ def _entry(
 
 
 def test_a_full_kafka_answer_yields_only_the_topic_overrides() -> None:
-    """Real Kafka lists every topic key, defaults included: only DYNAMIC_TOPIC_CONFIG ones
-    were set on the topic (no broker here can produce such an answer, so it is built)."""
+    """Kafka lists every topic key, defaults included: only DYNAMIC_TOPIC_CONFIG ones were
+    set on the topic. Built by hand so that a defaults-only answer and a sensitive key are
+    both in it (the broker tests above read real answers)."""
     d, b, t = (
         ConfigSource.DEFAULT_CONFIG,
         ConfigSource.STATIC_BROKER_CONFIG,
@@ -219,3 +285,14 @@ def test_a_full_kafka_answer_yields_only_the_topic_overrides() -> None:
     # The same topic with no overrides: nothing is explicitly set.
     defaults_only = [e for e in entries if e.source != t.value]
     assert _explicit_configs({e.name: e for e in defaults_only}) == {}
+
+
+def test_a_sparse_answer_lists_what_was_set() -> None:
+    """Brokers that answer with only the keys that were set, each marked DEFAULT_CONFIG
+    (tansu, which `ksync demo` runs), have those keys read as set."""
+    d = ConfigSource.DEFAULT_CONFIG
+    entries = [_entry("retention.ms", "1000", d), _entry("cleanup.policy", "compact", d)]
+    assert _explicit_configs({e.name: e for e in entries}) == {
+        "retention.ms": "1000",
+        "cleanup.policy": "compact",
+    }
