@@ -9,7 +9,7 @@ import uuid
 from typing import Any, NamedTuple, Self
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
 from ksync.devkafka import KafkaCluster
 
@@ -51,22 +51,24 @@ def partition_counts(broker: KafkaCluster) -> dict[str, int]:
     }
 
 
-def topic_configs(broker: KafkaCluster, topic: str) -> dict[str, str]:
-    """The topic's configs as the broker describes them (tansu: only the keys that were set)."""
+def set_configs(broker: KafkaCluster, topic: str) -> dict[str, str]:
+    """The configs set on the topic itself. Kafka describes every key, defaults included;
+    the ones set on the topic are marked DYNAMIC_TOPIC_CONFIG."""
     client = admin(broker)  # kept alive until the answer is in: its futures die with it
     futures = client.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
     (future,) = futures.values()
-    return {n: e.value for n, e in future.result(timeout=10).items() if e.value is not None}
+    return {
+        n: e.value
+        for n, e in future.result(timeout=10).items()
+        if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    }
 
 
 def read_now(
     broker: KafkaCluster, topic: str, partitions: int, timeout_s: float = 30.0
 ) -> dict[int, list[Any]]:
-    """Everything `topic` holds right now, per partition: reads each partition to its end.
-
-    The end comes from the fetch responses (partition EOF), which the test broker reports
-    right (DESIGN.md "Test brokers"), unlike its ListOffsets answer.
-    """
+    """Everything `topic` holds right now, per partition: reads each partition to its end
+    (the partition EOF the fetch responses report)."""
     consumer = Consumer(
         {
             "bootstrap.servers": broker.bootstrap,
@@ -142,31 +144,3 @@ class Tail:
 
 def count_now(broker: KafkaCluster, topic: str, partitions: int) -> int:
     return sum(len(v) for v in read_now(broker, topic, partitions).values())
-
-
-def settled(
-    read: Any, expected: Any, quiet_s: float = 3.0, timeout_s: float = 60.0, what: str = ""
-) -> Any:
-    """Wait until `read()` equals `expected`, then until it stays unchanged for `quiet_s`.
-
-    Returns the last value read (the caller asserts on it: what arrives during the quiet
-    window, a late repeat or a loop, shows there); fails with the last value if `expected`
-    is not reached within `timeout_s`.
-    """
-    deadline = time.monotonic() + timeout_s
-    last = read()
-    while last != expected:
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {timeout_s}s waiting for {what or expected}; last={last!r}"
-            )
-        time.sleep(0.5)
-        last = read()
-    quiet_until = time.monotonic() + quiet_s
-    while time.monotonic() < min(quiet_until, deadline + quiet_s):
-        time.sleep(0.5)
-        now = read()
-        if now != last:
-            last = now
-            quiet_until = time.monotonic() + quiet_s
-    return last

@@ -18,7 +18,7 @@ from helpers import add_instance, create_topic, producer, task_body, wait_status
 
 from .support import Tail
 
-TOPIC, PARTITIONS, TOTAL = "crash.data", 4, 120_000
+PARTITIONS, TOTAL = 4, 120_000
 RATE = 20_000  # records per second: a sync of about 6 s, killed after about 2
 PAD = b"." * 80
 
@@ -31,9 +31,9 @@ class PacedProducer(threading.Thread):
     """Produces the TOTAL records at RATE per second (a load generator's pacing, not a
     wait), flushing every chunk so they reach the broker as they go."""
 
-    def __init__(self, broker) -> None:
+    def __init__(self, broker, topic: str) -> None:
         super().__init__(daemon=True)
-        self.broker = broker
+        self.broker, self.topic = broker, topic
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -44,7 +44,7 @@ class PacedProducer(threading.Thread):
                 for i in range(chunk, chunk + 2_000):
                     part = i % PARTITIONS
                     p.produce(
-                        TOPIC, _value(part, i // PARTITIONS), b"key-%d" % (i % 1000), partition=part
+                        self.topic, _value(part, i // PARTITIONS), b"key-%d" % (i % 1000), partition=part
                     )
                 assert p.flush(30) == 0
                 ahead = (chunk + 2_000) / RATE - (time.monotonic() - began)
@@ -54,22 +54,23 @@ class PacedProducer(threading.Thread):
             self.error = exc
 
 
-def test_sigkill_mid_sync_loses_nothing(brokers, server):
+def test_sigkill_mid_sync_loses_nothing(brokers, server, unique):
     source, target = brokers
-    create_topic(source, TOPIC, PARTITIONS)
+    topic = f"crash.data.{unique}"
+    create_topic(source, topic, PARTITIONS)
     per_partition = TOTAL // PARTITIONS
     expected = {part: [_value(part, s) for s in range(per_partition)] for part in range(PARTITIONS)}
 
     client = server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
-    response = client.post("/api/v1/tasks", json=task_body(src, dst, topics=[TOPIC]))
+    response = client.post("/api/v1/tasks", json=task_body(src, dst, topics=[topic]))
     assert response.status_code == 202, response.text
     task_id = response.json()["id"]
     wait_status(client, task_id, "Running")
 
-    load = PacedProducer(source)
+    load = PacedProducer(source, topic)
     load.start()
-    with Tail(target, TOPIC, PARTITIONS) as tail:
+    with Tail(target, topic, PARTITIONS) as tail:
         wait_until(
             lambda: tail.poll(0.05) >= TOTAL // 3,
             timeout_s=60,

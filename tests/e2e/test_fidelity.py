@@ -3,8 +3,8 @@
 Through the REST API of a real `ksync server`, checked by reading both brokers directly:
 per partition, the target holds the source's records in the source's order with the same
 key, value, CreateTime timestamp and headers, plus `ksync-origin` = the source cluster id
-appended last; target topics get the source's partition counts and its set configs minus
-the exclusion list. With keep_partition=false records are spread by key with Kafka's
+appended last; target topics get the source's partition counts and exactly the configs
+set on the source minus the exclusion list. With keep_partition=false records are spread by key with Kafka's
 murmur2 partitioner.
 """
 
@@ -24,7 +24,7 @@ from helpers import (
     wait_until,
 )
 
-from .support import ORIGIN, partition_counts, read_now, record, topic_configs
+from .support import ORIGIN, partition_counts, read_now, record, set_configs
 
 BASE_TS = 1_600_000_000_000
 
@@ -76,10 +76,11 @@ def _produce_mixed(broker, topic: str, partitions: int, count: int, seed: int) -
     assert p.flush(30) == 0
 
 
-def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, server):
+def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, module_server, unique):
     source, target = brokers
-    layout = {"fid.one": 1, "fid.three": 3, "fid.four": 4}
-    counts = {"fid.one": 1500, "fid.three": 2500, "fid.four": 3000}
+    one, three, four = (f"fid{unique}.{n}" for n in ("one", "three", "four"))
+    layout = {one: 1, three: 3, four: 4}
+    counts = {one: 1500, three: 2500, four: 3000}
     for seed, (topic, partitions) in enumerate(layout.items()):
         create_topic(source, topic, partitions, {**COPIED, **NOT_COPIED})
         _produce_mixed(source, topic, partitions, counts[topic], seed)
@@ -87,9 +88,9 @@ def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, s
     for topic, parts in expected.items():
         assert sum(map(len, parts.values())) == counts[topic], f"source {topic} holds extra records"
 
-    client = server.client()
+    client = module_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
-    response = client.post("/api/v1/tasks", json=task_body(src, dst, topic_regex=r"fid\..*"))
+    response = client.post("/api/v1/tasks", json=task_body(src, dst, topic_regex=rf"fid{unique}\..*"))
     assert response.status_code == 202, response.text
     task = wait_status(client, response.json()["id"], "Running")
     assert sorted((t["source"], t["target"], t["partitions"]) for t in task["topics"]) == sorted(
@@ -102,9 +103,8 @@ def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, s
         assert target_partitions.get(topic) == partitions, (
             f"{topic}: target partitions {target_partitions}"
         )
-        configs = topic_configs(target, topic)
-        assert {k: configs.get(k) for k in COPIED} == COPIED, f"{topic}: configs {configs}"
-        assert not set(configs) & set(NOT_COPIED), f"{topic}: excluded configs copied: {configs}"
+        assert set_configs(source, topic) == {**COPIED, **NOT_COPIED}
+        assert set_configs(target, topic) == COPIED, f"{topic}: excluded or missing configs"
 
         got = read_all(target, topic, partitions, counts[topic])  # and any repeats behind them
         for p in range(partitions):
@@ -120,11 +120,11 @@ def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, s
             assert all(r.timestamp[0] == 1 for r in have), f"{topic}[{p}]: not CreateTime"
 
 
-def test_keep_partition_false_partitions_by_key(brokers, server):
+def test_keep_partition_false_partitions_by_key(brokers, module_server, unique):
     """Source records sit in round-robin partitions; on the target each key has one
     partition (Kafka's murmur2 choice) and, per source partition, keeps its order."""
     source, target = brokers
-    topic, partitions, count = "bykey.fid", 4, 4000  # outside the first test's regex
+    topic, partitions, count = f"bykey{unique}", 4, 4000
     create_topic(source, topic, partitions)
     p = producer(source)
     for i in range(count):
@@ -139,7 +139,7 @@ def test_keep_partition_false_partitions_by_key(brokers, server):
         )
     assert p.flush(30) == 0
 
-    client = server.client()
+    client = module_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     body = task_body(src, dst, topics=[topic], target={"keep_partition": False})
     response = client.post("/api/v1/tasks", json=body)

@@ -19,7 +19,7 @@ from helpers import (
 
 from .support import partition_counts
 
-PREFIX, SEP = "gz", "-"
+SEP = "-"
 
 
 def _fill(broker, topic: str, partitions: int, count: int = 20) -> None:
@@ -29,35 +29,37 @@ def _fill(broker, topic: str, partitions: int, count: int = 20) -> None:
     assert p.flush(30) == 0
 
 
-def _named(topic: str) -> str:
-    return f"{PREFIX}{SEP}{topic}"
-
-
-def test_list_regex_exclude_prefix_and_new_topics(brokers, server):
+def test_list_regex_exclude_prefix_and_new_topics(brokers, module_server, unique):
     source, target = brokers
+    prefix = f"gz{unique}"  # every target name of this test starts with it
+
+    def _named(topic: str) -> str:
+        return f"{prefix}{SEP}{topic}"
+
+    sel, listed = f"sel{unique}", f"listed{unique}"
     layout = {
-        "sel.orders": 2,  # regex
-        "sel.payments": 1,  # regex
-        "sel.orders.tmp": 1,  # regex, but excluded
-        "listed": 3,  # explicit list
-        "listed.tmp": 1,  # explicit list, but excluded
-        "__sel.internal": 1,  # regex matches the name, but internal topics never sync
-        "other": 1,  # not selected at all
+        f"{sel}.orders": 2,  # regex
+        f"{sel}.payments": 1,  # regex
+        f"{sel}.orders.tmp": 1,  # regex, but excluded
+        listed: 3,  # explicit list
+        f"{listed}.tmp": 1,  # explicit list, but excluded
+        f"__{sel}.internal": 1,  # regex matches the name, but internal topics never sync
+        f"other{unique}": 1,  # not selected at all
     }
     for topic, partitions in layout.items():
         create_topic(source, topic, partitions)
         _fill(source, topic, partitions)
-    synced = {"sel.orders", "sel.payments", "listed"}
+    synced = {f"{sel}.orders", f"{sel}.payments", listed}
 
-    client = server.client()
+    client = module_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     body = task_body(
         src,
         dst,
-        topics=["listed", "listed.tmp"],
-        topic_regex=r"(__)?sel\..*",
+        topics=[listed, f"{listed}.tmp"],
+        topic_regex=rf"(__)?{sel}\..*",
         exclude_regex=r".*\.tmp",
-        target={"topic_prefix": PREFIX, "separator": SEP},
+        target={"topic_prefix": prefix, "separator": SEP},
     )
     response = client.post("/api/v1/tasks", json=body)
     assert response.status_code == 202, response.text
@@ -71,29 +73,29 @@ def test_list_regex_exclude_prefix_and_new_topics(brokers, server):
         values = sorted(m.value() for msgs in got.values() for m in msgs)
         assert values == sorted(b"%s-%d" % (topic.encode(), i) for i in range(20)), topic
     on_target = partition_counts(target)
-    assert {t for t in on_target if t.startswith(PREFIX)} == {_named(t) for t in synced}, on_target
+    assert {t for t in on_target if t.startswith(prefix)} == {_named(t) for t in synced}, on_target
     assert not {t for t in on_target if t in layout}, f"unprefixed topics on target: {on_target}"
 
     # Topics created while the task runs: the matching one is picked up by itself, with its
     # records; the excluded one, created at the same moment, is not.
-    create_topic(source, "sel.late.tmp", 1)
-    create_topic(source, "sel.late", 2)
-    _fill(source, "sel.late", 2, 30)
-    _fill(source, "sel.late.tmp", 1)
+    late = f"{sel}.late"
+    create_topic(source, f"{late}.tmp", 1)
+    create_topic(source, late, 2)
+    _fill(source, late, 2, 30)
+    _fill(source, f"{late}.tmp", 1)
     wait_until(
         lambda: any(
-            t["source"] == "sel.late"
-            for t in client.get(f"/api/v1/tasks/{task_id}").json()["topics"]
+            t["source"] == late for t in client.get(f"/api/v1/tasks/{task_id}").json()["topics"]
         ),
         timeout_s=30,
-        what="sel.late in the task's topics",
+        what=f"{late} in the task's topics",
     )
-    got = read_all(target, _named("sel.late"), 2, 30)
+    got = read_all(target, _named(late), 2, 30)
     assert sorted(m.value() for msgs in got.values() for m in msgs) == sorted(
-        b"sel.late-%d" % i for i in range(30)
+        b"%s-%d" % (late.encode(), i) for i in range(30)
     )
-    assert partition_counts(target)[_named("sel.late")] == 2
+    assert partition_counts(target)[_named(late)] == 2
     task = client.get(f"/api/v1/tasks/{task_id}").json()
-    assert sorted(t["source"] for t in task["topics"]) == sorted(synced | {"sel.late"})
-    assert _named("sel.late.tmp") not in partition_counts(target)
+    assert sorted(t["source"] for t in task["topics"]) == sorted(synced | {late})
+    assert _named(f"{late}.tmp") not in partition_counts(target)
     wait_status(client, task_id, "Running")
