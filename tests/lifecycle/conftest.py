@@ -1,8 +1,13 @@
 """Lifecycle tests poll the REST API many times a second; keep httpx's per-request log out
-of the captured output so a failure shows what matters."""
+of the captured output so a failure shows what matters. Modules share a server where
+their tests allow (`module_server`, see e2e/servers.py)."""
 
 from __future__ import annotations
 
 import logging
+
+from e2e.servers import module_server
+
+__all__ = ["module_server"]
 
 logging.getLogger("httpx").setLevel(logging.WARNING)

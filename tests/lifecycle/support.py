@@ -30,12 +30,10 @@ def value(tag: str, partition: int, seq: int) -> bytes:
 
 
 def produce_now(
-    broker: KafkaCluster, topic: str, partitions: int, tag: str, count: int, single_tail: int = 3
+    broker: KafkaCluster, topic: str, partitions: int, tag: str, count: int
 ) -> dict[int, list[bytes]]:
-    """`count` records per partition, valued `tag:p:seq`, flushed; the last `single_tail` per
-    partition go out one batch each, so the test broker's ListOffsets `latest` (last batch's
-    base offset + 1, DESIGN.md "Test brokers") is the true end. Returns the values per
-    partition."""
+    """`count` records per partition, valued `tag:p:seq`, acknowledged. Returns the values
+    per partition."""
     p = producer(broker)
     out: dict[int, list[bytes]] = {part: [] for part in range(partitions)}
     for seq in range(count):
@@ -43,8 +41,6 @@ def produce_now(
             v = value(tag, part, seq)
             out[part].append(v)
             p.produce(topic, v, b"key-%d" % seq, partition=part)
-        if seq >= count - single_tail:
-            assert p.flush(30) == 0
     assert p.flush(30) == 0
     return out
 

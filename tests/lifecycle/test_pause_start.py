@@ -10,20 +10,26 @@
 * Operations that make no sense answer 409 with a sentence; repeating one that is under way
   is harmless (202).
 
-`latest` and the test broker: its ListOffsets `latest` answers the last record batch's base
-offset + 1 (DESIGN.md "Test brokers"), so data produced before a `latest` start ends with
-single-record batches (support.produce_now), as it would be read on real Kafka.
+The tests that need the short retention share a server of their own; the others share
+the module's default server.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from helpers import KsyncServer, add_instance, create_topic, task_body, wait_status, wait_until
+from helpers import (
+    KsyncServer,
+    add_instance,
+    create_topic,
+    running_server,
+    task_body,
+    wait_status,
+    wait_until,
+)
 
 from .support import (
     IN_FLIGHT_BATCH,
@@ -37,17 +43,16 @@ from .support import (
 )
 
 RETENTION_S = 3.0
-QUIET_S = 3.0  # the window in which nothing may reach the target of a paused task
+# While a task is paused the source gains this many records (3 s of the steady producer);
+# none may reach the target.
+PAUSED_GROWTH = 3_000
 
 
-@pytest.fixture
-def short_retention_server(tmp_path) -> Iterator[KsyncServer]:
+@pytest.fixture(scope="module")
+def short_retention_server(tmp_path_factory, kafka_pair) -> Iterator[KsyncServer]:
     """A server whose paused tasks keep their progress for RETENTION_S seconds only."""
-    srv = KsyncServer(str(tmp_path), "--pause-retention", str(RETENTION_S)).start()
-    try:
+    with running_server(str(tmp_path_factory.mktemp("ksync")), "--pause-retention", str(RETENTION_S)) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _settled_count(follow: Follow) -> int:
@@ -63,11 +68,11 @@ def _paused_at(task: dict) -> datetime:
     return datetime.fromisoformat(task["paused_at"])
 
 
-def test_pause_while_records_flow_then_start_within_retention(brokers, server):
+def test_pause_while_records_flow_then_start_within_retention(brokers, module_server, unique):
     source, target = brokers
-    topic, partitions = "pause.flow", 3
+    topic, partitions = f"pause.flow.{unique}", 3
     create_topic(source, topic, partitions)
-    client = server.client()
+    client = module_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     task_id = create_task(client, task_body(src, dst, topics=[topic]))
     wait_status(client, task_id, "Running")
@@ -94,8 +99,10 @@ def test_pause_while_records_flow_then_start_within_retention(brokers, server):
 
         # Nothing reaches the target while Paused, although the source keeps growing.
         copied, produced = _settled_count(follow), load.count
-        time.sleep(QUIET_S)
-        assert load.count > produced + 1_000, "the source did not grow during the window"
+        wait_until(
+            lambda: load.count >= produced + PAUSED_GROWTH,
+            what=f"{PAUSED_GROWTH} more records on the source of the paused task",
+        )
         assert _settled_count(follow) == copied, "records reached the target of a paused task"
         assert _paused_at(client.get(url).json()) == at
 
@@ -144,9 +151,11 @@ def _reset_event(client, task_id: str) -> str:
     return messages[0]
 
 
-def test_start_after_retention_without_start_point_goes_on_from_latest(brokers, short_retention_server):
+def test_start_after_retention_without_start_point_goes_on_from_latest(
+    brokers, short_retention_server, unique
+):
     source, target = brokers
-    topic, partitions = "pause.expired.latest", 2
+    topic, partitions = f"pause.expired.latest.{unique}", 2
     client = short_retention_server.client()
     task_id, before, during = _run_then_pause_past_retention(client, source, target, topic, partitions)
 
@@ -168,9 +177,11 @@ def test_start_after_retention_without_start_point_goes_on_from_latest(brokers, 
     assert got == expected
 
 
-def test_start_after_retention_from_earliest_copies_everything_again(brokers, short_retention_server):
+def test_start_after_retention_from_earliest_copies_everything_again(
+    brokers, short_retention_server, unique
+):
     source, target = brokers
-    topic, partitions = "pause.expired.earliest", 2
+    topic, partitions = f"pause.expired.earliest.{unique}", 2
     client = short_retention_server.client()
     task_id, before, during = _run_then_pause_past_retention(client, source, target, topic, partitions)
 
@@ -192,11 +203,11 @@ def test_start_after_retention_from_earliest_copies_everything_again(brokers, sh
     assert got == expected
 
 
-def test_a_terminating_task_refuses_every_operation(brokers, server):
+def test_a_terminating_task_refuses_every_operation(brokers, module_server, unique):
     source, target = brokers
-    topic = "pause.terminating"
+    topic = f"pause.terminating.{unique}"
     create_topic(source, topic, 1)
-    client = server.client()
+    client = module_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     task_id = create_task(client, task_body(src, dst, topics=[topic]))
     wait_status(client, task_id, "Running")
