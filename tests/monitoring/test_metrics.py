@@ -45,14 +45,15 @@ def task_metrics(client: httpx.Client, task_id: str) -> dict[str, Any]:
 
 
 def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
-    server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster]
+    module_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "known", 3)
+    topic = f"known-{unique}"
+    create_topic(src, topic, 3)
     total, rate = 5000, 200  # 25 s: the 10 s rate window is full for the last 15 s
-    with server.client() as client:
+    with module_server.client() as client:
         a, b = add_instance(client, src), add_instance(client, dst)
-        task = client.post("/api/v1/tasks", json=task_body(a, b, topics=["known"])).json()
+        task = client.post("/api/v1/tasks", json=task_body(a, b, topics=[topic])).json()
         wait_status(client, task["id"], "Running")
 
         rates: list[float] = []
@@ -68,7 +69,7 @@ def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
-            produce_steadily(src, "known", 3, total, rate)
+            produce_steadily(src, topic, 3, total, rate)
         finally:
             sampler_stop.set()
             sampler.join()
@@ -89,7 +90,7 @@ def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
         history = client.get(
             f"/api/v1/tasks/{task['id']}/metrics", params={"since": 600, "step": 10, "by": "partition"}
         ).json()
-        assert {(s["topic"], s["partition"]) for s in history["series"]} == {("known", p) for p in range(3)}
+        assert {(s["topic"], s["partition"]) for s in history["series"]} == {(topic, p) for p in range(3)}
         peak = max(pt["records_per_s"] for pt in history["total"])
         assert 0.75 * rate <= peak <= 1.35 * rate, history["total"]
         for s in history["series"]:
@@ -100,29 +101,29 @@ def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
         assert traffic["written"]["by_task"] == []
 
 
-def test_lag_follows_a_throttled_backlog(server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster]) -> None:
+def test_lag_follows_a_throttled_backlog(
+    module_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+) -> None:
     src, dst = brokers
-    create_topic(src, "backlog", 1)
+    topic = f"backlog-{unique}"
+    create_topic(src, topic, 1)
     p = producer(src)
     for _ in range(3000):
-        p.produce("backlog", VALUE, partition=0)
-    # The broker's ListOffsets answer is off within the last batch (DESIGN.md): end the
-    # data with single-record batches so the end offset members see is exact.
-    for _ in range(3):
-        p.produce("backlog", VALUE, partition=0)
-        p.flush()
-    total = 3003
-    with server.client() as client:
+        p.produce(topic, VALUE, partition=0)
+    assert p.flush(30) == 0
+    total = 3000
+    with module_server.client() as client:
         a, b = add_instance(client, src), add_instance(client, dst)
-        body = task_body(a, b, topics=["backlog"], target={"topic_prefix": "bl"}, options={"qps_limit": 100})
+        body = task_body(a, b, topics=[topic], target={"topic_prefix": "bl"}, options={"qps_limit": 100})
         task = client.post("/api/v1/tasks", json=body).json()
         wait_status(client, task["id"], "Running")
+        # A full 10 s rate window of throttled copying: 1,200 records at the 100/s limit
+        # (reached much sooner if the limit does not hold, which the rate check catches).
         wait_until(
-            lambda: task_metrics(client, task["id"]).get("records_total", 0) > 0,
-            timeout_s=30,
-            what="first records",
+            lambda: task_metrics(client, task["id"]).get("records_total", 0) >= 1200,
+            timeout_s=60,
+            what="12 s of copying at 100 records/s",
         )
-        time.sleep(12)  # a full 10 s rate window of throttled copying
         m = task_metrics(client, task["id"])
         t = client.get(f"/api/v1/tasks/{task['id']}").json()
         copied = sum(x["committed_offset"] for x in t["progress"])
@@ -134,21 +135,22 @@ def test_lag_follows_a_throttled_backlog(server: KsyncServer, brokers: tuple[Kaf
 
 
 def test_prometheus_exposition_parses_and_counts(
-    server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster]
+    module_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
-    create_topic(src, "prom", 2)
+    topic = f"prom-{unique}"
+    create_topic(src, topic, 2)
     p = producer(src)
     for i in range(500):
-        p.produce("prom", VALUE, partition=i % 2)
-    p.flush()
-    with server.client() as client:
+        p.produce(topic, VALUE, partition=i % 2)
+    assert p.flush(30) == 0
+    with module_server.client() as client:
         a, b = add_instance(client, src), add_instance(client, dst)
         task = client.post(
-            "/api/v1/tasks", json=task_body(a, b, topics=["prom"], target={"topic_prefix": "pm"})
+            "/api/v1/tasks", json=task_body(a, b, topics=[topic], target={"topic_prefix": "pm"})
         ).json()
         wait_status(client, task["id"], "Running")
-        read_all(dst, "pm.prom", 2, 500)
+        read_all(dst, f"pm.{topic}", 2, 500)
 
         def scrape() -> dict[str, Any]:
             text = client.get("/metrics").text
@@ -164,8 +166,8 @@ def test_prometheus_exposition_parses_and_counts(
 
         fams, samples = wait_until(counted, timeout_s=30, what="ksync_records_total to reach 500")
         assert {(s.labels["source_topic"], s.labels["target_topic"], s.labels["partition"]) for s in samples} == {
-            ("prom", "pm.prom", "0"),
-            ("prom", "pm.prom", "1"),
+            (topic, f"pm.{topic}", "0"),
+            (topic, f"pm.{topic}", "1"),
         }
         byte_samples = [s for s in fams["ksync_bytes"].samples if s.labels.get("task") == task["id"]]
         assert [s.value for s in byte_samples if s.name == "ksync_bytes_total"] == [500 * len(VALUE)]

@@ -28,10 +28,10 @@ from ksync.devkafka import KafkaCluster, free_port, stop_process, wait_for_port
 
 @pytest.fixture
 def server_and_worker(
-    fresh_brokers: tuple[KafkaCluster, KafkaCluster], tmp_path: Path
+    kafka_pair: tuple[KafkaCluster, KafkaCluster], tmp_path: Path
 ) -> Iterator[tuple[KsyncServer, int]]:
     """A server and a worker sharing one SQLite store (same machine), the worker with a
-    Prometheus port. Brokers come first so that they outlive both processes."""
+    Prometheus port. The clusters come first so that they outlive both processes."""
     port = free_port()
     with running_server(str(tmp_path)) as srv:
         log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed below
@@ -50,9 +50,9 @@ def server_and_worker(
 
 
 def test_a_standalone_worker_serves_its_members_metrics(
-    fresh_brokers: tuple[KafkaCluster, KafkaCluster], server_and_worker: tuple[KsyncServer, int]
+    brokers: tuple[KafkaCluster, KafkaCluster], server_and_worker: tuple[KsyncServer, int], unique: str
 ) -> None:
-    src, dst = fresh_brokers
+    src, dst = brokers
     server, port = server_and_worker
     with server.client() as client:
         wait_until(
@@ -60,16 +60,17 @@ def test_a_standalone_worker_serves_its_members_metrics(
             what="the standalone worker to heartbeat",
         )
         a, b = add_instance(client, src), add_instance(client, dst)
-        for topic in ("wm1", "wm2"):  # two one-member tasks: one lands on each worker
+        wm1, wm2 = f"wm1-{unique}", f"wm2-{unique}"
+        for topic in (wm1, wm2):  # two one-member tasks: one lands on each worker
             create_topic(src, topic, 1)
             p = producer(src)
             for _ in range(300):
                 p.produce(topic, b"w" * 50, partition=0)
-            p.flush()
+            assert p.flush(30) == 0
             task = client.post("/api/v1/tasks", json=task_body(a, b, topics=[topic])).json()
             wait_status(client, task["id"], "Running")
-        read_all(dst, "wm1", 1, 300)
-        read_all(dst, "wm2", 1, 300)
+        read_all(dst, wm1, 1, 300)
+        read_all(dst, wm2, 1, 300)
         on_worker = {
             m["task_id"]
             for w in client.get("/api/v1/workers").json()["workers"]
