@@ -1,4 +1,5 @@
-"""Fixtures for alarm tests: a migrated store in a temp directory (no server, no brokers)."""
+"""Fixtures for alarm tests: a migrated store in a temp directory (no server, no brokers),
+and for the live tests a server they share."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ def add_task(store: Store, name: str = "orders-to-sh") -> TaskRow:
     return store.add_task(spec, [])
 
 
-@pytest.fixture
-def server(tmp_path: Path, kafka_pair: tuple[KafkaCluster, KafkaCluster]) -> Iterator[KsyncServer]:
-    """The shared `server` fixture, allowed to send webhooks to the receivers these tests
-    run on loopback (a server refuses internal addresses unless told)."""
-    with running_server(str(tmp_path), "--webhook-allow", "127.0.0.0/8") as srv:
+@pytest.fixture(scope="module")
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory, kafka_pair: tuple[KafkaCluster, KafkaCluster]
+) -> Iterator[KsyncServer]:
+    """A server the live tests share (see e2e/servers.py), allowed to send webhooks to the
+    receivers these tests run on loopback (a server refuses internal addresses unless told)."""
+    with running_server(str(tmp_path_factory.mktemp("ksync")), "--webhook-allow", "127.0.0.0/8") as srv:
         yield srv

@@ -1,9 +1,10 @@
 """Alarms end to end: a live `ksync server`, real brokers, and webhook receivers this test
 runs on 127.0.0.1 -- one that answers 200, one that answers 500, one that hangs.
 
-A task is made Failed the way a user meets it (a target topic with fewer partitions than
-the source under keep_partition), fixed (the target recreated with enough partitions, the
-task started again), and the `status == Failed` rule fires once and resolves once.
+A task is made Failed the way a user meets it (a record larger than the target topic
+accepts), fixed (the topic's max.message.bytes raised, the task started again), and the
+`status == Failed` rule fires once and resolves once. The tests share a server, so each
+names its tasks and topics with its own suffix.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import time
 from typing import Any
 
 import httpx
-from confluent_kafka.admin import AdminClient
 from helpers import add_instance, create_topic, producer, task_body, wait_status, wait_until
 from lifecycle.support import SteadyProducer
 
-from ksync.devkafka import KafkaCluster
+from ksync.kafka.admin import InstanceAdmin
 from ksync.monitoring.webhooks import NOT_REACHED
+from ksync.spec import Connection
 
 from .support import Receiver
 
@@ -39,22 +40,20 @@ def timed_get(client: httpx.Client, url: str) -> float:
     return time.monotonic() - began
 
 
-def recreate(broker: KafkaCluster, topic: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
-    for future in admin.delete_topics([topic], operation_timeout=10).values():
-        future.result(timeout=10)
-    wait_until(lambda: topic not in admin.list_topics(timeout=10).topics, what=f"{topic} deleted")
-    create_topic(broker, topic, partitions)
-
-
-def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers, server):
+def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers, module_server, unique):
     source, target = brokers
-    topic = "al.failed"
-    create_topic(source, topic, 3)
-    create_topic(target, topic, 1)
-    client = server.client()
+    topic, name = f"al.failed.{unique}", f"orders-to-sh-{unique}"
+    create_topic(source, topic, 1)
+    create_topic(target, topic, 1, {"max.message.bytes": "10000"})
+    p = producer(source)
+    p.produce(topic, b"." * 20_000)  # twice what the target topic takes
+    assert p.flush(30) == 0
+    client = module_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
-    r = client.post("/api/v1/tasks", json=task_body(src, dst, name="orders-to-sh", topics=[topic]))
+    # Config sync off: it would reset the target's max.message.bytes, which the source
+    # does not set, and so fix the cause by itself.
+    body = task_body(src, dst, name=name, topics=[topic], options={"sync_topic_configs": False})
+    r = client.post("/api/v1/tasks", json=body)
     assert r.status_code == 202, r.text
     task_id = r.json()["id"]
 
@@ -89,11 +88,11 @@ def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers
             "id": rule["id"], "name": "sync failed", "metric": "status", "comparison": "==",
             "threshold": "Failed", "duration_s": 0.0,
         }
-        assert fired["task"]["id"] == task_id and fired["task"]["name"] == "orders-to-sh"
+        assert fired["task"]["id"] == task_id and fired["task"]["name"] == name
         assert fired["task"]["status"] == "Failed"
         assert fired["value"] == "Failed" and fired["threshold"] == "Failed"
-        assert fired["message"] == f"Task orders-to-sh ({task_id}): status is Failed: {failed['error']}"
-        assert "partitions" in fired["message"]
+        assert fired["message"] == f"Task {name} ({task_id}): status is Failed: {failed['error']}"
+        assert "max.message.bytes" in fired["message"]
 
         # While the hanging receiver holds its delivery, the API answers at once, and the
         # rule shows the alert firing.
@@ -103,8 +102,9 @@ def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers
         shown = client.get(f"/api/v1/alarms/{rule['id']}").json()
         assert [(a["task_id"], a["state"], a["value"]) for a in shown["alerts"]] == [(task_id, "firing", "Failed")]
 
-        # The user fixes the cause: the target topic gets as many partitions as the source.
-        recreate(target, topic, 3)
+        # The user fixes the cause: the target topic takes larger records.
+        target_admin = InstanceAdmin(Connection(instance_id=dst, bootstrap_servers=target.bootstrap))
+        target_admin.alter_topic_configs(topic, {"max.message.bytes": "1000000"})
         assert client.post(f"/api/v1/tasks/{task_id}/start").status_code == 202
         wait_status(client, task_id, "Running", timeout_s=60)
         bodies = ok.wait_for(lambda b: len(b) >= 2, timeout_s=15, what="the resolved event")
@@ -114,7 +114,7 @@ def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers
         # Started again, the task leaves Failed at once (Unassigned, then Running).
         assert resolved["value"] in ("Unassigned", "Running")
         assert resolved["message"] == (
-            f"Task orders-to-sh ({task_id}): resolved, status is {resolved['value']} "
+            f"Task {name} ({task_id}): resolved, status is {resolved['value']} "
             "(rule: status == Failed)"
         )
 
@@ -148,15 +148,16 @@ def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers
         assert kinds(ok.bodies) == ["firing", "resolved", "test"]
 
 
-def test_a_lag_rule_fires_and_resolves_on_real_traffic(brokers, server):
-    """A task capped at 300 records/s meets a burst of 6,000 records: its lag stays above
-    1,000 for a while (fires), then drains (resolves)."""
+def test_a_lag_rule_fires_and_resolves_on_real_traffic(brokers, module_server, unique):
+    """A task capped at 300 records/s meets a burst of 4,000 records: its lag stays above
+    1,000 for about 10 s (fires), then drains (resolves). The rule covers every task: the
+    other tests' tasks have no lag, and the rule goes when the test ends."""
     source, target = brokers
-    topic = "al.lag"
+    topic, name = f"al.lag.{unique}", f"lagging-{unique}"
     create_topic(source, topic, 1)
-    client = server.client()
+    client = module_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
-    body = task_body(src, dst, name="lagging", topics=[topic], options={"qps_limit": 300})
+    body = task_body(src, dst, name=name, topics=[topic], options={"qps_limit": 300})
     r = client.post("/api/v1/tasks", json=body)
     assert r.status_code == 202, r.text
     task_id = r.json()["id"]
@@ -172,8 +173,9 @@ def test_a_lag_rule_fires_and_resolves_on_real_traffic(brokers, server):
                   "duration_s": 2, "webhooks": [ok.url]},
         )
         assert r.status_code == 201, r.text
+        rule_id = r.json()["id"]
         p = producer(source)
-        for i in range(6000):
+        for i in range(4000):
             p.produce(topic, b"v%d" % i, partition=0)
         assert p.flush(30) == 0
 
@@ -182,24 +184,25 @@ def test_a_lag_rule_fires_and_resolves_on_real_traffic(brokers, server):
         print(f"\n{fired['message']}")
         assert fired["event"] == "firing" and fired["task"]["id"] == task_id
         assert fired["value"] > 1000
-        assert fired["message"].startswith(f"Task lagging ({task_id}): lag ")
+        assert fired["message"].startswith(f"Task {name} ({task_id}): lag ")
         assert fired["message"].endswith(" records > 1,000 for 2 s")
         bodies = ok.wait_for(lambda b: len(b) >= 2, timeout_s=60, what="the lag alarm to resolve")
         assert kinds(bodies) == ["firing", "resolved"]
         assert bodies[1]["value"] <= 1000
+        assert client.delete(f"/api/v1/alarms/{rule_id}").status_code == 204
 
 
-def test_a_stalled_rule_fires_while_the_target_is_unreachable(brokers, server):
+def test_a_stalled_rule_fires_while_the_target_is_unreachable(brokers, module_server, unique):
     """The target stops answering (SIGSTOP) while the source keeps getting records: the
     task copies nothing while its source has traffic -- stalled -- until it comes back.
     Members waiting on the target keep reporting the source's end offsets, which is what
     makes the source's traffic visible during the stall."""
     source, target = brokers
-    topic = "al.stall"
+    topic, name = f"al.stall.{unique}", f"stalling-{unique}"
     create_topic(source, topic, 1)
-    client = server.client()
+    client = module_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
-    r = client.post("/api/v1/tasks", json=task_body(src, dst, name="stalling", topics=[topic]))
+    r = client.post("/api/v1/tasks", json=task_body(src, dst, name=name, topics=[topic]))
     assert r.status_code == 202, r.text
     task_id = r.json()["id"]
     wait_status(client, task_id, "Running", timeout_s=60)
@@ -231,7 +234,7 @@ def test_a_stalled_rule_fires_while_the_target_is_unreachable(brokers, server):
             bodies = ok.wait_for(lambda b: len(b) >= 2, timeout_s=60, what="the stalled alarm to resolve")
             assert kinds(bodies) == ["firing", "resolved"]
             assert bodies[1]["message"] == (
-                f"Task stalling ({task_id}): resolved, not stalled (rule: stalled for 4 s)"
+                f"Task {name} ({task_id}): resolved, not stalled (rule: stalled for 4 s)"
             )
             print(f"resolved {ok.arrivals()[1] - resumed:.1f} s after the target came back")
     finally:
