@@ -34,11 +34,11 @@ def add_task(store: Store, name: str = "orders-to-sh") -> TaskRow:
     return store.add_task(spec, [])
 
 
-@pytest.fixture(scope="module")
-def module_server(
+@pytest.fixture(scope="package")
+def folder_server(
     tmp_path_factory: pytest.TempPathFactory, kafka_pair: tuple[KafkaCluster, KafkaCluster]
 ) -> Iterator[KsyncServer]:
-    """A server the live tests share (see e2e/servers.py), allowed to send webhooks to the
+    """The folder's server (see e2e/servers.py), allowed to send webhooks to the
     receivers these tests run on loopback (a server refuses internal addresses unless told)."""
     with running_server(str(tmp_path_factory.mktemp("ksync")), "--webhook-allow", "127.0.0.0/8") as srv:
         yield srv

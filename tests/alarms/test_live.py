@@ -40,15 +40,15 @@ def timed_get(client: httpx.Client, url: str) -> float:
     return time.monotonic() - began
 
 
-def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers, module_server, unique):
+def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers, folder_server, unique):
     source, target = brokers
     topic, name = f"al.failed.{unique}", f"orders-to-sh-{unique}"
     create_topic(source, topic, 1)
-    create_topic(target, topic, 1, {"max.message.bytes": "10000"})
+    create_topic(target, topic, 1, {"max.message.bytes": "50000"})
     p = producer(source)
-    p.produce(topic, b"." * 20_000)  # twice what the target topic takes
+    p.produce(topic, b"." * 100_000)  # twice what the target topic takes
     assert p.flush(30) == 0
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     # Config sync off: it would reset the target's max.message.bytes, which the source
     # does not set, and so fix the cause by itself.
@@ -148,14 +148,14 @@ def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers
         assert kinds(ok.bodies) == ["firing", "resolved", "test"]
 
 
-def test_a_lag_rule_fires_and_resolves_on_real_traffic(brokers, module_server, unique):
+def test_a_lag_rule_fires_and_resolves_on_real_traffic(brokers, folder_server, unique):
     """A task capped at 300 records/s meets a burst of 4,000 records: its lag stays above
     1,000 for about 10 s (fires), then drains (resolves). The rule covers every task: the
     other tests' tasks have no lag, and the rule goes when the test ends."""
     source, target = brokers
     topic, name = f"al.lag.{unique}", f"lagging-{unique}"
     create_topic(source, topic, 1)
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     body = task_body(src, dst, name=name, topics=[topic], options={"qps_limit": 300})
     r = client.post("/api/v1/tasks", json=body)
@@ -192,7 +192,7 @@ def test_a_lag_rule_fires_and_resolves_on_real_traffic(brokers, module_server, u
         assert client.delete(f"/api/v1/alarms/{rule_id}").status_code == 204
 
 
-def test_a_stalled_rule_fires_while_the_target_is_unreachable(brokers, module_server, unique):
+def test_a_stalled_rule_fires_while_the_target_is_unreachable(brokers, folder_server, unique):
     """The target stops answering (SIGSTOP) while the source keeps getting records: the
     task copies nothing while its source has traffic -- stalled -- until it comes back.
     Members waiting on the target keep reporting the source's end offsets, which is what
@@ -200,7 +200,7 @@ def test_a_stalled_rule_fires_while_the_target_is_unreachable(brokers, module_se
     source, target = brokers
     topic, name = f"al.stall.{unique}", f"stalling-{unique}"
     create_topic(source, topic, 1)
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     r = client.post("/api/v1/tasks", json=task_body(src, dst, name=name, topics=[topic]))
     assert r.status_code == 202, r.text

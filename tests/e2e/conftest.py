@@ -1,7 +1,7 @@
-"""Fixtures of the end-to-end tests: a server per module (see servers.py)."""
+"""Fixtures of the end-to-end tests: a server for the folder (see servers.py)."""
 
 from __future__ import annotations
 
-from .servers import module_server
+from .servers import folder_server
 
-__all__ = ["module_server"]
+__all__ = ["folder_server"]

@@ -76,7 +76,7 @@ def _produce_mixed(broker, topic: str, partitions: int, count: int, seed: int) -
     assert p.flush(30) == 0
 
 
-def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, module_server, unique):
+def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, folder_server, unique):
     source, target = brokers
     one, three, four = (f"fid{unique}.{n}" for n in ("one", "three", "four"))
     layout = {one: 1, three: 3, four: 4}
@@ -88,7 +88,7 @@ def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, m
     for topic, parts in expected.items():
         assert sum(map(len, parts.values())) == counts[topic], f"source {topic} holds extra records"
 
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     response = client.post("/api/v1/tasks", json=task_body(src, dst, topic_regex=rf"fid{unique}\..*"))
     assert response.status_code == 202, response.text
@@ -120,7 +120,7 @@ def test_records_headers_timestamps_partitions_and_configs_are_copied(brokers, m
             assert all(r.timestamp[0] == 1 for r in have), f"{topic}[{p}]: not CreateTime"
 
 
-def test_keep_partition_false_partitions_by_key(brokers, module_server, unique):
+def test_keep_partition_false_partitions_by_key(brokers, folder_server, unique):
     """Source records sit in round-robin partitions; on the target each key has one
     partition (Kafka's murmur2 choice) and, per source partition, keeps its order."""
     source, target = brokers
@@ -139,7 +139,7 @@ def test_keep_partition_false_partitions_by_key(brokers, module_server, unique):
         )
     assert p.flush(30) == 0
 
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     body = task_body(src, dst, topics=[topic], target={"keep_partition": False})
     response = client.post("/api/v1/tasks", json=body)

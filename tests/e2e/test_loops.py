@@ -30,7 +30,7 @@ def _produce(broker, topic: str, tag: str, start: int, count: int) -> None:
     assert p.flush(30) == 0
 
 
-def test_two_way_sync_copies_each_record_once(brokers, module_server, unique):
+def test_two_way_sync_copies_each_record_once(brokers, folder_server, unique):
     a, b = brokers
     topic = f"loop.events.{unique}"  # the same name on both clusters, new to both
     for broker in (a, b):
@@ -38,7 +38,7 @@ def test_two_way_sync_copies_each_record_once(brokers, module_server, unique):
     _produce(a, topic, "A", 0, 300)
     _produce(b, topic, "B", 0, 200)
 
-    client = module_server.client()
+    client = folder_server.client()
     ia, ib = add_instance(client, a), add_instance(client, b)
     body = task_body(ia, ib, name=f"a-to-b-{unique}", topics=[topic])
     response = client.post("/api/v1/tasks", json=body)
@@ -99,3 +99,5 @@ def test_two_way_sync_copies_each_record_once(brokers, module_server, unique):
         ),
         what="the loop warning on the first task too",
     )
+    for task_id in (a_to_b, b_to_a):  # the server is shared: leave no loop behind
+        assert client.delete(f"/api/v1/tasks/{task_id}").status_code == 202

@@ -29,7 +29,7 @@ def _fill(broker, topic: str, partitions: int, count: int = 20) -> None:
     assert p.flush(30) == 0
 
 
-def test_list_regex_exclude_prefix_and_new_topics(brokers, module_server, unique):
+def test_list_regex_exclude_prefix_and_new_topics(brokers, folder_server, unique):
     source, target = brokers
     prefix = f"gz{unique}"  # every target name of this test starts with it
 
@@ -51,7 +51,7 @@ def test_list_regex_exclude_prefix_and_new_topics(brokers, module_server, unique
         _fill(source, topic, partitions)
     synced = {f"{sel}.orders", f"{sel}.payments", listed}
 
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     body = task_body(
         src,

@@ -39,13 +39,13 @@ def _progress(client, task_id: str) -> dict[tuple[str, int], int | None]:
     return {(p["topic"], p["partition"]): p["committed_offset"] for p in task["progress"]}
 
 
-def test_earliest_copies_every_existing_record(brokers, module_server, unique):
+def test_earliest_copies_every_existing_record(brokers, folder_server, unique):
     source, target = brokers
     topic, partitions = f"start.earliest.{unique}", 3
     create_topic(source, topic, partitions)
     old = _produce(source, topic, partitions, "old", 400)
 
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     body = task_body(src, dst, topics=[topic], start={"type": "earliest"})
     response = client.post("/api/v1/tasks", json=body)
@@ -63,13 +63,13 @@ def test_earliest_copies_every_existing_record(brokers, module_server, unique):
     )
 
 
-def test_latest_copies_only_records_produced_after_the_start(brokers, module_server, unique):
+def test_latest_copies_only_records_produced_after_the_start(brokers, folder_server, unique):
     source, target = brokers
     topic, partitions = f"start.latest.{unique}", 2
     create_topic(source, topic, partitions)
     _produce(source, topic, partitions, "old", 300)
 
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     body = task_body(src, dst, topics=[topic], start={"type": "latest"})
     response = client.post("/api/v1/tasks", json=body)
@@ -88,7 +88,7 @@ def test_latest_copies_only_records_produced_after_the_start(brokers, module_ser
     )
 
 
-def test_timestamp_start_is_accepted_and_the_member_starts(brokers, module_server, unique):
+def test_timestamp_start_is_accepted_and_the_member_starts(brokers, folder_server, unique):
     """The task keeps the start point it was given, runs, and its member resolved a start
     for every partition (the records it selects: see the module docstring)."""
     source, target = brokers
@@ -96,7 +96,7 @@ def test_timestamp_start_is_accepted_and_the_member_starts(brokers, module_serve
     create_topic(source, topic, 2)
     _produce(source, topic, 2, "old", 10)
 
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     start = {"type": "timestamp", "timestamp_ms": 1_700_000_000_000}
     response = client.post("/api/v1/tasks", json=task_body(src, dst, topics=[topic], start=start))
@@ -105,4 +105,4 @@ def test_timestamp_start_is_accepted_and_the_member_starts(brokers, module_serve
     task = wait_status(client, response.json()["id"], "Running")
     assert task["error"] is None
     assert set(_progress(client, task["id"])) == {(topic, 0), (topic, 1)}
-    assert f"task {task['id']} member 0: assigned" in module_server.log()
+    assert f"task {task['id']} member 0: assigned" in folder_server.log()

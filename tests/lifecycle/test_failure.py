@@ -45,7 +45,7 @@ def _reader_of(broker: KafkaCluster, user: str, topic: str) -> None:
     grant(broker, user, ResourceType.GROUP, "ksync-", [AclOperation.ALL], ResourcePatternType.PREFIXED)
 
 
-def test_revoked_credentials_fail_the_task_until_the_instance_is_fixed(brokers, module_server, unique):
+def test_revoked_credentials_fail_the_task_until_the_instance_is_fixed(brokers, folder_server, unique):
     """The source's SCRAM credentials are deleted while the task runs. Connections Kafka
     already authenticated stay open, so the members meet the refusal when they connect
     again: here at a restart, in production at the next reconnection."""
@@ -55,7 +55,7 @@ def test_revoked_credentials_fail_the_task_until_the_instance_is_fixed(brokers, 
     create_topic(source, topic, partitions)
     set_scram_user(source, user, "first-password")
     _reader_of(source, user, topic)
-    client = module_server.client()
+    client = folder_server.client()
     r = client.post(
         "/api/v1/instances",
         json={"name": f"scram-{unique}", "bootstrap_servers": source.sasl_bootstrap,
@@ -98,23 +98,24 @@ def test_revoked_credentials_fail_the_task_until_the_instance_is_fixed(brokers, 
 
 
 def test_a_record_larger_than_the_target_accepts_fails_the_task_until_the_topic_allows_it(
-    brokers, module_server, unique
+    brokers, folder_server, unique
 ):
     source, target = brokers
     topic, partitions = f"fail.size.{unique}", 2
     create_topic(source, topic, partitions)
-    create_topic(target, topic, partitions, {"max.message.bytes": "10000"})
+    # 50 kB: room for a batch of the small records, not for the big one.
+    create_topic(target, topic, partitions, {"max.message.bytes": "50000"})
     sent: dict[int, list[bytes]] = {p: [] for p in range(partitions)}
     p = producer(source)
     for seq in range(200):
         for part in range(partitions):
             v = value("rec", part, seq)
             if part == 0 and seq == 100:
-                v += b"." * 20_000  # one record twice what the target topic takes
+                v += b"." * 100_000  # one record twice what the target topic takes
             sent[part].append(v)
             p.produce(topic, v, partition=part)
     assert p.flush(30) == 0
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     # Config sync off: with it on, ksync would reset the target's max.message.bytes, which
     # the source does not set, to the broker default (and so fix the cause by itself).
@@ -138,18 +139,18 @@ def test_a_record_larger_than_the_target_accepts_fails_the_task_until_the_topic_
         check_order_and_dups(follow.values, sent, bound=IN_FLIGHT_BATCH)
 
 
-def test_transient_target_outage_never_fails_the_task(brokers, module_server, unique):
+def test_transient_target_outage_never_fails_the_task(brokers, folder_server, unique):
     source, target = brokers
     topic, partitions = f"fail.outage.{unique}", 2
     create_topic(source, topic, partitions)
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     task_id = create_task(client, task_body(src, dst, topics=[topic]))
     wait_status(client, task_id, "Running")
 
     load = SteadyProducer(source, topic, partitions, rate=500)
     load.start()
-    with Follow(target, topic, partitions) as follow, StatusWatch(module_server.url, task_id) as watch:
+    with Follow(target, topic, partitions) as follow, StatusWatch(folder_server.url, task_id) as watch:
         wait_until(lambda: follow.poll(0.2) >= 200, what="records flowing to the target")
         target.pause()  # SIGSTOP: unreachable, its data kept
         try:

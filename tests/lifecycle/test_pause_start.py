@@ -11,7 +11,7 @@
   is harmless (202).
 
 The tests that need the short retention share a server of their own; the others share
-the module's default server.
+the folder's server.
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ def _paused_at(task: dict) -> datetime:
     return datetime.fromisoformat(task["paused_at"])
 
 
-def test_pause_while_records_flow_then_start_within_retention(brokers, module_server, unique):
+def test_pause_while_records_flow_then_start_within_retention(brokers, folder_server, unique):
     source, target = brokers
     topic, partitions = f"pause.flow.{unique}", 3
     create_topic(source, topic, partitions)
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     task_id = create_task(client, task_body(src, dst, topics=[topic]))
     wait_status(client, task_id, "Running")
@@ -203,11 +203,11 @@ def test_start_after_retention_from_earliest_copies_everything_again(
     assert got == expected
 
 
-def test_a_terminating_task_refuses_every_operation(brokers, module_server, unique):
+def test_a_terminating_task_refuses_every_operation(brokers, folder_server, unique):
     source, target = brokers
     topic = f"pause.terminating.{unique}"
     create_topic(source, topic, 1)
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     task_id = create_task(client, task_body(src, dst, topics=[topic]))
     wait_status(client, task_id, "Running")

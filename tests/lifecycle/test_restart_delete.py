@@ -25,11 +25,11 @@ from .support import (
 )
 
 
-def test_restart_stops_and_starts_every_member_and_loses_nothing(brokers, module_server, unique):
+def test_restart_stops_and_starts_every_member_and_loses_nothing(brokers, folder_server, unique):
     source, target = brokers
     topic, partitions = f"restart.flow.{unique}", 3
     create_topic(source, topic, partitions)
-    server = module_server
+    server = folder_server
     client = server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     # One member: with two, a commit the group refuses during their rebalance (Kafka's
@@ -74,11 +74,11 @@ def test_restart_stops_and_starts_every_member_and_loses_nothing(brokers, module
     assert task["status"] == "Running" and task["error"] is None
 
 
-def test_delete_stops_the_sync_and_leaves_data_topics_and_instances(brokers, module_server, unique):
+def test_delete_stops_the_sync_and_leaves_data_topics_and_instances(brokers, folder_server, unique):
     source, target = brokers
     topic, partitions = f"delete.data.{unique}", 2
     create_topic(source, topic, partitions)
-    client = module_server.client()
+    client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)
     task_id = create_task(client, task_body(src, dst, topics=[topic]))
     copied = produce_now(source, topic, partitions, "copied", 300)

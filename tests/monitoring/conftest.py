@@ -1,7 +1,7 @@
-"""Fixtures of the monitoring tests: a server per module (see e2e/servers.py)."""
+"""Fixtures of the monitoring tests: a server for the folder (see e2e/servers.py)."""
 
 from __future__ import annotations
 
-from e2e.servers import module_server
+from e2e.servers import folder_server
 
-__all__ = ["module_server"]
+__all__ = ["folder_server"]

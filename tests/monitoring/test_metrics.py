@@ -45,13 +45,13 @@ def task_metrics(client: httpx.Client, task_id: str) -> dict[str, Any]:
 
 
 def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
-    module_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+    folder_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
     topic = f"known-{unique}"
     create_topic(src, topic, 3)
     total, rate = 5000, 200  # 25 s: the 10 s rate window is full for the last 15 s
-    with module_server.client() as client:
+    with folder_server.client() as client:
         a, b = add_instance(client, src), add_instance(client, dst)
         task = client.post("/api/v1/tasks", json=task_body(a, b, topics=[topic])).json()
         wait_status(client, task["id"], "Running")
@@ -102,7 +102,7 @@ def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
 
 
 def test_lag_follows_a_throttled_backlog(
-    module_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+    folder_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
     topic = f"backlog-{unique}"
@@ -112,7 +112,7 @@ def test_lag_follows_a_throttled_backlog(
         p.produce(topic, VALUE, partition=0)
     assert p.flush(30) == 0
     total = 3000
-    with module_server.client() as client:
+    with folder_server.client() as client:
         a, b = add_instance(client, src), add_instance(client, dst)
         body = task_body(a, b, topics=[topic], target={"topic_prefix": "bl"}, options={"qps_limit": 100})
         task = client.post("/api/v1/tasks", json=body).json()
@@ -135,7 +135,7 @@ def test_lag_follows_a_throttled_backlog(
 
 
 def test_prometheus_exposition_parses_and_counts(
-    module_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+    folder_server: KsyncServer, brokers: tuple[KafkaCluster, KafkaCluster], unique: str
 ) -> None:
     src, dst = brokers
     topic = f"prom-{unique}"
@@ -144,7 +144,7 @@ def test_prometheus_exposition_parses_and_counts(
     for i in range(500):
         p.produce(topic, VALUE, partition=i % 2)
     assert p.flush(30) == 0
-    with module_server.client() as client:
+    with folder_server.client() as client:
         a, b = add_instance(client, src), add_instance(client, dst)
         task = client.post(
             "/api/v1/tasks", json=task_body(a, b, topics=[topic], target={"topic_prefix": "pm"})

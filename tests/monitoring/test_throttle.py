@@ -80,12 +80,12 @@ def rate_while_gaining(marks: Watermarks, records: int, timeout_s: float = 120) 
 
 
 def test_a_1_mb_s_limit_moves_10_mb_in_10_s_within_10_percent(
-    brokers: tuple[KafkaCluster, KafkaCluster], module_server: KsyncServer, unique: str
+    brokers: tuple[KafkaCluster, KafkaCluster], folder_server: KsyncServer, unique: str
 ) -> None:
     src, dst = brokers
     topic = f"big-{unique}"
     fill(src, topic, 4, 15_000)  # 15 MB waiting
-    with module_server.client() as client, watermarks(dst, {topic: 4}) as marks:
+    with folder_server.client() as client, watermarks(dst, {topic: 4}) as marks:
         a, b = add_instance(client, src), add_instance(client, dst)
         body = task_body(a, b, topics=[topic], options={"throttle_mb_s": 1})
         task = client.post("/api/v1/tasks", json=body).json()
@@ -95,15 +95,16 @@ def test_a_1_mb_s_limit_moves_10_mb_in_10_s_within_10_percent(
         assert 0.9 <= mb_s <= 1.1, f"{mb_s:.3f} MB/s at a 1 MB/s limit"
         t = client.get(f"/api/v1/tasks/{task['id']}").json()
         assert t["limits"]["throttle_mb_s"] == 1 and t["warnings"] == []
+        client.delete(f"/api/v1/tasks/{task['id']}")  # its backlog would compete with the next test
 
 
 def test_a_limit_changed_on_a_running_task_applies_without_a_restart(
-    brokers: tuple[KafkaCluster, KafkaCluster], module_server: KsyncServer, unique: str
+    brokers: tuple[KafkaCluster, KafkaCluster], folder_server: KsyncServer, unique: str
 ) -> None:
     src, dst = brokers
     topic = f"live-{unique}"
     fill(src, topic, 2, 15_000)
-    with module_server.client() as client, watermarks(dst, {topic: 2}) as marks:
+    with folder_server.client() as client, watermarks(dst, {topic: 2}) as marks:
         a, b = add_instance(client, src), add_instance(client, dst)
         body = task_body(a, b, topics=[topic], options={"qps_limit": 200})
         task = client.post("/api/v1/tasks", json=body).json()
@@ -123,16 +124,17 @@ def test_a_limit_changed_on_a_running_task_applies_without_a_restart(
         events = client.get(f"/api/v1/tasks/{task['id']}/events").json()["events"]
         assert not any("restart" in e["message"] for e in events), events
         assert client.get(f"/api/v1/tasks/{task['id']}").json()["status"] == "Running"
+        client.delete(f"/api/v1/tasks/{task['id']}")
 
 
 def test_an_instance_quota_caps_all_sync_traffic_into_it(
-    brokers: tuple[KafkaCluster, KafkaCluster], module_server: KsyncServer, unique: str
+    brokers: tuple[KafkaCluster, KafkaCluster], folder_server: KsyncServer, unique: str
 ) -> None:
     src, dst = brokers
     q1, q2 = f"q1-{unique}", f"q2-{unique}"
     fill(src, q1, 2, 8_000)
     fill(src, q2, 2, 8_000)
-    with module_server.client() as client, watermarks(dst, {q1: 2, q2: 2}) as marks:
+    with folder_server.client() as client, watermarks(dst, {q1: 2, q2: 2}) as marks:
         a = add_instance(client, src)
         r = client.post(
             "/api/v1/instances",
@@ -140,10 +142,15 @@ def test_an_instance_quota_caps_all_sync_traffic_into_it(
         )
         assert r.status_code == 201, r.text
         b = r.json()["id"]
-        for topic in (q1, q2):  # two tasks share the target's quota
-            task = client.post("/api/v1/tasks", json=task_body(a, b, topics=[topic])).json()
-            wait_status(client, task["id"], "Running")
+        tasks = [
+            client.post("/api/v1/tasks", json=task_body(a, b, topics=[topic])).json()["id"]
+            for topic in (q1, q2)  # two tasks share the target's quota
+        ]
+        for task_id in tasks:
+            wait_status(client, task_id, "Running")
         wait_until(marks.count, timeout_s=60, what="data on the target")
         mb_s = rate_while_gaining(marks, 3_000) * len(VALUE) / 1_000_000
         assert 0.4 <= mb_s <= 0.6, f"{mb_s:.3f} MB/s into an instance with a 0.5 MB/s quota"
         assert client.get(f"/api/v1/instances/{b}/traffic").json()["sync_quota_mb_s"] == 0.5
+        for task_id in tasks:
+            client.delete(f"/api/v1/tasks/{task_id}")
