@@ -50,7 +50,7 @@ def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
     src, dst = brokers
     topic = f"known-{unique}"
     create_topic(src, topic, 3)
-    total, rate = 5000, 200  # 25 s: the 10 s rate window is full for the last 15 s
+    total, rate = 4000, 200  # 20 s: the 10 s rate window is full for the last 10 s
     with folder_server.client() as client:
         a, b = add_instance(client, src), add_instance(client, dst)
         task = client.post("/api/v1/tasks", json=task_body(a, b, topics=[topic])).json()
@@ -63,7 +63,7 @@ def test_metrics_count_known_traffic_exactly_and_rates_within_tolerance(
             # Only once the 10 s window lies wholly inside the production period.
             if sampler_stop.wait(13):
                 return
-            while not sampler_stop.wait(2):
+            while not sampler_stop.wait(1):
                 rates.append(task_metrics(client, task["id"]).get("records_per_s", 0.0))
 
         sampler = threading.Thread(target=sample, daemon=True)
