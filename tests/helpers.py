@@ -15,7 +15,8 @@ from ksync.devkafka import KafkaCluster, stop_process
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
 from ksync.spec import Connection
 
-# Group joins on the test broker wait about session.timeout.ms / 2 (DESIGN.md).
+# Members' session timeout in tests: a dead member's partitions move within seconds (the
+# test brokers allow sessions from 1 s: group.min.session.timeout.ms).
 TEST_SESSION_TIMEOUT_MS = 6000
 
 
