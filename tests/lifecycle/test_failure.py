@@ -9,7 +9,8 @@ import re
 
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 from helpers import add_instance, create_topic, producer, task_body, wait_status, wait_until
-from replication.support import delete_scram_user, grant, set_scram_user
+from replication.support import grant
+from scram_users import scram_user
 
 from ksync.devkafka import KafkaCluster
 from ksync.kafka.admin import InstanceAdmin
@@ -29,15 +30,6 @@ from .support import (
 )
 
 
-def _scram(user: str, password: str) -> dict[str, str]:
-    return {
-        "protocol": "SASL_PLAINTEXT",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "username": user,
-        "password": password,
-    }
-
-
 def _reader_of(broker: KafkaCluster, user: str, topic: str) -> None:
     """What ksync needs on a source, granted to `user`: everything on `topic` and on the
     task groups (`ksync-…`)."""
@@ -51,50 +43,51 @@ def test_revoked_credentials_fail_the_task_until_the_instance_is_fixed(brokers, 
     again: here at a restart, in production at the next reconnection."""
     source, target = brokers
     topic, partitions = f"fail.auth.{unique}", 2
-    user = f"ksync-{unique}"
     create_topic(source, topic, partitions)
-    set_scram_user(source, user, "first-password")
-    _reader_of(source, user, topic)
     client = folder_server.client()
-    r = client.post(
-        "/api/v1/instances",
-        json={"name": f"scram-{unique}", "bootstrap_servers": source.sasl_bootstrap,
-              "security": _scram(user, "first-password")},
-    )
-    assert r.status_code == 201, r.text
-    src, dst = r.json()["id"], add_instance(client, target)
-    task_id = create_task(client, task_body(src, dst, topics=[topic]))
-    url = f"/api/v1/tasks/{task_id}"
-    before = produce_now(source, topic, partitions, "before", 100)
-    wait_status(client, task_id, "Running")
-    with Follow(target, topic, partitions) as follow:
-        follow.wait_for(before)
+    with scram_user([source], "ksync") as user:
+        _reader_of(source, user.name, topic)
+        r = client.post(
+            "/api/v1/instances",
+            json={"name": f"scram-{unique}", "bootstrap_servers": source.sasl_bootstrap,
+                  "security": user.security()},
+        )
+        assert r.status_code == 201, r.text
+        src, dst = r.json()["id"], add_instance(client, target)
+        task_id = create_task(client, task_body(src, dst, topics=[topic]))
+        url = f"/api/v1/tasks/{task_id}"
+        before = produce_now(source, topic, partitions, "before", 100)
+        wait_status(client, task_id, "Running")
+        with Follow(target, topic, partitions) as follow:
+            follow.wait_for(before)
 
-    delete_scram_user(source, user)
-    assert client.post(f"{url}/restart").status_code == 202
-    failed = wait_status(client, task_id, "Failed", timeout_s=60)
-    print(f"\nerror: {failed['error']}")
-    assert re.search(r"SASL|authenticat", failed["error"], re.IGNORECASE), failed["error"]
-    assert src in failed["error"], failed["error"]
-    assert_conflict(client.post(f"{url}/pause"), task_id)
-    during = produce_now(source, topic, partitions, "during", 100)
+        user.delete()
+        wait_until(lambda: not user.authenticates(source), what=f"{user.name} to be refused")
+        assert client.post(f"{url}/restart").status_code == 202
+        failed = wait_status(client, task_id, "Failed", timeout_s=60)
+        print(f"\nerror: {failed['error']}")
+        assert re.search(r"SASL|authenticat", failed["error"], re.IGNORECASE), failed["error"]
+        assert src in failed["error"], failed["error"]
+        assert_conflict(client.post(f"{url}/pause"), task_id)
+        during = produce_now(source, topic, partitions, "during", 100)
 
-    # The fix: a new password for the user, given to the instance.
-    set_scram_user(source, user, "second-password")
-    fixed = client.patch(f"/api/v1/instances/{src}", json={"security": _scram(user, "second-password")})
-    assert fixed.status_code == 200, fixed.text
-    assert fixed.json()["security"]["username"] == user
-    started = client.post(f"{url}/start")
-    assert started.status_code == 202, started.text
-    running = wait_status(client, task_id, "Running", timeout_s=60)
-    assert running["error"] is None
+        # The fix: the user again, with a new password given to the instance.
+        user.password = f"{user.password}-new"
+        user.create()
+        fixed = client.patch(f"/api/v1/instances/{src}", json={"security": user.security()})
+        assert fixed.status_code == 200, fixed.text
+        assert fixed.json()["security"]["username"] == user.name
+        started = client.post(f"{url}/start")
+        assert started.status_code == 202, started.text
+        running = wait_status(client, task_id, "Running", timeout_s=60)
+        assert running["error"] is None
 
-    after = produce_now(source, topic, partitions, "after", 100)
-    sent = merge(before, during, after)
-    with Follow(target, topic, partitions) as follow:
-        follow.wait_for(sent)
-        follow.poll(1.0)
-        check_order_and_dups(follow.values, sent, bound=IN_FLIGHT_BATCH)
+        after = produce_now(source, topic, partitions, "after", 100)
+        sent = merge(before, during, after)
+        with Follow(target, topic, partitions) as follow:
+            follow.wait_for(sent)
+            follow.poll(1.0)
+            check_order_and_dups(follow.values, sent, bound=IN_FLIGHT_BATCH)
 
 
 def test_a_record_larger_than_the_target_accepts_fails_the_task_until_the_topic_allows_it(

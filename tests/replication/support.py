@@ -1,13 +1,11 @@
 """Support for engine tests: member configs for the shared test clusters, members run in
-threads, and Kafka users of a test's own with the ACLs it grants them."""
+threads, and the ACLs a test grants to a Kafka user of its own."""
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclOperation,
@@ -15,13 +13,9 @@ from confluent_kafka.admin import (
     AdminClient,
     ResourcePatternType,
     ResourceType,
-    ScramCredentialInfo,
-    ScramMechanism,
-    UserScramCredentialDeletion,
-    UserScramCredentialUpsertion,
 )
 from helpers import TEST_SESSION_TIMEOUT_MS, wait_until
-from pydantic import SecretStr
+from scram_users import ScramUser
 
 from ksync.devkafka import KafkaCluster
 from ksync.replication.member import Member, MemberConfig, MemberState
@@ -90,83 +84,10 @@ class RunningMember:
         return self.member.snapshot()
 
 
-# ---- users and ACLs of a test's own ----------------------------------------------------------
+# ---- rights for users of a test's own ---------------------------------------------------------
 #
-# The shared clusters' users (`ksync.devkafka.kafka.SUPER_USER`, `PLAIN_USER`) belong to every
-# test; a test that grants rights or revokes credentials makes a SCRAM user of its own, so
-# nothing it does reaches another test.
-
-
-def _admin(broker: KafkaCluster) -> AdminClient:
-    """A super user's admin client. Keep it in a variable until its futures are done: a
-    client that is collected fails them ("Broker handle destroyed")."""
-    return AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
-
-
-def set_scram_user(broker: KafkaCluster, user: str, password: str) -> None:
-    """Create `user` (SCRAM-SHA-512) or change its password, and wait until it can log in."""
-    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096)
-    upsert = UserScramCredentialUpsertion(user, info, password.encode())
-    client = _admin(broker)
-    for future in client.alter_user_scram_credentials([upsert]).values():
-        future.result(timeout=10)
-    wait_until(lambda: can_log_in(broker, user, password), timeout_s=30, what=f"{user} to log in")
-
-
-def delete_scram_user(broker: KafkaCluster, user: str) -> None:
-    """Revoke `user`'s credentials: new connections are refused from now on (open ones,
-    already authenticated, live on until they reconnect)."""
-    deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
-    client = _admin(broker)
-    for future in client.alter_user_scram_credentials([deletion]).values():
-        future.result(timeout=10)
-    wait_until(
-        lambda: not can_log_in(broker, user, "any"), timeout_s=30, what=f"{user} to be refused"
-    )
-
-
-def can_log_in(broker: KafkaCluster, user: str, password: str) -> bool:
-    """Whether a fresh SASL/SCRAM-SHA-512 connection as `user` is accepted. A refusal
-    comes through the client's error callback at once; the request would only time out."""
-    refused = threading.Event()
-    client = AdminClient(
-        {
-            "bootstrap.servers": broker.sasl_bootstrap,
-            "security.protocol": "SASL_PLAINTEXT",
-            "sasl.mechanism": "SCRAM-SHA-512",
-            "sasl.username": user,
-            "sasl.password": password,
-            "log_level": 0,
-            "error_cb": lambda err: refused.set()
-            if err.code() == KafkaError._AUTHENTICATION
-            else None,
-        }
-    )
-    future = client.describe_cluster(request_timeout=10)
-    deadline = time.monotonic() + 10
-    while not future.done() and not refused.is_set() and time.monotonic() < deadline:
-        client.poll(0.05)  # serves the error callback
-    if refused.is_set() or not future.done():
-        future.cancel()
-        return False
-    try:
-        future.result()
-    except KafkaException:
-        return False
-    return True
-
-
-def scram_connection(broker: KafkaCluster, user: str, password: str) -> Connection:
-    """How ksync reaches `broker` as `user` (SASL_PLAINTEXT, SCRAM-SHA-512)."""
-    security = SecuritySpec(
-        protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        username=user,
-        password=SecretStr(password),
-    )
-    return Connection(
-        instance_id=f"ins-{user}", bootstrap_servers=broker.sasl_bootstrap, security=security
-    )
+# Users come from tests/scram_users.py (`ScramUser`, one topic operation at most); a test
+# that needs more rights, or other resources, grants them here.
 
 
 def grant(
@@ -182,6 +103,16 @@ def grant(
         AclBinding(resource, name, pattern, f"User:{user}", "*", op, AclPermissionType.ALLOW)
         for op in operations
     ]
-    client = _admin(broker)
+    # Kept in a variable until the futures are done: a collected client fails them.
+    client = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
     for future in client.create_acls(bindings).values():
         future.result(timeout=10)
+
+
+def as_connection(user: ScramUser, broker: KafkaCluster) -> Connection:
+    """How ksync reaches `broker` as `user` (its SASL_PLAINTEXT listener)."""
+    return Connection(
+        instance_id=f"ins-{user.name}",
+        bootstrap_servers=broker.sasl_bootstrap,
+        security=SecuritySpec.model_validate(user.security()),
+    )

@@ -8,6 +8,8 @@ they are tested where the test clusters have them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from confluent_kafka.admin import (
     AclOperation,
@@ -17,6 +19,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 from helpers import admin, create_topic, wait_until
+from scram_users import scram_user
 
 from ksync.devkafka import KafkaCluster
 from ksync.kafka.admin import InstanceAdmin, _explicit_configs
@@ -26,7 +29,7 @@ from ksync.replication.topic_filter import TopicFilter
 from ksync.replication.topic_mirror import TopicMirror, mirrored_configs
 from ksync.spec import SourceSpec
 
-from .support import grant, scram_connection, set_scram_user
+from .support import as_connection, grant
 
 COPIED = {
     "retention.ms": "3600000",
@@ -147,37 +150,40 @@ def test_a_target_with_fewer_partitions_is_grown_to_the_source_count(
     assert admin(dst).list_topics()[f"bk.{topic}"].partitions == 3
 
 
-def target_without_alter(dst: KafkaCluster, unique: str) -> InstanceAdmin:
+@pytest.fixture
+def target_without_alter(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+) -> Iterator[InstanceAdmin]:
     """The target as a user with every right on this test's `bk.<unique>-` topics but
     Alter, which adding partitions needs: Kafka refuses the growth."""
-    user, password = f"mirror-{unique}", f"secret-{unique}"
-    set_scram_user(dst, user, password)
-    rights = [
-        AclOperation.DESCRIBE,
-        AclOperation.DESCRIBE_CONFIGS,
-        AclOperation.ALTER_CONFIGS,
-        AclOperation.CREATE,
-        AclOperation.READ,
-        AclOperation.WRITE,
-    ]
-    grant(dst, user, ResourceType.TOPIC, f"bk.{unique}-", rights, ResourcePatternType.PREFIXED)
-    target = InstanceAdmin(scram_connection(dst, user, password))
-    wait_until(
-        lambda: f"bk.{unique}-few" in target.list_topics(),
-        timeout_s=30,
-        what=f"the ACLs of {user} to apply",
-    )
-    return target
+    dst = brokers[1]
+    with scram_user([dst], "mirror") as user:
+        rights = [
+            AclOperation.DESCRIBE,
+            AclOperation.DESCRIBE_CONFIGS,
+            AclOperation.ALTER_CONFIGS,
+            AclOperation.CREATE,
+            AclOperation.READ,
+            AclOperation.WRITE,
+        ]
+        grant(dst, user.name, ResourceType.TOPIC, f"bk.{unique}-", rights, ResourcePatternType.PREFIXED)
+        yield InstanceAdmin(as_connection(user, dst))
+
+
+def _visible(target: InstanceAdmin, topic: str) -> None:
+    """Wait until the user's ACLs let it see `topic` (they apply a moment after the grant)."""
+    wait_until(lambda: topic in target.list_topics(), timeout_s=30, what=f"{topic} for the user")
 
 
 def test_a_target_that_cannot_grow_fails_under_keep_partition(
-    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str, target_without_alter: InstanceAdmin
 ) -> None:
     src, dst = brokers
     topic = f"{unique}-few"
     create_topic(src, topic, 3)
     create_topic(dst, f"bk.{topic}", 1)
-    target = target_without_alter(dst, unique)
+    target = target_without_alter
+    _visible(target, f"bk.{topic}")
 
     with pytest.raises(PersistentKafkaError) as info:
         mirror(brokers, topics=[topic], target=target).reconcile()
@@ -192,14 +198,15 @@ def test_a_target_that_cannot_grow_fails_under_keep_partition(
 
 
 def test_a_target_that_cannot_grow_is_a_warning_without_keep_partition(
-    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str, target_without_alter: InstanceAdmin
 ) -> None:
     src, dst = brokers
     few, new = f"{unique}-few", f"{unique}-new"
     create_topic(src, few, 3)
     create_topic(dst, f"bk.{few}", 1)
     create_topic(src, new, 2)
-    target = target_without_alter(dst, unique)
+    target = target_without_alter
+    _visible(target, f"bk.{few}")
 
     result = mirror(brokers, topics=[few, new], keep_partition=False, target=target).reconcile()
 
