@@ -110,7 +110,7 @@ def test_a_limit_changed_on_a_running_task_applies_without_a_restart(
         task = client.post("/api/v1/tasks", json=body).json()
         wait_status(client, task["id"], "Running")
         wait_until(marks.count, timeout_s=60, what=f"data on the target's {topic}")
-        slow = rate_while_gaining(marks, 1_200)
+        slow = rate_while_gaining(marks, 800)  # 4 s at the limit
         assert 160 <= slow <= 240, slow
 
         r = client.patch(f"/api/v1/tasks/{task['id']}", json={"options": {"qps_limit": 1000}})
@@ -119,7 +119,7 @@ def test_a_limit_changed_on_a_running_task_applies_without_a_restart(
         wait_until(
             lambda: rate_while_gaining(marks, 300) > 400, what="the rate to rise above the old limit"
         )
-        fast = rate_while_gaining(marks, 5_000)
+        fast = rate_while_gaining(marks, 3_000)  # 3 s at the new limit
         assert 800 <= fast <= 1200, fast
         events = client.get(f"/api/v1/tasks/{task['id']}/events").json()["events"]
         assert not any("restart" in e["message"] for e in events), events
