@@ -87,12 +87,16 @@ def test_a_1_mb_s_limit_moves_10_mb_in_10_s_within_10_percent(
     fill(src, topic, 4, 15_000)  # 15 MB waiting
     with folder_server.client() as client, watermarks(dst, {topic: 4}) as marks:
         a, b = add_instance(client, src), add_instance(client, dst)
-        body = task_body(a, b, topics=[topic], options={"throttle_mb_s": 1})
+        # Two members: each takes its share of the limit by the partitions it owns.
+        body = task_body(a, b, topics=[topic], options={"throttle_mb_s": 1, "task_max": 2})
         task = client.post("/api/v1/tasks", json=body).json()
         wait_status(client, task["id"], "Running")
         wait_until(marks.count, timeout_s=60, what=f"data on the target's {topic}")
         mb_s = rate_while_gaining(marks, 10_000) * len(VALUE) / 1_000_000
         assert 0.9 <= mb_s <= 1.1, f"{mb_s:.3f} MB/s at a 1 MB/s limit"
+        workers = client.get("/api/v1/workers").json()["workers"]
+        owned = [m["partitions"] for w in workers for m in w["members"] if m["task_id"] == task["id"]]
+        assert sorted(owned) == [2, 2], f"the limit was not shared by two members: {owned}"
         t = client.get(f"/api/v1/tasks/{task['id']}").json()
         assert t["limits"]["throttle_mb_s"] == 1 and t["warnings"] == []
         client.delete(f"/api/v1/tasks/{task['id']}")  # its backlog would compete with the next test
