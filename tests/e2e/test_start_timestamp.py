@@ -45,13 +45,9 @@ def test_a_timestamp_start_copies_the_records_at_or_after_it_and_everything_prod
         client, source, target, topics=[topic], start={"type": "timestamp", "timestamp_ms": t}
     )
     wait_status(client, task_id, "Running", timeout_s=90)
-    # Running means every partition was assigned, so its start was resolved and committed.
-    assert committed(client, task_id) == {
-        (topic, 0): 5,
-        (topic, 1): 5,
-        (topic, 2): 0,
-        (topic, 3): 0,
-    }
+    # Running means every partition was assigned, so its start was resolved and committed;
+    # the members may already have copied past it, so the starts are checked through what
+    # reaches the target below, not through the progress at this instant.
 
     live = tagged("live", range(4), 3)
     late = {1: [b"p1-late-old-timestamp"]}  # produced after the start, stamped before T
