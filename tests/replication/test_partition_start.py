@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from ksync.domain.topics import TopicMapping
 from ksync.replication.partition_start import (
     EARLIEST,
     carry_start_layout,
     partition_start,
     restart_layout,
 )
-from ksync.replication.topic_mirror import TopicMapping
 from ksync.spec import StartPoint
 
 LATEST = StartPoint(type="latest")

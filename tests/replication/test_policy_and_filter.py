@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ksync.replication.policy import ReplicationPolicy
@@ -40,6 +42,33 @@ def test_prefix_and_separator_come_before_the_source_name(
     prefix: str, separator: str, expected: str
 ) -> None:
     assert ReplicationPolicy(prefix=prefix, separator=separator).target_topic("orders") == expected
+
+
+@pytest.mark.parametrize(("prefix", "separator"), [("bj", "."), ("dr", "-"), ("a.b", "__")])
+def test_the_reverse_finds_the_source_name_of_every_target_name(prefix: str, separator: str) -> None:
+    policy = ReplicationPolicy(prefix=prefix, separator=separator)
+    for source in ("orders", "a.b.c", "bj"):
+        target = policy.target_topic(source)
+        assert policy.source_topic(target) == source
+        assert policy.is_target_topic(target)
+        assert re.fullmatch(policy.target_pattern(), target)
+    assert policy.source_topic("orders") is None
+    assert not policy.is_target_topic("orders")
+    assert not re.fullmatch(policy.target_pattern(), "orders")
+
+
+def test_with_an_empty_prefix_every_name_is_its_own_source_and_none_is_a_copy() -> None:
+    policy = ReplicationPolicy()
+    assert policy.source_topic("orders") == "orders"
+    assert not policy.is_target_topic("orders")
+    assert re.fullmatch(policy.target_pattern(), "any.name")
+
+
+def test_a_prefix_without_its_separator_is_not_a_copy() -> None:
+    policy = ReplicationPolicy(prefix="bj", separator=".")
+    assert policy.source_topic("bj-orders") is None
+    assert policy.source_topic("bjorders") is None
+    assert not re.fullmatch(policy.target_pattern(), "bjXorders")  # the '.' is literal
 
 
 # ---- selection -----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from typing import Any
 
 from ksync.control.assignment import assign_slots
 from ksync.control.status import RUNNING_STATES, derive_status
+from ksync.domain.groups import group_id
+from ksync.domain.topics import TopicMapping
 from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
 from ksync.monitoring.aggregate import Aggregator
@@ -29,7 +31,7 @@ from ksync.replication.partition_start import carry_start_layout, restart_layout
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
 from ksync.replication.topic_filter import TopicFilter
-from ksync.replication.topic_mirror import MirrorResult, TopicMapping, TopicMirror
+from ksync.replication.topic_mirror import MirrorResult, TopicMirror
 from ksync.store.repo import Store, task_spec, utcnow
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
 
@@ -262,7 +264,7 @@ class Controller:
         log.info("task %s deleted", task.id)
 
     def _delete_group(self, task: TaskRow, source_id: str) -> str:
-        self._admin(source_id).delete_consumer_group(f"ksync-{task.id}")
+        self._admin(source_id).delete_consumer_group(group_id(task.id))
         return "deleted"
 
     def _maybe_reset_progress(self, task: TaskRow, mem: _TaskMemory) -> None:
@@ -291,13 +293,13 @@ class Controller:
             mirror = TopicMirror(
                 source=source,
                 target=target,
-                policy=ReplicationPolicy(spec.target.topic_prefix, spec.target.separator),
+                policy=ReplicationPolicy.of(spec.target),
                 topic_filter=TopicFilter.from_spec(spec.source),
                 keep_partition=spec.target.keep_partition,
                 sync_configs=spec.options.sync_topic_configs,
                 target_broker_count=dst.broker_count,
                 same_cluster=src.cluster_id == dst.cluster_id,
-                group_id=f"ksync-{task.id}",
+                group_id=group_id(task.id),
             )
             return mirror.reconcile()
 
@@ -347,7 +349,7 @@ class Controller:
             )
             task.reset_start, task.topics = None, topics
         elif kind == "delete-group":
-            log.info("task %s: consumer group ksync-%s removed from the source", task.id, task.id)
+            log.info("task %s: consumer group %s removed from the source", task.id, group_id(task.id))
             mem.delete_attempts = 99
 
     def _store_topics(self, task: TaskRow, mappings: list[TopicMapping]) -> None:

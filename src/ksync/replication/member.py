@@ -52,6 +52,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from ksync.domain.groups import group_id
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
     KsyncKafkaError,
@@ -138,7 +139,7 @@ class MemberConfig:
 
     @property
     def group_id(self) -> str:
-        return f"ksync-{self.task_id}"
+        return group_id(self.task_id)
 
 
 @dataclass

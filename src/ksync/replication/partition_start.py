@@ -23,7 +23,7 @@ from typing import Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-from ksync.replication.topic_mirror import TopicMapping
+from ksync.domain.topics import TopicMapping
 from ksync.spec import StartPoint
 
 EARLIEST = StartPoint(type="earliest")

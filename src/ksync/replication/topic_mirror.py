@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
+from ksync.domain.topics import TopicMapping
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, access_error
 from ksync.replication.policy import ReplicationPolicy
@@ -82,45 +82,6 @@ def config_changes(source: dict[str, str], target: dict[str, str]) -> ConfigChan
     )
 
 
-@dataclass(frozen=True)
-class TopicMapping:
-    """A source topic, its target topic and partition count, as a task stores it.
-
-    `partitions_at_start`: how many of its partitions existed when the task started; those
-    begin at the task's start point, later ones at their first record (see
-    `partition_start`). None until the controller has decided it.
-    """
-
-    source: str
-    target: str
-    partitions: int
-    partitions_at_start: int | None = None
-
-    def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "source": self.source,
-            "target": self.target,
-            "partitions": self.partitions,
-        }
-        if self.partitions_at_start is not None:
-            out["partitions_at_start"] = self.partitions_at_start
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TopicMapping:
-        """The mapping as `as_json` stored it (or as stored before `partitions_at_start`)."""
-        at_start = data.get("partitions_at_start")
-        return cls(
-            source=data["source"],
-            target=data["target"],
-            partitions=int(data["partitions"]),
-            partitions_at_start=None if at_start is None else int(at_start),
-        )
-
-    def with_partitions_at_start(self, value: int) -> TopicMapping:
-        return TopicMapping(self.source, self.target, self.partitions, value)
-
-
 @dataclass
 class MirrorResult:
     mappings: list[TopicMapping]
@@ -150,9 +111,8 @@ class TopicMirror:
         and so on, one generation per refresh.
         """
         names = self.topic_filter.select(source_topics)
-        if self.same_cluster and self.policy.prefix:
-            own = self.policy.prefix + self.policy.separator
-            names = [n for n in names if not n.startswith(own)]
+        if self.same_cluster:
+            names = [n for n in names if not self.policy.is_target_topic(n)]
         return [
             TopicMapping(name, self.policy.target_topic(name), source_topics[name].partitions)
             for name in names

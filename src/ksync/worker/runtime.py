@@ -21,10 +21,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from ksync.domain.topics import TopicMapping
 from ksync.kafka.errors import KsyncKafkaError
 from ksync.replication.member import Member, MemberConfig, MemberState
 from ksync.replication.throttle import member_limits
-from ksync.replication.topic_mirror import TopicMapping
 from ksync.spec import StartPoint
 from ksync.store.repo import MemberReport, Store, task_spec
 from ksync.store.tables import TaskRow

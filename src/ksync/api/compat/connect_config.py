@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from ksync.patterns import PatternError, compile_pattern
+from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import (
     SecuritySpec,
     StartPoint,
@@ -268,8 +269,8 @@ def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
     if policy == DEFAULT_POLICY:
         # MM2's isCycle: a topic whose name says it came from the target cluster
         # (`<target alias><sep>…`, at any depth) goes back only as a loop.
-        sep = re.escape(separator or DEFAULT_SEPARATOR)
-        excludes.append(f"(?:.*{sep})?{re.escape(target.alias)}{sep}.*")
+        remote = ReplicationPolicy(target.alias, separator or DEFAULT_SEPARATOR)
+        excludes.append(f"(?:.*{re.escape(remote.separator)})?{remote.target_pattern()}")
 
     return MirrorConfig(
         name=name,

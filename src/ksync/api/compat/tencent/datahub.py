@@ -54,6 +54,8 @@ from ksync.api.compat.tencent.params import Params
 from ksync.api.compat.tencent.resources import KAFKA, get_instance
 from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
+from ksync.domain.groups import group_id, task_of_group
+from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import TaskSpec
 from ksync.store.repo import Conflict, NotFound, Store, task_spec
 from ksync.store.tables import InstanceRow, TaskRow
@@ -286,7 +288,8 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     except ValidationError as exc:
         raise validation_error(exc, _FIELD_NAMES) from None
     if target_topics is not None:
-        expected = [_target_name(spec, t) for t in spec.source.topics]
+        policy = ReplicationPolicy.of(spec.target)
+        expected = [policy.target_topic(t) for t in spec.source.topics]
         if spec.source.topic_regex or sorted(set(target_topics)) != sorted(set(expected)):
             raise unsupported(
                 "TargetResource.KafkaParam.Topic/TopicList must name the target topics ksync "
@@ -304,11 +307,6 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
         "NamingOn": "SourceResource" if "SourceResource" in sides.values() else "TargetResource",
     }
     return spec, mine
-
-
-def _target_name(spec: TaskSpec, topic: str) -> str:
-    prefix = spec.target.topic_prefix
-    return f"{prefix}{spec.target.separator}{topic}" if prefix else topic
 
 
 # ---- describing a task ----------------------------------------------------------------
@@ -391,11 +389,6 @@ def task_info(
             for t in row.topics
         ]
     return info
-
-
-def group_id(task_id: str) -> str:
-    """The consumer group of a task's members on the source cluster."""
-    return f"ksync-{task_id}"
 
 
 # ---- actions --------------------------------------------------------------------------
@@ -502,16 +495,16 @@ def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:
     word = (p.text("SearchWord") or "").lower()
     offset, limit = paging(p, default_limit=50, max_limit=50)
     p.done()
-    task_id = group.removeprefix("ksync-")
+    task_id = task_of_group(group)
     try:
-        row = ctx.store.get_task(task_id) if group.startswith("ksync-") else None
+        row = ctx.store.get_task(task_id) if task_id is not None else None
     except NotFound:
         row = None
     if row is None:
         raise TencentError(
             RESOURCE_NOT_FOUND,
             f"Group: {group} is not the consumer group of a ksync task (they are named "
-            "ksync-<TaskId>; DescribeDatahubTask lists it under Connections)",
+            f"{group_id('<TaskId>')}; DescribeDatahubTask lists it under Connections)",
         )
     source_id = row.spec["source"]["instance_id"]
     if name not in (source_id, row.id):
