@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from ksync.store.repo import Conflict, NotFound
+from ksync.domain.errors import Conflict, DomainError, InstanceUnreachable, InvalidField, NotFound
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
@@ -48,6 +48,21 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def domain_answer(exc: DomainError) -> tuple[int, str]:
+    """The HTTP status and error code of a domain error: the one place that decides them
+    for the native API (the compatible faces answer in their own shapes)."""
+    if isinstance(exc, NotFound):
+        return 404, "not_found"
+    if isinstance(exc, Conflict):
+        return 409, "conflict"
+    if isinstance(exc, InvalidField):
+        return 422, "invalid_request"
+    if isinstance(exc, InstanceUnreachable):
+        # The user's addresses or settings while registering; a stored instance is down.
+        return (422 if exc.while_registering else 502), "instance_unreachable"
+    return 400, "bad_request"
 
 
 def invalid(field: str, message: str) -> ApiError:
@@ -88,13 +103,10 @@ def install(app: FastAPI) -> None:
         message = "; ".join(_describe(e) for e in exc.errors())
         return JSONResponse(error_body("invalid_request", message), status_code=422)
 
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(error_body("not_found", str(exc)), status_code=404)
-
-    @app.exception_handler(Conflict)
-    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse(error_body("conflict", str(exc)), status_code=409)
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        status, code = domain_answer(exc)
+        return JSONResponse(error_body(code, str(exc)), status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

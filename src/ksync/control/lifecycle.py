@@ -20,36 +20,29 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.replication.provenance import cycle_warnings
 from ksync.spec import StartPoint, TaskOptions, TaskSpec
-from ksync.store.repo import Conflict, NotFound, Store, as_utc, utcnow
+from ksync.store.repo import Store, as_utc, utcnow
 from ksync.store.tables import TaskRow
 
 log = logging.getLogger(__name__)
 
 
-class SpecError(ValueError):
-    """A task spec that the store's state makes invalid; names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
 def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None:
-    """Rules that need the store: known instances, no topic synced onto itself, a unique
-    name. `task_id` is the task being reconfigured (its own name is fine)."""
+    """Rules that need the store: known instances, no topic synced onto itself (both
+    `InvalidField`), a unique name (`Conflict`). `task_id` is the task being reconfigured
+    (its own name is fine)."""
     try:
         src = store.get_instance(spec.source.instance_id)
     except NotFound:
-        raise SpecError("source.instance_id", f"instance {spec.source.instance_id} does not exist") from None
+        raise InvalidField("source.instance_id", f"instance {spec.source.instance_id} does not exist") from None
     try:
         dst = store.get_instance(spec.target.instance_id)
     except NotFound:
-        raise SpecError("target.instance_id", f"instance {spec.target.instance_id} does not exist") from None
+        raise InvalidField("target.instance_id", f"instance {spec.target.instance_id} does not exist") from None
     if src.cluster_id == dst.cluster_id and not spec.target.topic_prefix:
-        raise SpecError(
+        raise InvalidField(
             "target.topic_prefix",
             f"source and target are the same Kafka cluster ({src.cluster_id}); with an empty "
             "prefix every topic would be synced onto itself: set a prefix",

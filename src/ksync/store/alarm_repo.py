@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
-from ksync.store.repo import NotFound, Store, new_id, utcnow
+from ksync.domain.errors import NotFound
+from ksync.store.repo import Store, new_id, utcnow
 from ksync.store.tables import AlarmEventRow, AlarmRuleRow
 
 if TYPE_CHECKING:

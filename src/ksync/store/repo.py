@@ -18,6 +18,7 @@ from sqlalchemy import CursorResult, Engine, Result, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ksync.domain.errors import Conflict, NotFound
 from ksync.spec import STORED, Connection, InstanceSpec, SecuritySpec, StartPoint, TaskSpec
 from ksync.store.tables import (
     InstanceRow,
@@ -54,14 +55,6 @@ def security_to_json(sec: SecuritySpec) -> dict[str, Any]:
         value = getattr(sec, key)
         data[key] = value.get_secret_value() if value is not None else None
     return data
-
-
-class NotFound(LookupError):
-    """The named object does not exist."""
-
-
-class Conflict(RuntimeError):
-    """The request contradicts the current state (HTTP 409)."""
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,9 @@ from ksync.api.errors import ApiError
 from ksync.api.routes.instances import probe
 from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
+from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.spec import InstanceSpec, SecuritySpec
-from ksync.store.repo import Conflict, NotFound, Store, as_utc, task_spec
+from ksync.store.repo import Store, as_utc, task_spec
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class ConnectRoute(APIRoute):
                 return await handler(request)
             except ConnectError as exc:
                 return _error(exc.status, exc.message)
-            except (ConfigError, lifecycle.SpecError) as exc:
+            except (ConfigError, InvalidField) as exc:
                 return _error(400, str(exc))
             except RequestValidationError as exc:
                 return _error(400, _describe(list(exc.errors())))
@@ -362,14 +363,14 @@ _SPEC_KEYS = {
 }
 
 
-def _spec_error(exc: lifecycle.SpecError) -> ConfigError:
+def _spec_error(exc: InvalidField) -> ConfigError:
     if exc.field == "target.topic_prefix":
         return ConfigError(
             "replication.policy.class",
             "source and target are the same Kafka cluster: IdentityReplicationPolicy would "
             "sync every topic onto itself; use DefaultReplicationPolicy",
         )
-    return ConfigError(_SPEC_KEYS.get(exc.field, exc.field), exc.message)
+    return ConfigError(_SPEC_KEYS.get(exc.field, exc.field), exc.reason)
 
 
 def _external(row: TaskRow | None, parsed: MirrorConfig) -> dict[str, Any]:
@@ -384,7 +385,7 @@ def _create(store: Store, parsed: MirrorConfig) -> TaskRow:
     spec = parsed.task_spec(source_id, target_id)
     try:
         return lifecycle.create(store, spec, external=_external(None, parsed))
-    except lifecycle.SpecError as exc:
+    except InvalidField as exc:
         raise _spec_error(exc) from None
 
 
@@ -398,7 +399,7 @@ def _reconfigure(store: Store, row: TaskRow, parsed: MirrorConfig) -> TaskRow:
         return row  # the same config again: nothing restarts
     try:
         return lifecycle.reconfigure(store, row.id, spec, external)
-    except lifecycle.SpecError as exc:
+    except InvalidField as exc:
         raise _spec_error(exc) from None
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import documented, invalid
+from ksync.domain.errors import NotFound
 from ksync.monitoring.alarms import (
     AlarmRule,
     AlarmRuleSpec,
@@ -31,7 +32,7 @@ from ksync.monitoring.alarms import (
 from ksync.monitoring.webhook_policy import WebhookPolicy
 from ksync.monitoring.webhooks import WebhookDispatcher
 from ksync.store.alarm_repo import AlarmStore
-from ksync.store.repo import NotFound, Store, as_utc
+from ksync.store.repo import Store, as_utc
 from ksync.store.tables import AlarmEventRow, AlarmRuleRow
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])

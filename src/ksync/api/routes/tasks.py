@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import SettingsDep, StoreDep
-from ksync.api.errors import documented, invalid
+from ksync.api.errors import documented
 from ksync.api.schemas import Task, TaskEvent, TaskEventList, TaskList, TaskMetricHistory
 from ksync.control import lifecycle
 from ksync.monitoring import history
@@ -34,11 +34,7 @@ def _quotas(store: Store) -> dict[str, float | None]:
 @router.post("", status_code=202, response_model=Task, responses=documented(409, 422))
 def create_task(spec: TaskSpec, store: StoreDep) -> Task:
     """Create a sync task; it starts as Unassigned and converges to Running."""
-    try:
-        row = lifecycle.create(store, spec)
-    except lifecycle.SpecError as exc:
-        raise invalid(exc.field, exc.message) from None
-    return task_view(store, row)
+    return task_view(store, lifecycle.create(store, spec))
 
 
 @router.get("", response_model=TaskList)

@@ -54,10 +54,11 @@ from ksync.api.compat.tencent.params import Params
 from ksync.api.compat.tencent.resources import KAFKA, get_instance
 from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
+from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.domain.groups import group_id, task_of_group
 from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import TaskSpec
-from ksync.store.repo import Conflict, NotFound, Store, task_spec
+from ksync.store.repo import Store, task_spec
 from ksync.store.tables import InstanceRow, TaskRow
 
 SOURCE = "SOURCE"
@@ -411,8 +412,8 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
     get_instance(ctx, spec.target.instance_id, "TargetResource.KafkaParam.Resource")
     try:
         row = lifecycle.create(ctx.store, spec, external=with_own_external(None, mine))
-    except lifecycle.SpecError as exc:
-        raise bad_value(_FIELD_NAMES.get(exc.field, exc.field), exc.message) from None
+    except InvalidField as exc:
+        raise bad_value(_FIELD_NAMES.get(exc.field, exc.field), exc.reason) from None
     except Conflict as exc:  # the name is taken
         raise bad_value("TaskName", str(exc).removeprefix("name: ")) from None
     return {"Result": {"TaskId": row.id, "DatahubId": None}}

@@ -38,7 +38,7 @@ from ksync.api.compat.tencent.errors import (
 )
 from ksync.api.compat.tencent.params import Params
 from ksync.api.hosts import HostNames
-from ksync.store.repo import Conflict, NotFound
+from ksync.domain.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ from ksync.api.compat.tencent.errors import (
 from ksync.api.compat.tencent.params import Params
 from ksync.api.errors import ApiError
 from ksync.api.routes import instances as native
+from ksync.domain.errors import Conflict, NotFound
 from ksync.spec import InstanceSpec, validate_bootstrap_servers
-from ksync.store.repo import Conflict, NotFound
 from ksync.store.tables import InstanceRow
 
 KAFKA = "KAFKA"
