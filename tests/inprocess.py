@@ -83,7 +83,7 @@ def add_instance_row(
         security=security or SecuritySpec(),
         region=region,
     )
-    row = store.add_instance(spec, cluster_id or f"cluster-{uuid.uuid4().hex[:8]}", 1)
+    row = store.instances.add(spec, cluster_id or f"cluster-{uuid.uuid4().hex[:8]}", 1)
     return row.id
 
 

@@ -31,7 +31,7 @@ def add_task(store: Store, name: str = "orders-to-sh") -> TaskRow:
     spec = TaskSpec.model_validate(
         {"name": name, "source": {"instance_id": "ins-src", "topics": ["orders"]}, "target": {"instance_id": "ins-dst"}}
     )
-    return store.add_task(spec, [])
+    return store.tasks.add(spec, [])
 
 
 @pytest.fixture(scope="package")

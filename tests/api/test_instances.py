@@ -288,6 +288,6 @@ def test_delete_while_a_task_uses_it_is_409(api: TestClient) -> None:
     # (its members stopped), they can go.
     assert api.delete(f"/api/v1/tasks/{task_id}").status_code == 202
     assert_error(api.delete(f"/api/v1/instances/{a}"), 409, "conflict")
-    store.remove_task(task_id)
+    store.tasks.remove(task_id)
     for ins_id in (a, b):
         assert api.delete(f"/api/v1/instances/{ins_id}").status_code == 204

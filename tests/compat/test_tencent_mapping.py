@@ -34,7 +34,7 @@ def pair(store: Store) -> tuple[str, str]:
     ids = []
     for name, port in (("east", 9092), ("west", 9093)):
         spec = InstanceSpec(name=name, bootstrap_servers=f"127.0.0.1:{port}")
-        ids.append(store.add_instance(spec, cluster_id=f"cluster-{name}", broker_count=1).id)
+        ids.append(store.instances.add(spec, cluster_id=f"cluster-{name}", broker_count=1).id)
     return ids[0], ids[1]
 
 
@@ -133,25 +133,25 @@ def test_status_codes_follow_the_lifecycle(store: Store, pair: tuple[str, str]) 
     tid = row.id
 
     def code() -> int:
-        return datahub.status_code(store, store.get_task(tid))
+        return datahub.status_code(store, store.tasks.get(tid))
 
     assert code() == 0  # creating
-    store.update_task(tid, status="Running")
+    store.tasks.observe(tid, status="Running")
     assert code() == 1
-    store.update_task(tid, status="Unassigned")  # a rebalance after it ran
+    store.tasks.observe(tid, status="Unassigned")  # a rebalance after it ran
     assert code() == 8
-    store.update_task(tid, status="Running")
+    store.tasks.observe(tid, status="Running")
     lifecycle.pause(store, tid)
     assert code() == 5  # pausing: members still committing
-    store.update_task(tid, status="Paused")
+    store.tasks.observe(tid, status="Paused")
     assert code() == 6
     lifecycle.start(store, tid, None, timedelta(hours=24))
     assert code() == 8  # resuming
-    store.update_task(tid, status="Failed", error="target unwritable")
+    store.tasks.observe(tid, status="Failed", error="target unwritable")
     assert code() == -1
     ctx = Context(store, Settings())
     info = datahub.task_info(
-        store, store.get_task(tid), {i.id: i for i in store.list_instances()}, detailed=True
+        store, store.tasks.get(tid), {i.id: i for i in store.instances.all()}, detailed=True
     )
     assert (info["Status"], info["ErrorMessage"]) == (-1, "target unwritable")
     assert info["TargetResource"]["KafkaParam"]["Prefix"] == "x"

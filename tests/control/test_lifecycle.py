@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from ksync.control import lifecycle
+from ksync.domain.errors import Conflict, NotFound
 from ksync.spec import StartPoint, TaskSpec
-from ksync.store.repo import Conflict, NotFound, Store, as_utc, utcnow
+from ksync.store.repo import Store, as_utc, utcnow
 from ksync.store.tables import TaskRow
 
 RETENTION = timedelta(hours=24)
@@ -32,24 +33,24 @@ def add_task(store: Store, start: dict[str, Any] | None = None) -> TaskRow:
             "target": {"instance_id": "ins-dst"},
         }
     )
-    return store.add_task(spec, [])
+    return store.tasks.add(spec, [])
 
 
 def observe(store: Store, task_id: str, status: str, error: str | None = None) -> TaskRow:
     """What the controller writes once the workers converged."""
-    row = store.update_task(task_id, status=status, error=error)
+    row = store.tasks.observe(task_id, status=status, error=error)
     assert row is not None
     return row
 
 
 def events(store: Store, task_id: str) -> list[str]:
-    return [e.message for e in reversed(store.task_events(task_id))]
+    return [e.message for e in reversed(store.tasks.events(task_id))]
 
 
 def paused_for(store: Store, task_id: str, age: timedelta) -> TaskRow:
     """A task that was paused `age` ago and whose members have stopped."""
     lifecycle.pause(store, task_id)
-    store.change_task(task_id, lambda _row: {"paused_at": utcnow() - age})
+    store.tasks.change(task_id, lambda _row: {"paused_at": utcnow() - age})
     return observe(store, task_id, "Paused")
 
 
@@ -85,7 +86,7 @@ def test_a_failed_task_cannot_be_paused(store: Store) -> None:
     observe(store, task.id, "Failed", "credentials refused")
     with pytest.raises(Conflict, match=rf"task {task.id} has failed and runs nothing to pause"):
         lifecycle.pause(store, task.id)
-    assert store.get_task(task.id).desired == "running"
+    assert store.tasks.get(task.id).desired == "running"
 
 
 # ---- start ------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def test_a_failed_task_cannot_be_paused(store: Store) -> None:
 
 def test_start_on_a_running_task_is_a_conflict_and_on_a_starting_one_harmless(store: Store) -> None:
     task = add_task(store)
-    before = store.get_task(task.id)
+    before = store.tasks.get(task.id)
     assert lifecycle.start(store, task.id, None, RETENTION).generation == before.generation
     observe(store, task.id, "Running")
     with pytest.raises(Conflict, match=rf"task {task.id} is already running"):
@@ -151,7 +152,7 @@ def test_the_retention_is_counted_from_paused_at_not_from_when_members_stopped(
     inside = add_task(store)
     paused_for(store, inside.id, timedelta(seconds=2))
     assert lifecycle.start(store, inside.id, None, timedelta(seconds=10)).reset_start is None
-    outside = store.add_task(TaskSpec.model_validate({**store.get_task(inside.id).spec, "name": "b"}), [])
+    outside = store.tasks.add(TaskSpec.model_validate({**store.tasks.get(inside.id).spec, "name": "b"}), [])
     paused_for(store, outside.id, timedelta(seconds=2))
     assert lifecycle.start(store, outside.id, None, timedelta(seconds=1)).reset_start is not None
 
@@ -175,7 +176,7 @@ def test_a_paused_task_is_started_not_restarted(store: Store) -> None:
     paused = paused_for(store, task.id, timedelta(0))
     with pytest.raises(Conflict, match=rf"task {task.id} is paused; start it instead of restarting"):
         lifecycle.restart(store, task.id)
-    assert store.get_task(task.id).generation == paused.generation
+    assert store.tasks.get(task.id).generation == paused.generation
 
 
 # ---- delete -----------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def make_client(store: Store) -> Iterator[AppFactory]:
 def add_instance(store: Store, name: str, servers: str = "127.0.0.1:1", **security: Any) -> str:
     """An instance in the store, as if registered earlier (nothing is contacted)."""
     spec = InstanceSpec.model_validate({"name": name, "bootstrap_servers": servers, "security": security or {}})
-    return store.add_instance(spec, f"cluster-{name}", 1).id
+    return store.instances.add(spec, f"cluster-{name}", 1).id
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def task_id(store: Store) -> str:
     spec = TaskSpec.model_validate(
         {"name": "guarded", "source": {"instance_id": src, "topics": ["t"]}, "target": {"instance_id": dst}}
     )
-    return store.add_task(spec, []).id
+    return store.tasks.add(spec, []).id
 
 
 def test_a_foreign_host_is_not_answered(make_client: AppFactory) -> None:
@@ -67,7 +67,7 @@ def test_a_cross_site_write_is_refused(
     method = "PUT" if path.startswith("/connectors") else "POST"
     r = client.request(method, path.format(id=task_id), headers=headers)
     assert r.status_code == status, r.text
-    assert store.get_task(task_id).desired == "running"
+    assert store.tasks.get(task_id).desired == "running"
 
 
 def test_the_console_and_scripts_keep_working(make_client: AppFactory, store: Store, task_id: str) -> None:
@@ -75,10 +75,10 @@ def test_the_console_and_scripts_keep_working(make_client: AppFactory, store: St
     # The console: same origin, JSON.
     same = {"origin": "http://testserver", "content-type": "application/json", "sec-fetch-site": "same-origin"}
     assert client.post(f"/api/v1/tasks/{task_id}/pause", headers=same, content=b"{}").status_code == 202
-    assert store.get_task(task_id).desired == "paused"
+    assert store.tasks.get(task_id).desired == "paused"
     # curl -XPOST with no body and no content type.
     assert client.post(f"/api/v1/tasks/{task_id}/start").status_code == 202
-    assert store.get_task(task_id).desired == "running"
+    assert store.tasks.get(task_id).desired == "running"
     # The console's login form posts a form, from its own origin.
     r = client.post("/login", data={"secret": "x"}, headers={"origin": "http://testserver"})
     assert r.status_code == 303, r.text

@@ -61,7 +61,7 @@ def test_get_config_hides_secrets_stored_before(make_client: AppFactory, store: 
     spec = TaskSpec.model_validate(
         {"name": "leaky", "source": {"instance_id": src, "topics": ["orders"]}, "target": {"instance_id": dst}}
     )
-    store.add_task(spec, [], external={"connect": {"config": dict(LEAKY), "ignored": []}})
+    store.tasks.add(spec, [], external={"connect": {"config": dict(LEAKY), "ignored": []}})
     client = make_client()
     for path in ("/connectors/leaky/config", "/connectors/leaky", "/connectors?expand=info"):
         r = client.get(path)

@@ -30,7 +30,7 @@ def add_task(store: Store) -> str:
     spec = TaskSpec.model_validate(
         {"name": "tc3-task", "source": {"instance_id": src, "topics": ["t"]}, "target": {"instance_id": dst}}
     )
-    return store.add_task(spec, []).id
+    return store.tasks.add(spec, []).id
 
 
 def send(client: Any, headers: dict[str, str], body: bytes) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def test_a_signature_captured_for_a_read_cannot_pause_the_task_later(
         signature.verify(keys, "POST", "/", "", replayed, body, replay=cache, hosts=hosts, now=ts + 30)
     assert refused.value.code == "AuthFailure.SignatureFailure"
     assert "first used 30 s ago (for DescribeDatahubTask)" in refused.value.message
-    assert store.get_task(task_id).desired == "running"
+    assert store.tasks.get(task_id).desired == "running"
 
 
 def test_a_signature_cannot_be_used_again_later(make_client: AppFactory, store: Store, task_id: str) -> None:
@@ -76,7 +76,7 @@ def test_a_signature_cannot_be_used_again_later(make_client: AppFactory, store: 
     body = json.dumps({"TaskId": task_id}).encode()
     headers = tc3_headers("PauseDatahubTask", body, HOST, KEY_ID, SECRET)
     assert error_code(send(client, headers, body)) is None
-    assert store.get_task(task_id).desired == "paused"
+    assert store.tasks.get(task_id).desired == "paused"
     # At the server's seam, with its clock moved on: the task was resumed meanwhile, and
     # the captured pause must not pause it again.
     from ksync.api.hosts import HostNames
@@ -100,7 +100,7 @@ def test_calls_in_one_second_may_share_a_signature(make_client: AppFactory, stor
     assert error_code(send(client, headers, body)) is None
     for _ in range(3):
         assert error_code(send(client, {**headers, "x-tc-action": "DescribeDatahubTask"}, body)) is None
-    assert store.get_task(task_id).desired == "paused"
+    assert store.tasks.get(task_id).desired == "paused"
 
 
 def test_unsigned_payload_is_refused(make_client: AppFactory, store: Store, task_id: str) -> None:
@@ -111,7 +111,7 @@ def test_unsigned_payload_is_refused(make_client: AppFactory, store: Store, task
     response = send(client, headers, swapped)
     assert error_code(response) == "AuthFailure.InvalidAuthorization", response
     assert "UNSIGNED-PAYLOAD" in response["Error"]["Message"]
-    assert store.get_task(task_id).desired == "running"
+    assert store.tasks.get(task_id).desired == "running"
 
 
 def test_a_signed_action_must_be_the_action_sent(make_client: AppFactory, store: Store, task_id: str) -> None:
@@ -122,11 +122,11 @@ def test_a_signed_action_must_be_the_action_sent(make_client: AppFactory, store:
     # Signed for a read, sent as a pause: refused, and the task keeps running.
     response = send(client, {**headers, "x-tc-action": "PauseDatahubTask"}, body)
     assert error_code(response) == "AuthFailure.SignatureFailure", response
-    assert store.get_task(task_id).desired == "running"
+    assert store.tasks.get(task_id).desired == "running"
     # Signed for a pause, sent as a pause: done.
     headers = tc3_headers("PauseDatahubTask", body, HOST, KEY_ID, SECRET, signed=signed)
     assert error_code(send(client, headers, body)) is None
-    assert store.get_task(task_id).desired == "paused"
+    assert store.tasks.get(task_id).desired == "paused"
 
 
 def test_the_signed_host_must_be_one_of_the_servers_names() -> None:
@@ -185,5 +185,5 @@ def test_the_official_sdk_keeps_working(serve: Callable[..., str], store: Store,
     pause = models.PauseDatahubTaskRequest()
     pause.TaskId = task_id
     client.PauseDatahubTask(pause)  # likely the same second and parameters as the reads
-    assert store.get_task(task_id).desired == "paused"
+    assert store.tasks.get(task_id).desired == "paused"
     assert client.DescribeDatahubTask(describe).Result.Status is not None

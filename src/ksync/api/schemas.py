@@ -15,8 +15,9 @@ from ksync.spec import (
     TargetSpec,
     TaskOptions,
 )
-from ksync.store.repo import WorkerInfo, as_utc
+from ksync.store.repo import as_utc
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
+from ksync.store.worker_repo import WorkerInfo
 
 
 class PublicSecurity(BaseModel):

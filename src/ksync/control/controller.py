@@ -32,8 +32,9 @@ from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
 from ksync.replication.topic_filter import TopicFilter
 from ksync.replication.topic_mirror import MirrorResult, TopicMirror
-from ksync.store.repo import Store, task_spec, utcnow
+from ksync.store.repo import Store, utcnow
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
+from ksync.store.task_repo import task_spec
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class Controller:
         self._jobs.shutdown(wait=False, cancel_futures=True)
         if self.active:
             try:
-                self.store.release_lease(LEASE, self.settings.holder_id)
+                self.store.leases.release(LEASE, self.settings.holder_id)
             except Exception:
                 log.exception("controller: could not release the lease; it will expire")
 
@@ -110,7 +111,7 @@ class Controller:
         # The lease lapses one tick before worker_timeout, so a standby (which checks every
         # tick) takes over within worker_timeout of the holder's last renewal.
         ttl_s = max(self.settings.worker_timeout_s - self.settings.tick_s, self.settings.worker_timeout_s / 2)
-        holding = self.store.try_lease(LEASE, self.settings.holder_id, timedelta(seconds=ttl_s))
+        holding = self.store.leases.try_take(LEASE, self.settings.holder_id, timedelta(seconds=ttl_s))
         if holding != self.active:
             log.info(
                 "controller %s %s", self.settings.holder_id, "is active" if holding else "stands by"
@@ -129,16 +130,16 @@ class Controller:
     def tick(self) -> None:
         """One pass over every task."""
         if time.monotonic() >= self._expire_after:
-            for worker_id in self.store.expire_workers(timedelta(seconds=self.settings.worker_timeout_s)):
+            for worker_id in self.store.workers.expire(timedelta(seconds=self.settings.worker_timeout_s)):
                 log.warning("worker %s missed its heartbeats; its members move", worker_id)
-        live = [w.id for w in self.store.list_workers()]
-        tasks = self.store.list_tasks()
-        instances = {i.id: i for i in self.store.list_instances()}
+        live = [w.id for w in self.store.workers.all()]
+        tasks = self.store.tasks.all()
+        instances = {i.id: i for i in self.store.instances.all()}
         slots: dict[str, dict[int, str | None]] = defaultdict(dict)
-        for s in self.store.slots():
+        for s in self.store.workers.slots():
             slots[s.task_id][s.slot] = s.worker_id
         members: dict[str, list[MemberRow]] = defaultdict(list)
-        for m in self.store.members():
+        for m in self.store.workers.members():
             members[m.task_id].append(m)
         load = Counter(w for task_slots in slots.values() for w in task_slots.values() if w)
         for task in tasks:
@@ -164,13 +165,13 @@ class Controller:
                 continue
             current, point = self._metrics.observe(task, members[task.id], now)
             if current is not None:
-                self.store.set_task_metrics(task.id, current)
+                self.store.metrics.set_current(task.id, current)
             if point is not None:
-                self.store.add_metric_point(task.id, at, point)
+                self.store.metrics.add_point(task.id, at, point)
         self._metrics.forget({t.id for t in tasks})
         if now - self._last_prune > 600:
             self._last_prune = now
-            dropped = self.store.prune_metric_points(at - HISTORY, {t.id for t in tasks})
+            dropped = self.store.metrics.prune(at - HISTORY, {t.id for t in tasks})
             if dropped:
                 log.info("pruned %d metric points older than 24 h", dropped)
 
@@ -214,7 +215,7 @@ class Controller:
         else:
             wanted = {}
         if wanted != slots:
-            self.store.set_slots(task.id, wanted)
+            self.store.workers.set_slots(task.id, wanted)
             if self.on_slots_changed is not None:
                 self.on_slots_changed()
         expected = None
@@ -235,7 +236,7 @@ class Controller:
             log.info("task %s status %s -> %s", task.id, task.status, derived.status)
             if derived.status == "Failed":
                 log.error("task %s failed: %s", task.id, derived.error)
-        self.store.update_task(task.id, expect_generation=task.generation, **changes)
+        self.store.tasks.observe(task.id, expect_generation=task.generation, **changes)
 
     def _terminate(
         self,
@@ -247,11 +248,11 @@ class Controller:
         instances: dict[str, InstanceRow],
     ) -> None:
         if slots:
-            self.store.set_slots(task.id, {})
+            self.store.workers.set_slots(task.id, {})
             if self.on_slots_changed is not None:
                 self.on_slots_changed()
         if task.status != "Terminating":
-            self.store.update_task(task.id, status="Terminating")
+            self.store.tasks.observe(task.id, status="Terminating")
         running = [m for m in members if m.worker_id in live and m.state != "stopped"]
         if running or mem.job is not None:
             return
@@ -260,7 +261,7 @@ class Controller:
             mem.delete_attempts += 1
             self._launch(task, mem, "delete-group", lambda: self._delete_group(task, source_id))
             return
-        self.store.remove_task(task.id)
+        self.store.tasks.remove(task.id)
         log.info("task %s deleted", task.id)
 
     def _delete_group(self, task: TaskRow, source_id: str) -> str:
@@ -344,7 +345,7 @@ class Controller:
             )
             # The start point applies again to every partition there is now.
             topics = [m.as_json() for m in restart_layout(_mappings(task))]
-            self.store.update_task(
+            self.store.tasks.observe(
                 task.id, expect_generation=task.generation, reset_start=None, topics=topics
             )
             task.reset_start, task.topics = None, topics
@@ -368,7 +369,7 @@ class Controller:
         if task.topics_resolved_at is None:
             changes["topics_resolved_at"] = utcnow()
         if changes:
-            self.store.update_task(task.id, **changes)
+            self.store.tasks.observe(task.id, **changes)
             for key, value in changes.items():
                 setattr(task, key, value)
 
@@ -385,7 +386,7 @@ class Controller:
         )
         if persistent and task.desired == "running":
             log.error("task %s failed: %s", task.id, exc)
-            self.store.update_task(
+            self.store.tasks.observe(
                 task.id, expect_generation=task.generation, status="Failed", error=str(exc)
             )
             task.status, task.error = "Failed", str(exc)
@@ -402,11 +403,11 @@ class Controller:
 
     def _admin(self, instance_id: str) -> InstanceAdmin:
         """A cached admin client, rebuilt when the instance's settings change."""
-        row = self.store.get_instance(instance_id)
+        row = self.store.instances.get(instance_id)
         cached = self._admins.get(instance_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]
-        admin = InstanceAdmin(self.store.connection(instance_id))
+        admin = InstanceAdmin(self.store.instances.connection(instance_id))
         self._admins[instance_id] = (row.updated_at, admin)
         return admin
 

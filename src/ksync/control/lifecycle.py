@@ -34,11 +34,11 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
     `InvalidField`), a unique name (`Conflict`). `task_id` is the task being reconfigured
     (its own name is fine)."""
     try:
-        src = store.get_instance(spec.source.instance_id)
+        src = store.instances.get(spec.source.instance_id)
     except NotFound:
         raise InvalidField("source.instance_id", f"instance {spec.source.instance_id} does not exist") from None
     try:
-        dst = store.get_instance(spec.target.instance_id)
+        dst = store.instances.get(spec.target.instance_id)
     except NotFound:
         raise InvalidField("target.instance_id", f"instance {spec.target.instance_id} does not exist") from None
     if src.cluster_id == dst.cluster_id and not spec.target.topic_prefix:
@@ -47,7 +47,7 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
             f"source and target are the same Kafka cluster ({src.cluster_id}); with an empty "
             "prefix every topic would be synced onto itself: set a prefix",
         )
-    for t in store.list_tasks():
+    for t in store.tasks.all():
         if t.name == spec.name and t.id != task_id and t.desired != "deleted":
             raise Conflict(f"name: a task named '{spec.name}' already exists ({t.id})")
 
@@ -55,7 +55,7 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
 def create(store: Store, spec: TaskSpec, external: dict[str, Any] | None = None) -> TaskRow:
     """Create a task (status Unassigned); warns when it closes a sync loop."""
     check_spec(store, spec)
-    row = store.add_task(spec, warnings=[], external=external)
+    row = store.tasks.add(spec, warnings=[], external=external)
     log.info(
         "task %s (%s) created: %s -> %s",
         row.id,
@@ -63,10 +63,10 @@ def create(store: Store, spec: TaskSpec, external: dict[str, Any] | None = None)
         spec.source.instance_id,
         spec.target.instance_id,
     )
-    instances = {i.id: i for i in store.list_instances()}
-    warnings = cycle_warnings(row, store.list_tasks(), instances)
+    instances = {i.id: i for i in store.instances.all()}
+    warnings = cycle_warnings(row, store.tasks.all(), instances)
     if warnings:
-        row = store.update_task(row.id, warnings=warnings) or row
+        row = store.tasks.observe(row.id, warnings=warnings) or row
     return row
 
 
@@ -86,7 +86,7 @@ def reconfigure(
             changes["event"] = "configuration changed"
         return changes
 
-    return store.change_task(task_id, decide)
+    return store.tasks.change(task_id, decide)
 
 
 def _gone(row: TaskRow) -> None:
@@ -110,7 +110,7 @@ def pause(store: Store, task_id: str) -> TaskRow:
             )
         return {"desired": "paused", "paused_at": utcnow(), "event": "pause requested"}
 
-    return store.change_task(task_id, decide)
+    return store.tasks.change(task_id, decide)
 
 
 def start(
@@ -149,7 +149,7 @@ def start(
             )
         return changes
 
-    return store.change_task(task_id, decide)
+    return store.tasks.change(task_id, decide)
 
 
 def reset_progress(store: Store, task_id: str) -> TaskRow:
@@ -167,7 +167,7 @@ def reset_progress(store: Store, task_id: str) -> TaskRow:
             raise Conflict(f"task {row.id} is still stopping its members; try again in a moment")
         return {"reset_start": row.spec["source"]["start"]}
 
-    return store.change_task(task_id, decide)
+    return store.tasks.change(task_id, decide)
 
 
 def restart(store: Store, task_id: str) -> TaskRow:
@@ -184,7 +184,7 @@ def restart(store: Store, task_id: str) -> TaskRow:
             "event": "restart requested",
         }
 
-    return store.change_task(task_id, decide)
+    return store.tasks.change(task_id, decide)
 
 
 def delete(store: Store, task_id: str) -> TaskRow:
@@ -195,7 +195,7 @@ def delete(store: Store, task_id: str) -> TaskRow:
             return {}
         return {"desired": "deleted", "status": "Terminating", "event": "delete requested"}
 
-    return store.change_task(task_id, decide)
+    return store.tasks.change(task_id, decide)
 
 
 def update_options(store: Store, task_id: str, options: dict[str, Any]) -> TaskRow:
@@ -211,4 +211,4 @@ def update_options(store: Store, task_id: str, options: dict[str, Any]) -> TaskR
         spec["options"] = merged.model_dump(mode="json")
         return {"spec": spec}
 
-    return store.change_task(task_id, decide)
+    return store.tasks.change(task_id, decide)

@@ -611,7 +611,7 @@ class AlarmEvaluator:
                 self._started = True
                 self._redeliver()
             now = self.clock()
-            tasks = [TaskSnapshot.of(t) for t in self.store.list_tasks()]
+            tasks = [TaskSnapshot.of(t) for t in self.store.tasks.all()]
             created: list[int] = []
             for row in self.alarms.list_rules():
                 try:

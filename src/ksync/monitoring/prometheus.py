@@ -111,7 +111,7 @@ class StoreCollector(Collector):
             "1 for the task's current status, 0 for the others",
             labels=["task", "name", "status"],
         )
-        for task in self.store.list_tasks():
+        for task in self.store.tasks.all():
             for s in STATUSES:
                 status.add_metric([task.id, task.name, s], 1.0 if task.status == s else 0.0)
         up = GaugeMetricFamily(
@@ -123,7 +123,7 @@ class StoreCollector(Collector):
             labels=["worker"],
         )
         now = utcnow()
-        for w in self.store.list_workers():
+        for w in self.store.workers.all():
             up.add_metric([w.id], 1.0 if now - w.heartbeat_at <= self.worker_timeout else 0.0)
             seen.add_metric([w.id], w.heartbeat_at.timestamp())
         yield status

@@ -26,8 +26,10 @@ from ksync.kafka.errors import KsyncKafkaError
 from ksync.replication.member import Member, MemberConfig, MemberState
 from ksync.replication.throttle import member_limits
 from ksync.spec import StartPoint
-from ksync.store.repo import MemberReport, Store, task_spec
+from ksync.store.repo import Store
 from ksync.store.tables import TaskRow
+from ksync.store.task_repo import task_spec
+from ksync.store.worker_repo import MemberReport
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +127,7 @@ class Worker:
             # Alive before acting: a worker restarted under the same id must not start
             # members from its old slots while its row still looks dead to the controller,
             # which would stop them again mid-join.
-            self.store.heartbeat(self.worker_id, self.host, self.pid, [])
+            self.store.workers.heartbeat(self.worker_id, self.host, self.pid, [])
         except Exception:
             log.exception("worker %s: first heartbeat failed; retrying in the loop", self.worker_id)
         while not self._stop.is_set():
@@ -145,7 +147,7 @@ class Worker:
     def reconcile(self) -> None:
         """One pass: match running members to assignments, then heartbeat."""
         wanted: dict[SlotKey, TaskRow] = {}
-        for task, slot in self.store.assignments_for(self.worker_id):
+        for task, slot in self.store.workers.assignments_for(self.worker_id):
             if task.desired == "running" and task.status != "Failed":
                 wanted[(task.id, slot)] = task
         for key in list(self._members):
@@ -173,12 +175,12 @@ class Worker:
         if wanted:  # after starting members: a new one must not run unthrottled
             self._apply_limits(wanted)
         self._prune_stopped()
-        self.store.heartbeat(self.worker_id, self.host, self.pid, self._reports())
+        self.store.workers.heartbeat(self.worker_id, self.host, self.pid, self._reports())
 
     def _apply_limits(self, wanted: dict[SlotKey, TaskRow]) -> None:
         """Give each running member its share of task limits and instance quotas."""
-        tasks = [t for t in self.store.list_tasks() if t.desired == "running"]
-        quotas = {i.id: i.sync_quota_mb_s for i in self.store.list_instances() if i.sync_quota_mb_s}
+        tasks = [t for t in self.store.tasks.all() if t.desired == "running"]
+        quotas = {i.id: i.sync_quota_mb_s for i in self.store.instances.all() if i.sync_quota_mb_s}
         users: dict[str, int] = {}  # instance id -> partitions of running tasks using it
         for t in tasks:
             parts = sum(x["partitions"] for x in t.topics)
@@ -204,14 +206,14 @@ class Worker:
 
     def _member_config(self, task: TaskRow, slot: int, topics: _TaskTopics) -> MemberConfig:
         spec = task_spec(task)
-        src = self.store.get_instance(spec.source.instance_id)
-        dst = self.store.get_instance(spec.target.instance_id)
+        src = self.store.instances.get(spec.source.instance_id)
+        dst = self.store.instances.get(spec.target.instance_id)
         start: StartPoint = spec.source.start
         return MemberConfig(
             task_id=task.id,
             slot=slot,
-            source=self.store.connection(src.id),
-            target=self.store.connection(dst.id),
+            source=self.store.instances.connection(src.id),
+            target=self.store.instances.connection(dst.id),
             source_cluster_id=src.cluster_id,
             target_cluster_id=dst.cluster_id,
             topics=dict(topics.targets),
@@ -349,7 +351,7 @@ class Worker:
                 run.thread.join(timeout=60)
         self._prune_stopped()
         try:
-            self.store.remove_worker(self.worker_id)
+            self.store.workers.remove(self.worker_id)
         except Exception:
             log.exception("worker %s: could not deregister; it will time out", self.worker_id)
         log.info("worker %s stopped", self.worker_id)

@@ -71,8 +71,9 @@ from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
 from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.spec import InstanceSpec, SecuritySpec
-from ksync.store.repo import Store, as_utc, task_spec
+from ksync.store.repo import Store, as_utc
 from ksync.store.tables import InstanceRow, MemberRow, TaskRow
+from ksync.store.task_repo import task_spec
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ router = APIRouter(tags=["kafka-connect"], route_class=ConnectRoute)
 
 def _live_tasks(store: Store) -> list[TaskRow]:
     """Every task that is a connector: all but those being deleted (Terminating)."""
-    return [t for t in store.list_tasks() if t.desired != "deleted"]
+    return [t for t in store.tasks.all() if t.desired != "deleted"]
 
 
 def _find(store: Store, name: str) -> TaskRow | None:
@@ -198,12 +199,12 @@ def _config(row: TaskRow, instances: dict[str, InstanceRow]) -> dict[str, str]:
 
 
 def _instances(store: Store) -> dict[str, InstanceRow]:
-    return {i.id: i for i in store.list_instances()}
+    return {i.id: i for i in store.instances.all()}
 
 
 def _slots(store: Store) -> dict[str, dict[int, str | None]]:
     out: dict[str, dict[int, str | None]] = defaultdict(dict)
-    for s in store.slots():
+    for s in store.workers.slots():
         out[s.task_id][s.slot] = s.worker_id
     return out
 
@@ -301,7 +302,7 @@ def _status(row: TaskRow, members: list[MemberRow], slots: dict[int, str | None]
 
 
 def _status_now(store: Store, row: TaskRow) -> dict[str, Any]:
-    return _status(row, store.members(row.id), _slots(store).get(row.id, {}))
+    return _status(row, store.workers.members(row.id), _slots(store).get(row.id, {}))
 
 
 # ---- creating and reconfiguring -------------------------------------------------------------
@@ -328,7 +329,7 @@ def _resolve_instance(store: Store, ref: ClusterRef) -> str:
     """The instance for one side: an existing one with the same bootstrap servers, else a
     new one named after the alias (after checking ksync can reach it)."""
     wanted = set(ref.bootstrap_servers.split(","))
-    for row in store.list_instances():
+    for row in store.instances.all():
         if set(row.bootstrap_servers.split(",")) == wanted:
             if ref.security is not None and not _same_security(row, ref.security, ref.password_hidden):
                 raise ConfigError(
@@ -353,7 +354,7 @@ def _resolve_instance(store: Store, ref: ClusterRef) -> str:
         info = probe(spec)
     except ApiError as exc:
         raise ConfigError(ref.key("bootstrap.servers"), f"cannot reach the cluster: {exc.message}") from None
-    return store.add_instance(spec, info.cluster_id, info.broker_count).id
+    return store.instances.add(spec, info.cluster_id, info.broker_count).id
 
 
 _SPEC_KEYS = {
@@ -410,7 +411,7 @@ def _reconfigure(store: Store, row: TaskRow, parsed: MirrorConfig) -> TaskRow:
 def server_info(store: StoreDep) -> dict[str, Any]:
     """Connect's server info. `kafka_cluster_id` is that of the first registered instance
     (ksync has no Kafka cluster of its own), or "" before any is registered."""
-    instances = store.list_instances()
+    instances = store.instances.all()
     return {
         "version": f"{CONNECT_API_VERSION}-ksync-{__version__}",
         "commit": f"ksync-{__version__}",
@@ -491,7 +492,7 @@ def list_connectors(
     members: dict[str, list[MemberRow]] = defaultdict(list)
     slots: dict[str, dict[int, str | None]] = {}
     if "status" in expand:
-        for m in store.members():
+        for m in store.workers.members():
             members[m.task_id].append(m)
         slots = _slots(store)
     out: dict[str, Any] = {}
@@ -563,7 +564,7 @@ def connector_tasks(name: str, store: StoreDep) -> list[dict[str, Any]]:
     """One entry per member slot, with MM2's task keys and the partitions it owns now."""
     row = _get(store, name)
     config = _config(row, _instances(store))
-    current = _current(row, store.members(row.id))
+    current = _current(row, store.workers.members(row.id))
     out = []
     for slot in _connect_tasks(row):
         m = current.get(slot)
@@ -602,7 +603,7 @@ def connector_offsets(name: str, store: StoreDep) -> dict[str, Any]:
             "partition": {"cluster": alias, "partition": p.partition, "topic": p.topic},
             "offset": {"offset": p.committed_offset - 1},
         }
-        for p in progress_of(row, store.members(row.id))
+        for p in progress_of(row, store.workers.members(row.id))
         if p.committed_offset is not None and p.committed_offset > 0
     ]
     return {"offsets": offsets}
@@ -645,7 +646,7 @@ def stop_connector(name: str, store: StoreDep) -> Response:
         external["connect"] = {**_connect_ext(locked), "stopped_at": _stop_mark(paused_at)}
         return {"external": external}
 
-    store.change_task(row.id, mark)
+    store.tasks.change(row.id, mark)
     return Response(status_code=202)
 
 

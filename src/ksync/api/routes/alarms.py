@@ -175,7 +175,7 @@ def _check_task(store: Store, task_id: str | None) -> None:
     if task_id is None:
         return
     try:
-        store.get_task(task_id)
+        store.tasks.get(task_id)
     except NotFound:
         raise invalid("task_id", f"task {task_id} does not exist (null: every task)") from None
 
@@ -251,7 +251,7 @@ def delete_alarm(
     was deleted"), so receivers do not keep an incident open forever."""
     row = alarms.delete_rule(rule_id)
     if any(entry.get("firing_since") for entry in (row.state or {}).values()):
-        tasks = [TaskSnapshot.of(t) for t in store.list_tasks()]
+        tasks = [TaskSnapshot.of(t) for t in store.tasks.all()]
         rule = AlarmRule(row.id, spec_of_row(row))
         _, events = evaluate_rule(
             rule, False, tasks, datetime.now(UTC), row.state, "the rule was deleted"
@@ -275,7 +275,7 @@ def test_alarm(
     task = None
     if spec.task_id is not None:
         try:
-            task = TaskSnapshot.of(store.get_task(spec.task_id))
+            task = TaskSnapshot.of(store.tasks.get(spec.task_id))
         except NotFound:
             task = None
     event = test_event(AlarmRule(row.id, spec), task, datetime.now(UTC))

@@ -57,7 +57,7 @@ def needs_secret_again(row: InstanceRow, bootstrap_servers: str) -> bool:
 def create_instance(spec: InstanceSpec, store: StoreDep) -> Instance:
     """Register an instance after checking that ksync can reach it."""
     info = probe(spec)
-    return Instance.of(store.add_instance(spec, info.cluster_id, info.broker_count))
+    return Instance.of(store.instances.add(spec, info.cluster_id, info.broker_count))
 
 
 class InstancePatch(BaseModel):
@@ -76,7 +76,7 @@ class InstancePatch(BaseModel):
 @router.patch("/{instance_id}", response_model=Instance, responses=documented(404, 422))
 def update_instance(instance_id: str, patch: InstancePatch, store: StoreDep) -> Instance:
     """Change an instance (checked like a create); tasks using it restart their members."""
-    row = store.get_instance(instance_id)
+    row = store.instances.get(instance_id)
     current = {
         "name": row.name,
         "bootstrap_servers": row.bootstrap_servers,
@@ -106,32 +106,32 @@ def update_instance(instance_id: str, patch: InstancePatch, store: StoreDep) -> 
             f"these servers belong to Kafka cluster {info.cluster_id}, but instance "
             f"{instance_id} is cluster {row.cluster_id}: register a new instance instead",
         )
-    return Instance.of(store.update_instance(instance_id, spec, info.cluster_id, info.broker_count))
+    return Instance.of(store.instances.update(instance_id, spec, info.cluster_id, info.broker_count))
 
 
 @router.get("", response_model=InstanceList)
 def list_instances(store: StoreDep) -> InstanceList:
     """Every registered instance (never with secrets)."""
-    return InstanceList(instances=[Instance.of(r) for r in store.list_instances()])
+    return InstanceList(instances=[Instance.of(r) for r in store.instances.all()])
 
 
 @router.get("/{instance_id}", response_model=Instance, responses=documented(404))
 def get_instance(instance_id: str, store: StoreDep) -> Instance:
     """One instance, or 404."""
-    return Instance.of(store.get_instance(instance_id))
+    return Instance.of(store.instances.get(instance_id))
 
 
 @router.delete("/{instance_id}", status_code=204, responses=documented(404, 409))
 def delete_instance(instance_id: str, store: StoreDep) -> Response:
     """Forget an instance; 409 while a task uses it. The cluster itself is untouched."""
-    store.delete_instance(instance_id)
+    store.instances.delete(instance_id)
     return Response(status_code=204)
 
 
 @router.get("/{instance_id}/topics", response_model=TopicList, responses=documented(404, 502))
 def list_topics(instance_id: str, store: StoreDep) -> TopicList:
     """The instance's topics (internal ones left out) with partitions and replication."""
-    conn = store.connection(instance_id)
+    conn = store.instances.connection(instance_id)
     try:
         topics = InstanceAdmin(conn, timeout_s=CONNECT_TIMEOUT_S).list_topics()
     except KsyncKafkaError as exc:
@@ -149,10 +149,10 @@ def list_topics(instance_id: str, store: StoreDep) -> TopicList:
 )
 def instance_traffic(instance_id: str, store: StoreDep) -> InstanceTraffic:
     """Sync traffic read from and written to this instance now, by task."""
-    row = store.get_instance(instance_id)
+    row = store.instances.get(instance_id)
     read: list[TrafficByTask] = []
     written: list[TrafficByTask] = []
-    for task in store.list_tasks():
+    for task in store.tasks.all():
         m = task.metrics or {}
         entry = TrafficByTask(
             task_id=task.id,

@@ -24,11 +24,11 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
 def task_view(store: Store, row: TaskRow) -> Task:
-    return Task.of(row, store.members(row.id), _quotas(store))
+    return Task.of(row, store.workers.members(row.id), _quotas(store))
 
 
 def _quotas(store: Store) -> dict[str, float | None]:
-    return {i.id: i.sync_quota_mb_s for i in store.list_instances()}
+    return {i.id: i.sync_quota_mb_s for i in store.instances.all()}
 
 
 @router.post("", status_code=202, response_model=Task, responses=documented(409, 422))
@@ -41,10 +41,10 @@ def create_task(spec: TaskSpec, store: StoreDep) -> Task:
 def list_tasks(store: StoreDep) -> TaskList:
     """Every task with its status, topics and progress."""
     by_task: dict[str, list[MemberRow]] = defaultdict(list)
-    for m in store.members():
+    for m in store.workers.members():
         by_task[m.task_id].append(m)
     quotas = _quotas(store)
-    return TaskList(tasks=[Task.of(t, by_task[t.id], quotas) for t in store.list_tasks()])
+    return TaskList(tasks=[Task.of(t, by_task[t.id], quotas) for t in store.tasks.all()])
 
 
 class TaskPatch(BaseModel):
@@ -80,9 +80,9 @@ def task_metrics(
     """Throughput, lag and latency over the last `since` seconds (at most 24 h), one point
     per `step`, for the whole task and per topic (or per partition with by=partition).
     Bytes per topic or partition are apportioned by records (an estimate)."""
-    store.get_task(task_id)
+    store.tasks.get(task_id)
     start = utcnow() - timedelta(seconds=since)
-    total, per = history.series(store.metric_points(task_id, start), start, step, by == "partition")
+    total, per = history.series(store.metrics.points(task_id, start), start, step, by == "partition")
     return TaskMetricHistory.model_validate(
         {"task_id": task_id, "since": start, "step": step, "by": by, "total": total, "series": per}
     )
@@ -91,17 +91,17 @@ def task_metrics(
 @router.get("/{task_id}", response_model=Task, responses=documented(404))
 def get_task(task_id: str, store: StoreDep) -> Task:
     """One task, or 404 (also once a deleted task's members have all stopped)."""
-    return task_view(store, store.get_task(task_id))
+    return task_view(store, store.tasks.get(task_id))
 
 
 @router.get("/{task_id}/events", response_model=TaskEventList, responses=documented(404))
 def task_events(task_id: str, store: StoreDep) -> TaskEventList:
     """The task's status changes, newest first."""
-    store.get_task(task_id)
+    store.tasks.get(task_id)
     return TaskEventList(
         events=[
             TaskEvent(at=as_utc(e.at), status=e.status, message=e.message)
-            for e in store.task_events(task_id)
+            for e in store.tasks.events(task_id)
         ]
     )
 

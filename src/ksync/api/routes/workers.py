@@ -13,5 +13,5 @@ router = APIRouter(prefix="/api/v1/workers", tags=["workers"])
 @router.get("", response_model=WorkerList)
 def list_workers(store: StoreDep) -> WorkerList:
     """Live workers with their last heartbeat and the members they run."""
-    members = store.members()
-    return WorkerList(workers=[Worker.of(w, members) for w in store.list_workers()])
+    members = store.workers.members()
+    return WorkerList(workers=[Worker.of(w, members) for w in store.workers.all()])

@@ -58,8 +58,9 @@ from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.domain.groups import group_id, task_of_group
 from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import TaskSpec
-from ksync.store.repo import Store, task_spec
+from ksync.store.repo import Store
 from ksync.store.tables import InstanceRow, TaskRow
+from ksync.store.task_repo import task_spec
 
 SOURCE = "SOURCE"
 DATA_SYNC_TYPE = "DATA_SYNC_TYPE"
@@ -324,7 +325,7 @@ def status_code(store: Store, row: TaskRow) -> int:
     if row.status == "Failed":
         return -1
     # Unassigned: "creating" until the task first ran, "resuming" after that.
-    latest = store.task_events(row.id, limit=1)
+    latest = store.tasks.events(row.id, limit=1)
     return 0 if latest and latest[0].message == "task created" else 8
 
 
@@ -397,13 +398,13 @@ def task_info(
 
 def _task(ctx: Context, task_id: str) -> TaskRow:
     try:
-        return ctx.store.get_task(task_id)
+        return ctx.store.tasks.get(task_id)
     except NotFound:
         raise TencentError(RESOURCE_NOT_FOUND, f"TaskId: task {task_id} does not exist") from None
 
 
 def _instances(ctx: Context) -> dict[str, InstanceRow]:
-    return {i.id: i for i in ctx.store.list_instances()}
+    return {i.id: i for i in ctx.store.instances.all()}
 
 
 def create(ctx: Context, p: Params) -> dict[str, Any]:
@@ -434,7 +435,7 @@ def describe_list(ctx: Context, p: Params) -> dict[str, Any]:
     task_type = p.text("TaskType")
     resource = p.text("Resource")
     p.done()
-    rows = ctx.store.list_tasks()
+    rows = ctx.store.tasks.all()
     if any(v not in (None, "", KAFKA) for v in (target_type, source_type)) or task_type not in (
         None,
         "",
@@ -498,7 +499,7 @@ def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:
     p.done()
     task_id = task_of_group(group)
     try:
-        row = ctx.store.get_task(task_id) if task_id is not None else None
+        row = ctx.store.tasks.get(task_id) if task_id is not None else None
     except NotFound:
         row = None
     if row is None:
@@ -514,7 +515,7 @@ def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:
             f"Name: group {group} reads from connect resource {source_id}, not {name}",
         )
     by_topic: dict[str, list[dict[str, Any]]] = {}
-    for prog in progress_of(row, ctx.store.members(row.id)):
+    for prog in progress_of(row, ctx.store.workers.members(row.id)):
         by_topic.setdefault(prog.topic, []).append(
             {
                 "Partition": prog.partition,

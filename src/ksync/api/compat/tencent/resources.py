@@ -111,7 +111,7 @@ def _probe(spec: InstanceSpec) -> tuple[str, int]:
 
 def get_instance(ctx: Context, resource_id: str, field: str) -> InstanceRow:
     try:
-        return ctx.store.get_instance(resource_id)
+        return ctx.store.instances.get(resource_id)
     except NotFound:
         raise TencentError(
             RESOURCE_NOT_FOUND, f"{field}: connect resource {resource_id} does not exist"
@@ -154,7 +154,7 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
         "SelfBuilt": self_built,
         "NetworkType": network_type,
     }
-    row = ctx.store.add_instance(
+    row = ctx.store.instances.add(
         spec, cluster_id, broker_count, external=with_own_external(None, mine)
     )
     return {"Result": {"ResourceId": row.id}}
@@ -162,7 +162,7 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
 
 def _task_counts(ctx: Context) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for t in ctx.store.list_tasks():
+    for t in ctx.store.tasks.all():
         if t.desired == "deleted":
             continue
         for side in ("source", "target"):
@@ -214,7 +214,7 @@ def describe_list(ctx: Context, p: Params) -> dict[str, Any]:
     region = p.text("ResourceRegion")
     offset, limit = paging(p, default_limit=20, max_limit=1000)
     p.done()
-    rows = [] if kind not in (None, "", KAFKA) else ctx.store.list_instances()
+    rows = [] if kind not in (None, "", KAFKA) else ctx.store.instances.all()
     if word:
         rows = [r for r in rows if word.lower() in r.name.lower() or word.lower() in r.id]
     if region:
@@ -281,7 +281,7 @@ def modify(ctx: Context, p: Params) -> dict[str, Any]:
                 ) from None
             field, _, message = exc.message.partition(": ")
             raise bad_value(_FIELD_NAMES.get(field, field), message) from None
-    ctx.store.set_instance_external(resource_id, with_own_external(row.external, mine))
+    ctx.store.instances.set_external(resource_id, with_own_external(row.external, mine))
     return {"Result": {"ResourceId": resource_id}}
 
 
@@ -316,7 +316,7 @@ def delete(ctx: Context, p: Params) -> dict[str, Any]:
     resource_id = p.text("ResourceId", required=True)
     p.done()
     try:
-        ctx.store.delete_instance(resource_id)
+        ctx.store.instances.delete(resource_id)
     except NotFound:
         raise TencentError(
             RESOURCE_NOT_FOUND, f"ResourceId: connect resource {resource_id} does not exist"

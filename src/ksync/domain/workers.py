@@ -1,0 +1,63 @@
+"""Workers and the members they run, as the controller and the faces see them, and the
+report a worker writes about each member with every heartbeat."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ksync.domain.status import ACTIVE_MEMBER_STATES, MemberState
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """A live worker process and its last heartbeat."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """What a worker last reported about the member it runs for one slot of a task."""
+
+    task_id: str
+    slot: int
+    worker_id: str
+    generation: int
+    state: MemberState
+    partitions: tuple[tuple[str, int], ...]
+    # Per partition: topic, partition, committed_offset, end_offset.
+    progress: tuple[Mapping[str, Any], ...]
+    error: str | None
+    warnings: tuple[str, ...]
+    records_total: int
+    # Cumulative counters since the member started (see monitoring.latency, aggregate).
+    metrics: Mapping[str, Any] | None
+    updated_at: datetime
+
+    @property
+    def active(self) -> bool:
+        """The member may still read or write records."""
+        return self.state in ACTIVE_MEMBER_STATES
+
+
+@dataclass(frozen=True)
+class MemberReport:
+    """A worker's report about one member it runs (written with every heartbeat)."""
+
+    task_id: str
+    slot: int
+    generation: int
+    state: MemberState
+    partitions: Sequence[tuple[str, int]]
+    progress: Sequence[Mapping[str, Any]]
+    error: str | None
+    warnings: Sequence[str]
+    records_total: int
+    metrics: Mapping[str, Any] | None = None

@@ -1,0 +1,45 @@
+"""Task metrics: the controller's current view of each task, and the 24-hour history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from ksync.store.base import Repository, rowcount
+from ksync.store.tables import MetricPointRow, TaskRow
+
+
+class MetricRepo(Repository):
+    """Current metrics per task and the 10-second history points."""
+
+    def set_current(self, task_id: str, metrics: dict[str, Any]) -> None:
+        """The controller's latest metrics for a task (no status event, no updated_at)."""
+        with self.session() as s:
+            s.execute(update(TaskRow).where(TaskRow.id == task_id).values(metrics=metrics))
+
+    def add_point(self, task_id: str, at: datetime, data: dict[str, Any]) -> None:
+        with self.session() as s:
+            s.add(MetricPointRow(task_id=task_id, at=at, data=data))
+
+    def points(self, task_id: str, since: datetime) -> list[MetricPointRow]:
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(MetricPointRow)
+                    .where(MetricPointRow.task_id == task_id, MetricPointRow.at >= since)
+                    .order_by(MetricPointRow.at)
+                )
+            )
+
+    def prune(self, before: datetime, task_ids: set[str]) -> int:
+        """Drop points older than `before` and those of tasks that no longer exist."""
+        with self.session() as s:
+            old = rowcount(s.execute(delete(MetricPointRow).where(MetricPointRow.at < before)))
+            orphans = (
+                rowcount(s.execute(delete(MetricPointRow).where(MetricPointRow.task_id.not_in(task_ids))))
+                if task_ids
+                else 0
+            )
+        return old + orphans
