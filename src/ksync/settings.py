@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ksync.api.hosts import check_name, is_ip
+from ksync.control.lifecycle import DEFAULT_PAUSE_RETENTION
 from ksync.monitoring.webhook_policy import check_entry
 from ksync.store.db import sqlite_url
 
@@ -28,7 +30,7 @@ class Settings(BaseModel):
     # How often members flush and commit progress: longer means fewer pipeline drains
     # (throughput) and more records repeated after a crash.
     commit_interval_s: float = Field(default=1.0, gt=0, le=300)
-    pause_retention_s: float = Field(default=86_400.0, ge=0)
+    pause_retention_s: float = Field(default=DEFAULT_PAUSE_RETENTION.total_seconds(), ge=0)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     measure: bool = True
     api_keys_file: Path | None = None
@@ -63,6 +65,11 @@ class Settings(BaseModel):
         if bound and not is_ip(bound) and bound not in ("0.0.0.0", "::"):
             return (*self.allowed_hosts, check_name(bound))
         return self.allowed_hosts
+
+    @property
+    def pause_retention(self) -> timedelta:
+        """How long a paused task keeps its progress (see control.lifecycle)."""
+        return timedelta(seconds=self.pause_retention_s)
 
     @property
     def database_url(self) -> str:

@@ -11,10 +11,10 @@ import pytest
 from helpers import KsyncServer, running_server
 
 from ksync.devkafka import KafkaCluster
+from ksync.domain.task import TaskView
 from ksync.spec import TaskSpec
 from ksync.store.db import make_engine, migrate, sqlite_url
 from ksync.store.repo import Store
-from ksync.store.tables import TaskRow
 
 # Integration tests poll the API many times a second.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -27,7 +27,7 @@ def store(tmp_path: Path) -> Store:
     return Store(engine)
 
 
-def add_task(store: Store, name: str = "orders-to-sh") -> TaskRow:
+def add_task(store: Store, name: str = "orders-to-sh") -> TaskView:
     spec = TaskSpec.model_validate(
         {"name": name, "source": {"instance_id": "ins-src", "topics": ["orders"]}, "target": {"instance_id": "ins-dst"}}
     )

@@ -38,7 +38,7 @@ def lag_spec(**fields: Any) -> AlarmRuleSpec:
 
 
 def set_lag(store: Store, task_id: str, second: float, lag: int) -> None:
-    store.tasks.observe(task_id, metrics=metrics(at(second), lag=lag))
+    store.metrics.set_current(task_id, metrics(at(second), lag=lag))
 
 
 def test_state_survives_a_new_evaluator_and_nothing_fires_twice(store: Store) -> None:

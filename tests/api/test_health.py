@@ -31,6 +31,13 @@ def test_openapi_lists_every_v1_path_of_the_contract(api: TestClient) -> None:
         assert methods <= set(paths[path]), (path, sorted(paths[path]))
 
 
+def test_openapi_shows_the_task_statuses_as_an_enum(api: TestClient) -> None:
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    status = schemas["Task"]["properties"]["status"]
+    enum = schemas[status["$ref"].rsplit("/", 1)[-1]] if "$ref" in status else status
+    assert enum["enum"] == ["Unassigned", "Running", "Paused", "Failed", "Terminating"]
+
+
 def test_unknown_route_and_method_get_the_error_shape(api: TestClient) -> None:
     assert_error(api.get("/api/v1/nothing-here"), 404, "not_found")
     r = api.put("/api/v1/tasks")

@@ -5,6 +5,7 @@ hidden, unknown keys reported, and the config shown for a task made by another f
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,9 +19,9 @@ from ksync.api.compat.connect_config import (
     config_of_spec,
     parse,
 )
+from ksync.domain.instance import InstanceSecurity, InstanceView
 from ksync.replication.topic_filter import TopicFilter
 from ksync.spec import StartPoint, TaskSpec
-from ksync.store.tables import InstanceRow
 
 
 def base(**extra: Any) -> dict[str, Any]:
@@ -188,10 +189,13 @@ def test_reconfigure_keeps_what_mm2_keys_cannot_say() -> None:
     assert spec.options.qps_limit == 500 and spec.options.task_max == 1  # tasks.max: MM2 default
 
 
-def _instance(name: str, servers: str) -> InstanceRow:
-    return InstanceRow(
-        id=f"ins-{name}", name=name, bootstrap_servers=servers,
-        security={"protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "username": "u", "password": "secret"},
+def _instance(name: str, servers: str) -> InstanceView:
+    now = datetime.now(UTC)
+    return InstanceView(
+        id=f"ins-{name}", name=name, bootstrap_servers=servers, region=None, zone=None,
+        security=InstanceSecurity(protocol="SASL_SSL", sasl_mechanism="PLAIN", username="u"),
+        has_secrets=True, cluster_id=f"cluster-{name}", broker_count=1, sync_quota_mb_s=None,
+        external=None, created_at=now, updated_at=now,
     )
 
 

@@ -15,6 +15,8 @@ from ksync.api.compat.tencent.context import Context
 from ksync.api.compat.tencent.errors import TencentError
 from ksync.api.compat.tencent.params import Params
 from ksync.control import lifecycle
+from ksync.domain.status import TaskStatus
+from ksync.domain.task import TaskChange
 from ksync.settings import Settings
 from ksync.spec import InstanceSpec
 from ksync.store.db import make_engine, migrate
@@ -136,18 +138,18 @@ def test_status_codes_follow_the_lifecycle(store: Store, pair: tuple[str, str]) 
         return datahub.status_code(store, store.tasks.get(tid))
 
     assert code() == 0  # creating
-    store.tasks.observe(tid, status="Running")
+    store.tasks.observe(tid, TaskChange(status=TaskStatus.RUNNING))
     assert code() == 1
-    store.tasks.observe(tid, status="Unassigned")  # a rebalance after it ran
+    store.tasks.observe(tid, TaskChange(status=TaskStatus.UNASSIGNED))  # a rebalance after it ran
     assert code() == 8
-    store.tasks.observe(tid, status="Running")
+    store.tasks.observe(tid, TaskChange(status=TaskStatus.RUNNING))
     lifecycle.pause(store, tid)
     assert code() == 5  # pausing: members still committing
-    store.tasks.observe(tid, status="Paused")
+    store.tasks.observe(tid, TaskChange(status=TaskStatus.PAUSED))
     assert code() == 6
     lifecycle.start(store, tid, None, timedelta(hours=24))
     assert code() == 8  # resuming
-    store.tasks.observe(tid, status="Failed", error="target unwritable")
+    store.tasks.observe(tid, TaskChange(status=TaskStatus.FAILED, error="target unwritable"))
     assert code() == -1
     ctx = Context(store, Settings())
     info = datahub.task_info(

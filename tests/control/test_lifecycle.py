@@ -14,14 +14,15 @@ import pytest
 
 from ksync.control import lifecycle
 from ksync.domain.errors import Conflict, NotFound
+from ksync.domain.status import TaskStatus
+from ksync.domain.task import TaskChange, TaskView
 from ksync.spec import StartPoint, TaskSpec
 from ksync.store.repo import Store, as_utc, utcnow
-from ksync.store.tables import TaskRow
 
 RETENTION = timedelta(hours=24)
 
 
-def add_task(store: Store, start: dict[str, Any] | None = None) -> TaskRow:
+def add_task(store: Store, start: dict[str, Any] | None = None) -> TaskView:
     spec = TaskSpec.model_validate(
         {
             "name": "orders-to-sh",
@@ -36,9 +37,9 @@ def add_task(store: Store, start: dict[str, Any] | None = None) -> TaskRow:
     return store.tasks.add(spec, [])
 
 
-def observe(store: Store, task_id: str, status: str, error: str | None = None) -> TaskRow:
+def observe(store: Store, task_id: str, status: str, error: str | None = None) -> TaskView:
     """What the controller writes once the workers converged."""
-    row = store.tasks.observe(task_id, status=status, error=error)
+    row = store.tasks.observe(task_id, TaskChange(status=TaskStatus(status), error=error))
     assert row is not None
     return row
 
@@ -47,10 +48,10 @@ def events(store: Store, task_id: str) -> list[str]:
     return [e.message for e in reversed(store.tasks.events(task_id))]
 
 
-def paused_for(store: Store, task_id: str, age: timedelta) -> TaskRow:
+def paused_for(store: Store, task_id: str, age: timedelta) -> TaskView:
     """A task that was paused `age` ago and whose members have stopped."""
     lifecycle.pause(store, task_id)
-    store.tasks.change(task_id, lambda _row: {"paused_at": utcnow() - age})
+    store.tasks.change(task_id, lambda _task: TaskChange(paused_at=utcnow() - age))
     return observe(store, task_id, "Paused")
 
 
@@ -116,7 +117,7 @@ def test_start_within_the_pause_retention_resumes_from_the_committed_progress(st
     assert (row.desired, row.status, row.paused_at) == ("running", "Unassigned", None)
     # The progress is kept: no reset, the spec's start point untouched, same generation.
     assert row.reset_start is None
-    assert row.spec["source"]["start"] == {"type": "earliest", "timestamp_ms": None}
+    assert row.spec.source.start.model_dump() == {"type": "earliest", "timestamp_ms": None}
     assert row.generation == paused.generation
     assert events(store, task.id)[-1] == "start requested"
 
@@ -128,8 +129,8 @@ def test_start_after_the_pause_retention_resets_the_progress_to_latest_by_defaul
     paused_for(store, task.id, RETENTION + timedelta(minutes=1))
     row = lifecycle.start(store, task.id, None, RETENTION)
     latest = {"type": "latest", "timestamp_ms": None}
-    assert row.reset_start == latest
-    assert row.spec["source"]["start"] == latest
+    assert row.reset_start is not None and row.reset_start.model_dump() == latest
+    assert row.spec.source.start.model_dump() == latest
     assert (row.desired, row.status, row.paused_at) == ("running", "Unassigned", None)
     assert events(store, task.id)[-1] == (
         "started after the pause retention (86400s): progress reset to latest"
@@ -141,7 +142,7 @@ def test_start_after_the_pause_retention_resets_to_the_start_point_given(store: 
     paused_for(store, task.id, RETENTION * 3)
     point = StartPoint(type="timestamp", timestamp_ms=1_700_000_000_000)
     row = lifecycle.start(store, task.id, point, RETENTION)
-    assert row.reset_start == row.spec["source"]["start"] == point.model_dump(mode="json")
+    assert row.reset_start == row.spec.source.start == point
     assert events(store, task.id)[-1].endswith("progress reset to timestamp")
 
 
@@ -152,7 +153,7 @@ def test_the_retention_is_counted_from_paused_at_not_from_when_members_stopped(
     inside = add_task(store)
     paused_for(store, inside.id, timedelta(seconds=2))
     assert lifecycle.start(store, inside.id, None, timedelta(seconds=10)).reset_start is None
-    outside = store.tasks.add(TaskSpec.model_validate({**store.tasks.get(inside.id).spec, "name": "b"}), [])
+    outside = store.tasks.add(store.tasks.get(inside.id).spec.model_copy(update={"name": "b"}), [])
     paused_for(store, outside.id, timedelta(seconds=2))
     assert lifecycle.start(store, outside.id, None, timedelta(seconds=1)).reset_start is not None
 
@@ -230,4 +231,5 @@ def test_the_progress_is_reset_only_once_every_member_stopped(store: Store) -> N
         lifecycle.reset_progress(store, task.id)
     observe(store, task.id, "Paused")
     row = lifecycle.reset_progress(store, task.id)
-    assert row.reset_start == {"type": "latest", "timestamp_ms": None}
+    assert row.reset_start is not None
+    assert row.reset_start.model_dump() == {"type": "latest", "timestamp_ms": None}

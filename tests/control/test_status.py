@@ -3,12 +3,12 @@ member reports into the status a task shows. No store, no broker."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from factories import member_view
 
 from ksync.control.status import Derived, derive_status
-from ksync.store.tables import MemberRow
+from ksync.domain.status import Desired, TaskStatus
+from ksync.domain.workers import MemberView
 
 TOPIC_PARTITIONS = {("orders", 0), ("orders", 1), ("audit", 0)}
 LIVE = {"w1", "w2"}
@@ -21,24 +21,12 @@ def member(
     partitions: list[tuple[str, int]] | None = None,
     generation: int = 1,
     error: str | None = None,
-) -> MemberRow:
-    return MemberRow(
-        task_id="task-a",
-        slot=slot,
-        worker_id=worker,
-        generation=generation,
-        state=state,
-        partitions=[list(tp) for tp in (partitions or [])],  # JSON gives lists, not tuples
-        progress=[],
-        error=error,
-        warnings=[],
-        records_total=0,
-        updated_at=datetime.now(UTC),
-    )
+) -> MemberView:
+    return member_view(slot, worker, state, partitions, generation, error)
 
 
 def derive(
-    members: list[MemberRow],
+    members: list[MemberView],
     slots: dict[int, str | None] | None = None,
     desired: str = "running",
     current: str = "Unassigned",
@@ -46,8 +34,9 @@ def derive(
     live: set[str] = LIVE,
     expected: set[tuple[str, int]] | None = TOPIC_PARTITIONS,
 ) -> Derived:
+    slots = {0: "w1"} if slots is None else slots
     return derive_status(
-        desired, current, generation, {0: "w1"} if slots is None else slots, members, live, expected
+        Desired(desired), TaskStatus(current), generation, slots, members, live, expected
     )
 
 
@@ -84,7 +73,7 @@ def test_unassigned_before_the_topics_resolve_or_while_a_slot_has_no_worker() ->
     ],
 )
 def test_a_slot_whose_member_is_not_running_there_now_keeps_the_task_unassigned(
-    reported: list[MemberRow],
+    reported: list[MemberView],
 ) -> None:
     assert derive(reported, {0: "w1"}, live=LIVE) == Derived("Unassigned")
 
@@ -102,7 +91,7 @@ def test_a_failed_member_of_the_current_generation_on_a_live_worker_fails_the_ta
         pytest.param(member(0, state="failed"), id="no error given"),
     ],
 )
-def test_a_failure_that_is_stale_or_unexplained_does_not_fail_the_task(failed: MemberRow) -> None:
+def test_a_failure_that_is_stale_or_unexplained_does_not_fail_the_task(failed: MemberView) -> None:
     assert derive([failed]).status == "Unassigned"
 
 

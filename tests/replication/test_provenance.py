@@ -1,6 +1,6 @@
 """The loop check (`cycle_warnings`): a task that syncs the opposite way of another task
 between the same two Kafka clusters gets a warning naming that task. Pure: task and
-instance rows built in memory, no store, no broker.
+instance views built in memory, no store, no broker.
 
 The check compares Kafka cluster ids, not instance ids: two instances registered for one
 cluster are the same cluster to a record.
@@ -8,30 +8,24 @@ cluster are the same cluster to a record.
 
 from __future__ import annotations
 
+from factories import instance_view, task_view
+
+from ksync.domain.task import TaskView
 from ksync.replication.provenance import cycle_warnings
-from ksync.store.tables import InstanceRow, TaskRow
 
 INSTANCES = {
-    "ins-a": InstanceRow(id="ins-a", cluster_id="cluster-A"),
-    "ins-b": InstanceRow(id="ins-b", cluster_id="cluster-B"),
-    "ins-c": InstanceRow(id="ins-c", cluster_id="cluster-C"),
-    "ins-a2": InstanceRow(id="ins-a2", cluster_id="cluster-A"),  # cluster A registered twice
+    "ins-a": instance_view("ins-a", cluster_id="cluster-A"),
+    "ins-b": instance_view("ins-b", cluster_id="cluster-B"),
+    "ins-c": instance_view("ins-c", cluster_id="cluster-C"),
+    "ins-a2": instance_view("ins-a2", cluster_id="cluster-A"),  # cluster A registered twice
 }
 
 
-def task(task_id: str, source: str, target: str, desired: str = "running") -> TaskRow:
-    return TaskRow(
-        id=task_id,
-        name=f"{task_id}-name",
-        desired=desired,
-        spec={
-            "source": {"instance_id": source, "topics": ["orders"]},
-            "target": {"instance_id": target},
-        },
-    )
+def task(task_id: str, source: str, target: str, desired: str = "running") -> TaskView:
+    return task_view(task_id, source, target, name=f"{task_id}-name", desired=desired)
 
 
-def warnings_for(mine: TaskRow, *others: TaskRow) -> list[str]:
+def warnings_for(mine: TaskView, *others: TaskView) -> list[str]:
     return cycle_warnings(mine, [mine, *others], INSTANCES)
 
 

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
 
+from ksync.domain.instance import InstanceView
+from ksync.domain.status import MemberState, TaskStatus
+from ksync.domain.task import TaskEvent as TaskEventView
+from ksync.domain.task import TaskView
+from ksync.domain.workers import MemberView, WorkerView
 from ksync.monitoring.progress import partition_progress
 from ksync.spec import (
-    STORED,
     SaslMechanism,
     SecurityProtocol,
     SourceSpec,
     TargetSpec,
     TaskOptions,
 )
-from ksync.store.repo import as_utc
-from ksync.store.tables import InstanceRow, MemberRow, TaskRow
-from ksync.store.worker_repo import WorkerInfo
 
 
 class PublicSecurity(BaseModel):
@@ -40,24 +42,23 @@ class Instance(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: InstanceRow) -> Instance:
-        sec = row.security
+    def of(cls, view: InstanceView) -> Instance:
+        """The API shape of an instance (its view holds no secrets to leave out)."""
+        sec = view.security
         return cls(
-            id=row.id,
-            name=row.name,
-            bootstrap_servers=row.bootstrap_servers,
-            region=row.region,
-            zone=row.zone,
+            id=view.id,
+            name=view.name,
+            bootstrap_servers=view.bootstrap_servers,
+            region=view.region,
+            zone=view.zone,
             security=PublicSecurity(
-                protocol=sec["protocol"],
-                sasl_mechanism=sec.get("sasl_mechanism"),
-                username=sec.get("username"),
+                protocol=sec.protocol, sasl_mechanism=sec.sasl_mechanism, username=sec.username
             ),
-            sync_quota_mb_s=row.sync_quota_mb_s,
-            cluster_id=row.cluster_id,
-            broker_count=row.broker_count,
-            created_at=as_utc(row.created_at),
-            updated_at=as_utc(row.updated_at),
+            sync_quota_mb_s=view.sync_quota_mb_s,
+            cluster_id=view.cluster_id,
+            broker_count=view.broker_count,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
         )
 
 
@@ -124,7 +125,7 @@ class Task(BaseModel):
     source: SourceSpec
     target: TargetSpec
     options: TaskOptions
-    status: str
+    status: TaskStatus
     error: str | None
     warnings: list[str]
     topics: list[TopicMapping]
@@ -138,40 +139,44 @@ class Task(BaseModel):
     @classmethod
     def of(
         cls,
-        row: TaskRow,
-        members: list[MemberRow],
+        task: TaskView,
+        members: list[MemberView],
         quotas: dict[str, float | None] | None = None,
     ) -> Task:
-        """The API view; `quotas` maps instance id -> sync_quota_mb_s (to show limits)."""
-        spec = row.spec
-        metrics = TaskMetrics.model_validate(row.metrics) if row.metrics else None
+        """The API shape; `quotas` maps instance id -> sync_quota_mb_s (to show limits)."""
+        spec = task.spec
+        metrics = TaskMetrics.model_validate(task.metrics) if task.metrics else None
         quotas = quotas or {}
         return cls(
-            id=row.id,
-            name=row.name,
-            source=SourceSpec.model_validate(spec["source"], context=STORED),
-            target=TargetSpec.model_validate(spec["target"]),
-            options=TaskOptions.model_validate(spec["options"]),
-            status=row.status,
-            error=row.error,
-            warnings=list(row.warnings),
-            topics=[TopicMapping(**t) for t in row.topics],
-            progress=progress_of(row, members),
+            id=task.id,
+            name=task.name,
+            source=spec.source,
+            target=spec.target,
+            options=spec.options,
+            status=task.status,
+            error=task.error,
+            warnings=list(task.warnings),
+            topics=[
+                TopicMapping(source=t.source, target=t.target, partitions=t.partitions)
+                for t in task.topics
+            ],
+            progress=progress_of(members),
             metrics=metrics,
             limits=TaskLimits(
-                throttle_mb_s=spec["options"].get("throttle_mb_s"),
-                qps_limit=spec["options"].get("qps_limit"),
-                source_quota_mb_s=quotas.get(spec["source"]["instance_id"]),
-                target_quota_mb_s=quotas.get(spec["target"]["instance_id"]),
+                throttle_mb_s=spec.options.throttle_mb_s,
+                qps_limit=spec.options.qps_limit,
+                source_quota_mb_s=quotas.get(task.source_id),
+                target_quota_mb_s=quotas.get(task.target_id),
                 throttled=bool(metrics and metrics.throttled),
             ),
-            paused_at=as_utc(row.paused_at) if row.paused_at else None,
-            created_at=as_utc(row.created_at),
-            updated_at=as_utc(row.updated_at),
+            paused_at=task.paused_at,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
         )
 
 
-def progress_of(row: TaskRow, members: list[MemberRow]) -> list[PartitionProgress]:
+def progress_of(members: list[MemberView]) -> list[PartitionProgress]:
+    """Committed offset, end offset and lag per partition, from what members reported."""
     return [PartitionProgress(**p) for p in partition_progress(members)]
 
 
@@ -182,7 +187,7 @@ class TaskList(BaseModel):
 class WorkerMember(BaseModel):
     task_id: str
     slot: int
-    state: str
+    state: MemberState
     partitions: int
 
 
@@ -195,7 +200,7 @@ class Worker(BaseModel):
     members: list[WorkerMember]
 
     @classmethod
-    def of(cls, info: WorkerInfo, members: list[MemberRow]) -> Worker:
+    def of(cls, info: WorkerView, members: Sequence[MemberView]) -> Worker:
         return cls(
             id=info.id,
             host=info.host,
@@ -205,7 +210,7 @@ class Worker(BaseModel):
             members=[
                 WorkerMember(task_id=m.task_id, slot=m.slot, state=m.state, partitions=len(m.partitions))
                 for m in members
-                if m.worker_id == info.id and m.state != "stopped"
+                if m.worker_id == info.id and m.state != MemberState.STOPPED
             ],
         )
 
@@ -216,8 +221,12 @@ class WorkerList(BaseModel):
 
 class TaskEvent(BaseModel):
     at: datetime
-    status: str
+    status: TaskStatus
     message: str
+
+    @classmethod
+    def of(cls, event: TaskEventView) -> TaskEvent:
+        return cls(at=event.at, status=event.status, message=event.message)
 
 
 class TaskEventList(BaseModel):

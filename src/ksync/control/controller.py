@@ -16,14 +16,18 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ksync.control.assignment import assign_slots
-from ksync.control.status import RUNNING_STATES, derive_status
+from ksync.control.status import derive_status
 from ksync.domain.groups import group_id
+from ksync.domain.instance import InstanceView
+from ksync.domain.status import Desired, MemberState, TaskStatus
+from ksync.domain.task import KEEP, NO_CHANGE, TaskChange, TaskView
 from ksync.domain.topics import TopicMapping
+from ksync.domain.workers import MemberView
 from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
 from ksync.monitoring.aggregate import Aggregator
@@ -33,8 +37,6 @@ from ksync.replication.provenance import cycle_warnings
 from ksync.replication.topic_filter import TopicFilter
 from ksync.replication.topic_mirror import MirrorResult, TopicMirror
 from ksync.store.repo import Store, utcnow
-from ksync.store.tables import InstanceRow, MemberRow, TaskRow
-from ksync.store.task_repo import task_spec
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +137,8 @@ class Controller:
         live = [w.id for w in self.store.workers.all()]
         tasks = self.store.tasks.all()
         instances = {i.id: i for i in self.store.instances.all()}
-        slots: dict[str, dict[int, str | None]] = defaultdict(dict)
-        for s in self.store.workers.slots():
-            slots[s.task_id][s.slot] = s.worker_id
-        members: dict[str, list[MemberRow]] = defaultdict(list)
+        slots: dict[str, dict[int, str | None]] = defaultdict(dict, self.store.workers.slot_map())
+        members: dict[str, list[MemberView]] = defaultdict(list)
         for m in self.store.workers.members():
             members[m.task_id].append(m)
         load = Counter(w for task_slots in slots.values() for w in task_slots.values() if w)
@@ -156,12 +156,14 @@ class Controller:
             except Exception:
                 log.exception("controller job %s failed; it runs again next tick", name)
 
-    def _record_metrics(self, tasks: list[TaskRow], members: dict[str, list[MemberRow]]) -> None:
+    def _record_metrics(
+        self, tasks: list[TaskView], members: dict[str, list[MemberView]]
+    ) -> None:
         """Current metrics every few seconds and a history point every 10 s, per task."""
         now = time.time()
         at = datetime.fromtimestamp(now, UTC)
         for task in tasks:
-            if task.desired == "deleted":
+            if task.deleted:
                 continue
             current, point = self._metrics.observe(task, members[task.id], now)
             if current is not None:
@@ -179,24 +181,24 @@ class Controller:
 
     def _reconcile(
         self,
-        task: TaskRow,
-        tasks: list[TaskRow],
-        instances: dict[str, InstanceRow],
+        task: TaskView,
+        tasks: list[TaskView],
+        instances: dict[str, InstanceView],
         slots: dict[int, str | None],
-        members: list[MemberRow],
+        members: list[MemberView],
         live: list[str],
         load: Counter[str],
     ) -> None:
         mem = self._tasks[task.id]
-        self._collect_job(task, mem)
-        if task.desired == "deleted":
+        task = self._collect_job(task, mem)
+        if task.deleted:
             self._terminate(task, slots, members, live, mem, instances)
             return
-        spec = task_spec(task)
-        runnable = task.desired == "running" and task.status != "Failed"
+        spec = task.spec
+        runnable = task.desired == Desired.RUNNING and task.status != TaskStatus.FAILED
         if runnable and task.reset_start is not None:
             # Progress is dropped only once no member of the task runs any more.
-            if not any(m.worker_id in live and m.state != "stopped" for m in members):
+            if not any(m.worker_id in live and m.state != MemberState.STOPPED for m in members):
                 self._maybe_reset_progress(task, mem)
             runnable = False
         if runnable:
@@ -207,7 +209,7 @@ class Controller:
         previous = [
             m
             for m in members
-            if m.generation != task.generation and m.worker_id in live and m.state in RUNNING_STATES
+            if m.generation != task.generation and m.worker_id in live and m.active
         ]
         # Members start once the selection is known, so they subscribe to it directly.
         if runnable and not previous and (mem.resolved or task.topics):
@@ -220,7 +222,7 @@ class Controller:
                 self.on_slots_changed()
         expected = None
         if mem.resolved or task.topics:
-            expected = {(t["source"], p) for t in task.topics for p in range(t["partitions"])}
+            expected = {(t.source, p) for t in task.topics for p in range(t.partitions)}
         derived = derive_status(
             task.desired, task.status, task.generation, wanted, members, set(live), expected
         )
@@ -229,34 +231,34 @@ class Controller:
         for m in members:
             if m.generation == task.generation and m.worker_id in live:
                 warnings += [w for w in m.warnings if w not in warnings]
-        changes: dict[str, Any] = {"status": derived.status, "warnings": warnings}
+        change = TaskChange(status=derived.status, warnings=tuple(warnings))
         if derived.error is not None:
-            changes["error"] = derived.error
+            change = replace(change, error=derived.error)
         if derived.status != task.status:
             log.info("task %s status %s -> %s", task.id, task.status, derived.status)
-            if derived.status == "Failed":
+            if derived.status == TaskStatus.FAILED:
                 log.error("task %s failed: %s", task.id, derived.error)
-        self.store.tasks.observe(task.id, expect_generation=task.generation, **changes)
+        self.store.tasks.observe(task.id, change, expect_generation=task.generation)
 
     def _terminate(
         self,
-        task: TaskRow,
+        task: TaskView,
         slots: dict[int, str | None],
-        members: list[MemberRow],
+        members: list[MemberView],
         live: list[str],
         mem: _TaskMemory,
-        instances: dict[str, InstanceRow],
+        instances: dict[str, InstanceView],
     ) -> None:
         if slots:
             self.store.workers.set_slots(task.id, {})
             if self.on_slots_changed is not None:
                 self.on_slots_changed()
-        if task.status != "Terminating":
-            self.store.tasks.observe(task.id, status="Terminating")
-        running = [m for m in members if m.worker_id in live and m.state != "stopped"]
+        if task.status != TaskStatus.TERMINATING:
+            self.store.tasks.observe(task.id, TaskChange(status=TaskStatus.TERMINATING))
+        running = [m for m in members if m.worker_id in live and m.state != MemberState.STOPPED]
         if running or mem.job is not None:
             return
-        source_id = task.spec["source"]["instance_id"]
+        source_id = task.source_id
         if source_id in instances and mem.delete_attempts < 3:
             mem.delete_attempts += 1
             self._launch(task, mem, "delete-group", lambda: self._delete_group(task, source_id))
@@ -264,24 +266,23 @@ class Controller:
         self.store.tasks.remove(task.id)
         log.info("task %s deleted", task.id)
 
-    def _delete_group(self, task: TaskRow, source_id: str) -> str:
+    def _delete_group(self, task: TaskView, source_id: str) -> str:
         self._admin(source_id).delete_consumer_group(group_id(task.id))
         return "deleted"
 
-    def _maybe_reset_progress(self, task: TaskRow, mem: _TaskMemory) -> None:
+    def _maybe_reset_progress(self, task: TaskView, mem: _TaskMemory) -> None:
         if mem.job is not None:
             return
-        source_id = task.spec["source"]["instance_id"]
-        self._launch(task, mem, "reset", lambda: self._delete_group(task, source_id))
+        self._launch(task, mem, "reset", lambda: self._delete_group(task, task.source_id))
 
     # ---- topic selection ---------------------------------------------------------------
 
     def _maybe_refresh_topics(
-        self, task: TaskRow, mem: _TaskMemory, instances: dict[str, InstanceRow]
+        self, task: TaskView, mem: _TaskMemory, instances: dict[str, InstanceView]
     ) -> None:
         if mem.job is not None or time.monotonic() < mem.next_refresh:
             return
-        spec = task_spec(task)
+        spec = task.spec
         src = instances.get(spec.source.instance_id)
         dst = instances.get(spec.target.instance_id)
         if src is None or dst is None:
@@ -306,37 +307,36 @@ class Controller:
 
         self._launch(task, mem, "topics", reconcile)
 
-    def _launch(self, task: TaskRow, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
+    def _launch(self, task: TaskView, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
         mem.job = self._jobs.submit(fn)
         mem.job.add_done_callback(lambda _: self.wake())
         mem.job_kind = kind
         mem.job_started = time.monotonic()
 
-    def _collect_job(self, task: TaskRow, mem: _TaskMemory) -> None:
+    def _collect_job(self, task: TaskView, mem: _TaskMemory) -> TaskView:
+        """Take in a finished job's result; returns the task as that leaves it."""
         job = mem.job
         if job is None:
-            return
+            return task
         if not job.done():
             if time.monotonic() - mem.job_started > self.settings.job_timeout_s:
                 log.warning("task %s: %s job still running after %.0fs", task.id, mem.job_kind, self.settings.job_timeout_s)
-            return
+            return task
         mem.job = None
         kind = mem.job_kind
         mem.next_refresh = time.monotonic() + self.settings.topic_refresh_interval_s
         try:
             result = job.result()
         except KsyncKafkaError as exc:
-            self._job_failed(task, mem, kind, exc)
-            return
+            return self._job_failed(task, mem, kind, exc)
         except Exception as exc:
             log.exception("task %s: %s job crashed", task.id, kind)
-            self._job_failed(task, mem, kind, exc)
-            return
+            return self._job_failed(task, mem, kind, exc)
         if kind == "topics":
             assert isinstance(result, MirrorResult)
             mem.resolved = True
             mem.topic_warnings = list(result.warnings)
-            self._store_topics(task, result.mappings)
+            task = self._store_topics(task, result.mappings)
             if not result.mappings:
                 mem.topic_warnings.append("the topic selection matches no topic on the source yet")
         elif kind == "reset":
@@ -344,53 +344,63 @@ class Controller:
                 "task %s: progress reset; members start from %s", task.id, task.reset_start
             )
             # The start point applies again to every partition there is now.
-            topics = [m.as_json() for m in restart_layout(_mappings(task))]
+            topics = tuple(restart_layout(task.topics))
             self.store.tasks.observe(
-                task.id, expect_generation=task.generation, reset_start=None, topics=topics
+                task.id,
+                TaskChange(reset_start=None, topics=topics),
+                expect_generation=task.generation,
             )
-            task.reset_start, task.topics = None, topics
+            task = replace(task, reset_start=None, topics=topics)
         elif kind == "delete-group":
             log.info("task %s: consumer group %s removed from the source", task.id, group_id(task.id))
             mem.delete_attempts = 99
+        return task
 
-    def _store_topics(self, task: TaskRow, mappings: list[TopicMapping]) -> None:
+    def _store_topics(self, task: TaskView, mappings: list[TopicMapping]) -> TaskView:
         """Record a fresh resolution of the selection, deciding for each topic which of its
         partitions existed when the task started (see `partition_start`)."""
         started = task.topics_resolved_at is not None or bool(task.topics)
-        topics = [m.as_json() for m in carry_start_layout(_mappings(task), mappings, started)]
-        changes: dict[str, Any] = {}
+        topics = tuple(carry_start_layout(task.topics, mappings, started))
+        change = TaskChange()
         if topics != task.topics:
             log.info(
                 "task %s topics now %s",
                 task.id,
-                [f"{t['source']}({t['partitions']})" for t in topics],
+                [f"{t.source}({t.partitions})" for t in topics],
             )
-            changes["topics"] = topics
+            change = replace(change, topics=topics)
         if task.topics_resolved_at is None:
-            changes["topics_resolved_at"] = utcnow()
-        if changes:
-            self.store.tasks.observe(task.id, **changes)
-            for key, value in changes.items():
-                setattr(task, key, value)
+            change = replace(change, topics_resolved_at=utcnow())
+        if change == NO_CHANGE:
+            return task
+        self.store.tasks.observe(task.id, change)
+        if change.topics != KEEP:
+            task = replace(task, topics=topics)
+        if change.topics_resolved_at != KEEP:
+            task = replace(task, topics_resolved_at=change.topics_resolved_at)
+        return task
 
-    def _job_failed(self, task: TaskRow, mem: _TaskMemory, kind: str, exc: BaseException) -> None:
+    def _job_failed(
+        self, task: TaskView, mem: _TaskMemory, kind: str, exc: BaseException
+    ) -> TaskView:
         if kind in ("delete-group", "reset"):
             log.warning("task %s: could not remove its consumer group: %s", task.id, exc)
             if kind == "reset":
                 mem.topic_warnings = [f"waiting to reset the task's progress: {exc}"]
-            return
+            return task
         # A PersistentKafkaError raised by ksync itself (e.g. a target topic with fewer
         # partitions) carries no Kafka error code, so its class decides, not the code.
         persistent = isinstance(exc, PersistentKafkaError) or (
             isinstance(exc, KsyncKafkaError) and exc.persistent
         )
-        if persistent and task.desired == "running":
+        if persistent and task.desired == Desired.RUNNING:
             log.error("task %s failed: %s", task.id, exc)
             self.store.tasks.observe(
-                task.id, expect_generation=task.generation, status="Failed", error=str(exc)
+                task.id,
+                TaskChange(status=TaskStatus.FAILED, error=str(exc)),
+                expect_generation=task.generation,
             )
-            task.status, task.error = "Failed", str(exc)
-            return
+            return replace(task, status=TaskStatus.FAILED, error=str(exc))
         if task.topics:
             mem.topic_warnings = [
                 (
@@ -400,6 +410,7 @@ class Controller:
             ]
         else:
             mem.topic_warnings = [f"could not resolve the topic selection yet: {exc}"]
+        return task
 
     def _admin(self, instance_id: str) -> InstanceAdmin:
         """A cached admin client, rebuilt when the instance's settings change."""
@@ -411,6 +422,3 @@ class Controller:
         self._admins[instance_id] = (row.updated_at, admin)
         return admin
 
-
-def _mappings(task: TaskRow) -> list[TopicMapping]:
-    return [TopicMapping.from_json(t) for t in task.topics]

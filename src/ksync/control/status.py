@@ -8,58 +8,53 @@ decided by the controller (persistent errors) and stays until the user starts th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ksync.store.tables import MemberRow
-
-# States of a member that may still read or write records.
-RUNNING_STATES = ("starting", "running", "restarting", "stopping")
+from ksync.domain.status import Desired, MemberState, TaskStatus
+from ksync.domain.workers import MemberView
 
 
 @dataclass(frozen=True)
 class Derived:
-    status: str
+    status: TaskStatus
     error: str | None = None
 
 
-def live_members(members: list[MemberRow], generation: int, live: set[str]) -> list[MemberRow]:
+def live_members(members: Sequence[MemberView], generation: int, live: set[str]) -> list[MemberView]:
     """Members of the current generation that run on live workers."""
-    return [
-        m
-        for m in members
-        if m.generation == generation and m.worker_id in live and m.state in RUNNING_STATES
-    ]
+    return [m for m in members if m.generation == generation and m.worker_id in live and m.active]
 
 
 def derive_status(
-    desired: str,
-    current_status: str,
+    desired: Desired,
+    current_status: TaskStatus,
     generation: int,
     slots: dict[int, str | None],
-    members: list[MemberRow],
+    members: Sequence[MemberView],
     live: set[str],
     expected_partitions: set[tuple[str, int]] | None,
 ) -> Derived:
     """The status a task shows now. `expected_partitions` is None before topics resolve."""
-    if desired == "deleted":
-        return Derived("Terminating")
-    if desired == "paused":
-        running = [m for m in members if m.worker_id in live and m.state in RUNNING_STATES]
+    if desired == Desired.DELETED:
+        return Derived(TaskStatus.TERMINATING)
+    if desired == Desired.PAUSED:
+        running = [m for m in members if m.worker_id in live and m.active]
         # Paused only once every member committed and stopped; until then it shows what
         # it was (the CKafka face calls this "pausing").
-        return Derived("Paused" if not running else current_status)
-    if current_status == "Failed":
-        return Derived("Failed")
+        return Derived(TaskStatus.PAUSED if not running else current_status)
+    if current_status == TaskStatus.FAILED:
+        return Derived(TaskStatus.FAILED)
     current = [m for m in members if m.generation == generation and m.worker_id in live]
     for m in current:
-        if m.state == "failed" and m.error:
-            return Derived("Failed", f"member {m.slot}: {m.error}")
+        if m.state == MemberState.FAILED and m.error:
+            return Derived(TaskStatus.FAILED, f"member {m.slot}: {m.error}")
     if expected_partitions is None or any(w is None for w in slots.values()) or not slots:
-        return Derived("Unassigned")
+        return Derived(TaskStatus.UNASSIGNED)
     by_slot = {m.slot: m for m in live_members(members, generation, live)}
     for slot, worker in slots.items():
         member = by_slot.get(slot)
-        if member is None or member.worker_id != worker or member.state != "running":
-            return Derived("Unassigned")
+        if member is None or member.worker_id != worker or member.state != MemberState.RUNNING:
+            return Derived(TaskStatus.UNASSIGNED)
     owned = {(t, p) for m in by_slot.values() for t, p in m.partitions}
-    return Derived("Running" if expected_partitions <= owned else "Unassigned")
+    return Derived(TaskStatus.RUNNING if expected_partitions <= owned else TaskStatus.UNASSIGNED)

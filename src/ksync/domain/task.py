@@ -65,7 +65,7 @@ class TaskView:
     @property
     def deleted(self) -> bool:
         """Deletion was requested: the task is Terminating, or gone once its members stop."""
-        return self.desired is Desired.DELETED
+        return self.desired == Desired.DELETED
 
     @property
     def partition_count(self) -> int:

@@ -33,7 +33,7 @@ class MemberView:
     state: MemberState
     partitions: tuple[tuple[str, int], ...]
     # Per partition: topic, partition, committed_offset, end_offset.
-    progress: tuple[Mapping[str, Any], ...]
+    progress: tuple[dict[str, Any], ...]
     error: str | None
     warnings: tuple[str, ...]
     records_total: int

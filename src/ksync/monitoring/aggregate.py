@@ -21,9 +21,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ksync.domain import MemberView as MemberRow
+from ksync.domain import TaskView as TaskRow
 from ksync.monitoring.latency import LatencyHistogram
 from ksync.monitoring.progress import partition_progress
-from ksync.store.tables import MemberRow, TaskRow
 
 Key = tuple[str, int]
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from ksync.domain.metrics import MetricPoint as MetricPointRow
 from ksync.store.repo import as_utc
-from ksync.store.tables import MetricPointRow
 
 
 def _bucket(at: datetime, since: datetime, step: int) -> datetime:

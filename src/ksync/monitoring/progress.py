@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ksync.store.tables import MemberRow
+from ksync.domain.workers import MemberView as MemberRow
 
 
 def partition_progress(members: list[MemberRow]) -> list[dict[str, Any]]:

@@ -12,27 +12,34 @@ way back, B->A finds `ksync-via: A`. The origin header alone could not stop that
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+
+from ksync.domain.instance import InstanceView
+from ksync.domain.task import TaskView
 
 ORIGIN_HEADER = "ksync-origin"
 VIA_HEADER = "ksync-via"
 
 
-def cycle_warnings(task: Any, tasks: list[Any], instances: dict[str, Any]) -> list[str]:
+def cycle_warnings(
+    task: TaskView, tasks: Iterable[TaskView], instances: Mapping[str, InstanceView]
+) -> list[str]:
     """Sentences warning that `task` closes a sync loop with another task.
 
     A loop (A->B and B->A over the same topic names) is allowed: the origin header makes
-    each record cross once. Users still deserve to know they built one.
+    each record cross once. Users still deserve to know they built one. Clusters are
+    compared, not instances: two instances registered for one cluster are one to a record.
     """
-    def clusters(t: Any) -> tuple[str | None, str | None]:
-        src = instances.get(t.spec["source"]["instance_id"])
-        dst = instances.get(t.spec["target"]["instance_id"])
+
+    def clusters(t: TaskView) -> tuple[str | None, str | None]:
+        src = instances.get(t.source_id)
+        dst = instances.get(t.target_id)
         return (src.cluster_id if src else None, dst.cluster_id if dst else None)
 
     mine = clusters(task)
     out = []
     for other in tasks:
-        if other.id == task.id or other.desired == "deleted":
+        if other.id == task.id or other.deleted:
             continue
         theirs = clusters(other)
         if None not in mine and theirs == (mine[1], mine[0]):

@@ -3,13 +3,16 @@ the store except in a `Connection` for the Kafka wrapper)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ksync.domain.errors import Conflict, NotFound
+from ksync.domain.instance import InstanceSecurity, InstanceView
 from ksync.spec import Connection, InstanceSpec, SecuritySpec
-from ksync.store.base import Repository, new_id, utcnow
+from ksync.store.base import Repository, as_utc, new_id, utcnow
 from ksync.store.tables import InstanceRow, TaskRow
 
 
@@ -20,6 +23,30 @@ def security_to_json(sec: SecuritySpec) -> dict[str, Any]:
         value = getattr(sec, key)
         data[key] = value.get_secret_value() if value is not None else None
     return data
+
+
+def instance_view(row: InstanceRow) -> InstanceView:
+    """The view of a row: everything but the secrets."""
+    sec = row.security
+    return InstanceView(
+        id=row.id,
+        name=row.name,
+        bootstrap_servers=row.bootstrap_servers,
+        region=row.region,
+        zone=row.zone,
+        security=InstanceSecurity(
+            protocol=sec["protocol"],
+            sasl_mechanism=sec.get("sasl_mechanism"),
+            username=sec.get("username"),
+        ),
+        has_secrets=bool(sec.get("password")),
+        cluster_id=row.cluster_id,
+        broker_count=row.broker_count,
+        sync_quota_mb_s=row.sync_quota_mb_s,
+        external=row.external,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
 
 
 def _instances_of(task: TaskRow) -> set[str]:
@@ -34,8 +61,9 @@ class InstanceRepo(Repository):
         spec: InstanceSpec,
         cluster_id: str,
         broker_count: int,
-        external: dict[str, Any] | None = None,
-    ) -> InstanceRow:
+        external: Mapping[str, Any] | None = None,
+    ) -> InstanceView:
+        """Register an instance ksync has reached (`cluster_id`, `broker_count`)."""
         now = utcnow()
         row = InstanceRow(
             id=new_id("ins"),
@@ -46,30 +74,27 @@ class InstanceRepo(Repository):
             security=security_to_json(spec.security),
             cluster_id=cluster_id,
             broker_count=broker_count,
-            external=external,
+            external=dict(external) if external is not None else None,
             sync_quota_mb_s=spec.sync_quota_mb_s,
             created_at=now,
             updated_at=now,
         )
         with self.session() as s:
             s.add(row)
-        return row
+        return instance_view(row)
 
-    def set_external(self, instance_id: str, external: dict[str, Any] | None) -> None:
+    def set_external(self, instance_id: str, external: Mapping[str, Any] | None) -> None:
+        """Replace what the compatible faces keep about the instance."""
         with self.session() as s:
-            row = s.get(InstanceRow, instance_id)
-            if row is None:
-                raise NotFound(f"instance {instance_id} does not exist")
-            row.external = external
+            row = _get(s, instance_id)
+            row.external = dict(external) if external is not None else None
 
     def update(
         self, instance_id: str, spec: InstanceSpec, cluster_id: str, broker_count: int
-    ) -> InstanceRow:
+    ) -> InstanceView:
         """Replace an instance's settings; tasks using it get a new generation."""
         with self.session() as s:
-            row = s.get(InstanceRow, instance_id)
-            if row is None:
-                raise NotFound(f"instance {instance_id} does not exist")
+            row = _get(s, instance_id)
             row.name = spec.name
             row.bootstrap_servers = spec.bootstrap_servers
             row.region = spec.region
@@ -83,24 +108,25 @@ class InstanceRepo(Repository):
                 if instance_id in _instances_of(task):
                     task.generation += 1
                     task.updated_at = row.updated_at
-        return row
+        return instance_view(row)
 
-    def get(self, instance_id: str) -> InstanceRow:
+    def get(self, instance_id: str) -> InstanceView:
+        """One instance, or NotFound."""
         with self.session() as s:
-            row = s.get(InstanceRow, instance_id)
-        if row is None:
-            raise NotFound(f"instance {instance_id} does not exist")
-        return row
+            return instance_view(_get(s, instance_id))
 
-    def all(self) -> list[InstanceRow]:
+    def all(self) -> list[InstanceView]:
+        """Every instance, oldest first."""
         with self.session() as s:
-            return list(s.scalars(select(InstanceRow).order_by(InstanceRow.created_at)))
+            return [
+                instance_view(r)
+                for r in s.scalars(select(InstanceRow).order_by(InstanceRow.created_at))
+            ]
 
     def delete(self, instance_id: str) -> None:
+        """Forget an instance; Conflict while a task uses it."""
         with self.session() as s:
-            row = s.get(InstanceRow, instance_id)
-            if row is None:
-                raise NotFound(f"instance {instance_id} does not exist")
+            row = _get(s, instance_id)
             users = [t.id for t in s.scalars(select(TaskRow)) if instance_id in _instances_of(t)]
             if users:
                 raise Conflict(
@@ -109,11 +135,34 @@ class InstanceRepo(Repository):
                 )
             s.delete(row)
 
+    def spec(self, instance_id: str) -> InstanceSpec:
+        """The instance as registered, secrets included: for the instance service, which
+        merges a change into it and compares security settings, never for an answer."""
+        with self.session() as s:
+            row = _get(s, instance_id)
+            return InstanceSpec(
+                name=row.name,
+                bootstrap_servers=row.bootstrap_servers,
+                region=row.region,
+                zone=row.zone,
+                security=SecuritySpec.model_validate(row.security),
+                sync_quota_mb_s=row.sync_quota_mb_s,
+            )
+
     def connection(self, instance_id: str) -> Connection:
-        row = self.get(instance_id)
-        return Connection(
-            instance_id=row.id,
-            bootstrap_servers=row.bootstrap_servers,
-            security=SecuritySpec.model_validate(row.security),
-            name=row.name,
-        )
+        """What a Kafka client needs to reach the instance, secrets included."""
+        with self.session() as s:
+            row = _get(s, instance_id)
+            return Connection(
+                instance_id=row.id,
+                bootstrap_servers=row.bootstrap_servers,
+                security=SecuritySpec.model_validate(row.security),
+                name=row.name,
+            )
+
+
+def _get(s: Session, instance_id: str) -> InstanceRow:
+    row = s.get(InstanceRow, instance_id)
+    if row is None:
+        raise NotFound(f"instance {instance_id} does not exist")
+    return row

@@ -3,39 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 
+from ksync.domain.status import MemberState
+from ksync.domain.task import TaskView
+from ksync.domain.workers import MemberReport, MemberView, WorkerView
 from ksync.store.base import Repository, as_utc, utcnow
 from ksync.store.tables import MemberRow, SlotRow, TaskRow, WorkerRow
+from ksync.store.task_repo import task_view
+
+_STOPPED = MemberState.STOPPED.value
 
 
-@dataclass(frozen=True)
-class WorkerInfo:
-    id: str
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-
-
-@dataclass(frozen=True)
-class MemberReport:
-    """A worker's report about one member it runs."""
-
-    task_id: str
-    slot: int
-    generation: int
-    state: str
-    partitions: list[list[Any]]
-    progress: list[dict[str, Any]]
-    error: str | None
-    warnings: list[str]
-    records_total: int
-    metrics: dict[str, Any] | None = None
+def member_view(row: MemberRow) -> MemberView:
+    return MemberView(
+        task_id=row.task_id,
+        slot=row.slot,
+        worker_id=row.worker_id,
+        generation=row.generation,
+        state=MemberState(row.state),
+        partitions=tuple((str(t), int(p)) for t, p in row.partitions),
+        progress=tuple(row.progress),
+        error=row.error,
+        warnings=tuple(row.warnings),
+        records_total=row.records_total,
+        metrics=row.metrics,
+        updated_at=as_utc(row.updated_at),
+    )
 
 
 class WorkerRepo(Repository):
@@ -62,18 +58,18 @@ class WorkerRepo(Repository):
                     s.add(m)
                 m.worker_id = worker_id
                 m.generation = r.generation
-                m.state = r.state
-                m.partitions = r.partitions
-                m.progress = r.progress
+                m.state = r.state.value
+                m.partitions = [[t, p] for t, p in r.partitions]
+                m.progress = [dict(p) for p in r.progress]
                 m.error = r.error
-                m.warnings = r.warnings
+                m.warnings = list(r.warnings)
                 m.records_total = r.records_total
-                m.metrics = r.metrics
+                m.metrics = dict(r.metrics) if r.metrics is not None else None
                 m.updated_at = now
             # Members this worker ran before and no longer runs are stopped.
             for m in s.scalars(select(MemberRow).where(MemberRow.worker_id == worker_id)):
-                if (m.task_id, m.slot) not in reported and m.state != "stopped":
-                    m.state = "stopped"
+                if (m.task_id, m.slot) not in reported and m.state != _STOPPED:
+                    m.state = _STOPPED
                     m.partitions = []
                     m.updated_at = now
 
@@ -84,13 +80,14 @@ class WorkerRepo(Repository):
             s.execute(
                 update(MemberRow)
                 .where(MemberRow.worker_id == worker_id)
-                .values(state="stopped", partitions=[], updated_at=utcnow())
+                .values(state=_STOPPED, partitions=[], updated_at=utcnow())
             )
 
-    def all(self) -> list[WorkerInfo]:
+    def all(self) -> list[WorkerView]:
+        """Every worker that has not left or expired, by id."""
         with self.session() as s:
             return [
-                WorkerInfo(w.id, w.host, w.pid, as_utc(w.started_at), as_utc(w.heartbeat_at))
+                WorkerView(w.id, w.host, w.pid, as_utc(w.started_at), as_utc(w.heartbeat_at))
                 for w in s.scalars(select(WorkerRow).order_by(WorkerRow.id))
             ]
 
@@ -102,9 +99,13 @@ class WorkerRepo(Repository):
             self.remove(worker_id)
         return dead
 
-    def slots(self) -> list[SlotRow]:
+    def slot_map(self) -> dict[str, dict[int, str | None]]:
+        """Task id -> slot -> the worker the controller gave it (None: no live worker)."""
+        out: dict[str, dict[int, str | None]] = {}
         with self.session() as s:
-            return list(s.scalars(select(SlotRow)))
+            for row in s.scalars(select(SlotRow)):
+                out.setdefault(row.task_id, {})[row.slot] = row.worker_id
+        return out
 
     def set_slots(self, task_id: str, assignment: dict[int, str | None]) -> None:
         """Replace a task's slot -> worker assignment."""
@@ -113,7 +114,7 @@ class WorkerRepo(Repository):
             for slot, worker_id in assignment.items():
                 s.add(SlotRow(task_id=task_id, slot=slot, worker_id=worker_id))
 
-    def assignments_for(self, worker_id: str) -> list[tuple[TaskRow, int]]:
+    def assignments_for(self, worker_id: str) -> list[tuple[TaskView, int]]:
         """The (task, slot) pairs the controller gave to `worker_id`."""
         with self.session() as s:
             rows = s.execute(
@@ -121,11 +122,12 @@ class WorkerRepo(Repository):
                 .join(SlotRow, SlotRow.task_id == TaskRow.id)
                 .where(SlotRow.worker_id == worker_id)
             ).all()
-            return [(task, slot) for task, slot in rows]
+            return [(task_view(task), slot) for task, slot in rows]
 
-    def members(self, task_id: str | None = None) -> list[MemberRow]:
+    def members(self, task_id: str | None = None) -> list[MemberView]:
+        """What workers last reported about each member slot (of one task, or of all)."""
         with self.session() as s:
             q = select(MemberRow)
             if task_id is not None:
                 q = q.where(MemberRow.task_id == task_id)
-            return list(s.scalars(q.order_by(MemberRow.task_id, MemberRow.slot)))
+            return [member_view(m) for m in s.scalars(q.order_by(MemberRow.task_id, MemberRow.slot))]

@@ -21,15 +21,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from ksync.domain.topics import TopicMapping
+from ksync.domain.status import Desired, MemberState, TaskStatus
+from ksync.domain.task import TaskView
+from ksync.domain.workers import MemberReport
 from ksync.kafka.errors import KsyncKafkaError
-from ksync.replication.member import Member, MemberConfig, MemberState
+from ksync.replication.member import Member, MemberConfig
+from ksync.replication.member import MemberState as MemberSnapshot
 from ksync.replication.throttle import member_limits
 from ksync.spec import StartPoint
 from ksync.store.repo import Store
-from ksync.store.tables import TaskRow
-from ksync.store.task_repo import task_spec
-from ksync.store.worker_repo import MemberReport
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ class _TaskTopics:
     partitions_at_start: dict[str, int]
 
     @classmethod
-    def of(cls, task: TaskRow) -> _TaskTopics:
-        mappings = [TopicMapping.from_json(t) for t in task.topics]
+    def of(cls, task: TaskView) -> _TaskTopics:
+        mappings = task.topics
         return cls(
             targets={m.source: m.target for m in mappings},
             partitions={m.source: m.partitions for m in mappings},
@@ -113,7 +113,7 @@ class Worker:
     def worker_id(self) -> str:
         return self.settings.worker_id
 
-    def running_members(self) -> list[tuple[str, dict[str, str], MemberState]]:
+    def running_members(self) -> list[tuple[str, dict[str, str], MemberSnapshot]]:
         """(task id, source->target topics, snapshot) of each member; safe from any thread."""
         return [
             (task_id, run.topics.targets, run.member.snapshot())
@@ -146,9 +146,9 @@ class Worker:
 
     def reconcile(self) -> None:
         """One pass: match running members to assignments, then heartbeat."""
-        wanted: dict[SlotKey, TaskRow] = {}
+        wanted: dict[SlotKey, TaskView] = {}
         for task, slot in self.store.workers.assignments_for(self.worker_id):
-            if task.desired == "running" and task.status != "Failed":
+            if task.desired == Desired.RUNNING and task.status != TaskStatus.FAILED:
                 wanted[(task.id, slot)] = task
         for key in list(self._members):
             wanted_task = wanted.get(key)
@@ -177,26 +177,25 @@ class Worker:
         self._prune_stopped()
         self.store.workers.heartbeat(self.worker_id, self.host, self.pid, self._reports())
 
-    def _apply_limits(self, wanted: dict[SlotKey, TaskRow]) -> None:
+    def _apply_limits(self, wanted: dict[SlotKey, TaskView]) -> None:
         """Give each running member its share of task limits and instance quotas."""
-        tasks = [t for t in self.store.tasks.all() if t.desired == "running"]
+        tasks = [t for t in self.store.tasks.all() if t.desired == Desired.RUNNING]
         quotas = {i.id: i.sync_quota_mb_s for i in self.store.instances.all() if i.sync_quota_mb_s}
         users: dict[str, int] = {}  # instance id -> partitions of running tasks using it
         for t in tasks:
-            parts = sum(x["partitions"] for x in t.topics)
-            for iid in {t.spec["source"]["instance_id"], t.spec["target"]["instance_id"]}:
-                users[iid] = users.get(iid, 0) + parts
+            for iid in t.instance_ids:
+                users[iid] = users.get(iid, 0) + t.partition_count
         for key, task in wanted.items():
             run = self._members.get(key)
             if run is None:
                 continue
-            spec = task_spec(task)
-            instances = {spec.source.instance_id, spec.target.instance_id}
+            spec = task.spec
+            instances = task.instance_ids
             owned = run.member.snapshot().partitions
             run.member.set_limits(
                 member_limits(
                     member_partitions=len(owned) if owned else None,
-                    task_partitions=sum(x["partitions"] for x in task.topics),
+                    task_partitions=task.partition_count,
                     task_max=spec.options.task_max,
                     throttle_mb_s=spec.options.throttle_mb_s,
                     qps_limit=spec.options.qps_limit,
@@ -204,8 +203,8 @@ class Worker:
                 )
             )
 
-    def _member_config(self, task: TaskRow, slot: int, topics: _TaskTopics) -> MemberConfig:
-        spec = task_spec(task)
+    def _member_config(self, task: TaskView, slot: int, topics: _TaskTopics) -> MemberConfig:
+        spec = task.spec
         src = self.store.instances.get(spec.source.instance_id)
         dst = self.store.instances.get(spec.target.instance_id)
         start: StartPoint = spec.source.start
@@ -227,7 +226,7 @@ class Worker:
         )
 
     def _start_member(
-        self, key: SlotKey, task: TaskRow, topics: _TaskTopics, failures: int = 0
+        self, key: SlotKey, task: TaskView, topics: _TaskTopics, failures: int = 0
     ) -> None:
         member = Member(self._member_config(task, key[1], topics))
         thread = threading.Thread(
@@ -247,10 +246,10 @@ class Worker:
             log.exception("task %s: member %d crashed", key[0], key[1])
 
     def _maybe_restart(
-        self, key: SlotKey, task: TaskRow, topics: _TaskTopics, run: _Running
+        self, key: SlotKey, task: TaskView, topics: _TaskTopics, run: _Running
     ) -> None:
         snap = run.member.snapshot()
-        if snap.state == "stopped":  # exited cleanly on its own: just start again
+        if snap.state == MemberState.STOPPED:  # exited cleanly on its own: start again
             self._start_member(key, task, topics, run.failures)
             return
         if run.persistent_error is not None:
@@ -301,14 +300,18 @@ class Worker:
         runs.update({key: (run, False) for key, run in self._members.items()})
         for (task_id, slot), (run, stopping) in runs.items():
             snap = run.member.snapshot()
-            state = "stopping" if stopping else snap.state
+            state = MemberState.STOPPING if stopping else MemberState(snap.state)
             error = run.persistent_error
             warnings = list(snap.warnings)
-            if state == "failed" and error is None:
+            if state == MemberState.FAILED and error is None:
                 # Transient: it will be retried; show why as a warning, not a failure.
-                state = "restarting"
+                state = MemberState.RESTARTING
                 warnings.append(f"member {slot} restarting after: {snap.error}")
-            elif run.last_error and state in ("starting", "running") and run.failures:
+            elif (
+                run.last_error
+                and state in (MemberState.STARTING, MemberState.RUNNING)
+                and run.failures
+            ):
                 warnings.append(f"member {slot} restarted after: {run.last_error}")
             reports.append(
                 MemberReport(
@@ -316,7 +319,7 @@ class Worker:
                     slot=slot,
                     generation=run.generation,
                     state=state,
-                    partitions=[[t, p] for t, p in snap.partitions],
+                    partitions=list(snap.partitions),
                     progress=[
                         {
                             "topic": t,

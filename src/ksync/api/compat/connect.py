@@ -39,7 +39,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -47,6 +47,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
@@ -70,10 +71,12 @@ from ksync.api.routes.instances import probe
 from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
 from ksync.domain.errors import Conflict, InvalidField, NotFound
+from ksync.domain.instance import InstanceView
+from ksync.domain.status import Desired, MemberState, TaskStatus
+from ksync.domain.task import TaskChange, TaskView
+from ksync.domain.workers import MemberView
 from ksync.spec import InstanceSpec, SecuritySpec
-from ksync.store.repo import Store, as_utc
-from ksync.store.tables import InstanceRow, MemberRow, TaskRow
-from ksync.store.task_repo import task_spec
+from ksync.store.repo import Store
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,12 @@ log = logging.getLogger(__name__)
 CONNECT_API_VERSION = "3.7.0"
 CONNECTOR_TYPE = "source"
 
-STATES = {"Unassigned": "UNASSIGNED", "Running": "RUNNING", "Paused": "PAUSED", "Failed": "FAILED"}
+STATES = {
+    TaskStatus.UNASSIGNED: "UNASSIGNED",
+    TaskStatus.RUNNING: "RUNNING",
+    TaskStatus.PAUSED: "PAUSED",
+    TaskStatus.FAILED: "FAILED",
+}
 
 
 class ConnectError(Exception):
@@ -160,36 +168,35 @@ router = APIRouter(tags=["kafka-connect"], route_class=ConnectRoute)
 # ---- looking connectors up -----------------------------------------------------------------
 
 
-def _live_tasks(store: Store) -> list[TaskRow]:
+def _live_tasks(store: Store) -> list[TaskView]:
     """Every task that is a connector: all but those being deleted (Terminating)."""
-    return [t for t in store.tasks.all() if t.desired != "deleted"]
+    return [t for t in store.tasks.all() if not t.deleted]
 
 
-def _find(store: Store, name: str) -> TaskRow | None:
+def _find(store: Store, name: str) -> TaskView | None:
     for task in _live_tasks(store):
         if task.name == name:
             return task
     return None
 
 
-def _get(store: Store, name: str) -> TaskRow:
+def _get(store: Store, name: str) -> TaskView:
     row = _find(store, name)
     if row is None:
         raise ConnectError(404, f"Connector {name} not found")
     return row
 
 
-def _connect_ext(row: TaskRow) -> dict[str, Any]:
-    ext = (row.external or {}).get("connect")
-    return ext if isinstance(ext, dict) else {}
+def _connect_ext(row: TaskView) -> dict[str, Any]:
+    return row.external_part("connect")
 
 
-def _config(row: TaskRow, instances: dict[str, InstanceRow]) -> dict[str, str]:
+def _config(row: TaskView, instances: dict[str, InstanceView]) -> dict[str, str]:
     """The connector config: as given through this face, else described from the spec."""
     stored = _connect_ext(row).get("config")
     if isinstance(stored, dict):
         return hide_secrets({str(k): str(v) for k, v in stored.items()})
-    spec = task_spec(row)
+    spec = row.spec
     return config_of_spec(
         row.name,
         spec,
@@ -198,38 +205,35 @@ def _config(row: TaskRow, instances: dict[str, InstanceRow]) -> dict[str, str]:
     )
 
 
-def _instances(store: Store) -> dict[str, InstanceRow]:
+def _instances(store: Store) -> dict[str, InstanceView]:
     return {i.id: i for i in store.instances.all()}
 
 
 def _slots(store: Store) -> dict[str, dict[int, str | None]]:
-    out: dict[str, dict[int, str | None]] = defaultdict(dict)
-    for s in store.workers.slots():
-        out[s.task_id][s.slot] = s.worker_id
-    return out
+    return store.workers.slot_map()
 
 
-def _task_max(row: TaskRow) -> int:
-    return int(row.spec.get("options", {}).get("task_max", 1))
+def _task_max(row: TaskView) -> int:
+    return row.spec.options.task_max
 
 
-def _stopped(row: TaskRow) -> bool:
+def _stopped(row: TaskView) -> bool:
     """Stopped through this face (PUT …/stop) and not started since.
 
     The mark is the pause's time: any later pause or start, from any API, leaves it stale.
     """
     return (
-        row.desired == "paused"
+        row.desired == Desired.PAUSED
         and row.paused_at is not None
         and _connect_ext(row).get("stopped_at") == _stop_mark(row.paused_at)
     )
 
 
 def _stop_mark(paused_at: datetime) -> str:
-    return as_utc(paused_at).isoformat()
+    return paused_at.isoformat()
 
 
-def _connect_tasks(row: TaskRow) -> range:
+def _connect_tasks(row: TaskView) -> range:
     """Connect's task ids: one per member slot, none while stopped (as in Connect)."""
     return range(0 if _stopped(row) else _task_max(row))
 
@@ -237,7 +241,7 @@ def _connect_tasks(row: TaskRow) -> range:
 # ---- response shapes --------------------------------------------------------------------------
 
 
-def _info(row: TaskRow, config: dict[str, str]) -> dict[str, Any]:
+def _info(row: TaskView, config: dict[str, str]) -> dict[str, Any]:
     return {
         "name": row.name,
         "config": config,
@@ -246,12 +250,12 @@ def _info(row: TaskRow, config: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _current(row: TaskRow, members: list[MemberRow]) -> dict[int, MemberRow]:
+def _current(row: TaskView, members: list[MemberView]) -> dict[int, MemberView]:
     """The members of the task's current generation, by slot."""
     return {m.slot: m for m in members if m.generation == row.generation}
 
 
-def _status(row: TaskRow, members: list[MemberRow], slots: dict[int, str | None]) -> dict[str, Any]:
+def _status(row: TaskView, members: list[MemberView], slots: dict[int, str | None]) -> dict[str, Any]:
     """Connect's ConnectorStateInfo, plus a `ksync` extension field.
 
     The connector's state is the task's status; each Connect task is one member slot:
@@ -273,15 +277,15 @@ def _status(row: TaskRow, members: list[MemberRow], slots: dict[int, str | None]
     for slot in _connect_tasks(row):
         m = current.get(slot)
         entry: dict[str, Any] = {"id": slot}
-        if row.status == "Paused":
+        if row.status == TaskStatus.PAUSED:
             entry["state"] = "PAUSED"
-        elif m is not None and m.state == "failed":
+        elif m is not None and m.state == MemberState.FAILED:
             entry["state"] = "FAILED"
             entry["trace"] = m.error or "failed"
-        elif row.status == "Failed":
+        elif row.status == TaskStatus.FAILED:
             entry["state"] = "FAILED"
             entry["trace"] = row.error or "failed"
-        elif m is not None and m.state == "running":
+        elif m is not None and m.state == MemberState.RUNNING:
             entry["state"] = "RUNNING"
         else:
             entry["state"] = "UNASSIGNED"
@@ -301,28 +305,32 @@ def _status(row: TaskRow, members: list[MemberRow], slots: dict[int, str | None]
     }
 
 
-def _status_now(store: Store, row: TaskRow) -> dict[str, Any]:
+def _status_now(store: Store, row: TaskView) -> dict[str, Any]:
     return _status(row, store.workers.members(row.id), _slots(store).get(row.id, {}))
 
 
 # ---- creating and reconfiguring -------------------------------------------------------------
 
 
-def _same_security(row: InstanceRow, wanted: SecuritySpec, password_hidden: bool) -> bool:
-    have = row.security
+def _same_security(store: Store, row: InstanceView, wanted: SecuritySpec, password_hidden: bool) -> bool:
+    have = store.instances.spec(row.id).security
     if (wanted.protocol, wanted.sasl_mechanism, wanted.username) != (
-        have.get("protocol"),
-        have.get("sasl_mechanism"),
-        have.get("username"),
+        have.protocol,
+        have.sasl_mechanism,
+        have.username,
     ):
         return False
     if (
         wanted.password is not None
         and not password_hidden
-        and wanted.password.get_secret_value() != have.get("password")
+        and wanted.password.get_secret_value() != _secret(have.password)
     ):
         return False
-    return wanted.ca_pem is None or wanted.ca_pem.get_secret_value() == have.get("ca_pem")
+    return wanted.ca_pem is None or wanted.ca_pem.get_secret_value() == _secret(have.ca_pem)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _resolve_instance(store: Store, ref: ClusterRef) -> str:
@@ -331,7 +339,7 @@ def _resolve_instance(store: Store, ref: ClusterRef) -> str:
     wanted = set(ref.bootstrap_servers.split(","))
     for row in store.instances.all():
         if set(row.bootstrap_servers.split(",")) == wanted:
-            if ref.security is not None and not _same_security(row, ref.security, ref.password_hidden):
+            if ref.security is not None and not _same_security(store, row, ref.security, ref.password_hidden):
                 raise ConfigError(
                     ref.key("security.protocol"),
                     f"instance {row.id} ({row.name}) at {row.bootstrap_servers} is registered "
@@ -374,13 +382,13 @@ def _spec_error(exc: InvalidField) -> ConfigError:
     return ConfigError(_SPEC_KEYS.get(exc.field, exc.field), exc.reason)
 
 
-def _external(row: TaskRow | None, parsed: MirrorConfig) -> dict[str, Any]:
+def _external(row: TaskView | None, parsed: MirrorConfig) -> dict[str, Any]:
     base = dict(row.external or {}) if row is not None else {}
     base["connect"] = {"config": parsed.config, "ignored": parsed.ignored}
     return base
 
 
-def _create(store: Store, parsed: MirrorConfig) -> TaskRow:
+def _create(store: Store, parsed: MirrorConfig) -> TaskView:
     source_id = _resolve_instance(store, parsed.source)
     target_id = _resolve_instance(store, parsed.target)
     spec = parsed.task_spec(source_id, target_id)
@@ -390,10 +398,10 @@ def _create(store: Store, parsed: MirrorConfig) -> TaskRow:
         raise _spec_error(exc) from None
 
 
-def _reconfigure(store: Store, row: TaskRow, parsed: MirrorConfig) -> TaskRow:
+def _reconfigure(store: Store, row: TaskView, parsed: MirrorConfig) -> TaskView:
     source_id = _resolve_instance(store, parsed.source)
     target_id = _resolve_instance(store, parsed.target)
-    current = task_spec(row)
+    current = row.spec
     spec = parsed.task_spec(source_id, target_id, current)
     external = _external(row, parsed)
     if spec == current and external == (row.external or {}):
@@ -489,7 +497,7 @@ def list_connectors(
     if not expand:
         return [t.name for t in rows]
     instances = _instances(store) if "info" in expand else {}
-    members: dict[str, list[MemberRow]] = defaultdict(list)
+    members: dict[str, list[MemberView]] = defaultdict(list)
     slots: dict[str, dict[int, str | None]] = {}
     if "status" in expand:
         for m in store.workers.members():
@@ -586,7 +594,7 @@ def connector_tasks(name: str, store: StoreDep) -> list[dict[str, Any]]:
 def connector_topics(name: str, store: StoreDep) -> dict[str, Any]:
     """The target topics the connector writes to (KIP-558)."""
     row = _get(store, name)
-    return {row.name: {"topics": sorted({t["target"] for t in row.topics})}}
+    return {row.name: {"topics": sorted({t.target for t in row.topics})}}
 
 
 @router.get("/connectors/{name}/offsets")
@@ -603,7 +611,7 @@ def connector_offsets(name: str, store: StoreDep) -> dict[str, Any]:
             "partition": {"cluster": alias, "partition": p.partition, "topic": p.topic},
             "offset": {"offset": p.committed_offset - 1},
         }
-        for p in progress_of(row, store.workers.members(row.id))
+        for p in progress_of(store.workers.members(row.id))
         if p.committed_offset is not None and p.committed_offset > 0
     ]
     return {"offsets": offsets}
@@ -613,7 +621,7 @@ def connector_offsets(name: str, store: StoreDep) -> dict[str, Any]:
 def pause_connector(name: str, store: StoreDep) -> Response:
     """Members commit their progress and stop; the state becomes PAUSED."""
     row = _get(store, name)
-    if row.desired != "paused":
+    if row.desired != Desired.PAUSED:
         lifecycle.pause(store, row.id)
     return Response(status_code=202)
 
@@ -623,8 +631,8 @@ def resume_connector(name: str, store: StoreDep, settings: SettingsDep) -> Respo
     """Resume a paused connector (after the pause retention: from the latest offsets) or
     a stopped one (from its offsets however long it was stopped, as in Connect)."""
     row = _get(store, name)
-    if row.desired == "paused":
-        retention = timedelta.max if _stopped(row) else timedelta(seconds=settings.pause_retention_s)
+    if row.desired == Desired.PAUSED:
+        retention = lifecycle.NEVER_EXPIRES if _stopped(row) else settings.pause_retention
         lifecycle.start(store, row.id, None, retention)
     return Response(status_code=202)
 
@@ -636,21 +644,21 @@ def stop_connector(name: str, store: StoreDep) -> Response:
     row = _get(store, name)
     if _stopped(row):
         return Response(status_code=202)
-    if row.desired != "paused":
+    if row.desired != Desired.PAUSED:
         row = lifecycle.pause(store, row.id)
     paused_at = row.paused_at
     assert paused_at is not None  # set by every pause
 
-    def mark(locked: TaskRow) -> dict[str, Any]:
+    def mark(locked: TaskView) -> TaskChange:
         external = dict(locked.external or {})
         external["connect"] = {**_connect_ext(locked), "stopped_at": _stop_mark(paused_at)}
-        return {"external": external}
+        return TaskChange(external=external)
 
     store.tasks.change(row.id, mark)
     return Response(status_code=202)
 
 
-def _require_stopped(row: TaskRow) -> None:
+def _require_stopped(row: TaskView) -> None:
     if not _stopped(row):
         raise ConnectError(
             400,

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from ksync.domain.instance import InstanceView
 from ksync.patterns import PatternError, compile_pattern
 from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import (
@@ -38,7 +39,6 @@ from ksync.spec import (
     TaskSpec,
     validate_bootstrap_servers,
 )
-from ksync.store.tables import InstanceRow
 
 MIRROR_PACKAGE = "org.apache.kafka.connect.mirror."
 SOURCE_CONNECTOR = MIRROR_PACKAGE + "MirrorSourceConnector"
@@ -508,7 +508,7 @@ def hide_secrets(cfg: Mapping[str, str]) -> dict[str, str]:
 
 
 def config_of_spec(
-    name: str, spec: TaskSpec, source: InstanceRow | None, target: InstanceRow | None
+    name: str, spec: TaskSpec, source: InstanceView | None, target: InstanceView | None
 ) -> dict[str, str]:
     """An MM2 config that describes a task created by another face (no secrets)."""
     prefix = spec.target.topic_prefix
@@ -531,13 +531,13 @@ def config_of_spec(
         if row is None:
             continue
         config[f"{side}.cluster.bootstrap.servers"] = row.bootstrap_servers
-        protocol = row.security.get("protocol", "PLAINTEXT")
+        protocol = row.security.protocol
         if protocol != "PLAINTEXT":
             config[f"{side}.cluster.security.protocol"] = protocol
-        mechanism = row.security.get("sasl_mechanism")
+        mechanism = row.security.sasl_mechanism
         if mechanism:
             module = "plain.PlainLoginModule" if mechanism == "PLAIN" else "scram.ScramLoginModule"
-            username = str(row.security.get("username") or "").replace("\\", "\\\\").replace('"', '\\"')
+            username = str(row.security.username or "").replace("\\", "\\\\").replace('"', '\\"')
             config[f"{side}.cluster.sasl.mechanism"] = mechanism
             # The password stays in the instance: shown hidden, as for a config given here.
             config[f"{side}.cluster.sasl.jaas.config"] = (

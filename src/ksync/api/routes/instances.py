@@ -17,10 +17,10 @@ from ksync.api.schemas import (
     TrafficByTask,
     TrafficDirection,
 )
+from ksync.domain.instance import InstanceView
 from ksync.kafka.admin import ClusterInfo, InstanceAdmin
 from ksync.kafka.errors import ClientSettingsError, KsyncKafkaError
 from ksync.spec import Connection, InstanceSpec, SecuritySpec
-from ksync.store.tables import InstanceRow
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
@@ -41,16 +41,16 @@ def probe(spec: InstanceSpec) -> ClusterInfo:
         raise ApiError(422, "instance_unreachable", str(exc)) from None
 
 
-def needs_secret_again(row: InstanceRow, bootstrap_servers: str) -> bool:
+def needs_secret_again(row: InstanceView, bootstrap_servers: str) -> bool:
     """Whether moving `row` to `bootstrap_servers` needs its stored secret given again.
 
     A stored SASL password is sent only to the addresses it was entered for (or some of
     them): a new address could be anyone's listener, and SASL/PLAIN sends the password in
     clear. The CA certificate is not a secret sent anywhere, so it carries over.
     """
-    if not row.security.get("password"):
+    if not row.has_secrets:
         return False
-    return not set(bootstrap_servers.split(",")) <= set(row.bootstrap_servers.split(","))
+    return not set(bootstrap_servers.split(",")) <= row.servers
 
 
 @router.post("", status_code=201, response_model=Instance, responses=documented(422))
@@ -77,14 +77,7 @@ class InstancePatch(BaseModel):
 def update_instance(instance_id: str, patch: InstancePatch, store: StoreDep) -> Instance:
     """Change an instance (checked like a create); tasks using it restart their members."""
     row = store.instances.get(instance_id)
-    current = {
-        "name": row.name,
-        "bootstrap_servers": row.bootstrap_servers,
-        "region": row.region,
-        "zone": row.zone,
-        "security": row.security,
-        "sync_quota_mb_s": row.sync_quota_mb_s,
-    }
+    current = store.instances.spec(instance_id).model_dump()
     changes = patch.model_dump(exclude_unset=True)
     try:
         spec = InstanceSpec.model_validate({**current, **changes})
@@ -160,9 +153,9 @@ def instance_traffic(instance_id: str, store: StoreDep) -> InstanceTraffic:
             records_per_s=float(m.get("records_per_s", 0.0)),
             bytes_per_s=float(m.get("bytes_per_s", 0.0)),
         )
-        if task.spec["source"]["instance_id"] == instance_id:
+        if task.source_id == instance_id:
             read.append(entry)
-        if task.spec["target"]["instance_id"] == instance_id:
+        if task.target_id == instance_id:
             written.append(entry)
 
     def direction(entries: list[TrafficByTask]) -> TrafficDirection:

@@ -15,16 +15,17 @@ from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import documented
 from ksync.api.schemas import Task, TaskEvent, TaskEventList, TaskList, TaskMetricHistory
 from ksync.control import lifecycle
+from ksync.domain.task import TaskView
+from ksync.domain.workers import MemberView
 from ksync.monitoring import history
 from ksync.spec import StartPoint, TaskSpec
-from ksync.store.repo import Store, as_utc, utcnow
-from ksync.store.tables import MemberRow, TaskRow
+from ksync.store.repo import Store, utcnow
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
-def task_view(store: Store, row: TaskRow) -> Task:
-    return Task.of(row, store.workers.members(row.id), _quotas(store))
+def task_view(store: Store, task: TaskView) -> Task:
+    return Task.of(task, store.workers.members(task.id), _quotas(store))
 
 
 def _quotas(store: Store) -> dict[str, float | None]:
@@ -40,7 +41,7 @@ def create_task(spec: TaskSpec, store: StoreDep) -> Task:
 @router.get("", response_model=TaskList)
 def list_tasks(store: StoreDep) -> TaskList:
     """Every task with its status, topics and progress."""
-    by_task: dict[str, list[MemberRow]] = defaultdict(list)
+    by_task: dict[str, list[MemberView]] = defaultdict(list)
     for m in store.workers.members():
         by_task[m.task_id].append(m)
     quotas = _quotas(store)
@@ -98,12 +99,7 @@ def get_task(task_id: str, store: StoreDep) -> Task:
 def task_events(task_id: str, store: StoreDep) -> TaskEventList:
     """The task's status changes, newest first."""
     store.tasks.get(task_id)
-    return TaskEventList(
-        events=[
-            TaskEvent(at=as_utc(e.at), status=e.status, message=e.message)
-            for e in store.tasks.events(task_id)
-        ]
-    )
+    return TaskEventList(events=[TaskEvent.of(e) for e in store.tasks.events(task_id)])
 
 
 @router.delete("/{task_id}", status_code=202, response_model=Task, responses=documented(404))
@@ -134,9 +130,8 @@ def start_task(
 ) -> Task:
     """Resume a paused task (or retry a failed one). After the pause retention, progress
     restarts from `start` (default: latest)."""
-    retention = timedelta(seconds=settings.pause_retention_s)
     point = body.start if body is not None else None
-    return task_view(store, lifecycle.start(store, task_id, point, retention))
+    return task_view(store, lifecycle.start(store, task_id, point, settings.pause_retention))
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,13 +30,15 @@ def tencent_time(value: datetime) -> str:
     return as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def own_external(external: dict[str, Any] | None) -> dict[str, Any]:
+def own_external(external: Mapping[str, Any] | None) -> dict[str, Any]:
     """This face's part of an `external` column."""
     value = (external or {}).get(EXTERNAL_KEY)
-    return dict(value) if isinstance(value, dict) else {}
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
-def with_own_external(external: dict[str, Any] | None, mine: dict[str, Any]) -> dict[str, Any]:
+def with_own_external(
+    external: Mapping[str, Any] | None, mine: dict[str, Any]
+) -> dict[str, Any]:
     """`external` with this face's part replaced and the other faces' parts kept."""
     return {**(external or {}), EXTERNAL_KEY: mine}
 

@@ -27,7 +27,6 @@ The members of a task form the consumer group `ksync-<TaskId>` on the source clu
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -56,11 +55,12 @@ from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
 from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.domain.groups import group_id, task_of_group
+from ksync.domain.instance import InstanceView
+from ksync.domain.status import Desired, TaskStatus
+from ksync.domain.task import TaskView
 from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import TaskSpec
 from ksync.store.repo import Store
-from ksync.store.tables import InstanceRow, TaskRow
-from ksync.store.task_repo import task_spec
 
 SOURCE = "SOURCE"
 DATA_SYNC_TYPE = "DATA_SYNC_TYPE"
@@ -314,31 +314,31 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
 # ---- describing a task ----------------------------------------------------------------
 
 
-def status_code(store: Store, row: TaskRow) -> int:
+def status_code(store: Store, row: TaskView) -> int:
     """The SDK's status code for a task (see the module docstring)."""
-    if row.desired == "deleted" or row.status == "Terminating":
+    if row.deleted or row.status == TaskStatus.TERMINATING:
         return 2
-    if row.desired == "paused":
-        return 6 if row.status == "Paused" else 5
-    if row.status == "Running":
+    if row.desired == Desired.PAUSED:
+        return 6 if row.status == TaskStatus.PAUSED else 5
+    if row.status == TaskStatus.RUNNING:
         return 1
-    if row.status == "Failed":
+    if row.status == TaskStatus.FAILED:
         return -1
     # Unassigned: "creating" until the task first ran, "resuming" after that.
     latest = store.tasks.events(row.id, limit=1)
     return 0 if latest and latest[0].message == "task created" else 8
 
 
-def _resource_name(instances: dict[str, InstanceRow], instance_id: str) -> str | None:
+def _resource_name(instances: dict[str, InstanceView], instance_id: str) -> str | None:
     row = instances.get(instance_id)
     return row.name if row is not None else None
 
 
 def task_info(
-    store: Store, row: TaskRow, instances: dict[str, InstanceRow], detailed: bool = False
+    store: Store, row: TaskView, instances: dict[str, InstanceView], detailed: bool = False
 ) -> dict[str, Any]:
     """A DatahubTaskInfo (list) or, `detailed`, a DescribeDatahubTaskRes."""
-    spec = task_spec(row)
+    spec = row.spec
     mine = own_external(row.external)
     src, dst = spec.source, spec.target
     source_param: dict[str, Any] = {
@@ -354,7 +354,7 @@ def task_info(
         "QpsLimit": spec.options.qps_limit,
         **mine.get("Source", {}),
     }
-    targets = [t["target"] for t in row.topics]
+    targets = [t.target for t in row.topics]
     target_param: dict[str, Any] = {
         "SelfBuilt": True,
         "Resource": dst.instance_id,
@@ -387,7 +387,7 @@ def task_info(
     if detailed:
         info["Tags"] = mine.get("Tags") or []
         info["Connections"] = [
-            {"TopicName": t["source"], "GroupId": group_id(row.id), "TopicId": None}
+            {"TopicName": t.source, "GroupId": group_id(row.id), "TopicId": None}
             for t in row.topics
         ]
     return info
@@ -396,14 +396,14 @@ def task_info(
 # ---- actions --------------------------------------------------------------------------
 
 
-def _task(ctx: Context, task_id: str) -> TaskRow:
+def _task(ctx: Context, task_id: str) -> TaskView:
     try:
         return ctx.store.tasks.get(task_id)
     except NotFound:
         raise TencentError(RESOURCE_NOT_FOUND, f"TaskId: task {task_id} does not exist") from None
 
 
-def _instances(ctx: Context) -> dict[str, InstanceRow]:
+def _instances(ctx: Context) -> dict[str, InstanceView]:
     return {i.id: i for i in ctx.store.instances.all()}
 
 
@@ -445,11 +445,7 @@ def describe_list(ctx: Context, p: Params) -> dict[str, Any]:
     if word:
         rows = [r for r in rows if word in r.name.lower() or word in r.id]
     if resource:
-        rows = [
-            r
-            for r in rows
-            if resource in (r.spec["source"]["instance_id"], r.spec["target"]["instance_id"])
-        ]
+        rows = [r for r in rows if resource in (r.source_id, r.target_id)]
     instances = _instances(ctx)
     return {
         "Result": {
@@ -477,7 +473,7 @@ def pause(ctx: Context, p: Params) -> dict[str, Any]:
 
 def resume(ctx: Context, p: Params) -> dict[str, Any]:
     """Resume from the committed progress; after the pause retention, from `latest`."""
-    retention = timedelta(seconds=ctx.settings.pause_retention_s)
+    retention = ctx.settings.pause_retention
     return _operate(ctx, p, "resume", lambda tid: lifecycle.start(ctx.store, tid, None, retention))
 
 
@@ -508,14 +504,14 @@ def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:
             f"Group: {group} is not the consumer group of a ksync task (they are named "
             f"{group_id('<TaskId>')}; DescribeDatahubTask lists it under Connections)",
         )
-    source_id = row.spec["source"]["instance_id"]
+    source_id = row.source_id
     if name not in (source_id, row.id):
         raise TencentError(
             RESOURCE_NOT_FOUND,
             f"Name: group {group} reads from connect resource {source_id}, not {name}",
         )
     by_topic: dict[str, list[dict[str, Any]]] = {}
-    for prog in progress_of(row, ctx.store.workers.members(row.id)):
+    for prog in progress_of(ctx.store.workers.members(row.id)):
         by_topic.setdefault(prog.topic, []).append(
             {
                 "Partition": prog.partition,

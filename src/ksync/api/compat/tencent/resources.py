@@ -40,8 +40,8 @@ from ksync.api.compat.tencent.params import Params
 from ksync.api.errors import ApiError
 from ksync.api.routes import instances as native
 from ksync.domain.errors import Conflict, NotFound
+from ksync.domain.instance import InstanceView
 from ksync.spec import InstanceSpec, validate_bootstrap_servers
-from ksync.store.tables import InstanceRow
 
 KAFKA = "KAFKA"
 
@@ -109,7 +109,7 @@ def _probe(spec: InstanceSpec) -> tuple[str, int]:
     return info.cluster_id, info.broker_count
 
 
-def get_instance(ctx: Context, resource_id: str, field: str) -> InstanceRow:
+def get_instance(ctx: Context, resource_id: str, field: str) -> InstanceView:
     try:
         return ctx.store.instances.get(resource_id)
     except NotFound:
@@ -163,15 +163,14 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
 def _task_counts(ctx: Context) -> dict[str, int]:
     counts: dict[str, int] = {}
     for t in ctx.store.tasks.all():
-        if t.desired == "deleted":
+        if t.deleted:
             continue
-        for side in ("source", "target"):
-            iid = t.spec[side]["instance_id"]
+        for iid in (t.source_id, t.target_id):
             counts[iid] = counts.get(iid, 0) + 1
     return counts
 
 
-def _kafka_connect_param(row: InstanceRow) -> dict[str, Any]:
+def _kafka_connect_param(row: InstanceView) -> dict[str, Any]:
     mine = own_external(row.external)
     return {
         "Resource": mine.get("Resource"),
@@ -182,7 +181,7 @@ def _kafka_connect_param(row: InstanceRow) -> dict[str, Any]:
     }
 
 
-def describe_one(row: InstanceRow, task_count: int | None = None) -> dict[str, Any]:
+def describe_one(row: InstanceView, task_count: int | None = None) -> dict[str, Any]:
     mine = own_external(row.external)
     out: dict[str, Any] = {
         "ResourceId": row.id,
@@ -285,7 +284,7 @@ def modify(ctx: Context, p: Params) -> dict[str, Any]:
     return {"Result": {"ResourceId": resource_id}}
 
 
-def _refuse_moving_a_stored_secret(row: InstanceRow, brokers: str) -> None:
+def _refuse_moving_a_stored_secret(row: InstanceView, brokers: str) -> None:
     """This API has no field for a SASL password, so an instance that has one stored
     cannot move to new addresses through it (see `native.needs_secret_again`)."""
     try:
