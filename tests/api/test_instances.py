@@ -18,7 +18,7 @@ from helpers import create_topic, task_body
 from inprocess import add_instance_row, store_of
 from pydantic import SecretStr
 
-from ksync.api.routes import instances as instance_routes
+from ksync.control import instances as instance_service
 from ksync.devkafka import KafkaCluster, free_port
 from ksync.devkafka.kafka import PLAIN_USER, SUPER_USER
 from ksync.spec import SecuritySpec
@@ -195,7 +195,7 @@ def test_unreachable_bootstrap_is_refused_with_the_clients_error(
 ) -> None:
     # The refusal comes at once from the client; the check then waits out its timeout,
     # which is not what is under test here.
-    monkeypatch.setattr(instance_routes, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(instance_service, "CONNECT_TIMEOUT_S", 1.0)
     before = _instance_ids(api)
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
     r = api.post("/api/v1/instances", json={"name": "nowhere", "bootstrap_servers": address})

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from inprocess import add_instance_row, api_client, store_of
 
 from ksync.api.auth import ApiKey, KeyRing
-from ksync.api.routes import instances as instance_routes
+from ksync.control import instances as instance_service
 from ksync.devkafka import free_port
 
 from .connect_support import (
@@ -171,7 +171,7 @@ def test_unreachable_cluster_answers_400_and_registers_nothing(
 ) -> None:
     # The refusal comes at once from the client; the check then waits out its timeout,
     # which is not what is under test here.
-    monkeypatch.setattr(instance_routes, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(instance_service, "CONNECT_TIMEOUT_S", 1.0)
     before = api.get("/api/v1/instances").json()
     config = mm2_config(clusters.source, f"127.0.0.1:{free_port()}", topics="orders")
     r = api.post("/connectors", json={"name": "nowhere", "config": config})

@@ -27,7 +27,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
 from ksync.api.auth import ApiKey, KeyRing
-from ksync.api.routes import instances as instance_routes
+from ksync.control import instances as instance_service
 
 from .tencent_sdk import KEY_ID, KEY_SECRET, REGION, call, describe, kafka, refused, sdk
 from .tencent_tc3 import error_code, post, signed_headers
@@ -69,7 +69,7 @@ def resources(local: Local) -> tuple[str, str]:
 def test_connect_resource_refusals(tc: ckafka_client.CkafkaClient, monkeypatch: pytest.MonkeyPatch) -> None:
     # The refusal of a closed port comes at once from the client; the check then waits
     # out its timeout, which is not what is under test here.
-    monkeypatch.setattr(instance_routes, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(instance_service, "CONNECT_TIMEOUT_S", 1.0)
     bootstrap = "127.0.0.1:9092"
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({"Type": "MYSQL", "MySQLConnectParam": {"Port": 3306}}, "UnsupportedOperation", "KAFKA"),

@@ -18,7 +18,7 @@ import pytest
 from helpers import create_topic, task_body, wait_until
 from playwright.sync_api import expect
 
-from ksync.api.routes import instances as instance_routes
+from ksync.control import instances as instance_service
 from ksync.devkafka import KafkaCluster, free_port
 
 from .support import LocalConsole, choose_source, choose_target, field_error, open_page, to_review
@@ -90,7 +90,7 @@ def test_unreachable_instance(instance_form: Any, monkeypatch: pytest.MonkeyPatc
     # The refusal comes at once from the client; the check then waits out its timeout,
     # which is not what is under test here beyond being long enough to show the form's
     # pending state.
-    monkeypatch.setattr(instance_routes, "CONNECT_TIMEOUT_S", 3.0)
+    monkeypatch.setattr(instance_service, "CONNECT_TIMEOUT_S", 3.0)
     page = instance_form
     port = free_port()
     page.fill("#inst-bootstrap", f"127.0.0.1:{port}")

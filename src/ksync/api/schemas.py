@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from ksync.control.instances import Direction, Traffic
 from ksync.domain.instance import InstanceView
 from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskEvent as TaskEventView
@@ -274,9 +275,34 @@ class TrafficDirection(BaseModel):
     bytes_per_s: float
     by_task: list[TrafficByTask]
 
+    @classmethod
+    def of(cls, direction: Direction) -> TrafficDirection:
+        return cls(
+            records_per_s=direction.records_per_s,
+            bytes_per_s=direction.bytes_per_s,
+            by_task=[
+                TrafficByTask(
+                    task_id=t.task_id,
+                    name=t.name,
+                    records_per_s=t.records_per_s,
+                    bytes_per_s=t.bytes_per_s,
+                )
+                for t in direction.by_task
+            ],
+        )
+
 
 class InstanceTraffic(BaseModel):
     instance_id: str
     sync_quota_mb_s: float | None
     read: TrafficDirection
     written: TrafficDirection
+
+    @classmethod
+    def of(cls, traffic: Traffic) -> InstanceTraffic:
+        return cls(
+            instance_id=traffic.instance.id,
+            sync_quota_mb_s=traffic.instance.sync_quota_mb_s,
+            read=TrafficDirection.of(traffic.read),
+            written=TrafficDirection.of(traffic.written),
+        )

@@ -47,7 +47,6 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
@@ -67,10 +66,9 @@ from ksync.api.compat.connect_config import (
 )
 from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import ApiError
-from ksync.api.routes.instances import probe
 from ksync.api.schemas import progress_of
-from ksync.control import lifecycle
-from ksync.domain.errors import Conflict, InvalidField, NotFound
+from ksync.control import instances, lifecycle
+from ksync.domain.errors import Conflict, InstanceUnreachable, InvalidField, NotFound
 from ksync.domain.instance import InstanceView
 from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskChange, TaskView
@@ -312,41 +310,21 @@ def _status_now(store: Store, row: TaskView) -> dict[str, Any]:
 # ---- creating and reconfiguring -------------------------------------------------------------
 
 
-def _same_security(store: Store, row: InstanceView, wanted: SecuritySpec, password_hidden: bool) -> bool:
-    have = store.instances.spec(row.id).security
-    if (wanted.protocol, wanted.sasl_mechanism, wanted.username) != (
-        have.protocol,
-        have.sasl_mechanism,
-        have.username,
-    ):
-        return False
-    if (
-        wanted.password is not None
-        and not password_hidden
-        and wanted.password.get_secret_value() != _secret(have.password)
-    ):
-        return False
-    return wanted.ca_pem is None or wanted.ca_pem.get_secret_value() == _secret(have.ca_pem)
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None
-
-
 def _resolve_instance(store: Store, ref: ClusterRef) -> str:
     """The instance for one side: an existing one with the same bootstrap servers, else a
     new one named after the alias (after checking ksync can reach it)."""
-    wanted = set(ref.bootstrap_servers.split(","))
-    for row in store.instances.all():
-        if set(row.bootstrap_servers.split(",")) == wanted:
-            if ref.security is not None and not _same_security(store, row, ref.security, ref.password_hidden):
-                raise ConfigError(
-                    ref.key("security.protocol"),
-                    f"instance {row.id} ({row.name}) at {row.bootstrap_servers} is registered "
-                    f"with other security settings; change them with PATCH "
-                    f"/api/v1/instances/{row.id}, or give the same settings here",
-                )
-            return row.id
+    found = instances.find_by_servers(store, ref.bootstrap_servers)
+    if found is not None:
+        if ref.security is not None and not instances.same_security(
+            store, found.id, ref.security, password_given=not ref.password_hidden
+        ):
+            raise ConfigError(
+                ref.key("security.protocol"),
+                f"instance {found.id} ({found.name}) at {found.bootstrap_servers} is registered "
+                f"with other security settings; change them with PATCH "
+                f"/api/v1/instances/{found.id}, or give the same settings here",
+            )
+        return found.id
     if ref.password_hidden:
         raise ConfigError(
             ref.key("sasl.jaas.config"),
@@ -359,10 +337,9 @@ def _resolve_instance(store: Store, ref: ClusterRef) -> str:
         security=ref.security or SecuritySpec(),
     )
     try:
-        info = probe(spec)
-    except ApiError as exc:
+        return instances.register(store, spec).id
+    except (InstanceUnreachable, InvalidField) as exc:
         raise ConfigError(ref.key("bootstrap.servers"), f"cannot reach the cluster: {exc.message}") from None
-    return store.instances.add(spec, info.cluster_id, info.broker_count).id
 
 
 _SPEC_KEYS = {

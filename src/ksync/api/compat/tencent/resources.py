@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from ksync.api.compat.tencent.context import (
@@ -27,7 +26,6 @@ from ksync.api.compat.tencent.context import (
     with_own_external,
 )
 from ksync.api.compat.tencent.errors import (
-    INVALID_PARAMETER_VALUE,
     RESOURCE_IN_USE,
     RESOURCE_NOT_FOUND,
     RESOURCE_UNAVAILABLE,
@@ -37,9 +35,8 @@ from ksync.api.compat.tencent.errors import (
     unsupported,
 )
 from ksync.api.compat.tencent.params import Params
-from ksync.api.errors import ApiError
-from ksync.api.routes import instances as native
-from ksync.domain.errors import Conflict, NotFound
+from ksync.control import instances
+from ksync.domain.errors import Conflict, InstanceUnreachable, InvalidField, NotFound
 from ksync.domain.instance import InstanceView
 from ksync.spec import InstanceSpec, validate_bootstrap_servers
 
@@ -98,17 +95,6 @@ def _network_type(kp: Params) -> str | None:
     return value
 
 
-def _probe(spec: InstanceSpec) -> tuple[str, int]:
-    try:
-        info = native.probe(spec)
-    except ApiError as exc:
-        raise TencentError(
-            RESOURCE_UNAVAILABLE,
-            f"ksync cannot reach the Kafka cluster at {spec.bootstrap_servers}: {exc.message}",
-        ) from None
-    return info.cluster_id, info.broker_count
-
-
 def get_instance(ctx: Context, resource_id: str, field: str) -> InstanceView:
     try:
         return ctx.store.instances.get(resource_id)
@@ -146,7 +132,6 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
         spec = InstanceSpec(name=name, bootstrap_servers=brokers, region=region)
     except ValidationError as exc:
         raise validation_error(exc, _FIELD_NAMES) from None
-    cluster_id, broker_count = _probe(spec)
     mine = {
         "Description": description,
         "Tags": tag_list,
@@ -154,10 +139,14 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
         "SelfBuilt": self_built,
         "NetworkType": network_type,
     }
-    row = ctx.store.instances.add(
-        spec, cluster_id, broker_count, external=with_own_external(None, mine)
-    )
-    return {"Result": {"ResourceId": row.id}}
+    try:
+        view = instances.register(ctx.store, spec, external=with_own_external(None, mine))
+    except (InstanceUnreachable, InvalidField) as exc:
+        raise TencentError(
+            RESOURCE_UNAVAILABLE,
+            f"ksync cannot reach the Kafka cluster at {spec.bootstrap_servers}: {exc.message}",
+        ) from None
+    return {"Result": {"ResourceId": view.id}}
 
 
 def _task_counts(ctx: Context) -> dict[str, int]:
@@ -267,31 +256,30 @@ def modify(ctx: Context, p: Params) -> dict[str, Any]:
     if description is not None:
         mine["Description"] = description
     if patch:
-        # The native PATCH: checked like a create, and refused when the new addresses
-        # reach a different Kafka cluster.
+        # Checked like a create, and refused when the new addresses reach a different
+        # Kafka cluster (the instance service's rules).
         try:
-            native.update_instance(resource_id, native.InstancePatch(**patch), ctx.store)
-        except RequestValidationError as exc:
-            raise _patch_error(exc) from None
-        except ApiError as exc:
-            if exc.code == "instance_unreachable":
-                raise TencentError(
-                    RESOURCE_UNAVAILABLE, f"ksync cannot reach the Kafka cluster: {exc.message}"
-                ) from None
-            field, _, message = exc.message.partition(": ")
-            raise bad_value(_FIELD_NAMES.get(field, field), message) from None
+            instances.update(ctx.store, resource_id, patch)
+        except ValidationError as exc:
+            raise validation_error(exc, _FIELD_NAMES) from None
+        except InstanceUnreachable as exc:
+            raise TencentError(
+                RESOURCE_UNAVAILABLE, f"ksync cannot reach the Kafka cluster: {exc.message}"
+            ) from None
+        except InvalidField as exc:
+            raise bad_value(_FIELD_NAMES.get(exc.field, exc.field), exc.reason) from None
     ctx.store.instances.set_external(resource_id, with_own_external(row.external, mine))
     return {"Result": {"ResourceId": resource_id}}
 
 
 def _refuse_moving_a_stored_secret(row: InstanceView, brokers: str) -> None:
     """This API has no field for a SASL password, so an instance that has one stored
-    cannot move to new addresses through it (see `native.needs_secret_again`)."""
+    cannot move to new addresses through it (see `instances.needs_secret_again`)."""
     try:
         servers = validate_bootstrap_servers(brokers)
     except ValueError:
         return  # the native update names what is wrong with the address
-    if native.needs_secret_again(row, servers):
+    if instances.needs_secret_again(row, servers):
         raise bad_value(
             "KafkaConnectParam.BrokerAddress",
             f"connect resource {row.id} has a stored SASL password, entered for "
@@ -302,20 +290,11 @@ def _refuse_moving_a_stored_secret(row: InstanceView, brokers: str) -> None:
         )
 
 
-def _patch_error(exc: RequestValidationError) -> TencentError:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err.get("loc", ()))
-        msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
-        parts.append(f"{_FIELD_NAMES.get(loc, loc)}: {msg}")
-    return TencentError(INVALID_PARAMETER_VALUE, "; ".join(parts))
-
-
 def delete(ctx: Context, p: Params) -> dict[str, Any]:
     resource_id = p.text("ResourceId", required=True)
     p.done()
     try:
-        ctx.store.instances.delete(resource_id)
+        instances.delete(ctx.store, resource_id)
     except NotFound:
         raise TencentError(
             RESOURCE_NOT_FOUND, f"ResourceId: connect resource {resource_id} does not exist"
