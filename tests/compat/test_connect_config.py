@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from ksync.api.compat.connect_config import (
+from ksync.api.compat.connect.config import (
     DEFAULT_POLICY,
-    HIDDEN,
     IDENTITY_POLICY,
     SOURCE_CONNECTOR,
     ConfigError,
     config_of_spec,
     parse,
 )
+from ksync.api.compat.connect.hiding import HIDDEN
 from ksync.domain.instance import InstanceSecurity, InstanceView
 from ksync.replication.topic_filter import TopicFilter
 from ksync.spec import StartPoint, TaskSpec

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ksync.api.compat.connect_config import HIDDEN, hide_secrets
+from ksync.api.compat.connect.hiding import HIDDEN, hide_secrets
 from ksync.cli import app as cli
 from ksync.settings import Settings
 from ksync.spec import TaskSpec

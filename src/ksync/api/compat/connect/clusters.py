@@ -1,0 +1,43 @@
+"""Find or register the instance for each side of a connector: Connect names clusters by
+their bootstrap servers, ksync by instance ids (through the instance service)."""
+
+from __future__ import annotations
+
+from ksync.api.compat.connect.config import ClusterRef, ConfigError
+from ksync.api.compat.connect.hiding import HIDDEN
+from ksync.control import instances
+from ksync.domain.errors import InstanceUnreachable, InvalidField
+from ksync.spec import InstanceSpec, SecuritySpec
+from ksync.store.repo import Store
+
+
+def resolve_instance(store: Store, ref: ClusterRef) -> str:
+    """The instance for one side: an existing one with the same bootstrap servers, else a
+    new one named after the alias (after checking ksync can reach it)."""
+    found = instances.find_by_servers(store, ref.bootstrap_servers)
+    if found is not None:
+        if ref.security is not None and not instances.same_security(
+            store, found.id, ref.security, password_given=not ref.password_hidden
+        ):
+            raise ConfigError(
+                ref.key("security.protocol"),
+                f"instance {found.id} ({found.name}) at {found.bootstrap_servers} is registered "
+                f"with other security settings; change them with PATCH "
+                f"/api/v1/instances/{found.id}, or give the same settings here",
+            )
+        return found.id
+    if ref.password_hidden:
+        raise ConfigError(
+            ref.key("sasl.jaas.config"),
+            f"no registered instance has these bootstrap servers, so ksync needs the real "
+            f"secret, not {HIDDEN}",
+        )
+    spec = InstanceSpec(
+        name=ref.alias[:128],
+        bootstrap_servers=ref.bootstrap_servers,
+        security=ref.security or SecuritySpec(),
+    )
+    try:
+        return instances.register(store, spec).id
+    except (InstanceUnreachable, InvalidField) as exc:
+        raise ConfigError(ref.key("bootstrap.servers"), f"cannot reach the cluster: {exc.message}") from None
