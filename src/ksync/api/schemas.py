@@ -45,22 +45,7 @@ class Instance(BaseModel):
     @classmethod
     def of(cls, view: InstanceView) -> Instance:
         """The API shape of an instance (its view holds no secrets to leave out)."""
-        sec = view.security
-        return cls(
-            id=view.id,
-            name=view.name,
-            bootstrap_servers=view.bootstrap_servers,
-            region=view.region,
-            zone=view.zone,
-            security=PublicSecurity(
-                protocol=sec.protocol, sasl_mechanism=sec.sasl_mechanism, username=sec.username
-            ),
-            sync_quota_mb_s=view.sync_quota_mb_s,
-            cluster_id=view.cluster_id,
-            broker_count=view.broker_count,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class InstanceList(BaseModel):
@@ -227,7 +212,7 @@ class TaskEvent(BaseModel):
 
     @classmethod
     def of(cls, event: TaskEventView) -> TaskEvent:
-        return cls(at=event.at, status=event.status, message=event.message)
+        return cls.model_validate(event, from_attributes=True)
 
 
 class TaskEventList(BaseModel):
