@@ -173,6 +173,7 @@ class Direction:
 
     @classmethod
     def of(cls, entries: list[TaskTraffic]) -> Direction:
+        """The totals of `entries` (rounded to hundredths) and the entries themselves."""
         return cls(
             records_per_s=round(sum(e.records_per_s for e in entries), 2),
             bytes_per_s=round(sum(e.bytes_per_s for e in entries), 2),

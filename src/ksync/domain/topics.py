@@ -25,6 +25,7 @@ class TopicMapping:
     partitions_at_start: int | None = None
 
     def as_json(self) -> dict[str, object]:
+        """The mapping as the store keeps it (`partitions_at_start` only once decided)."""
         out: dict[str, object] = {
             "source": self.source,
             "target": self.target,
@@ -46,4 +47,5 @@ class TopicMapping:
         )
 
     def with_partitions_at_start(self, value: int) -> TopicMapping:
+        """The same mapping with `partitions_at_start` decided."""
         return TopicMapping(self.source, self.target, self.partitions, value)

@@ -21,6 +21,7 @@ def new_id(prefix: str) -> str:
 
 
 def utcnow() -> datetime:
+    """Now, in UTC: every time the store keeps is UTC."""
     return datetime.now(UTC)
 
 
@@ -43,5 +44,6 @@ class Repository:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
         with self._sessions.begin() as s:
             yield s

@@ -32,5 +32,6 @@ class LeaseRepo(Repository):
             return False
 
     def release(self, name: str, holder: str) -> None:
+        """Give the lease up at once (a clean shutdown), if `holder` still holds it."""
         with self.session() as s:
             s.execute(delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.holder == holder))

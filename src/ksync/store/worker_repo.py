@@ -18,6 +18,7 @@ _STOPPED = MemberState.STOPPED.value
 
 
 def member_view(row: MemberRow) -> MemberView:
+    """The view of a member row (partitions as (topic, partition) tuples)."""
     return MemberView(
         task_id=row.task_id,
         slot=row.slot,

@@ -25,6 +25,7 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
 def task_view(store: Store, task: TaskView) -> Task:
+    """The API shape of one task, with its members' progress and the quotas in force."""
     return Task.of(task, store.workers.members(task.id), _quotas(store))
 
 

@@ -116,6 +116,7 @@ class ClusterRef:
     password_hidden: bool = False
 
     def key(self, name: str) -> str:
+        """The full config key of this side's cluster setting `name`."""
         return f"{self.side}.cluster.{name}"
 
 

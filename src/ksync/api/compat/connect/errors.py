@@ -36,10 +36,12 @@ class ConnectError(Exception):
 
 
 def error_response(status: int, message: str) -> JSONResponse:
+    """An error answer in Connect's shape."""
     return JSONResponse({"error_code": status, "message": message}, status_code=status)
 
 
 def describe_validation(errors: list[Any]) -> str:
+    """A request validation failure in one sentence: each field and what is wrong."""
     parts = []
     for err in errors:
         if err.get("type") == "json_invalid":
