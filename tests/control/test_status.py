@@ -55,6 +55,17 @@ def test_running_needs_the_union_of_the_members_partitions_to_cover_the_topics()
     assert derive(short, two) == Derived("Unassigned")  # a rebalance under way
 
 
+def test_a_member_left_without_partitions_while_there_are_enough_keeps_the_task_unassigned() -> None:
+    # The first member to join owns everything; the second's join is still moving half.
+    two = {0: "w1", 1: "w2"}
+    first_owns_all = [member(0, "w1", partitions=EVERYTHING), member(1, "w2", partitions=[])]
+    assert derive(first_owns_all, two) == Derived("Unassigned")
+    # With more members than partitions, Kafka leaves some idle for good: that is Running.
+    one_partition = {("orders", 0)}
+    idle_by_design = [member(0, "w1", partitions=[("orders", 0)]), member(1, "w2", partitions=[])]
+    assert derive(idle_by_design, two, expected=one_partition) == Derived("Running")
+
+
 def test_unassigned_before_the_topics_resolve_or_while_a_slot_has_no_worker() -> None:
     running = [member(0, partitions=EVERYTHING)]
     assert derive(running, expected=None) == Derived("Unassigned")

@@ -1,8 +1,11 @@
 """Status derivation: from desired state and what workers report, the task's status.
 
 Invariant (DESIGN.md "Lifecycle"): Running only when every slot runs on a live worker
-with the task's current generation *and* the union of the members' partitions covers
-every partition of the resolved topics; anything short of that is Unassigned. Failed is
+with the task's current generation, the union of the members' partitions covers every
+partition of the resolved topics, *and* no member is left without partitions while there
+are enough to go round (Kafka's assignors give every member one when partitions >=
+members, so an idle member means a rebalance is still moving partitions to it); anything
+short of that is Unassigned. Failed is
 decided by the controller (persistent errors) and stays until the user starts the task.
 """
 
@@ -57,4 +60,8 @@ def derive_status(
         if member is None or member.worker_id != worker or member.state != MemberState.RUNNING:
             return Derived(TaskStatus.UNASSIGNED)
     owned = {(t, p) for m in by_slot.values() for t, p in m.partitions}
-    return Derived(TaskStatus.RUNNING if expected_partitions <= owned else TaskStatus.UNASSIGNED)
+    if not expected_partitions <= owned:
+        return Derived(TaskStatus.UNASSIGNED)
+    if len(expected_partitions) >= len(slots) and any(not m.partitions for m in by_slot.values()):
+        return Derived(TaskStatus.UNASSIGNED)
+    return Derived(TaskStatus.RUNNING)
