@@ -1,4 +1,4 @@
-"""`ksync.client` without a server (httpx.MockTransport): what it sends and how it turns
+"""`ksync.cli.client` without a server (httpx.MockTransport): what it sends and how it turns
 answers into typed errors; and the CLI's plain tables."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ksync.cli_client import table
-from ksync.client import ApiError, KsyncClient, NotFoundError, Unauthorized, Unreachable
+from ksync.cli.client import ApiError, KsyncClient, NotFoundError, Unauthorized, Unreachable
+from ksync.cli.output import table
 from ksync.devkafka import free_port
 
 

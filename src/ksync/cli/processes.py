@@ -1,4 +1,7 @@
-"""The `ksync` command line: `server`, `worker` and `demo`."""
+"""`ksync server`, `ksync worker` and `ksync demo`: the commands that run ksync itself.
+
+Options are validated once, here, into `Settings`; a bad one exits 2 naming the option.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from ksync.cli_client import instance_app, task_app
 from ksync.settings import Settings
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kafka data sync service.")
-app.add_typer(instance_app, name="instance")
-app.add_typer(task_app, name="task")
-
 
 # Settings fields whose option is not the field's name with dashes (and no `_s` unit).
 _OPTION_OF = {"allowed_hosts": "--allowed-host", "webhook_allow": "--webhook-allow"}
@@ -70,6 +67,8 @@ def _db_url(db_url: str | None, db_url_file: Path | None) -> str | None:
         typer.echo(f"error: --db-url-file: {db_url_file} is empty", err=True)
         raise typer.Exit(2)
     return url
+
+
 DataDir = Annotated[Path, typer.Option(help="Directory of the SQLite store")]
 WorkerTimeout = Annotated[float, typer.Option(help="Seconds without heartbeat before a worker's members move")]
 SessionTimeout = Annotated[int, typer.Option(help="Kafka consumer group session.timeout.ms of members")]
@@ -80,7 +79,6 @@ PauseRetention = Annotated[float, typer.Option(help="Seconds a paused task keeps
 LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")]
 
 
-@app.command()
 def server(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
@@ -159,7 +157,6 @@ def server(
         raise typer.Exit(2) from None
 
 
-@app.command()
 def worker(
     db_url: DbUrl = None,
     db_url_file: DbUrlFile = None,
@@ -191,7 +188,6 @@ def worker(
     run_worker(settings)
 
 
-@app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port of the demo's API and console")] = 8080,
     rate: Annotated[int, typer.Option(help="Records per second the demo producer writes")] = 200,
@@ -200,7 +196,3 @@ def demo(
     from ksync.demo import run_demo
 
     raise typer.Exit(run_demo(port=port, rate=rate))
-
-
-def main() -> None:
-    app()

@@ -1,0 +1,27 @@
+"""The `ksync` command line: the process commands (`server`, `worker`, `demo`) and the
+REST API client commands (`instance …`, `task …`).
+
+One module per concern: `processes` runs ksync itself; `instances`, `tasks` and `watch`
+are the client commands per resource; `calls` holds the options they share and maps
+client errors to exit codes; `output` prints tables and JSON; `client` is the typed HTTP
+client of the API.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ksync.cli import instances, processes, tasks, watch
+from ksync.cli.calls import EXIT_CODES
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kafka data sync service.")
+for command in (processes.server, processes.worker, processes.demo):
+    app.command()(command)
+tasks.app.command("watch", epilog=EXIT_CODES)(watch.watch)
+app.add_typer(instances.app, name="instance")
+app.add_typer(tasks.app, name="task")
+
+
+def main() -> None:
+    """The `ksync` console script (pyproject.toml [project.scripts])."""
+    app()

@@ -1,0 +1,297 @@
+"""`ksync task …`: create, inspect, pause, start, restart and remove sync tasks over the
+REST API (`ksync task watch` lives in `ksync.cli.watch`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ksync.cli.calls import (
+    EXIT_CODES,
+    ApiKey,
+    ApiUrl,
+    Output,
+    Target,
+    api,
+    object_id,
+    target,
+)
+from ksync.cli.client import DEFAULT_URL, Json, KsyncClient, NotFoundError
+from ksync.cli.output import cell, emit, emit_list, fields, indent, table
+from ksync.spec import StartType
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Create, inspect, pause, start, restart, watch and remove sync tasks (REST API client).",
+    epilog=EXIT_CODES,
+)
+
+TaskId = Annotated[str, typer.Argument(help="Task id (task-…)", show_default=False)]
+
+
+# ---- what a task looks like in a terminal ---------------------------------------------------
+
+
+def lag_total(task: Json) -> int | None:
+    """The task's lag summed over its partitions; None when none reports one."""
+    lags = [p["lag"] for p in task.get("progress", []) if p.get("lag") is not None]
+    return sum(lags) if lags else None
+
+
+def _selection(source: Json) -> str:
+    parts = []
+    if source.get("topics"):
+        parts.append(",".join(source["topics"]))
+    if source.get("topic_regex"):
+        parts.append(f"/{source['topic_regex']}/")
+    if source.get("exclude_regex"):
+        parts.append(f"minus /{source['exclude_regex']}/")
+    return " ".join(parts)
+
+
+def _rows(tasks: list[Json]) -> str:
+    return table(
+        ["ID", "NAME", "STATUS", "SOURCE", "TARGET", "TOPICS", "LAG"],
+        [
+            [t["id"], t["name"], t["status"], t["source"]["instance_id"], t["target"]["instance_id"],
+             len(t["topics"]) if t["topics"] else _selection(t["source"]), lag_total(t)]
+            for t in tasks
+        ],
+    )
+
+
+def _start_text(start: Json) -> str:
+    if start.get("type") == "timestamp":
+        return f"timestamp {start.get('timestamp_ms')} ms"
+    return str(start.get("type"))
+
+
+def progress_table(progress: list[Json], rates: dict[tuple[str, int], float] | None = None) -> str:
+    """Committed offset, end offset and lag per partition (and records/s when `rates`)."""
+    headers = ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG"]
+    if rates is not None:
+        headers.append("RECORDS/S")
+    rows = []
+    for p in progress:
+        row = [p["topic"], p["partition"], p.get("committed_offset"), p.get("end_offset"), p.get("lag")]
+        if rates is not None:
+            rate = rates.get((p["topic"], p["partition"]))
+            row.append(f"{rate:.1f}" if rate is not None else None)
+        rows.append(row)
+    return table(headers, rows)
+
+
+def _details(task: Json, events: list[Json] | None = None) -> str:
+    src, dst, opt = task["source"], task["target"], task["options"]
+    lines = [fields([
+        ("id", task["id"]),
+        ("name", task["name"]),
+        ("status", task["status"]),
+        ("error", task.get("error")),
+        ("source", f"{src['instance_id']}  topics: {_selection(src) or '-'}  start: {_start_text(src['start'])}"),
+        ("target", (f"{dst['instance_id']}  prefix: {dst['topic_prefix'] or '-'}  separator: "
+                    f"{dst['separator']!r}  keep partition: {cell(dst['keep_partition'])}")),
+        ("options", ", ".join(f"{k.replace('_', ' ')} {cell(v)}" for k, v in opt.items() if v is not None)),
+        ("paused at", task.get("paused_at")),
+        ("created", task["created_at"]),
+        ("lag", lag_total(task)),
+    ])]
+    if task.get("warnings"):
+        lines += ["warnings:", *(f"  - {w}" for w in task["warnings"])]
+    if task.get("topics"):
+        lines += ["topics:", indent(table(
+            ["SOURCE", "TARGET", "PARTITIONS"],
+            [[m["source"], m["target"], m["partitions"]] for m in task["topics"]],
+        ))]
+    if task.get("progress"):
+        lines += ["progress:", indent(progress_table(task["progress"]))]
+    if events:
+        lines += ["recent events:", indent(table(
+            ["AT", "STATUS", "MESSAGE"], [[e["at"], e["status"], e["message"]] for e in events[:5]]
+        ))]
+    return "\n".join(lines)
+
+
+# ---- reading a task from the command line ---------------------------------------------------
+
+
+def _load_spec_file(path: Path) -> Json:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint="--file") from None
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{path} is not JSON: {exc.msg} at line {exc.lineno}", param_hint="--file") from None
+    if not isinstance(spec, dict):
+        raise typer.BadParameter(f"{path} must hold a JSON object (a task spec)", param_hint="--file")
+    return spec
+
+
+def _start_point(start: StartType | None, timestamp_ms: int | None, option: str) -> Json | None:
+    if start is None and timestamp_ms is None:
+        return None
+    kind = start if start is not None else "timestamp"
+    if kind == "timestamp" and timestamp_ms is None:
+        raise typer.BadParameter("--timestamp-ms is required with timestamp", param_hint=option)
+    point: Json = {"type": kind}
+    if timestamp_ms is not None:
+        point["timestamp_ms"] = timestamp_ms  # the API names it when it does not fit the type
+    return point
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+@app.command("create", epilog=EXIT_CODES)
+def create(
+    name: Annotated[str | None, typer.Option(help="Task name (unique)", show_default=False)] = None,
+    source: Annotated[str | None, typer.Option(help="Source instance id", show_default=False)] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", "-t", help="Source topic; repeat for more", show_default=False)
+    ] = None,
+    topic_regex: Annotated[str | None, typer.Option(help="Select source topics by regex")] = None,
+    exclude_regex: Annotated[str | None, typer.Option(help="Leave out topics matching this regex")] = None,
+    start: Annotated[
+        StartType | None, typer.Option(help="Start point of partitions without progress (default: earliest)")
+    ] = None,
+    timestamp_ms: Annotated[int | None, typer.Option(help="With --start timestamp: epoch ms")] = None,
+    target_: Annotated[str | None, typer.Option("--target", help="Target instance id", show_default=False)] = None,
+    prefix: Annotated[str | None, typer.Option(help="Target topic name prefix (default: none)")] = None,
+    separator: Annotated[str | None, typer.Option(help="Between prefix and source name (default: .)")] = None,
+    keep_partition: Annotated[
+        bool | None,
+        typer.Option("--keep-partition/--no-keep-partition", help="Write partition p to p (default: keep)"),
+    ] = None,
+    task_max: Annotated[int | None, typer.Option(help="Members (consumer/producer pairs) (default: 1)")] = None,
+    sync_configs: Annotated[
+        bool | None,
+        typer.Option("--sync-configs/--no-sync-configs", help="Copy topic configs (default: sync)"),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Task spec JSON (API body; '-' for stdin); flags override it"),
+    ] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    api_key: ApiKey = None,
+    output: Output = "table",
+) -> None:
+    """Create a sync task from flags or a JSON spec file; it starts Unassigned and converges to Running."""
+    t = target(api_url, api_key, output)
+    spec = _load_spec_file(file) if file is not None else {}
+    src_spec: Json = dict(spec.get("source") or {})
+    dst_spec: Json = dict(spec.get("target") or {})
+    opt_spec: Json = dict(spec.get("options") or {})
+    if name is not None:
+        spec["name"] = name
+    if source is not None:
+        src_spec["instance_id"] = source
+    if topic:
+        src_spec["topics"] = list(topic)
+    if topic_regex is not None:
+        src_spec["topic_regex"] = topic_regex
+    if exclude_regex is not None:
+        src_spec["exclude_regex"] = exclude_regex
+    point = _start_point(start, timestamp_ms, "--start")
+    if point is not None:
+        src_spec["start"] = point
+    if target_ is not None:
+        dst_spec["instance_id"] = target_
+    if prefix is not None:
+        dst_spec["topic_prefix"] = prefix
+    if separator is not None:
+        dst_spec["separator"] = separator
+    if keep_partition is not None:
+        dst_spec["keep_partition"] = keep_partition
+    if task_max is not None:
+        opt_spec["task_max"] = task_max
+    if sync_configs is not None:
+        opt_spec["sync_topic_configs"] = sync_configs
+    missing = [flag for flag, ok in (
+        ("--name", "name" in spec), ("--source", "instance_id" in src_spec), ("--target", "instance_id" in dst_spec)
+    ) if not ok]
+    if missing:
+        raise typer.BadParameter(f"missing {', '.join(missing)} (give them as flags or in --file)")
+    spec.update(source=src_spec, target=dst_spec)
+    if opt_spec:
+        spec["options"] = opt_spec
+    with api(t) as client:
+        task = client.create_task(spec)
+    emit(t, task, lambda task: "\n".join([
+        f"created {task['id']} ({task['name']}): {task['status']}",
+        *(f"warning: {w}" for w in task.get("warnings", [])),
+    ]))
+
+
+@app.command("list", epilog=EXIT_CODES)
+def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+    """Every task with its status and total lag."""
+    t = target(api_url, api_key, output)
+    with api(t) as client:
+        tasks = client.list_tasks()
+    emit_list(t, "tasks", tasks, _rows)
+
+
+@app.command("show", epilog=EXIT_CODES)
+def show(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+    """One task: status, error, warnings, topics, per-partition progress with lag, recent events."""
+    t = target(api_url, api_key, output)
+    tid = object_id(task_id, "task")
+    with api(t) as client:
+        task = client.get_task(tid)
+        if t.json:
+            emit(t, task, _details)
+            return
+        try:
+            events = client.task_events(tid)
+        except NotFoundError:  # deleted between the two calls
+            events = []
+    typer.echo(_details(task, events))
+
+
+def _request(t: Target, task_id: str, call: Callable[[KsyncClient, str], Json], what: str) -> None:
+    """Send one lifecycle request for a task and report the status it answered with."""
+    with api(t) as client:
+        task = call(client, object_id(task_id, "task"))
+    emit(t, task, lambda task: f"{task['id']}: {what}; status now {task['status']}")
+
+
+@app.command("pause", epilog=EXIT_CODES)
+def pause(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+    """Members commit their progress and stop; the status becomes Paused."""
+    _request(target(api_url, api_key, output), task_id, KsyncClient.pause_task, "pause requested")
+
+
+@app.command("start", epilog=EXIT_CODES)
+def start(
+    task_id: TaskId,
+    from_: Annotated[
+        StartType | None,
+        typer.Option("--from", help="Start point if the pause retention has expired (default: latest)"),
+    ] = None,
+    timestamp_ms: Annotated[int | None, typer.Option(help="With --from timestamp: epoch ms")] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    api_key: ApiKey = None,
+    output: Output = "table",
+) -> None:
+    """Resume a paused task, or try a failed one again."""
+    point = _start_point(from_, timestamp_ms, "--from")
+    _request(target(api_url, api_key, output), task_id, lambda c, tid: c.start_task(tid, point), "start requested")
+
+
+@app.command("restart", epilog=EXIT_CODES)
+def restart(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+    """Stop and start every member; progress is kept."""
+    _request(target(api_url, api_key, output), task_id, KsyncClient.restart_task, "restart requested")
+
+
+@app.command("rm", epilog=EXIT_CODES)
+def rm(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+    """Stop the sync and forget the task; copied data, topics and instances stay."""
+    _request(target(api_url, api_key, output), task_id, KsyncClient.delete_task, "delete requested")
