@@ -18,9 +18,9 @@ from prometheus_client import start_http_server
 from ksync.api.app import create_app
 from ksync.api.auth import KeyRing
 from ksync.control.controller import Controller, ControllerSettings
-from ksync.monitoring.alarms import AlarmEvaluator
+from ksync.monitoring.alarms.job import AlarmEvaluator
+from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
 from ksync.monitoring.prometheus import registry_for
-from ksync.monitoring.webhook_policy import WebhookPolicy
 from ksync.settings import Settings
 from ksync.store.db import make_engine, migrate
 from ksync.store.repo import Store

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ksync.api.hosts import check_name, is_ip
 from ksync.control.lifecycle import DEFAULT_PAUSE_RETENTION
-from ksync.monitoring.webhook_policy import check_entry
+from ksync.monitoring.alarms.webhook_policy import check_entry
 from ksync.store.db import sqlite_url
 
 
@@ -39,7 +39,7 @@ class Settings(BaseModel):
     # (ksync.api.hosts); "*" accepts any.
     allowed_hosts: tuple[str, ...] = ()
     # Internal webhook receivers an operator allows (CIDRs or host names); public
-    # addresses are always allowed (ksync.monitoring.webhook_policy).
+    # addresses are always allowed (ksync.monitoring.alarms.webhook_policy).
     webhook_allow: tuple[str, ...] = ()
     # How long a console login lasts (logout ends it sooner).
     session_lifetime_s: float = Field(default=12 * 3600.0, ge=60, le=30 * 86_400)

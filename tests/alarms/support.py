@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from ksync.monitoring.alarms import TaskSnapshot
-from ksync.monitoring.webhooks import Delivery
+from ksync.monitoring.alarms.snapshot import TaskSnapshot
+from ksync.monitoring.alarms.webhooks import Delivery
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from helpers import wait_until
 
 from ksync.api.app import create_app
-from ksync.monitoring.alarms import AlarmEvent
+from ksync.domain.alarms import AlarmEvent
 from ksync.settings import Settings
 from ksync.store.alarm_repo import AlarmStore
 from ksync.store.repo import Store

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ksync.monitoring.alarms import AlarmEvaluator, AlarmEvent, AlarmRuleSpec
+from ksync.domain.alarms import AlarmEvent, AlarmRuleSpec
+from ksync.monitoring.alarms.job import AlarmEvaluator
 from ksync.store.alarm_repo import AlarmStore
 from ksync.store.repo import Store
 

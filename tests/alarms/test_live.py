@@ -17,7 +17,7 @@ from helpers import add_instance, create_topic, producer, task_body, wait_status
 from lifecycle.support import SteadyProducer
 
 from ksync.kafka.admin import InstanceAdmin
-from ksync.monitoring.webhooks import NOT_REACHED
+from ksync.monitoring.alarms.webhooks import NOT_REACHED
 from ksync.spec import Connection
 
 from .support import Receiver

@@ -9,14 +9,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ksync.monitoring.alarms import (
-    METRICS_STALE_S,
-    AlarmRule,
-    AlarmRuleSpec,
-    evaluate,
-    evaluate_rule,
-    fmt_number,
-)
+from ksync.domain.alarms import AlarmRule, AlarmRuleSpec
+from ksync.monitoring.alarms.evaluation import evaluate, evaluate_rule
+from ksync.monitoring.alarms.messages import fmt_number
+from ksync.monitoring.alarms.snapshot import METRICS_STALE_S
 
 from .support import at, metrics, task
 

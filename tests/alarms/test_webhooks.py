@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ksync.devkafka import free_port
-from ksync.monitoring.webhook_policy import WebhookPolicy
-from ksync.monitoring.webhooks import NOT_REACHED, Delivery, WebhookDispatcher
+from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
+from ksync.monitoring.alarms.webhooks import NOT_REACHED, Delivery, WebhookDispatcher
 
 from .support import Receiver
 

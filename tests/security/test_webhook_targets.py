@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ksync.monitoring.webhooks import Delivery, WebhookDispatcher
+from ksync.monitoring.alarms.webhooks import Delivery, WebhookDispatcher
 
 from .conftest import AppFactory
 
@@ -128,7 +128,7 @@ def test_delivery_checks_the_address_again(receiver: Receiver, monkeypatch: pyte
 
 
 def test_an_allowed_receiver_gets_the_event(receiver: Receiver) -> None:
-    from ksync.monitoring.webhook_policy import WebhookPolicy
+    from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
 
     dispatcher = WebhookDispatcher(workers=1, timeout_s=2, attempts=1, policy=WebhookPolicy(("127.0.0.1",)))
     try:
@@ -139,7 +139,7 @@ def test_an_allowed_receiver_gets_the_event(receiver: Receiver) -> None:
 
 
 def test_failures_do_not_tell_what_is_listening() -> None:
-    from ksync.monitoring.webhook_policy import WebhookPolicy
+    from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
 
     # One port with nothing on it, one that accepts and never answers: the same words.
     silent = socket.create_server(("127.0.0.1", 0))

@@ -23,6 +23,7 @@ from typing import Any
 
 from ksync.domain import MemberView as MemberRow
 from ksync.domain import TaskView as TaskRow
+from ksync.domain.status import MemberState
 from ksync.monitoring.latency import LatencyHistogram
 from ksync.monitoring.progress import partition_progress
 
@@ -59,7 +60,7 @@ class Sample:
         worst: float | None = None
         for m in members:
             data = m.metrics
-            if not data or m.state == "stopped":
+            if not data or m.state == MemberState.STOPPED:
                 continue
             run = data["run_id"]
             nbytes[run] = int(data.get("bytes_total", 0))

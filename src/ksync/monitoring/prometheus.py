@@ -22,11 +22,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from ksync.domain.status import TaskStatus
 from ksync.monitoring.latency import BUCKETS_MS, LatencyHistogram
 from ksync.store.repo import Store, utcnow
 from ksync.worker.runtime import Worker
-
-STATUSES = ("Unassigned", "Running", "Paused", "Failed", "Terminating")
 
 
 class WorkerCollector(Collector):
@@ -112,8 +111,8 @@ class StoreCollector(Collector):
             labels=["task", "name", "status"],
         )
         for task in self.store.tasks.all():
-            for s in STATUSES:
-                status.add_metric([task.id, task.name, s], 1.0 if task.status == s else 0.0)
+            for s in TaskStatus:
+                status.add_metric([task.id, task.name, s.value], 1.0 if task.status == s else 0.0)
         up = GaugeMetricFamily(
             "ksync_worker_up", "1 while the worker heartbeats within worker_timeout", labels=["worker"]
         )

@@ -10,16 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 
+from ksync.domain.alarms import AlarmEvent, AlarmRuleSpec
 from ksync.domain.errors import NotFound
 from ksync.store.repo import Store, new_id, utcnow
 from ksync.store.tables import AlarmEventRow, AlarmRuleRow
-
-if TYPE_CHECKING:
-    from ksync.monitoring.alarms import AlarmEvent, AlarmRuleSpec
 
 # The fields of a rule that define its condition: changing one restarts its pending timers.
 CONDITION_FIELDS = ("task_id", "metric", "comparison", "threshold", "status", "duration_s")
@@ -41,6 +39,23 @@ def _columns(spec: AlarmRuleSpec) -> dict[str, Any]:
         "webhooks": list(spec.webhooks),
         "enabled": spec.enabled,
     }
+
+
+def spec_of_row(row: AlarmRuleRow) -> AlarmRuleSpec:
+    """The definition of a stored rule (the inverse of `_columns`)."""
+    return AlarmRuleSpec.model_validate(
+        {
+            "name": row.name,
+            "task_id": row.task_id,
+            "metric": row.metric,
+            "comparison": row.comparison,
+            "threshold": None if row.metric == "status" else row.threshold,
+            "status": row.status,
+            "duration_s": row.duration_s,
+            "webhooks": list(row.webhooks),
+            "enabled": row.enabled,
+        }
+    )
 
 
 def pending_delivery(urls: Sequence[str]) -> dict[str, Any]:

@@ -17,21 +17,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import documented, invalid
+from ksync.domain.alarms import AlarmRule, AlarmRuleSpec, Comparison
 from ksync.domain.errors import NotFound
-from ksync.monitoring.alarms import (
-    AlarmRule,
-    AlarmRuleSpec,
-    Comparison,
-    TaskSnapshot,
-    TaskStatus,
-    deliver_event,
-    evaluate_rule,
-    spec_of_row,
-    test_event,
-)
-from ksync.monitoring.webhook_policy import WebhookPolicy
-from ksync.monitoring.webhooks import WebhookDispatcher
-from ksync.store.alarm_repo import AlarmStore
+from ksync.domain.status import TaskStatus
+from ksync.monitoring.alarms.delivery import deliver_event
+from ksync.monitoring.alarms.evaluation import evaluate_rule, test_event
+from ksync.monitoring.alarms.snapshot import TaskSnapshot
+from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
+from ksync.monitoring.alarms.webhooks import WebhookDispatcher
+from ksync.store.alarm_repo import AlarmStore, spec_of_row
 from ksync.store.repo import Store, as_utc
 from ksync.store.tables import AlarmEventRow, AlarmRuleRow
 

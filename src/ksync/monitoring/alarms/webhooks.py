@@ -34,7 +34,7 @@ import httpcore
 import httpx
 
 from ksync import __version__
-from ksync.monitoring.webhook_policy import AddressRefused, WebhookPolicy
+from ksync.monitoring.alarms.webhook_policy import AddressRefused, WebhookPolicy
 
 log = logging.getLogger(__name__)
 
