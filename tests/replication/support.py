@@ -18,7 +18,7 @@ from helpers import TEST_SESSION_TIMEOUT_MS, wait_until
 from scram_users import ScramUser
 
 from ksync.devkafka import KafkaCluster
-from ksync.replication.member import Member, MemberConfig, MemberState
+from ksync.replication.member import Member, MemberConfig, MemberSnapshot
 from ksync.spec import Connection, SecuritySpec
 
 
@@ -61,12 +61,12 @@ class RunningMember:
         except Exception as exc:  # noqa: BLE001 - reported by stop() in the test thread
             self.error = exc
 
-    def snapshot(self) -> MemberState:
+    def snapshot(self) -> MemberSnapshot:
         if self.error is not None:
             raise AssertionError(f"member {self.member.cfg.task_id} failed: {self.error!r}")
         return self.member.snapshot()
 
-    def wait_assigned(self, partitions: int, timeout_s: float = 30.0) -> MemberState:
+    def wait_assigned(self, partitions: int, timeout_s: float = 30.0) -> MemberSnapshot:
         """Wait until the member owns `partitions` partitions (the group join is done)."""
         return wait_until(
             lambda: (s := self.snapshot()) and len(s.partitions) == partitions and s,
@@ -74,7 +74,7 @@ class RunningMember:
             what=f"member {self.member.cfg.task_id} to own {partitions} partitions",
         )
 
-    def stop(self, timeout_s: float = 60.0) -> MemberState:
+    def stop(self, timeout_s: float = 60.0) -> MemberSnapshot:
         """Stop, join, and re-raise whatever the member raised."""
         self.member.stop()
         self._thread.join(timeout_s)

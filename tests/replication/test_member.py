@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from ksync.devkafka import KafkaCluster
 from ksync.kafka.errors import KsyncKafkaError
-from ksync.replication.member import Member, MemberConfig, MemberState
+from ksync.replication.member import Member, MemberConfig, MemberSnapshot
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.spec import Connection, SecuritySpec, StartPoint
 
@@ -250,7 +250,7 @@ STALL_BOUND = 300  # max_unacked_records for these tests: far below the records 
 @contextmanager
 def stalled_target(
     brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, topic: str, records: list[Rec]
-) -> Iterator[tuple[RunningMember, MemberConfig, MemberState]]:
+) -> Iterator[tuple[RunningMember, MemberConfig, MemberSnapshot]]:
     """A member copying `topic` (2 partitions) whose target froze before `records` came.
 
     Yields once the member reports the source's end offsets: its producer queue is full,

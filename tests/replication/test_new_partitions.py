@@ -8,6 +8,7 @@ Both must wait for the metadata to catch up, never fail the member or skip a rec
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from helpers import create_topic, producer, read_all
 
 from ksync.devkafka import KafkaCluster
 from ksync.replication.member import Member, MemberConfig
+from ksync.replication.partition_start import first_offsets
 from ksync.spec import StartPoint
 
 from .support import RunningMember, member_config
@@ -62,10 +64,18 @@ def test_a_new_partition_unknown_to_the_consumers_metadata_starts_at_its_first_r
         grow(src, topic, 3)
         fill(src, topic, {1: [b"x", b"y"], 2: [b"z"]})
 
-        starts = Member(cfg)._resolve_start(consumer, [TopicPartition(topic, p) for p in range(3)])
+        starts = first_offsets(
+            consumer,
+            [TopicPartition(topic, p) for p in range(3)],
+            cfg.start,
+            cfg.partitions_at_start,
+            cfg.flush_timeout_s,
+            threading.Event(),
+        )
     finally:
         consumer.close()
     # Partition 0 existed at the start: `latest`. 1 and 2 are new: their first record.
+    assert starts is not None
     assert [(tp.partition, tp.offset) for tp in starts] == [(0, 3), (1, 0), (2, 0)]
 
 

@@ -8,6 +8,7 @@ act on.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -169,3 +170,73 @@ def wrap(err: KafkaError | KafkaException | BaseException, doing: str) -> KsyncK
         cls = PersistentKafkaError if is_persistent(kerr) else TransientKafkaError
         return cls(f"{doing}: {words(kerr)}", kerr.code())
     return TransientKafkaError(f"{doing}: {err}")
+
+
+# ---- what a copy's clients meet: the sentences of a member's failures -----------------------
+
+
+def topic_list(names: Iterable[str], most: int = 5) -> str:
+    """`topic a` / `topics a, b` (at most `most` names, then how many more)."""
+    ordered = sorted(set(names))
+    shown = ", ".join(ordered[:most])
+    if len(ordered) > most:
+        shown += f" and {len(ordered) - most} more"
+    return f"topic{'s' if len(ordered) != 1 else ''} {shown}"
+
+
+def read_rights(topics: Iterable[str], group_id: str) -> str:
+    """The ACLs a consumer of `topics` in group `group_id` needs, in words."""
+    return f"Describe and Read on {topic_list(topics)} and Read on consumer group {group_id}"
+
+
+def write_rights(topics: Iterable[str]) -> str:
+    """The ACLs a producer to `topics` needs, in words."""
+    return f"Describe and Write on {topic_list(topics)}"
+
+
+def client_failure(err: KafkaError, conn: Connection, role: str, grant: str) -> KsyncKafkaError:
+    """A client's background error (librdkafka's error callback) on the `role` side:
+    transient (retried by the client) or, when persistent, a sentence that says what to
+    change; `grant` names the rights the client needs there."""
+    wrapped = wrap(err, f"{role} {conn.label}")
+    if not wrapped.persistent:
+        return wrapped
+    return access_error(err, conn, "cannot connect to", grant, role=role) or PersistentKafkaError(
+        str(wrapped), wrapped.code
+    )
+
+
+def read_failure(
+    err: KafkaError, conn: Connection, topic: str, partition: int, grant: str
+) -> KsyncKafkaError:
+    """An error a consumer met reading `topic` `partition` from the source `conn`."""
+    where = f"topic {topic} partition {partition}"
+    refused = access_error(err, conn, f"cannot read {where} from", grant, role="source")
+    return refused or wrap(err, f"reading {where}")
+
+
+def write_failure(
+    err: KafkaError, conn: Connection, topic: str | None, partition: int | None, grant: str
+) -> KsyncKafkaError:
+    """A write to the target `conn` that failed, as a sentence that names the target topic
+    and partition (None: not known, e.g. a fatal producer error)."""
+    where = f"target topic {topic} partition {partition}" if topic else "the target"
+    if err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):
+        return PersistentKafkaError(
+            f"a record is larger than {where} accepts ({words(err)}): raise max.message.bytes "
+            "on the target topic (or message.max.bytes on its brokers), then start the task",
+            err.code(),
+        )
+    doing = f"cannot write to topic {topic} partition {partition} on" if topic else "cannot write to"
+    refused = access_error(err, conn, doing, grant, role="target")
+    return refused or wrap(err, f"writing to {where} failed")
+
+
+def commit_failure(exc: KafkaException, conn: Connection, grant: str) -> KsyncKafkaError:
+    """A refused commit of progress to the source `conn`."""
+    err = kafka_error_in(exc)
+    if err is not None:
+        refused = access_error(err, conn, "cannot commit progress to", grant, role="source")
+        if refused is not None:
+            return refused
+    return wrap(exc, f"committing progress to the source {conn.label}")

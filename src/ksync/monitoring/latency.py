@@ -2,13 +2,18 @@
 members and workers, and exportable to Prometheus as it is.
 
 Latency = target acknowledgement time - the record's source timestamp. Members sample it
-per batch (the first and last record of each batch), not per record: see `Member`.
+per batch (the first and last record of each batch), not per record: `LatencySampler`.
 """
 
 from __future__ import annotations
 
 import bisect
+import time
+from collections import deque
 from collections.abc import Sequence
+
+# How far back a member's worst latency is reported (`LatencySampler.recent_max`).
+LATENCY_WINDOW_S = 10.0
 
 # Upper bounds in milliseconds; the last bucket is everything above.
 BUCKETS_MS: tuple[float, ...] = (
@@ -72,3 +77,44 @@ class LatencyHistogram:
         if not data:
             return cls()
         return cls(data["counts"], float(data["sum_ms"]))  # type: ignore[arg-type]
+
+
+class LatencySampler:
+    """Replication latency of one member, sampled per batch.
+
+    The hot path notes each batch it hands to the producer (`produced`: its first and
+    last source timestamps and its record count; nothing per record). Once the producer
+    has nothing outstanding, every noted batch is on the target: `acknowledged` turns
+    them into histogram samples, each batch's first and last record carrying half its
+    weight, and remembers the worst for `recent_max`.
+    """
+
+    __slots__ = ("_recent_max", "unacked")
+
+    def __init__(self) -> None:
+        # Batches produced but not yet known to be acknowledged: (first ts, last ts, count).
+        self.unacked: list[tuple[int, int, int]] = []
+        self._recent_max: deque[tuple[float, float]] = deque(maxlen=64)
+
+    def produced(self, first_ts: int, last_ts: int, count: int) -> None:
+        """A batch of `count` records went to the producer (timestamps in ms, <= 0: none)."""
+        self.unacked.append((first_ts, last_ts, count))
+
+    def acknowledged(self, hist: LatencyHistogram) -> None:
+        """Every batch noted so far is on the target: add their samples to `hist` (the
+        caller holds whatever lock guards it)."""
+        now_ms = time.time() * 1000
+        worst = 0.0
+        for first, last, count in self.unacked:
+            for ts in (first, last):
+                if ts > 0 and count:
+                    latency = max(0.0, now_ms - ts)
+                    hist.observe(latency, count / 2)
+                    worst = max(worst, latency)
+        self.unacked.clear()
+        self._recent_max.append((time.monotonic(), worst))
+
+    def recent_max(self) -> float | None:
+        """The worst latency acknowledged in the last LATENCY_WINDOW_S, or None."""
+        now = time.monotonic()
+        return max((m for t, m in self._recent_max if now - t < LATENCY_WINDOW_S), default=None)

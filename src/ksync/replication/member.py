@@ -30,6 +30,11 @@ once, so the group rebalances onto the new partitions within a topic refresh rat
 at librdkafka's own refresh (`topic.metadata.refresh.interval.ms`, 5 minutes); the
 producer, whose view of the target topic may be as old, refreshes when it meets a
 partition it does not know yet.
+
+Reading order: the hot path (`_loop`, `_forward`), then the commit protocol
+(`_checkpoint`, `_commit` and the rebalance callbacks), then the slow paths and the
+plumbing. The clients' settings are in `member_clients`, the error sentences in
+`ksync.kafka.errors`, latency sampling in `ksync.monitoring.latency`.
 """
 
 from __future__ import annotations
@@ -38,8 +43,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -53,25 +57,28 @@ from confluent_kafka import (
 )
 
 from ksync.domain.groups import group_id
+from ksync.domain.status import MemberState
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
     KsyncKafkaError,
-    PersistentKafkaError,
     TransientKafkaError,
-    access_error,
+    client_failure,
+    commit_failure,
     kafka_error_in,
-    words,
+    read_failure,
+    read_rights,
     wrap,
+    write_failure,
+    write_rights,
 )
-from ksync.monitoring.latency import LatencyHistogram
-from ksync.replication.partition_start import partition_start, resolve_offsets
+from ksync.monitoring.latency import LatencyHistogram, LatencySampler
+from ksync.replication.member_clients import consumer_settings, producer_settings
+from ksync.replication.partition_start import first_offsets
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.throttle import Limits, Throttle
 from ksync.spec import Connection, StartPoint
 
 log = logging.getLogger(__name__)
-
-LATENCY_WINDOW_S = 10.0
 
 # Commit refusals that only mean "the group is rebalancing": the commit waits for the next
 # checkpoint (see Member._commit).
@@ -143,10 +150,10 @@ class MemberConfig:
 
 
 @dataclass
-class MemberState:
+class MemberSnapshot:
     """What a member reports to its worker (and the worker to the controller)."""
 
-    state: str = "starting"  # starting | running | stopped | failed
+    state: MemberState = MemberState.STARTING
     partitions: list[tuple[str, int]] = field(default_factory=list)
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
     end_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -169,7 +176,7 @@ class Member:
         self.cfg = cfg
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._state = MemberState()
+        self._state = MemberSnapshot()
         self._topics = dict(cfg.topics)
         self._layout = _Layout(dict(cfg.partitions), dict(cfg.partitions_at_start))
         self._new_topics: tuple[dict[str, str], _Layout] | None = None
@@ -180,9 +187,7 @@ class Member:
         self._producer: Producer | None = None
         self.failure: BaseException | None = None  # why run() ended, if it failed
         self._throttle = Throttle()
-        # Batches produced but not yet known to be acknowledged: (first ts, last ts, count).
-        self._unacked: list[tuple[int, int, int]] = []
-        self._recent_max: deque[tuple[float, float]] = deque(maxlen=64)
+        self._latency = LatencySampler()
         # Shared by every record that arrives without headers: librdkafka copies headers
         # at produce time, so one list serves them all.
         source_id = cfg.source_cluster_id.encode()
@@ -218,10 +223,11 @@ class Member:
             if (topics, layout) != current:
                 self._new_topics = (dict(topics), layout)
 
-    def snapshot(self) -> MemberState:
+    def snapshot(self) -> MemberSnapshot:
+        """A copy of what the member reports now."""
         with self._lock:
             s = self._state
-            return MemberState(
+            return MemberSnapshot(
                 state=s.state,
                 partitions=list(s.partitions),
                 committed=dict(s.committed),
@@ -233,14 +239,11 @@ class Member:
                 bytes_total=s.bytes_total,
                 partition_records=dict(s.partition_records),
                 latency=LatencyHistogram(s.latency.counts, s.latency.sum_ms),
-                latency_max_ms=max(
-                    (m for t, m in self._recent_max if time.monotonic() - t < LATENCY_WINDOW_S),
-                    default=None,
-                ),
+                latency_max_ms=self._latency.recent_max(),
                 throttled_s=self._throttle.throttled_s,
             )
 
-    # ---- the loop ---------------------------------------------------------------------
+    # ---- the run -----------------------------------------------------------------------
 
     def run(self) -> None:
         """Copy records until stopped. Raises on any failure after recording it."""
@@ -248,7 +251,7 @@ class Member:
             self._open()
             self._loop()
             self._close()
-            self._set(state="stopped")
+            self._set(state=MemberState.STOPPED)
         except _StoppedMidBatch:
             log.info(
                 "task %s member %d: stopped while the target was not accepting records; "
@@ -257,15 +260,15 @@ class Member:
                 self.cfg.slot,
             )
             self._abandon()
-            self._set(state="stopped")
+            self._set(state=MemberState.STOPPED)
         except KsyncKafkaError as exc:
             self.failure = exc
-            self._set(state="failed", error=str(exc))
+            self._set(state=MemberState.FAILED, error=str(exc))
             self._abandon()
             raise
         except Exception as exc:
             self.failure = exc
-            self._set(state="failed", error=f"unexpected error: {exc!r}")
+            self._set(state=MemberState.FAILED, error=f"unexpected error: {exc!r}")
             self._abandon()
             raise
 
@@ -274,48 +277,15 @@ class Member:
         self._producer = new_client(
             Producer,
             cfg.target,
-            **{
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "batch.size": 1_000_000,
-                "queue.buffering.max.messages": cfg.max_unacked_records,
-                "queue.buffering.max.kbytes": 65_536,
-                # Java's default partitioner, for keep_partition = false.
-                "partitioner": "murmur2_random",
-                "message.max.bytes": 100_000_000,
-                "delivery.report.only.error": True,
-                "on_delivery": self._on_delivery_error,
-                "error_cb": lambda err: self._on_client_error(err, "target", cfg.target),
-            },
+            **producer_settings(cfg.max_unacked_records),
+            on_delivery=self._on_delivery_error,
+            error_cb=lambda err: self._on_client_error(err, "target", cfg.target),
         )
         self._consumer = new_client(
             Consumer,
             cfg.source,
-            **{
-                "group.id": cfg.group_id,
-                "client.id": f"ksync-{cfg.task_id}-{cfg.slot}",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                # Used only when a committed offset is out of range (data expired):
-                # a replicator then copies what remains rather than skipping ahead.
-                "auto.offset.reset": "earliest",
-                "partition.assignment.strategy": "cooperative-sticky",
-                "session.timeout.ms": cfg.session_timeout_ms,
-                "heartbeat.interval.ms": max(500, cfg.session_timeout_ms // 5),
-                "max.poll.interval.ms": 300_000,
-                "fetch.max.bytes": 52_428_800,
-                "max.partition.fetch.bytes": 10_485_760,
-                "queued.max.messages.kbytes": 262_144,
-                # librdkafka stops fetching a partition for fetch.queue.backoff.ms
-                # (default 1 s) once queued.min.messages are buffered: at full speed
-                # that stall, not Kafka, would bound the member.
-                "fetch.queue.backoff.ms": 10,
-                # Bounds replication latency on brokers that hold a fetch for the whole
-                # wait even when data arrives (tansu); costs a few idle fetches on Kafka.
-                "fetch.wait.max.ms": 100,
-                "error_cb": lambda err: self._on_client_error(err, "source", cfg.source),
-            },
+            **consumer_settings(cfg.group_id, f"ksync-{cfg.task_id}-{cfg.slot}", cfg.session_timeout_ms),
+            error_cb=lambda err: self._on_client_error(err, "source", cfg.source),
         )
         self._subscribe()
 
@@ -331,14 +301,17 @@ class Member:
             on_lost=self._on_lost,
         )
 
+    # ---- the hot path ------------------------------------------------------------------
+
     def _loop(self) -> None:
         consumer = self._consumer
         assert consumer is not None
         next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
-        self._set(state="running")
+        self._set(state=MemberState.RUNNING)
         producer = self._producer
         assert producer is not None
         throttle = self._throttle
+        unacked = self._latency.unacked
         avg_bytes = 0.0
         while not self._stop.is_set():
             if not self._topics:
@@ -354,7 +327,7 @@ class Member:
                 msgs = consumer.consume(batch, 0) or consumer.consume(1, 0.1)
             # Checked before producing the next batch: right after producing, the queue
             # is never empty, and latency would only be sampled at checkpoints.
-            if self._unacked and len(producer) == 0:
+            if unacked and len(producer) == 0:
                 self._acknowledged()
             if msgs:
                 nbytes = self._forward(cast(list[Record], msgs))
@@ -425,7 +398,7 @@ class Member:
         nbytes = 0
         if self.cfg.measure:
             nbytes = sum(map(len, msgs))  # value bytes, summed in C
-            self._unacked.append((msgs[0].timestamp()[1], msgs[-1].timestamp()[1], len(msgs) - skipped))
+            self._latency.produced(msgs[0].timestamp()[1], msgs[-1].timestamp()[1], len(msgs) - skipped)
         with self._lock:
             self._state.records_total += len(msgs) - skipped
             self._state.skipped_loop_total += skipped
@@ -433,23 +406,160 @@ class Member:
         return nbytes
 
     def _acknowledged(self) -> None:
-        """Every batch produced so far is on the target: sample its latency.
-
-        Each batch contributes its first and last record (half its weight each): the
-        latency of a record is the acknowledgement time minus its source timestamp.
-        """
-        now_ms = time.time() * 1000
-        worst = 0.0
+        """Every batch produced so far is on the target: sample its latency."""
         with self._lock:
-            hist = self._state.latency
-            for first, last, count in self._unacked:
-                for ts in (first, last):
-                    if ts > 0 and count:
-                        latency = max(0.0, now_ms - ts)
-                        hist.observe(latency, count / 2)
-                        worst = max(worst, latency)
-        self._unacked.clear()
-        self._recent_max.append((time.monotonic(), worst))
+            self._latency.acknowledged(self._state.latency)
+
+    # ---- the commit protocol -------------------------------------------------------------
+
+    def _checkpoint(self, only: list[TopicPartition] | None, closing: bool = False) -> None:
+        """Flush the producer, then commit positions (all, or just `only`).
+
+        A target too slow to acknowledge everything within `flush_timeout_s` only delays
+        the commit (with a warning): the records stay queued and are retried by the
+        producer, and failing here would replay them all. Delivery errors fail at once.
+        """
+        consumer, producer = self._consumer, self._producer
+        assert consumer is not None and producer is not None
+        deadline = time.monotonic() + self.cfg.flush_timeout_s
+        with self._producer_errors():
+            remaining = producer.flush(min(1.0, self.cfg.flush_timeout_s))
+        while remaining and time.monotonic() < deadline:
+            # Waiting on a slow target: keep the source's end offsets current (a stall
+            # must show as lag), and let a stop request through unless we are closing.
+            self._record_progress([], consumer.assignment())
+            if self._stop.is_set() and not closing:
+                raise _StoppedMidBatch()
+            with self._producer_errors():
+                remaining = producer.flush(1.0)
+        if self._delivery_error is not None:
+            err, topic, partition = self._delivery_error
+            raise self._write_failure(err, topic, partition)
+        if remaining:
+            self._warn(
+                f"the target is slow: {remaining} records not yet acknowledged after "
+                f"{self.cfg.flush_timeout_s:.0f}s; progress is committed once they are"
+            )
+            return
+        if self._latency.unacked:
+            self._acknowledged()
+        assigned = only if only is not None else consumer.assignment()
+        if not assigned:
+            return
+        positions = [tp for tp in consumer.position(assigned) if tp.offset >= 0]
+        with self._lock:
+            committed = self._state.committed
+            fresh = [tp for tp in positions if committed.get((tp.topic, tp.partition)) != tp.offset]
+        if fresh and not self._commit(consumer, fresh):
+            self._record_progress([], assigned)
+            return
+        self._record_progress(positions, assigned)
+
+    def _commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> bool:
+        """Commit `offsets`; False when the group cannot take a commit right now.
+
+        A commit refused because a rebalance moved the group to a new generation, or
+        because the coordinator is briefly unreachable, is only late: positions never go
+        back, so the next checkpoint (or the revocation, for a partition that moves)
+        commits them, and a partition that moves uncommitted is copied again from the last
+        commit, never skipped. Failing the member instead would leave the group, start
+        another rebalance and refuse that member's next commit too.
+        """
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+            return True
+        except KafkaException as exc:
+            failure = commit_failure(exc, self.cfg.source, self._rights("source"))
+            if failure.persistent:
+                raise failure from None
+            if failure.code in _REBALANCE_CODES:
+                log.info("task %s member %d: commit deferred: %s", self.cfg.task_id, self.cfg.slot, failure)
+            else:
+                self._warn(f"{failure}; retrying at the next checkpoint")
+            return False
+
+    # Rebalance callbacks run inside consume().
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self._rebalance_errors("taking up", partitions):
+            self._take_up(consumer, partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._consumer is not None:
+            self._checkpoint(partitions, closing=True)
+        consumer.incremental_unassign(partitions)
+        self._forget(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member may own these already: committing now would rewind its progress.
+        log.warning(
+            "task %s member %d: lost %d partitions without commit (session expired)",
+            self.cfg.task_id,
+            self.cfg.slot,
+            len(partitions),
+        )
+        consumer.incremental_unassign(partitions)
+        self._forget(partitions)
+
+    @contextlib.contextmanager
+    def _rebalance_errors(self, doing: str, partitions: list[TopicPartition]) -> Iterator[None]:
+        """Around a rebalance callback: a client error raised in it becomes a typed
+        KsyncKafkaError naming the partitions.
+
+        confluent-kafka (2.16) hands an exception escaping a rebalance callback out of
+        consume() as a bare KafkaError, which is no exception class: no `except Exception`
+        catches it, so the member would die without closing its consumer, and that
+        consumer would keep its partitions from the other members.
+        """
+        try:
+            yield
+        except KafkaException as exc:
+            raise wrap(exc, f"{doing} partitions {_names(partitions)}") from None
+
+    def _take_up(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start consuming newly assigned partitions from their commit, or from their
+        resolved (and at once committed) start."""
+        committed = consumer.committed(partitions, timeout=self.cfg.flush_timeout_s)
+        fresh = [tp for tp in committed if tp.offset < 0]
+        if fresh:
+            starts = first_offsets(
+                consumer,
+                fresh,
+                self.cfg.start,
+                self._layout.at_start,
+                self.cfg.flush_timeout_s,
+                self._stop,
+            )
+            if starts is None:
+                raise _StoppedMidBatch()
+            consumer.commit(offsets=starts, asynchronous=False)
+            by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
+            for tp in committed:
+                if tp.offset < 0:
+                    tp.offset = by_key[(tp.topic, tp.partition)]
+        consumer.incremental_assign(committed)
+        with self._lock:
+            owned = set(self._state.partitions)
+            owned.update((tp.topic, tp.partition) for tp in committed)
+            self._state.partitions = sorted(owned)
+            for tp in committed:
+                self._state.committed[(tp.topic, tp.partition)] = tp.offset
+        log.info(
+            "task %s member %d: assigned %s",
+            self.cfg.task_id,
+            self.cfg.slot,
+            ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
+        )
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        with self._lock:
+            self._state.partitions = [p for p in self._state.partitions if p not in gone]
+            for key in gone:
+                self._state.committed.pop(key, None)
+                self._state.end_offsets.pop(key, None)
+
+    # ---- the slow paths ------------------------------------------------------------------
 
     def _produce_when_room(self, args: tuple[Any, ...]) -> None:
         """The slow path: the target is slower than the source, so wait for acks instead
@@ -513,78 +623,7 @@ class Member:
             if self._stop.wait(0.5):
                 raise _StoppedMidBatch()
 
-    def _checkpoint(self, only: list[TopicPartition] | None, closing: bool = False) -> None:
-        """Flush the producer, then commit positions (all, or just `only`).
-
-        A target too slow to acknowledge everything within `flush_timeout_s` only delays
-        the commit (with a warning): the records stay queued and are retried by the
-        producer, and failing here would replay them all. Delivery errors fail at once.
-        """
-        consumer, producer = self._consumer, self._producer
-        assert consumer is not None and producer is not None
-        deadline = time.monotonic() + self.cfg.flush_timeout_s
-        with self._producer_errors():
-            remaining = producer.flush(min(1.0, self.cfg.flush_timeout_s))
-        while remaining and time.monotonic() < deadline:
-            # Waiting on a slow target: keep the source's end offsets current (a stall
-            # must show as lag), and let a stop request through unless we are closing.
-            self._record_progress([], consumer.assignment())
-            if self._stop.is_set() and not closing:
-                raise _StoppedMidBatch()
-            with self._producer_errors():
-                remaining = producer.flush(1.0)
-        if self._delivery_error is not None:
-            err, topic, partition = self._delivery_error
-            raise self._write_failure(err, topic, partition)
-        if remaining:
-            self._warn(
-                f"the target is slow: {remaining} records not yet acknowledged after "
-                f"{self.cfg.flush_timeout_s:.0f}s; progress is committed once they are"
-            )
-            return
-        if self._unacked:
-            self._acknowledged()
-        assigned = only if only is not None else consumer.assignment()
-        if not assigned:
-            return
-        positions = [tp for tp in consumer.position(assigned) if tp.offset >= 0]
-        with self._lock:
-            committed = self._state.committed
-            fresh = [tp for tp in positions if committed.get((tp.topic, tp.partition)) != tp.offset]
-        if fresh and not self._commit(consumer, fresh):
-            self._record_progress([], assigned)
-            return
-        self._record_progress(positions, assigned)
-
-    def _commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> bool:
-        """Commit `offsets`; False when the group cannot take a commit right now.
-
-        A commit refused because a rebalance moved the group to a new generation, or
-        because the coordinator is briefly unreachable, is only late: positions never go
-        back, so the next checkpoint (or the revocation, for a partition that moves)
-        commits them, and a partition that moves uncommitted is copied again from the last
-        commit, never skipped. Failing the member instead would leave the group, start
-        another rebalance and refuse that member's next commit too.
-        """
-        try:
-            consumer.commit(offsets=offsets, asynchronous=False)
-            return True
-        except KafkaException as exc:
-            err = kafka_error_in(exc)
-            if err is not None:
-                refused = access_error(
-                    err, self.cfg.source, "cannot commit progress to", self._rights("source"), role="source"
-                )
-                if refused is not None:
-                    raise refused from None
-            failure = wrap(exc, f"committing progress to the source {self.cfg.source.label}")
-            if failure.persistent:
-                raise failure from None
-            if err is not None and err.code() in _REBALANCE_CODES:
-                log.info("task %s member %d: commit deferred: %s", self.cfg.task_id, self.cfg.slot, failure)
-            else:
-                self._warn(f"{failure}; retrying at the next checkpoint")
-            return False
+    # ---- progress and topics ---------------------------------------------------------------
 
     def _record_progress(
         self, positions: list[TopicPartition], assigned: list[TopicPartition]
@@ -656,6 +695,8 @@ class Member:
             # The group still notices at librdkafka's own refresh; say why it may be late.
             self._warn(str(wrap(exc, f"reading the metadata of grown topics {', '.join(grown)}")))
 
+    # ---- closing ---------------------------------------------------------------------------
+
     def _close(self) -> None:
         consumer, producer = self._consumer, self._producer
         assert consumer is not None and producer is not None
@@ -683,97 +724,7 @@ class Member:
                 # the same fatal error raised again) only goes to the log.
                 log.warning("task %s member %d: producer close after failure: %s", self.cfg.task_id, self.cfg.slot, exc)
 
-    # ---- rebalance callbacks (run inside consume()) -----------------------------------
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        try:
-            self._take_up(consumer, partitions)
-        except KafkaException as exc:
-            # Raised again from Python: a client error escaping a rebalance callback comes
-            # out of consume() as a bare KafkaError (confluent-kafka 2.16), which no
-            # `except Exception` catches, so the member would die without closing its
-            # consumer, and that consumer would keep the partitions from the others.
-            raise wrap(exc, f"taking up partitions {_names(partitions)}") from None
-
-    def _take_up(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Start consuming newly assigned partitions from their commit, or from their
-        resolved (and at once committed) start."""
-        committed = consumer.committed(partitions, timeout=self.cfg.flush_timeout_s)
-        fresh = [tp for tp in committed if tp.offset < 0]
-        if fresh:
-            starts = self._resolve_start(consumer, fresh)
-            consumer.commit(offsets=starts, asynchronous=False)
-            by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
-            for tp in committed:
-                if tp.offset < 0:
-                    tp.offset = by_key[(tp.topic, tp.partition)]
-        consumer.incremental_assign(committed)
-        with self._lock:
-            owned = set(self._state.partitions)
-            owned.update((tp.topic, tp.partition) for tp in committed)
-            self._state.partitions = sorted(owned)
-            for tp in committed:
-                self._state.committed[(tp.topic, tp.partition)] = tp.offset
-        log.info(
-            "task %s member %d: assigned %s",
-            self.cfg.task_id,
-            self.cfg.slot,
-            ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
-        )
-
-    def _resolve_start(
-        self, consumer: Consumer, partitions: list[TopicPartition]
-    ) -> list[TopicPartition]:
-        """Numeric start offsets for partitions with no committed progress (see
-        `partition_start`: the task's start point, or the first record of a newcomer).
-
-        A partition added moments ago may be unknown to this consumer's metadata (the
-        group leader's view assigned it) or still without a leader: the topics' metadata
-        is read again until the lookup succeeds or `flush_timeout_s` passes.
-        """
-        at_start = self._layout.at_start
-        starts = [
-            partition_start(self.cfg.start, tp.partition, at_start.get(tp.topic)) for tp in partitions
-        ]
-        timeout = self.cfg.flush_timeout_s
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return resolve_offsets(consumer, partitions, starts, timeout)
-            except KafkaException as exc:
-                if exc.args[0].code() not in _NEW_PARTITION_ERRORS or time.monotonic() > deadline:
-                    raise
-            if self._stop.wait(0.2):
-                raise _StoppedMidBatch()
-            for topic in sorted({tp.topic for tp in partitions}):
-                consumer.list_topics(topic, timeout=min(5.0, timeout))
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self._consumer is not None:
-            self._checkpoint(partitions, closing=True)
-        consumer.incremental_unassign(partitions)
-        self._forget(partitions)
-
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Another member may own these already: committing now would rewind its progress.
-        log.warning(
-            "task %s member %d: lost %d partitions without commit (session expired)",
-            self.cfg.task_id,
-            self.cfg.slot,
-            len(partitions),
-        )
-        consumer.incremental_unassign(partitions)
-        self._forget(partitions)
-
-    def _forget(self, partitions: list[TopicPartition]) -> None:
-        gone = {(tp.topic, tp.partition) for tp in partitions}
-        with self._lock:
-            self._state.partitions = [p for p in self._state.partitions if p not in gone]
-            for key in gone:
-                self._state.committed.pop(key, None)
-                self._state.end_offsets.pop(key, None)
-
-    # ---- error plumbing -------------------------------------------------------------------
+    # ---- error plumbing ----------------------------------------------------------------------
 
     def _on_delivery_error(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None and self._delivery_error is None:
@@ -788,46 +739,28 @@ class Member:
             )
 
     def _on_client_error(self, err: KafkaError, side: str, conn: Connection) -> None:
-        wrapped = wrap(err, f"{side} {conn.label}")
-        if not wrapped.persistent:
+        failure = client_failure(err, conn, side, self._rights(side))
+        if not failure.persistent:
             # After a refusal, "1/1 brokers are down" would only repeat it, misleadingly.
             if self._background_error is None:
-                self._warn(str(wrapped))
+                self._warn(str(failure))
             return
         if self._background_error is None:
-            self._background_error = access_error(
-                err, conn, "cannot connect to", self._rights(side), role=side
-            ) or PersistentKafkaError(str(wrapped), wrapped.code)
+            self._background_error = failure
 
     def _on_message_error(self, msg: Record) -> None:
         err = msg.error()
         if err is None or err.code() == KafkaError._PARTITION_EOF:
             return
-        where = f"topic {msg.topic()} partition {msg.partition()}"
-        refused = access_error(
-            err, self.cfg.source, f"cannot read {where} from", self._rights("source"), role="source"
-        )
-        if refused is not None:
-            raise refused
-        wrapped = wrap(err, f"reading {where}")
-        if wrapped.persistent:
-            raise wrapped
-        self._warn(str(wrapped))
+        failure = read_failure(err, self.cfg.source, msg.topic(), msg.partition(), self._rights("source"))
+        if failure.persistent:
+            raise failure
+        self._warn(str(failure))
 
     def _write_failure(
         self, err: KafkaError, topic: str | None, partition: int | None
     ) -> KsyncKafkaError:
-        """A write failure as a sentence that names the target topic and partition."""
-        where = f"target topic {topic} partition {partition}" if topic else "the target"
-        if err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):
-            return PersistentKafkaError(
-                f"a record is larger than {where} accepts ({words(err)}): raise max.message.bytes "
-                "on the target topic (or message.max.bytes on its brokers), then start the task",
-                err.code(),
-            )
-        doing = f"cannot write to topic {topic} partition {partition} on" if topic else "cannot write to"
-        refused = access_error(err, self.cfg.target, doing, self._rights("target"), role="target")
-        return refused or wrap(err, f"writing to {where} failed")
+        return write_failure(err, self.cfg.target, topic, partition, self._rights("target"))
 
     @contextlib.contextmanager
     def _producer_errors(self) -> Iterator[None]:
@@ -845,11 +778,8 @@ class Member:
     def _rights(self, side: str) -> str:
         """The ACLs this member needs on `side`, for a sentence that asks for them."""
         if side == "source":
-            return (
-                f"Describe and Read on {_topic_list(self._topics)} and Read on consumer "
-                f"group {self.cfg.group_id}"
-            )
-        return f"Describe and Write on {_topic_list(self._topics.values())}"
+            return read_rights(self._topics, self.cfg.group_id)
+        return write_rights(self._topics.values())
 
     def _warn(self, text: str) -> None:
         now = time.monotonic()
@@ -862,23 +792,6 @@ class Member:
         with self._lock:
             for k, v in changes.items():
                 setattr(self._state, k, v)
-
-
-def _topic_list(names: Iterable[str], most: int = 5) -> str:
-    """`topic a` / `topics a, b` (at most `most` names, then how many more)."""
-    ordered = sorted(set(names))
-    shown = ", ".join(ordered[:most])
-    if len(ordered) > most:
-        shown += f" and {len(ordered) - most} more"
-    return f"topic{'s' if len(ordered) != 1 else ''} {shown}"
-
-
-# What a lookup on a partition added moments ago may meet before metadata catches up.
-_NEW_PARTITION_ERRORS = {
-    KafkaError._UNKNOWN_PARTITION,
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-}
 
 
 def _names(partitions: list[TopicPartition]) -> str:

@@ -18,10 +18,12 @@ decision is never taken twice for one partition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from ksync.domain.topics import TopicMapping
 from ksync.spec import StartPoint
@@ -65,7 +67,7 @@ def restart_layout(topics: Iterable[TopicMapping]) -> list[TopicMapping]:
 
 
 class _OffsetLookup(Protocol):
-    """The two consumer calls a start resolution needs (a `Consumer` has both)."""
+    """The consumer calls a start resolution needs (a `Consumer` has them all)."""
 
     def offsets_for_times(
         self, partitions: list[TopicPartition], timeout: float = ...
@@ -74,6 +76,8 @@ class _OffsetLookup(Protocol):
     def get_watermark_offsets(
         self, partition: TopicPartition, timeout: float = ..., cached: bool = ...
     ) -> tuple[int, int] | None: ...
+
+    def list_topics(self, topic: str | None = ..., timeout: float = ...) -> object: ...
 
 
 def resolve_offsets(
@@ -108,3 +112,45 @@ def resolve_offsets(
     return [
         TopicPartition(tp.topic, tp.partition, out[(tp.topic, tp.partition)]) for tp in partitions
     ]
+
+
+# What a lookup on a partition added moments ago may meet before metadata catches up.
+_NEW_PARTITION_ERRORS = frozenset(
+    {
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+    }
+)
+
+
+def first_offsets(
+    consumer: _OffsetLookup,
+    partitions: Sequence[TopicPartition],
+    start: StartPoint,
+    partitions_at_start: Mapping[str, int],
+    timeout_s: float,
+    stop: threading.Event,
+) -> list[TopicPartition] | None:
+    """Numeric start offsets for `partitions`, which have no committed progress: the task's
+    `start`, or the first record of a newcomer (`partition_start`).
+
+    A partition added moments ago may be unknown to the consumer's metadata (the group
+    leader's view assigned it) or still without a leader: the topics' metadata is read
+    again until the lookup succeeds or `timeout_s` passes. None when `stop` is set while
+    waiting; a KafkaException for any other failure.
+    """
+    starts = [
+        partition_start(start, tp.partition, partitions_at_start.get(tp.topic)) for tp in partitions
+    ]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return resolve_offsets(consumer, partitions, starts, timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NEW_PARTITION_ERRORS or time.monotonic() > deadline:
+                raise
+        if stop.wait(0.2):
+            return None
+        for topic in sorted({tp.topic for tp in partitions}):
+            consumer.list_topics(topic, timeout=min(5.0, timeout_s))

@@ -25,8 +25,7 @@ from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberReport
 from ksync.kafka.errors import KsyncKafkaError
-from ksync.replication.member import Member, MemberConfig
-from ksync.replication.member import MemberState as MemberSnapshot
+from ksync.replication.member import Member, MemberConfig, MemberSnapshot
 from ksync.replication.throttle import member_limits
 from ksync.spec import StartPoint
 from ksync.store.repo import Store

@@ -1,0 +1,57 @@
+"""The librdkafka settings of a member's producer and consumer, and why each is set.
+
+The connection settings (addresses, security) come from `ksync.kafka.config`; these are
+what makes a client fit the member's commit protocol (no auto-commit, positions committed
+by the member) and keep the copy fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def producer_settings(max_unacked_records: int) -> dict[str, Any]:
+    """The target producer: idempotent and `acks=all` (order and no loss), errors only."""
+    return {
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "batch.size": 1_000_000,
+        # Bounded so that a checkpoint, which waits for every record produced, can finish
+        # within the flush timeout; a full queue sends the member down the slow path.
+        "queue.buffering.max.messages": max_unacked_records,
+        "queue.buffering.max.kbytes": 65_536,
+        # Java's default partitioner, for keep_partition = false.
+        "partitioner": "murmur2_random",
+        "message.max.bytes": 100_000_000,
+        # No per-record delivery callback on the hot path: a checkpoint's flush() tells
+        # that everything arrived; only failures are reported.
+        "delivery.report.only.error": True,
+    }
+
+
+def consumer_settings(group_id: str, client_id: str, session_timeout_ms: int) -> dict[str, Any]:
+    """The source consumer: one member of the task's group, committing only by hand."""
+    return {
+        "group.id": group_id,
+        "client.id": client_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        # Used only when a committed offset is out of range (data expired):
+        # a replicator then copies what remains rather than skipping ahead.
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "session.timeout.ms": session_timeout_ms,
+        "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
+        "max.poll.interval.ms": 300_000,
+        "fetch.max.bytes": 52_428_800,
+        "max.partition.fetch.bytes": 10_485_760,
+        "queued.max.messages.kbytes": 262_144,
+        # librdkafka stops fetching a partition for fetch.queue.backoff.ms
+        # (default 1 s) once queued.min.messages are buffered: at full speed
+        # that stall, not Kafka, would bound the member.
+        "fetch.queue.backoff.ms": 10,
+        # Bounds replication latency on brokers that hold a fetch for the whole
+        # wait even when data arrives (tansu); costs a few idle fetches on Kafka.
+        "fetch.wait.max.ms": 100,
+    }
