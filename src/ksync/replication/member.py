@@ -478,16 +478,17 @@ class Member:
                 self._warn(f"{failure}; retrying at the next checkpoint")
             return False
 
-    # Rebalance callbacks run inside consume().
+    # Rebalance callbacks run inside consume(); each goes through `_rebalance_errors`.
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with self._rebalance_errors("taking up", partitions):
             self._take_up(consumer, partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self._consumer is not None:
-            self._checkpoint(partitions, closing=True)
-        consumer.incremental_unassign(partitions)
+        with self._rebalance_errors("giving up", partitions):
+            if self._consumer is not None:
+                self._checkpoint(partitions, closing=True)
+            consumer.incremental_unassign(partitions)
         self._forget(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -498,7 +499,8 @@ class Member:
             self.cfg.slot,
             len(partitions),
         )
-        consumer.incremental_unassign(partitions)
+        with self._rebalance_errors("releasing lost", partitions):
+            consumer.incremental_unassign(partitions)
         self._forget(partitions)
 
     @contextlib.contextmanager
