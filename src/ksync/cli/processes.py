@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from ksync.control.lifecycle import DEFAULT_PAUSE_RETENTION
 from ksync.settings import Settings
 
 # Settings fields whose option is not the field's name with dashes (and no `_s` unit).
@@ -76,6 +77,8 @@ CommitInterval = Annotated[
     float, typer.Option(help="Seconds between progress commits (longer: faster, more repeats after a crash)")
 ]
 PauseRetention = Annotated[float, typer.Option(help="Seconds a paused task keeps its progress")]
+# One owner of the retention window: the lifecycle rules.
+PAUSE_RETENTION_S = DEFAULT_PAUSE_RETENTION.total_seconds()
 LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")]
 
 
@@ -90,7 +93,7 @@ def server(
     topic_refresh_interval: Annotated[float, typer.Option(help="Seconds between re-evaluations of topic selections")] = 10.0,
     session_timeout_ms: SessionTimeout = 10_000,
     commit_interval: CommitInterval = 1.0,
-    pause_retention: PauseRetention = 86_400.0,
+    pause_retention: PauseRetention = PAUSE_RETENTION_S,
     api_keys_file: Annotated[
         Path | None,
         typer.Option(envvar="KSYNC_API_KEYS_FILE", help='JSON list of {"id", "secret"}: every call then needs a key'),
@@ -168,7 +171,7 @@ def worker(
     ] = None,
     session_timeout_ms: SessionTimeout = 10_000,
     commit_interval: CommitInterval = 1.0,
-    pause_retention: PauseRetention = 86_400.0,
+    pause_retention: PauseRetention = PAUSE_RETENTION_S,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run members only; share the store of one or more servers."""
