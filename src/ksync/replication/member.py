@@ -287,6 +287,7 @@ class Member:
             **consumer_settings(cfg.group_id, f"ksync-{cfg.task_id}-{cfg.slot}", cfg.session_timeout_ms),
             error_cb=lambda err: self._on_client_error(err, "source", cfg.source),
         )
+        self._learn_target_topics()
         self._subscribe()
 
     def _subscribe(self) -> None:
@@ -670,9 +671,28 @@ class Member:
             )
             # Records already produced used the old mapping; everything after uses the new one.
             self._topics = topics
+            self._learn_target_topics()
             self._subscribe()
         if grown:
             self._refresh_metadata(grown)
+
+    def _learn_target_topics(self) -> None:
+        """Have the producer know every target topic before the first record for it.
+
+        A record for a topic the producer has no metadata for waits in librdkafka's
+        unassigned queue and is numbered for its partition only when the metadata arrives;
+        records produced while that happens can be numbered first and overtake it (seen as
+        one key's records out of order on the target). One metadata request for all topics
+        fills the client's cache, from which each topic is known at its first produce().
+        """
+        producer = self._producer
+        assert producer is not None
+        try:
+            producer.list_topics(timeout=min(10.0, self.cfg.flush_timeout_s))
+        except KafkaException as exc:
+            # The target may be briefly unreachable: records still arrive, in order unless
+            # its metadata comes back while this member is producing to it.
+            self._warn(str(wrap(exc, "reading the target's topics before copying")))
 
     def _refresh_metadata(self, grown: list[str]) -> None:
         """Make the consumer group and the producer see the partitions added to `grown`.
