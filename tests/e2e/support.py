@@ -67,8 +67,12 @@ def set_configs(broker: KafkaCluster, topic: str) -> dict[str, str]:
 def read_now(
     broker: KafkaCluster, topic: str, partitions: int, timeout_s: float = 30.0
 ) -> dict[int, list[Any]]:
-    """Everything `topic` holds right now, per partition: reads each partition to its end
-    (the partition EOF the fetch responses report)."""
+    """Everything `topic` holds right now, per partition: each partition read up to the
+    high watermark it had when called.
+
+    Not "until the partition EOF event": a reader that joins while a just-written topic is
+    busy can be told EOF at offset 0 before the first fetch sees the records.
+    """
     consumer = Consumer(
         {
             "bootstrap.servers": broker.bootstrap,
@@ -78,24 +82,29 @@ def read_now(
             "log_level": 3,
         }
     )
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     out: dict[int, list[Any]] = {p: [] for p in range(partitions)}
-    at_end: set[int] = set()
     deadline = time.monotonic() + timeout_s
     try:
-        while len(at_end) < partitions:
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+            for p in range(partitions)
+        }
+        left = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, 0) for p in left])
+        while left:
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{topic}: partitions {sorted(set(out) - at_end)} never reached their end"
-                )
+                have = {p: len(out[p]) for p in sorted(left)}
+                raise AssertionError(f"{topic}: partitions {have} (records read) never reached {ends}")
             batch: list[Any] = consumer.consume(10_000, 0.5)
             for msg in batch:
-                err = msg.error()
-                if err is None:
-                    out[msg.partition()].append(msg)
-                    at_end.discard(msg.partition())
-                elif err.code() == KafkaError._PARTITION_EOF:
-                    at_end.add(msg.partition())
+                p, err = msg.partition(), msg.error()
+                if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                    raise AssertionError(f"{topic}[{p}]: {err}")
+                if err is None and msg.offset() < ends[p]:
+                    out[p].append(msg)
+                # A transaction marker may hold the last offset: EOF at the end says done.
+                if msg.offset() >= ends[p] - (err is None):
+                    left.discard(p)
     finally:
         consumer.close()
     return out

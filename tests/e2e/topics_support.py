@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -23,6 +22,8 @@ from confluent_kafka.admin import (
 from helpers import add_instance, task_body, wait_until
 
 from ksync.devkafka import KafkaCluster
+
+from .support import read_now
 
 
 def admin(broker: KafkaCluster) -> AdminClient:
@@ -149,41 +150,6 @@ def produce(
 def tagged(tag: str, partitions: range | list[int], count: int) -> dict[int, list[bytes]]:
     """`count` values per partition, `tag-p-i`."""
     return {p: [f"{tag}-{p}-{i}".encode() for i in range(count)] for p in partitions}
-
-
-def read_now(
-    broker: KafkaCluster, topic: str, partitions: int, timeout_s: float = 30.0
-) -> dict[int, list[Any]]:
-    """Everything `topic` holds now, per partition (each read to its end)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker.bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "log_level": 3,
-        }
-    )
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    out: dict[int, list[Any]] = {p: [] for p in range(partitions)}
-    at_end: set[int] = set()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(at_end) < partitions:
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{topic}: partitions {sorted(set(out) - at_end)} never reached their end"
-                )
-            for msg in consumer.consume(10_000, 0.5):
-                err = msg.error()
-                if err is None:
-                    out[msg.partition()].append(msg)
-                    at_end.discard(msg.partition())
-                elif err.code() == KafkaError._PARTITION_EOF:
-                    at_end.add(msg.partition())
-    finally:
-        consumer.close()
-    return out
 
 
 def values_now(broker: KafkaCluster, topic: str, partitions: int) -> dict[int, list[bytes]]:
