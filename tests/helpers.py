@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from ksync.devkafka import KafkaCluster, stop_process
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
@@ -32,8 +32,27 @@ def create_topic(broker: KafkaCluster, name: str, partitions: int, configs: dict
     wait_until(lambda: name in client.list_topics(include_internal=True), timeout_s=30, what=f"topic {name}")
 
 
+class CheckedProducer(Producer):
+    """A test's producer whose flush() fails when a record was not delivered: flush()
+    alone only says the queue is empty, and a refused record would show up later as a
+    puzzling "records lost" in whatever the test checks next."""
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.failures: list[str] = []
+        super().__init__({"delivery.report.only.error": True, "on_delivery": self._failed, **conf})
+
+    def _failed(self, err: KafkaError | None, msg: Any) -> None:
+        if err is not None:
+            self.failures.append(f"{msg.topic()}[{msg.partition()}]: {err}")
+
+    def flush(self, *args: Any, **kwargs: Any) -> int:
+        left: int = super().flush(*args, **kwargs)
+        assert not self.failures, f"{len(self.failures)} records not delivered: {self.failures[:3]}"
+        return left
+
+
 def producer(broker: KafkaCluster, **conf: Any) -> Producer:
-    return Producer(
+    return CheckedProducer(
         {
             "bootstrap.servers": broker.bootstrap,
             "linger.ms": 5,

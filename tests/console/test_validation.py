@@ -33,6 +33,9 @@ def instances(client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]) 
     src, dst = brokers
     create_topic(src, TOPIC_A, 2)
     create_topic(src, TOPIC_B, 1)
+    # The target has a topic of its own: the loop test picks it as a source, and the
+    # wizard lists topics before anything else (a fresh target may have none yet).
+    create_topic(dst, f"vt-back-{UID}", 1)
     ids = []
     for broker, name in ((src, f"vsrc-{UID}"), (dst, f"vdst-{UID}")):
         r = client.post(
