@@ -27,8 +27,12 @@ system:
 kafka:
 	bash scripts/fetch-kafka >/dev/null
 
+# Two test processes, each with its own pair of Kafka clusters: most of the suite waits on
+# brokers and servers, so two overlap the waits on two cores. A file stays in one process
+# (its module fixtures are shared). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP) system kafka
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The tests that need no broker, database or browser: validation, mapping, pure rules.
 test-fast: $(STAMP)
