@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Self
 
+import httpx
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from ksync.devkafka import KafkaCluster, stop_process
@@ -256,3 +258,41 @@ def murmur2_partition(key: bytes, partitions: int) -> int:
     h = (h * m) & mask
     h ^= h >> 15
     return (h & 0x7FFFFFFF) % partitions
+
+
+class ApiWatch(threading.Thread):
+    """A thread that GETs `path` from a running server every `interval_s` and hands each
+    200 answer to `record()`, until `finish()`; use as a context manager. Subclasses keep
+    what they need from each answer (under their own lock: tests read it meanwhile)."""
+
+    path: str
+
+    def __init__(self, base_url: str, name: str, interval_s: float) -> None:
+        super().__init__(daemon=True, name=name)
+        self.base_url, self.interval_s = base_url, interval_s
+        self._halt = threading.Event()
+
+    def record(self, body: Any) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+            while not self._halt.is_set():
+                try:
+                    r = client.get(self.path)
+                except httpx.HTTPError:
+                    r = None  # a server being restarted: keep watching
+                if r is not None and r.status_code == 200:
+                    self.record(r.json())
+                self._halt.wait(self.interval_s)
+
+    def finish(self) -> None:
+        self._halt.set()
+        self.join(15)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()

@@ -5,40 +5,27 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Self
 
-import httpx
 from confluent_kafka.admin import AdminClient, NewTopic
+from helpers import ApiWatch
 
 from ksync.devkafka import KafkaCluster
 
 
-class TaskWatch(threading.Thread):
+class TaskWatch(ApiWatch):
     """Polls GET /api/v1/tasks/{id} every `interval_s`; keeps (time, status) changes and
     (time, text) for each warning and error the first time it shows."""
 
     def __init__(self, base_url: str, task_id: str, interval_s: float = 0.2) -> None:
-        super().__init__(daemon=True, name=f"watch-{task_id}")
-        self.base_url, self.task_id, self.interval_s = base_url, task_id, interval_s
+        super().__init__(base_url, f"watch-{task_id}", interval_s)
+        self.task_id, self.path = task_id, f"/api/v1/tasks/{task_id}"
         self.statuses: list[tuple[float, str]] = []
         self.warnings: list[tuple[float, str]] = []
         self.errors: list[tuple[float, str]] = []
         self.last: dict | None = None  # the task as last read, for a failure message
         self._lock = threading.Lock()
-        self._halt = threading.Event()
 
-    def run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
-            while not self._halt.is_set():
-                try:
-                    r = client.get(f"/api/v1/tasks/{self.task_id}")
-                except httpx.HTTPError:
-                    r = None
-                if r is not None and r.status_code == 200:
-                    self._record(r.json())
-                self._halt.wait(self.interval_s)
-
-    def _record(self, task: dict) -> None:
+    def record(self, task: dict) -> None:
         now = time.monotonic()
         with self._lock:
             self.last = {k: task[k] for k in ("status", "error", "warnings", "updated_at")}
@@ -65,17 +52,6 @@ class TaskWatch(threading.Thread):
     def current(self) -> str | None:
         with self._lock:
             return self.statuses[-1][1] if self.statuses else None
-
-    def finish(self) -> None:
-        self._halt.set()
-        self.join(15)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.finish()
 
 
 def admin(cluster: KafkaCluster) -> AdminClient:

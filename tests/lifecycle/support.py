@@ -16,7 +16,7 @@ from typing import Any, Self
 import httpx
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
-from helpers import producer
+from helpers import ApiWatch, producer
 
 from ksync.devkafka import KafkaCluster
 
@@ -178,35 +178,25 @@ def check_order_and_dups(got: dict[int, list[bytes]], sent: dict[int, list[bytes
     return dups
 
 
-class StatusWatch(threading.Thread):
+class StatusWatch(ApiWatch):
     """Polls GET /api/v1/tasks/{id} every `interval_s` and keeps each change of status (with
     the error and warnings seen), so a test can check the path a task took."""
 
     def __init__(self, base_url: str, task_id: str, interval_s: float = 0.1) -> None:
-        super().__init__(daemon=True, name=f"watch-{task_id}")
-        self.base_url, self.task_id, self.interval_s = base_url, task_id, interval_s
+        super().__init__(base_url, f"watch-{task_id}", interval_s)
+        self.task_id, self.path = task_id, f"/api/v1/tasks/{task_id}"
         self.changes: list[tuple[float, str]] = []
         self.warnings: list[str] = []
         self.errors: list[str] = []
-        self._halt = threading.Event()
 
-    def run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
-            while not self._halt.is_set():
-                try:
-                    r = client.get(f"/api/v1/tasks/{self.task_id}")
-                except httpx.HTTPError:
-                    r = None
-                if r is not None and r.status_code == 200:
-                    task = r.json()
-                    if not self.changes or self.changes[-1][1] != task["status"]:
-                        self.changes.append((time.monotonic(), task["status"]))
-                    for w in task["warnings"]:
-                        if w not in self.warnings:
-                            self.warnings.append(w)
-                    if task["error"] and task["error"] not in self.errors:
-                        self.errors.append(task["error"])
-                self._halt.wait(self.interval_s)
+    def record(self, task: Any) -> None:
+        if not self.changes or self.changes[-1][1] != task["status"]:
+            self.changes.append((time.monotonic(), task["status"]))
+        for w in task["warnings"]:
+            if w not in self.warnings:
+                self.warnings.append(w)
+        if task["error"] and task["error"] not in self.errors:
+            self.errors.append(task["error"])
 
     @property
     def statuses(self) -> list[str]:
@@ -214,18 +204,6 @@ class StatusWatch(threading.Thread):
 
     def seen_after(self, since: float) -> list[tuple[float, str]]:
         return [(t - since, s) for t, s in self.changes if t >= since]
-
-    def finish(self) -> list[str]:
-        self._halt.set()
-        self.join(15)
-        return self.statuses
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.finish()
 
 
 def assert_conflict(response: httpx.Response, task_id: str) -> str:

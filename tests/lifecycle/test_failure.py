@@ -163,7 +163,8 @@ def test_transient_target_outage_never_fails_the_task(brokers, folder_server, un
         follow.wait_for(sent)
         follow.poll(1.0)
         check_order_and_dups(follow.values, sent, bound=IN_FLIGHT_BATCH)
-        statuses = watch.finish()
+        watch.finish()
+        statuses = watch.statuses
     print(f"statuses: {statuses}; warnings seen: {watch.warnings}")
     assert "Failed" not in statuses, watch.errors
     task = client.get(f"/api/v1/tasks/{task_id}").json()

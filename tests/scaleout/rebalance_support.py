@@ -8,10 +8,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
-import httpx
 from confluent_kafka import Consumer
+from helpers import ApiWatch
 
 from ksync.devkafka import KafkaCluster
 
@@ -24,27 +24,20 @@ class MemberView:
     partitions: int
 
 
-class MemberWatch(threading.Thread):
+class MemberWatch(ApiWatch):
     """Polls GET /api/v1/workers every `interval_s` and keeps each distinct view of the
     task's members with the time it was first seen."""
 
+    path = "/api/v1/workers"
+
     def __init__(self, base_url: str, task_id: str, interval_s: float = 0.2) -> None:
-        super().__init__(daemon=True, name=f"members-{task_id}")
-        self.base_url, self.task_id, self.interval_s = base_url, task_id, interval_s
+        super().__init__(base_url, f"members-{task_id}", interval_s)
+        self.task_id = task_id
         self.views: list[tuple[float, tuple[MemberView, ...]]] = []
         self._lock = threading.Lock()
-        self._halt = threading.Event()
 
-    def run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
-            while not self._halt.is_set():
-                try:
-                    r = client.get("/api/v1/workers")
-                except httpx.HTTPError:
-                    r = None
-                if r is not None and r.status_code == 200:
-                    self._record(r.json()["workers"])
-                self._halt.wait(self.interval_s)
+    def record(self, body: Any) -> None:
+        self._record(body["workers"])
 
     def _record(self, workers: list[dict[str, Any]]) -> None:
         view = tuple(
@@ -90,17 +83,6 @@ class MemberWatch(threading.Thread):
                 for t, v in self.views
                 if t >= since
             ]
-
-    def finish(self) -> None:
-        self._halt.set()
-        self.join(15)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.finish()
 
 
 def spread_evenly(view: tuple[MemberView, ...], members: int, partitions: int) -> bool:
