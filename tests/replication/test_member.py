@@ -17,16 +17,20 @@ from typing import Any
 
 import pytest
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
+from confluent_kafka.admin import AclOperation, ResourceType
 from helpers import create_topic, murmur2_partition, producer, read_all, wait_until
 from pydantic import SecretStr
+from scram_users import scram_user
 
 from ksync.devkafka import KafkaCluster
+from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError
 from ksync.replication.member import Member, MemberConfig, MemberSnapshot
+from ksync.replication.member_clients import MAX_BATCH_BYTES, batch_bytes
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.spec import Connection, SecuritySpec, StartPoint
 
-from .support import RunningMember, member_config
+from .support import RunningMember, as_connection, grant, member_config
 
 RunMember = Callable[[MemberConfig | Member], RunningMember]
 Headers = list[tuple[str, str | bytes | None]] | None
@@ -45,10 +49,10 @@ class Rec:
     timestamp: int = 0
 
 
-def produce(broker: KafkaCluster, topic: str, records: list[Rec]) -> None:
+def produce(broker: KafkaCluster, topic: str, records: list[Rec], **conf: Any) -> None:
     """Write `records` in order and wait until the broker acknowledged every one."""
     errors: list[Any] = []
-    p = producer(broker, **{"message.max.bytes": 20_000_000})
+    p = producer(broker, **{"message.max.bytes": 20_000_000, **conf})
     for r in records:
         p.produce(
             topic,
@@ -531,3 +535,127 @@ def test_update_topics_with_an_added_topic_starts_copying_it(
         got = read_all(dst, topic, 2, len(recs))
         for p in range(2):
             assert values(got[p]) == [r.value for r in recs if r.partition == p], (topic, p)
+
+
+# ---- a target topic that takes only small batches --------------------------------------------
+#
+# librdkafka never splits a batch the broker refuses as too large: it fails every record in
+# it. A target topic's max.message.bytes below the producer's batch.size would fail a
+# member although each record is small; the member must size its batches to fit.
+
+SMALL_LIMIT = 50_000
+
+
+def small_records(prefix: str, count: int, partitions: int) -> list[Rec]:
+    """`count` records of about 200 bytes: thousands of them fill many 50 kB batches."""
+    return [
+        Rec(i % partitions, f"k{i % 40}".encode(), f"{prefix}-{i:06d}-".encode().ljust(200, b"."))
+        for i in range(count)
+    ]
+
+
+def limited_topic(src: KafkaCluster, dst: KafkaCluster, topic: str, partitions: int) -> None:
+    """`topic` on both clusters with max.message.bytes = SMALL_LIMIT, as ksync copies it."""
+    for broker in (src, dst):
+        create_topic(broker, topic, partitions, {"max.message.bytes": str(SMALL_LIMIT)})
+
+
+def fill(src: KafkaCluster, topic: str, records: list[Rec]) -> None:
+    """Write `records` in batches as large as the topic takes, as a fast producer would."""
+    produce(src, topic, records, **{"batch.size": SMALL_LIMIT, "linger.ms": 50})
+
+
+def wait_copied(member: RunningMember, topic: str, records: list[Rec], partitions: int) -> None:
+    """Wait until the member committed the end of every partition of `topic`; a member
+    that failed ends the wait at once with its error."""
+    ends = {(topic, p): len(recs) for p, recs in by_partition(records, partitions).items()}
+    wait_until(
+        lambda: ends.items() <= member.snapshot().committed.items(),
+        timeout_s=90,
+        what=f"the member to commit {ends}",
+    )
+
+
+def test_small_records_reach_a_target_topic_whose_limit_is_below_the_default_batch(
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
+) -> None:
+    src, dst = brokers
+    topic = f"small-limit-{unique}"
+    limited_topic(src, dst, topic, 2)
+    records = small_records("sl", 4000, 2)
+    fill(src, topic, records)
+
+    member = run_member(member_config(src, dst, task_id(), {topic: topic}))
+
+    wait_copied(member, topic, records, 2)
+    got = read_all(dst, topic, 2, len(records))
+    for p, recs in by_partition(records, 2).items():
+        assert values(got[p]) == [r.value for r in recs], p
+    state = member.stop()
+    assert state.records_total == len(records)
+    assert state.error is None
+
+
+def test_a_topic_whose_limit_is_below_the_current_batch_joins_a_running_member(
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
+) -> None:
+    src, dst = brokers
+    roomy, small = f"roomy-{unique}", f"joins-small-{unique}"
+    for broker in (src, dst):
+        create_topic(broker, roomy, 1)
+    limited_topic(src, dst, small, 2)
+    before = [Rec(0, None, f"roomy-{i}".encode()) for i in range(50)]
+    produce(src, roomy, before)
+    member = run_member(member_config(src, dst, task_id(), {roomy: roomy}))
+    read_all(dst, roomy, 1, len(before))
+
+    records = small_records("js", 4000, 2)
+    fill(src, small, records)
+    member.member.update_topics({roomy: roomy, small: small})
+    after = [Rec(0, None, f"roomy-after-{i}".encode()) for i in range(50)]
+    produce(src, roomy, after)
+
+    wait_copied(member, small, records, 2)
+    got = read_all(dst, small, 2, len(records))
+    for p, recs in by_partition(records, 2).items():
+        assert values(got[p]) == [r.value for r in recs], p
+    assert values(read_all(dst, roomy, 1, 100)[0]) == [r.value for r in before + after]
+    state = member.stop()
+    assert state.records_total == len(before) + len(records) + len(after)
+    assert state.error is None
+
+
+def test_the_batch_fits_the_smallest_target_limit_and_never_exceeds_the_default() -> None:
+    assert batch_bytes([]) == MAX_BATCH_BYTES
+    assert batch_bytes([2_000_000, 50_000, 60_000]) == 50_000
+    # Kafka's default max.message.bytes (1 MiB + 12) is above the default batch.
+    assert batch_bytes([1_048_588]) == MAX_BATCH_BYTES
+
+
+def test_a_member_that_may_not_read_the_target_limits_copies_and_names_the_right_to_grant(
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
+) -> None:
+    src, dst = brokers
+    topic = f"no-describe-configs-{unique}"
+    for broker in (src, dst):
+        create_topic(broker, topic, 1)
+    records = [Rec(0, None, f"ndc-{i}".encode()) for i in range(100)]
+    produce(src, topic, records)
+    with scram_user([dst], "writer") as user:
+        # What copying needs on the target, without DescribeConfigs.
+        grant(dst, user.name, ResourceType.TOPIC, topic, [AclOperation.DESCRIBE, AclOperation.WRITE])
+        target = as_connection(user, dst)
+        wait_until(
+            lambda: topic in InstanceAdmin(target).list_topics(),
+            timeout_s=30,
+            what=f"{topic} visible to {user.name}",
+        )
+        cfg = dataclasses.replace(member_config(src, dst, task_id(), {topic: topic}), target=target)
+        member = run_member(cfg)
+
+        assert values(read_all(dst, topic, 1, len(records))[0]) == [r.value for r in records]
+        warnings = member.snapshot().warnings
+        assert any(
+            f"allow User:{user.name} DescribeConfigs on topic {topic}" in w for w in warnings
+        ), warnings
+        assert member.stop().error is None

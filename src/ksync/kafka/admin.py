@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
-from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigEntry, ConfigResource, ConfigSource, NewTopic
 
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
@@ -234,23 +234,43 @@ class InstanceAdmin:
 
     def topic_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
         """The configs explicitly set on each topic (not broker or static defaults)."""
+        return {name: _explicit_configs(e) for name, e in self._describe_configs(names).items()}
+
+    def max_message_bytes(self, names: list[str]) -> dict[str, int]:
+        """The largest record batch each topic accepts: its `max.message.bytes`, set on the
+        topic or the brokers' default. Topics that do not exist are left out, and so are
+        topics whose broker does not report the key (tansu lists only keys that were set)."""
+        limits: dict[str, int] = {}
+        for name, entries in self._describe_configs(names, missing_ok=True).items():
+            entry = entries.get("max.message.bytes")
+            if entry is not None and entry.value is not None:
+                limits[name] = int(entry.value)
+        return limits
+
+    def _describe_configs(
+        self, names: list[str], missing_ok: bool = False
+    ) -> dict[str, dict[str, ConfigEntry]]:
+        """Every config entry of each topic (DescribeConfigs); with `missing_ok`, a topic
+        that does not exist is left out instead of failing the call."""
         if not names:
             return {}
         futures = self._client.describe_configs(
             [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names],
             request_timeout=self.timeout_s,
         )
-        out: dict[str, dict[str, str]] = {}
+        out: dict[str, dict[str, ConfigEntry]] = {}
         for res, fut in futures.items():
             try:
-                entries = fut.result(timeout=self.timeout_s + 1)
+                out[res.name] = fut.result(timeout=self.timeout_s + 1)
             except (KafkaException, TimeoutError) as exc:
+                err = kafka_error_in(exc)
+                if missing_ok and err is not None and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    continue
                 raise self._failure(
                     exc,
                     f"cannot read the configs of topic {res.name} on",
                     grant=f"DescribeConfigs on topic {res.name}",
                 ) from None
-            out[res.name] = _explicit_configs(entries)
         return out
 
     def create_topics(self, plans: list[NewTopicPlan]) -> list[str]:
@@ -319,7 +339,7 @@ class InstanceAdmin:
         `topic`, in one incremental request; other keys are untouched.
 
         Raises `TopicRefused` when the broker rejects the change (it applies none of it)."""
-        from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
+        from confluent_kafka.admin import AlterConfigOpType
 
         set_op, delete_op = AlterConfigOpType.SET, AlterConfigOpType.DELETE
         entries = [ConfigEntry(k, v, incremental_operation=set_op) for k, v in configs.items()]

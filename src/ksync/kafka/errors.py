@@ -222,9 +222,14 @@ def write_failure(
     and partition (None: not known, e.g. a fatal producer error)."""
     where = f"target topic {topic} partition {partition}" if topic else "the target"
     if err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):
+        # A member sizes its batches to its target topics' max.message.bytes when it
+        # starts: a refusal is a record larger than the limit, or a limit lowered since.
         return PersistentKafkaError(
-            f"a record is larger than {where} accepts ({words(err)}): raise max.message.bytes "
-            "on the target topic (or message.max.bytes on its brokers), then start the task",
+            f"{where} refused a batch of records as too large ({words(err)}). If the target "
+            "topic's max.message.bytes was lowered while the task ran, start the task: it "
+            "then sends batches that fit. Otherwise a record is larger than max.message.bytes "
+            "allows: raise it on the target topic (or message.max.bytes on its brokers), then "
+            "start the task",
             err.code(),
         )
     doing = f"cannot write to topic {topic} partition {partition} on" if topic else "cannot write to"

@@ -31,6 +31,13 @@ at librdkafka's own refresh (`topic.metadata.refresh.interval.ms`, 5 minutes); t
 producer, whose view of the target topic may be as old, refreshes when it meets a
 partition it does not know yet.
 
+Batch size. librdkafka never splits a batch the target refuses as too large: it fails
+every record in it. So the producer's batches fit the smallest `max.message.bytes` among
+the member's target topics, read when the member opens and when a topic switch adds target
+topics; a smaller limit then replaces the producer after a checkpoint (a new producer does
+not take over the old one's queue). A limit lowered on a running topic is met at the next
+start.
+
 Reading order: the hot path (`_loop`, `_forward`), then the commit protocol
 (`_checkpoint`, `_commit` and the rebalance callbacks), then the slow paths and the
 plumbing. The clients' settings are in `member_clients`, the error sentences in
@@ -43,7 +50,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -58,6 +65,7 @@ from confluent_kafka import (
 
 from ksync.domain.groups import group_id
 from ksync.domain.status import MemberState
+from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
     KsyncKafkaError,
@@ -72,7 +80,12 @@ from ksync.kafka.errors import (
     write_rights,
 )
 from ksync.monitoring.latency import LatencyHistogram, LatencySampler
-from ksync.replication.member_clients import consumer_settings, producer_settings
+from ksync.replication.member_clients import (
+    MAX_BATCH_BYTES,
+    batch_bytes,
+    consumer_settings,
+    producer_settings,
+)
 from ksync.replication.partition_start import first_offsets
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.throttle import Limits, Throttle
@@ -185,6 +198,7 @@ class Member:
         self._warnings: dict[str, float] = {}
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        self._batch_bytes = MAX_BATCH_BYTES  # the producer's batch.size
         self.failure: BaseException | None = None  # why run() ended, if it failed
         self._throttle = Throttle()
         self._latency = LatencySampler()
@@ -274,13 +288,7 @@ class Member:
 
     def _open(self) -> None:
         cfg = self.cfg
-        self._producer = new_client(
-            Producer,
-            cfg.target,
-            **producer_settings(cfg.max_unacked_records),
-            on_delivery=self._on_delivery_error,
-            error_cb=lambda err: self._on_client_error(err, "target", cfg.target),
-        )
+        self._producer = self._new_producer(self._fitting_batch(self._topics.values()))
         self._consumer = new_client(
             Consumer,
             cfg.source,
@@ -289,6 +297,36 @@ class Member:
         )
         self._learn_target_topics()
         self._subscribe()
+
+    def _new_producer(self, batch_size: int) -> Producer:
+        """A target producer whose batches are at most `batch_size` bytes."""
+        cfg = self.cfg
+        producer = new_client(
+            Producer,
+            cfg.target,
+            **producer_settings(cfg.max_unacked_records, batch_size),
+            on_delivery=self._on_delivery_error,
+            error_cb=lambda err: self._on_client_error(err, "target", cfg.target),
+        )
+        self._batch_bytes = batch_size
+        return producer
+
+    def _fitting_batch(self, targets: Iterable[str]) -> int:
+        """The largest batch every target topic of `targets` accepts (`batch_bytes`), from
+        their max.message.bytes on the target; the default when they cannot be read."""
+        names = sorted(set(targets))
+        if not names:
+            return MAX_BATCH_BYTES
+        try:
+            admin = InstanceAdmin(self.cfg.target, timeout_s=min(10.0, self.cfg.flush_timeout_s))
+            return batch_bytes(admin.max_message_bytes(names).values())
+        except KsyncKafkaError as exc:
+            # Copying goes on: only a topic whose limit is below the default batch fails.
+            self._warn(
+                f"{exc}. Without it, batches to the target are up to {MAX_BATCH_BYTES} "
+                "bytes, which a target topic with a smaller max.message.bytes refuses"
+            )
+            return MAX_BATCH_BYTES
 
     def _subscribe(self) -> None:
         assert self._consumer is not None
@@ -342,6 +380,8 @@ class Member:
                 raise self._background_error
             if self._new_topics is not None:
                 self._switch_topics()
+                producer = self._producer  # rebuilt when a new target topic needs smaller batches
+                assert producer is not None
             if time.monotonic() >= next_checkpoint:
                 self._checkpoint(None)
                 next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
@@ -659,6 +699,12 @@ class Member:
         if new is None:
             return
         topics, layout = new
+        if topics != self._topics and not self._fit_batches(topics):
+            # Records are still on their way to a slow target: switch after a later batch.
+            with self._lock:
+                if self._new_topics is None:
+                    self._new_topics = new
+            return
         before = self._layout.partitions
         grown = sorted(
             t for t, n in layout.partitions.items() if t in self._topics and n > before.get(t, n)
@@ -675,6 +721,34 @@ class Member:
             self._subscribe()
         if grown:
             self._refresh_metadata(grown)
+
+    def _fit_batches(self, topics: dict[str, str]) -> bool:
+        """Make the producer's batches fit the target topics that `topics` adds: a new
+        producer when one of them accepts less than the current batch. False when that must
+        wait for records still unacknowledged.
+
+        librdkafka cannot change a running producer's batch.size, and a new producer does
+        not take over the old one's queue: every record produced so far must be on the
+        target (and its progress committed) before the old producer goes.
+        """
+        added = set(topics.values()) - set(self._topics.values())
+        batch = self._fitting_batch(added)
+        if batch >= self._batch_bytes:
+            return True
+        self._checkpoint(None)
+        producer = self._producer
+        assert producer is not None
+        if len(producer):
+            return False
+        log.info(
+            "task %s member %d: batches of at most %d bytes from now on, for target topics %s",
+            self.cfg.task_id,
+            self.cfg.slot,
+            batch,
+            sorted(added),
+        )
+        self._producer = self._new_producer(batch)
+        return True
 
     def _learn_target_topics(self) -> None:
         """Have the producer know every target topic before the first record for it.

@@ -7,16 +7,35 @@ by the member) and keep the copy fast.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+# The producer's batch.size where every target topic takes it: large batches mean few
+# produce requests per record.
+MAX_BATCH_BYTES = 1_000_000
 
-def producer_settings(max_unacked_records: int) -> dict[str, Any]:
-    """The target producer: idempotent and `acks=all` (order and no loss), errors only."""
+
+def batch_bytes(limits: Iterable[int]) -> int:
+    """The largest batch.size that every target topic whose `max.message.bytes` is among
+    `limits` accepts, at most MAX_BATCH_BYTES.
+
+    librdkafka counts the request's framing in batch.size, so a batch of at most a topic's
+    limit is never refused; a single record larger than batch.size still goes alone.
+    """
+    return max(1, min([MAX_BATCH_BYTES, *limits]))
+
+
+def producer_settings(max_unacked_records: int, batch_size: int) -> dict[str, Any]:
+    """The target producer: idempotent and `acks=all` (order and no loss), errors only;
+    batches of at most `batch_size` bytes (see `batch_bytes`)."""
     return {
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
-        "batch.size": 1_000_000,
+        # librdkafka never splits a batch the broker refuses as too large: it fails every
+        # record in it. So a batch must fit the smallest max.message.bytes among the
+        # member's target topics, although each record alone would.
+        "batch.size": batch_size,
         # Bounded so that a checkpoint, which waits for every record produced, can finish
         # within the flush timeout; a full queue sends the member down the slow path.
         "queue.buffering.max.messages": max_unacked_records,
