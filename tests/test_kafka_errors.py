@@ -9,10 +9,12 @@ from confluent_kafka import KafkaError, KafkaException
 from ksync.kafka.errors import (
     PersistentKafkaError,
     access_error,
+    client_failure,
     kafka_error_in,
     principal,
     words,
     wrap,
+    write_failure,
 )
 from ksync.spec import Connection, SecuritySpec
 
@@ -105,3 +107,39 @@ def test_the_kafka_error_behind_a_callback_failure_is_found():
         found = kafka_error_in(exc)
     assert found is not None and found.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
     assert kafka_error_in(RuntimeError("unrelated")) is None
+
+
+def gapless_stop(refusal: str) -> KafkaError:
+    """The fatal error librdkafka's gap-less guarantee stops a producer with (its words as
+    librdkafka 2.16 writes them) when the broker refused a batch with `refusal`."""
+    return KafkaError(
+        KafkaError._GAPLESS_GUARANTEE,
+        f"ProduceRequest for orders.eu [3] with 1 message(s) failed: {refusal} "
+        "(broker 1 PID{Id:0,Epoch:0}, base seq 100): unable to satisfy gap-less guarantee",
+        fatal=True,
+    )
+
+
+def test_a_producer_stopped_by_a_refused_batch_reports_the_refusal_for_its_topic_and_partition():
+    failure = write_failure(gapless_stop("Broker: Message size too large"), PLAIN, None, None, "Write")
+    assert isinstance(failure, PersistentKafkaError)
+    assert failure.code == KafkaError.MSG_SIZE_TOO_LARGE
+    text = str(failure)
+    assert text.startswith("target topic orders.eu partition 3 refused a batch of records as too large")
+    assert "max.message.bytes was lowered while the task ran, start the task" in text
+    assert "raise it on the target topic" in text
+
+    # The same error reaches the member through the producer's error callback too.
+    assert str(client_failure(gapless_stop("Broker: Message size too large"), PLAIN, "target", "Write")) == text
+
+    denied = write_failure(gapless_stop("Broker: Topic authorization failed"), SCRAM, None, None, "Write on topic orders.eu")
+    assert denied.code == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert str(denied).startswith("cannot write to topic orders.eu partition 3 on the target instance ins-abc")
+    assert "allow User:sync Write on topic orders.eu" in str(denied)
+
+
+def test_a_fatal_error_whose_words_name_no_refused_batch_keeps_them():
+    err = KafkaError(KafkaError._GAPLESS_GUARANTEE, "something librdkafka has not said before", fatal=True)
+    failure = write_failure(err, PLAIN, None, None, "Write")
+    assert failure.persistent
+    assert str(failure) == "writing to the target failed: something librdkafka has not said before"

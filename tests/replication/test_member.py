@@ -625,6 +625,33 @@ def test_a_topic_whose_limit_is_below_the_current_batch_joins_a_running_member(
     assert state.error is None
 
 
+def test_a_record_too_large_for_the_target_fails_the_member_before_any_record_after_it_lands(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+) -> None:
+    src, dst = brokers
+    topic = f"too-large-{unique}"
+    create_topic(src, topic, 1)
+    create_topic(dst, topic, 1, {"max.message.bytes": str(SMALL_LIMIT)})
+    records = [Rec(0, None, f"tl-{i}".encode()) for i in range(200)]
+    records[100] = Rec(0, None, b"big-" + b"." * (2 * SMALL_LIMIT))
+    produce(src, topic, records)
+
+    member = Member(member_config(src, dst, task_id(), {topic: topic}))
+    with pytest.raises(KsyncKafkaError, match=f"target topic {topic} partition 0 refused a batch of records as too large"):
+        member.run()
+
+    # A record after the refused one would land before it: the restart that copies the
+    # refused one again (once the limit is raised) would put it after them.
+    reader = Consumer({"bootstrap.servers": dst.bootstrap, "group.id": f"wm-{unique}", "log_level": 3})
+    try:
+        _, high = reader.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    finally:
+        reader.close()
+    landed = values(read_all(dst, topic, 1, high)[0]) if high else []
+    assert len(landed) <= 100
+    assert landed == [r.value for r in records[: len(landed)]]
+
+
 def test_the_batch_fits_the_smallest_target_limit_and_never_exceeds_the_default() -> None:
     assert batch_bytes([]) == MAX_BATCH_BYTES
     assert batch_bytes([2_000_000, 50_000, 60_000]) == 50_000

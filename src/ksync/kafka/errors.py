@@ -198,6 +198,8 @@ def client_failure(err: KafkaError, conn: Connection, role: str, grant: str) -> 
     """A client's background error (librdkafka's error callback) on the `role` side:
     transient (retried by the client) or, when persistent, a sentence that says what to
     change; `grant` names the rights the client needs there."""
+    if refused_batch(err) is not None:
+        return write_failure(err, conn, None, None, grant)
     wrapped = wrap(err, f"{role} {conn.label}")
     if not wrapped.persistent:
         return wrapped
@@ -215,11 +217,44 @@ def read_failure(
     return refused or wrap(err, f"reading {where}")
 
 
+# librdkafka's words when its gap-less guarantee stops an idempotent producer because the
+# broker refused a batch: the batch's topic and partition, then the broker's error.
+_GAPLESS_REFUSAL = re.compile(
+    r"ProduceRequest for (?P<topic>.+) \[(?P<partition>\d+)\] with \d+ message\(s\) failed: "
+    r"(?P<reason>.+?) \(broker "
+)
+# Every error code a broker answers with, by librdkafka's words for it.
+_BROKER_ERRORS = {
+    KafkaError(code).str(): code
+    for name, code in vars(KafkaError).items()
+    if name.isupper() and isinstance(code, int) and code > 0
+}
+
+
+def refused_batch(err: KafkaError) -> tuple[KafkaError, str, int] | None:
+    """The broker's refusal that made librdkafka's gap-less guarantee stop the producer
+    (`err`, fatal), with the batch's topic and partition; None for any other error.
+
+    The producer stops rather than send the batches after the refused one, which would
+    land before it is copied again; its words are all that names the refusal.
+    """
+    if err.code() != KafkaError._GAPLESS_GUARANTEE:
+        return None
+    found = _GAPLESS_REFUSAL.search(err.str())
+    if found is None or found["reason"] not in _BROKER_ERRORS:
+        return None
+    cause = KafkaError(_BROKER_ERRORS[found["reason"]], found["reason"])
+    return cause, found["topic"], int(found["partition"])
+
+
 def write_failure(
     err: KafkaError, conn: Connection, topic: str | None, partition: int | None, grant: str
 ) -> KsyncKafkaError:
     """A write to the target `conn` that failed, as a sentence that names the target topic
     and partition (None: not known, e.g. a fatal producer error)."""
+    refused = refused_batch(err)
+    if refused is not None:
+        err, topic, partition = refused
     where = f"target topic {topic} partition {partition}" if topic else "the target"
     if err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):
         # A member sizes its batches to its target topics' max.message.bytes when it
@@ -233,8 +268,8 @@ def write_failure(
             err.code(),
         )
     doing = f"cannot write to topic {topic} partition {partition} on" if topic else "cannot write to"
-    refused = access_error(err, conn, doing, grant, role="target")
-    return refused or wrap(err, f"writing to {where} failed")
+    denied = access_error(err, conn, doing, grant, role="target")
+    return denied or wrap(err, f"writing to {where} failed")
 
 
 def commit_failure(exc: KafkaException, conn: Connection, grant: str) -> KsyncKafkaError:

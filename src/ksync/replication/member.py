@@ -15,6 +15,8 @@ after the target acknowledged every record before it.
    expired) is never committed, since another member may already own it.
 4. A delivery error or a failed flush never commits: the member raises, its worker starts
    it again, and it resumes from the last commit (repeats possible, loss impossible).
+   A batch the target refuses stops the producer (librdkafka's gap-less guarantee), so
+   no later record of its partition lands before the refused ones are copied again.
 
 Start point. Invariant: the task's start point applies only to partitions that existed
 when the task started (the first `partitions_at_start` of each topic, decided once by the
@@ -856,6 +858,14 @@ class Member:
     def _write_failure(
         self, err: KafkaError, topic: str | None, partition: int | None
     ) -> KsyncKafkaError:
+        if err.code() == KafkaError._FATAL and self._producer is not None:
+            # produce() only says that the producer stopped; the error that stopped it
+            # waits in its queue, and poll() raises it.
+            try:
+                with self._producer_errors():
+                    self._producer.poll(0)
+            except KsyncKafkaError as cause:
+                return cause
         return write_failure(err, self.cfg.target, topic, partition, self._rights("target"))
 
     @contextlib.contextmanager
@@ -867,9 +877,14 @@ class Member:
             yield
         except (KafkaException, SystemError) as exc:
             err = kafka_error_in(exc)
-            if err is None:
-                raise
-            raise self._write_failure(err, None, None) from None
+            if err is not None:
+                raise self._write_failure(err, None, None) from None
+            if self._delivery_error is not None:
+                # confluent-kafka (2.16) can lose the fatal error it meant to raise after a
+                # delivery report ("returned NULL without setting an exception"): that
+                # report says what went wrong, and where.
+                raise self._write_failure(*self._delivery_error) from None
+            raise
 
     def _rights(self, side: str) -> str:
         """The ACLs this member needs on `side`, for a sentence that asks for them."""

@@ -30,6 +30,10 @@ def producer_settings(max_unacked_records: int, batch_size: int) -> dict[str, An
     batches of at most `batch_size` bytes (see `batch_bytes`)."""
     return {
         "enable.idempotence": True,
+        # A batch the target refuses (too large, say) stops the producer: otherwise
+        # librdkafka sends the batches after it, which land before the refused records are
+        # copied again when the member restarts from its last commit, out of order.
+        "enable.gapless.guarantee": True,
         "acks": "all",
         "linger.ms": 5,
         # librdkafka never splits a batch the broker refuses as too large: it fails every
