@@ -12,6 +12,9 @@ from ksync.control.lifecycle import DEFAULT_PAUSE_RETENTION
 from ksync.monitoring.alarms.webhook_policy import check_entry
 from ksync.store.db import sqlite_url
 
+# Where a server or worker keeps its SQLite store and logs unless told otherwise.
+DEFAULT_DATA_DIR = Path("./ksync-data")
+
 
 class Settings(BaseModel):
     """Options shared by `ksync server` and `ksync worker`."""
@@ -20,7 +23,7 @@ class Settings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    data_dir: Path = Path("./ksync-data")
+    data_dir: Path = DEFAULT_DATA_DIR
     db_url: str | None = None
     worker_id: str | None = None
     worker_timeout_s: float = Field(default=15.0, gt=0)

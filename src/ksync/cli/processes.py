@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from ksync.control.lifecycle import DEFAULT_PAUSE_RETENTION
-from ksync.settings import Settings
+from ksync.settings import DEFAULT_DATA_DIR, Settings
 
 # Settings fields whose option is not the field's name with dashes (and no `_s` unit).
 _OPTION_OF = {"allowed_hosts": "--allowed-host", "webhook_allow": "--webhook-allow"}
@@ -85,7 +85,7 @@ LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")]
 def server(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
-    data_dir: DataDir = Path("./ksync-data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     db_url: DbUrl = None,
     db_url_file: DbUrlFile = None,
     worker_id: Annotated[str | None, typer.Option(help="Id of the embedded worker")] = None,
@@ -164,7 +164,7 @@ def worker(
     db_url: DbUrl = None,
     db_url_file: DbUrlFile = None,
     id: Annotated[str | None, typer.Option("--id", help="Worker id (default: host-pid)")] = None,
-    data_dir: DataDir = Path("./ksync-data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     metrics_host: Annotated[str, typer.Option(help="Address of the Prometheus endpoint")] = "127.0.0.1",
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (/metrics)")

@@ -294,7 +294,7 @@ class Member:
         self._consumer = new_client(
             Consumer,
             cfg.source,
-            **consumer_settings(cfg.group_id, f"ksync-{cfg.task_id}-{cfg.slot}", cfg.session_timeout_ms),
+            **consumer_settings(cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.session_timeout_ms),
             error_cb=lambda err: self._on_client_error(err, "source", cfg.source),
         )
         self._learn_target_topics()
