@@ -271,9 +271,22 @@ class ApiWatch(threading.Thread):
         super().__init__(daemon=True, name=name)
         self.base_url, self.interval_s = base_url, interval_s
         self._halt = threading.Event()
+        self._answered = threading.Condition()  # notified after each answer is recorded
 
     def record(self, body: Any) -> None:
         raise NotImplementedError
+
+    def wait(self, holds: Callable[[], Any], timeout_s: float, failure: Callable[[], str]) -> Any:
+        """Until `holds()` is truthy, checked after every answer; returns its value. On
+        timeout fails with `failure()`, built then, from what the watch has seen."""
+        deadline = time.monotonic() + timeout_s
+        with self._answered:
+            while not (result := holds()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(failure())
+                self._answered.wait(left)
+        return result
 
     def run(self) -> None:
         with httpx.Client(base_url=self.base_url, timeout=10) as client:
@@ -284,6 +297,8 @@ class ApiWatch(threading.Thread):
                     r = None  # a server being restarted: keep watching
                 if r is not None and r.status_code == 200:
                     self.record(r.json())
+                    with self._answered:
+                        self._answered.notify_all()
                 self._halt.wait(self.interval_s)
 
     def finish(self) -> None:

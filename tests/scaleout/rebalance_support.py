@@ -60,13 +60,11 @@ class MemberWatch(ApiWatch):
     def wait_for(self, holds: Any, since: float, timeout_s: float, what: str) -> float:
         """Until the latest view satisfies `holds`; returns when such a view was first seen
         after `since`. On timeout, fails with every view seen since then."""
-        deadline = time.monotonic() + timeout_s
-        while not holds(self.latest()):
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out after {timeout_s}s waiting for {what}; members seen: {self.history(since)}"
-                )
-            time.sleep(0.1)
+        self.wait(
+            lambda: holds(self.latest()),
+            timeout_s,
+            lambda: f"timed out after {timeout_s}s waiting for {what}; members seen: {self.history(since)}",
+        )
         first = self.first(holds, since)
         assert first is not None
         return first
