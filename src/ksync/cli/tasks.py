@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -188,31 +188,25 @@ def create(
     src_spec: Json = dict(spec.get("source") or {})
     dst_spec: Json = dict(spec.get("target") or {})
     opt_spec: Json = dict(spec.get("options") or {})
-    if name is not None:
-        spec["name"] = name
-    if source is not None:
-        src_spec["instance_id"] = source
-    if topic:
-        src_spec["topics"] = list(topic)
-    if topic_regex is not None:
-        src_spec["topic_regex"] = topic_regex
-    if exclude_regex is not None:
-        src_spec["exclude_regex"] = exclude_regex
     point = _start_point(start, timestamp_ms, "--start")
-    if point is not None:
-        src_spec["start"] = point
-    if target_ is not None:
-        dst_spec["instance_id"] = target_
-    if prefix is not None:
-        dst_spec["topic_prefix"] = prefix
-    if separator is not None:
-        dst_spec["separator"] = separator
-    if keep_partition is not None:
-        dst_spec["keep_partition"] = keep_partition
-    if task_max is not None:
-        opt_spec["task_max"] = task_max
-    if sync_configs is not None:
-        opt_spec["sync_topic_configs"] = sync_configs
+    # Flags override the file, field by field; a flag not given leaves the file's value.
+    flags: list[tuple[Json, str, Any]] = [
+        (spec, "name", name),
+        (src_spec, "instance_id", source),
+        (src_spec, "topics", list(topic) if topic else None),
+        (src_spec, "topic_regex", topic_regex),
+        (src_spec, "exclude_regex", exclude_regex),
+        (src_spec, "start", point),
+        (dst_spec, "instance_id", target_),
+        (dst_spec, "topic_prefix", prefix),
+        (dst_spec, "separator", separator),
+        (dst_spec, "keep_partition", keep_partition),
+        (opt_spec, "task_max", task_max),
+        (opt_spec, "sync_topic_configs", sync_configs),
+    ]
+    for part, key, value in flags:
+        if value is not None:
+            part[key] = value
     missing = [flag for flag, ok in (
         ("--name", "name" in spec), ("--source", "instance_id" in src_spec), ("--target", "instance_id" in dst_spec)
     ) if not ok]
