@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ksync.devkafka import LocalBroker, local_brokers, stop_process, wait_for_port
+from ksync.devkafka import LocalBroker, local_brokers, spawn, stop_process, wait_for_port
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
 from ksync.spec import Connection
 
@@ -75,9 +74,12 @@ def run_demo(port: int = 8080, rate: int = 200) -> int:
         admin.create_topics(
             [NewTopicPlan(t, n, 1, {"retention.ms": "86400000"}) for t, n in DEMO_TOPICS.items()]
         )
-        server = subprocess.Popen(
+        # In its own session (`spawn`): Ctrl-C reaches only the demo, which stops the server
+        # after its last status line, instead of the server vanishing under that line.
+        server = spawn(
             [sys.executable, "-m", "ksync", "server", "--host", "127.0.0.1", "--port", str(port),
              "--data-dir", data_dir, "--topic-refresh-interval", "5"],
+            stdout=None,
         )
         produced = [0]
         producer = threading.Thread(target=_produce_forever, args=(source, rate, stop, produced), daemon=True)
@@ -99,7 +101,7 @@ def run_demo(port: int = 8080, rate: int = 200) -> int:
                     "options": {"task_max": 1}})
                 print(f"""
 ksync demo is running.
-  console / API : {base}/   (OpenAPI: {base}/docs)
+  console / API : {base}/   (OpenAPI: {base}/openapi.json)
   source        : {src['id']}  {source.bootstrap}  ap-guangzhou
   target        : {dst['id']}  {target.bootstrap}  ap-shanghai
   task          : {task['id']}  orders, payments -> gz.orders, gz.payments
