@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import random
 import signal
 import socket
 import subprocess
@@ -18,9 +19,35 @@ from typing import IO, Any
 _PR_SET_PDEATHSIG = 1
 
 
+def _below_ephemeral_ports() -> range:
+    """Ports under the kernel's range for outgoing connections (Linux:
+    /proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10_000, max(low, 11_000))
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Chosen at random below the ports the kernel hands to outgoing connections: a port
+    from bind(0) comes from that range, and between our check and the child's bind a
+    client connection (a broker's, a test's) can take it as its local port, which made
+    a Kafka node fail to start with "Address already in use".
+    """
+    ports = _below_ephemeral_ports()
+    for _ in range(100):
+        port = random.choice(ports)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use: another
+            return port
+    with socket.socket() as s:  # a crowded range: let the kernel choose
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
