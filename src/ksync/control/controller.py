@@ -60,6 +60,7 @@ class _TaskMemory:
     job: Future[Any] | None = None
     job_kind: str = ""
     job_started: float = 0.0
+    job_generation: int = 0  # the task's generation when the job was launched
     next_refresh: float = 0.0
     resolved: bool = False
     topic_warnings: list[str] = field(default_factory=list)
@@ -312,6 +313,7 @@ class Controller:
         mem.job.add_done_callback(lambda _: self.wake())
         mem.job_kind = kind
         mem.job_started = time.monotonic()
+        mem.job_generation = task.generation
 
     def _collect_job(self, task: TaskView, mem: _TaskMemory) -> TaskView:
         """Take in a finished job's result; returns the task as that leaves it."""
@@ -393,12 +395,18 @@ class Controller:
         persistent = isinstance(exc, PersistentKafkaError) or (
             isinstance(exc, KsyncKafkaError) and exc.persistent
         )
+        if persistent and task.generation != mem.job_generation:
+            # Launched before a start or restart (after the user fixed the instance, say):
+            # what it met is the old generation's, and the fix is judged by a fresh look.
+            log.info("task %s: %s job of an earlier generation failed: %s", task.id, kind, exc)
+            mem.next_refresh = 0.0
+            return task
         if persistent and task.desired == Desired.RUNNING:
             log.error("task %s failed: %s", task.id, exc)
             self.store.tasks.observe(
                 task.id,
                 TaskChange(status=TaskStatus.FAILED, error=str(exc)),
-                expect_generation=task.generation,
+                expect_generation=mem.job_generation,
             )
             return replace(task, status=TaskStatus.FAILED, error=str(exc))
         if task.topics:
