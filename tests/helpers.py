@@ -155,7 +155,9 @@ class KsyncServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: the wait ends as soon as the server answers, and on a loaded machine
+        # its imports alone took 30 s once (the test then failed on a healthy server).
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
