@@ -313,3 +313,13 @@ class ApiWatch(threading.Thread):
 
     def __exit__(self, *exc: object) -> None:
         self.finish()
+
+
+def member_processes(pid: int) -> list[int]:
+    """The member processes (`ksync.worker.child`) that process `pid` started."""
+    import subprocess
+
+    out = subprocess.run(
+        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if "ksync.worker.child" in line]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from helpers import create_topic, producer, read_all, wait_until
+from helpers import create_topic, member_processes, producer, read_all, wait_until
 from replication.support import member_config
 
 from ksync.devkafka import KafkaCluster
@@ -134,20 +134,13 @@ def test_member_processes_stop_when_their_worker_is_killed(tmp_path, kafka_pair)
             src, dst = add_instance(client, source), add_instance(client, target)
             task = client.post("/api/v1/tasks", json=task_body(src, dst, topics=[topic])).json()
             wait_status(client, task["id"], "Running")
-        children = _children(srv.process.pid)
+        children = member_processes(srv.process.pid)
         assert len(children) == 1, f"one member process expected, found {children}"
         srv.kill()
         wait_until(lambda: not _running(children[0]), timeout_s=40,
                    what=f"member process {children[0]} to exit after its server was killed")
     finally:
         srv.kill()
-
-
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(
-        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
-    ).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if "ksync.worker.child" in line]
 
 
 def test_sigint_to_the_process_group_does_not_interrupt_members() -> None:
