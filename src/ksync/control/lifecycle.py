@@ -4,7 +4,7 @@ Each operation only records desired state (the controller and workers converge t
 and is decided on the locked task, so two concurrent calls cannot both win. The native
 API and the compatible faces all go through these functions.
 
-Rules (DESIGN.md "Lifecycle"):
+Rules (docs/design.md "Lifecycle and statuses"):
 * An operation that makes no sense in the current status raises `Conflict` with a
   sentence saying why; repeating an operation that is already under way is harmless.
 * Start within the pause retention of `paused_at` resumes from the committed progress.

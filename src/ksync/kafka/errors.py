@@ -1,8 +1,8 @@
 """Kafka errors as typed exceptions that keep the Kafka error code.
 
-Classification drives behaviour (DESIGN.md "Lifecycle"): transient errors are retried with
-backoff and shown as warnings; persistent ones fail the task with a sentence a user can
-act on.
+Classification drives behaviour (docs/design.md "Lifecycle and statuses"): transient
+errors are retried with backoff and shown as warnings; persistent ones fail the task with
+a sentence a user can act on.
 """
 
 from __future__ import annotations
