@@ -91,7 +91,7 @@ from ksync.replication.member_clients import (
 from ksync.replication.partition_start import first_offsets
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.throttle import Limits, Throttle
-from ksync.spec import Connection, StartPoint
+from ksync.spec import ClientTuning, Connection, StartPoint
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,8 @@ class MemberConfig:
     max_unacked_records: int = 100_000
     # Per-batch measurement (bytes, latency samples); off only to measure its own cost.
     measure: bool = True
+    # The task's producer and consumer settings (compression, linger, batch cap, fetch size).
+    tuning: ClientTuning = field(default_factory=ClientTuning)
 
     @property
     def group_id(self) -> str:
@@ -294,7 +296,9 @@ class Member:
         self._consumer = new_client(
             Consumer,
             cfg.source,
-            **consumer_settings(cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.session_timeout_ms),
+            **consumer_settings(
+                cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.session_timeout_ms, cfg.tuning
+            ),
             error_cb=lambda err: self._on_client_error(err, "source", cfg.source),
         )
         self._learn_target_topics()
@@ -306,7 +310,7 @@ class Member:
         producer = new_client(
             Producer,
             cfg.target,
-            **producer_settings(cfg.max_unacked_records, batch_size),
+            **producer_settings(cfg.max_unacked_records, batch_size, cfg.tuning),
             on_delivery=self._on_delivery_error,
             error_cb=lambda err: self._on_client_error(err, "target", cfg.target),
         )
@@ -321,7 +325,7 @@ class Member:
             return MAX_BATCH_BYTES
         try:
             admin = InstanceAdmin(self.cfg.target, timeout_s=min(10.0, self.cfg.flush_timeout_s))
-            return batch_bytes(admin.max_message_bytes(names).values())
+            return batch_bytes(admin.max_message_bytes(names).values(), self.cfg.tuning.batch_bytes)
         except KsyncKafkaError as exc:
             # Copying goes on: only a topic whose limit is below the default batch fails.
             self._warn(

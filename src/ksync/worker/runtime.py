@@ -222,6 +222,7 @@ class Worker:
             session_timeout_ms=self.settings.session_timeout_ms,
             measure=self.settings.measure,
             commit_interval_s=self.settings.commit_interval_s,
+            tuning=spec.options.tuning,
         )
 
     def _start_member(
