@@ -223,7 +223,8 @@ def delete(store: Store, task_id: str) -> TaskView:
 
 def update_options(store: Store, task_id: str, options: Mapping[str, Any]) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
-    heartbeat, task_max changes the member slots, sync_topic_configs the next refresh.
+    heartbeat, task_max changes the member slots, sync_topic_configs the next refresh; a
+    change of client tuning (`TaskOptions.tuning`) restarts the task's members.
 
     Raises pydantic's ValidationError for bad values (the edge turns it into a 422)."""
 

@@ -49,13 +49,14 @@ from ksync.kafka.errors import (
     write_failure,
     write_rights,
 )
-from ksync.spec import Connection
+from ksync.spec import ClientTuning, Connection
 
 log = logging.getLogger(__name__)
 
-# The producer's batch.size where every target topic takes it: large batches mean few
-# produce requests per record.
-MAX_BATCH_BYTES = 1_000_000
+# The producer's batch.size where every target topic takes it and the task sets no other
+# cap (`ClientTuning.batch_bytes`): large batches mean few produce requests per record.
+MAX_BATCH_BYTES: int = ClientTuning.model_fields["batch_bytes"].default
+_DEFAULT_TUNING = ClientTuning()
 
 # The arguments of one `Producer.produce` call, positional: (topic, value, key, partition,
 # callback, on_delivery, timestamp, headers).
@@ -67,19 +68,22 @@ class StoppedMidBatch(Exception):
     acknowledged: committing now could skip them, so the member leaves without a commit."""
 
 
-def batch_bytes(limits: Iterable[int]) -> int:
+def batch_bytes(limits: Iterable[int], cap: int = MAX_BATCH_BYTES) -> int:
     """The largest batch.size that every target topic whose `max.message.bytes` is among
-    `limits` accepts, at most MAX_BATCH_BYTES.
+    `limits` accepts, at most `cap` (the task's `batch_bytes`).
 
     librdkafka counts the request's framing in batch.size, so a batch of at most a topic's
     limit is never refused; a single record larger than batch.size still goes alone.
     """
-    return max(1, min([MAX_BATCH_BYTES, *limits]))
+    return max(1, min([cap, *limits]))
 
 
-def producer_settings(max_unacked_records: int, batch_size: int) -> dict[str, Any]:
+def producer_settings(
+    max_unacked_records: int, batch_size: int, tuning: ClientTuning = _DEFAULT_TUNING
+) -> dict[str, Any]:
     """The target producer: idempotent and `acks=all` (order and no loss), errors only;
-    batches of at most `batch_size` bytes (see `batch_bytes`)."""
+    batches of at most `batch_size` bytes (see `batch_bytes`) and at most the task's
+    `tuning.batch_bytes`, compressed and lingering as `tuning` says."""
     return {
         "enable.idempotence": True,
         # A batch the target refuses (too large, say) stops the producer: otherwise
@@ -87,11 +91,14 @@ def producer_settings(max_unacked_records: int, batch_size: int) -> dict[str, An
         # copied again when the member restarts from its last commit, out of order.
         "enable.gapless.guarantee": True,
         "acks": "all",
-        "linger.ms": 5,
+        "linger.ms": tuning.linger_ms,
+        # Batches are compressed whole: a codec changes what travels and is stored, never
+        # the records a consumer reads back (key, value, headers, timestamp).
+        "compression.codec": tuning.compression,
         # librdkafka never splits a batch the broker refuses as too large: it fails every
         # record in it. So a batch must fit the smallest max.message.bytes among the
         # member's target topics, although each record alone would.
-        "batch.size": batch_size,
+        "batch.size": min(batch_size, tuning.batch_bytes),
         # Bounded so that a checkpoint, which waits for every record produced, can finish
         # within the flush timeout; a full queue sends the member down the slow path.
         "queue.buffering.max.messages": max_unacked_records,
@@ -147,10 +154,12 @@ class TargetProducer:
         stop: threading.Event,
         warn: Callable[[str], None],
         waiting: Callable[[], None],
+        tuning: ClientTuning = _DEFAULT_TUNING,
     ) -> None:
         self.conn = conn
         self.failure: KsyncKafkaError | None = None  # a persistent background error
-        self.batch_bytes = MAX_BATCH_BYTES  # the client's batch.size
+        self._tuning = tuning
+        self.batch_bytes = tuning.batch_bytes  # the client's batch.size
         self._name = name
         self._max_unacked = max_unacked_records
         self._timeout_s = timeout_s
@@ -224,19 +233,20 @@ class TargetProducer:
     def fitting_batch(self, topics: Iterable[str]) -> int:
         """The largest batch every topic of `topics` accepts (`batch_bytes`), from their
         max.message.bytes on the target; the default when they cannot be read."""
+        cap = self._tuning.batch_bytes
         names = sorted(set(topics))
         if not names:
-            return MAX_BATCH_BYTES
+            return cap
         try:
             admin = InstanceAdmin(self.conn, timeout_s=min(10.0, self._timeout_s))
-            return batch_bytes(admin.max_message_bytes(names).values())
+            return batch_bytes(admin.max_message_bytes(names).values(), cap)
         except KsyncKafkaError as exc:
             # Copying goes on: only a topic whose limit is below the default batch fails.
             self._warn(
-                f"{exc}. Without it, batches to the target are up to {MAX_BATCH_BYTES} "
+                f"{exc}. Without it, batches to the target are up to {cap} "
                 "bytes, which a target topic with a smaller max.message.bytes refuses"
             )
-            return MAX_BATCH_BYTES
+            return cap
 
     def replace(self, batch_size: int) -> bool:
         """A new client whose batches are at most `batch_size` bytes; False (nothing
@@ -264,7 +274,7 @@ class TargetProducer:
         producer = new_client(
             Producer,
             self.conn,
-            **producer_settings(self._max_unacked, batch_size),
+            **producer_settings(self._max_unacked, batch_size, self._tuning),
             on_delivery=self._on_delivery_error,
             error_cb=self._on_client_error,
         )

@@ -68,7 +68,7 @@ from ksync.replication.commit import Checkpointer, Progress
 from ksync.replication.member_clients import consumer_settings
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.throttle import Limits, Throttle
-from ksync.spec import Connection, StartPoint
+from ksync.spec import ClientTuning, Connection, StartPoint
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,8 @@ class MemberConfig:
     max_unacked_records: int = 100_000
     # Per-batch measurement (bytes, latency samples); off only to measure its own cost.
     measure: bool = True
+    # The task's producer and consumer settings (compression, linger, batch cap, fetch size).
+    tuning: ClientTuning = field(default_factory=ClientTuning)
 
     @property
     def group_id(self) -> str:
@@ -174,6 +176,7 @@ class Member:
             stop=self._stop,
             warn=self._warn,
             waiting=self._waiting,
+            tuning=cfg.tuning,
         )
         self._consumer: Consumer | None = None
         self._commits: Checkpointer | None = None
@@ -270,7 +273,9 @@ class Member:
         self._consumer = new_client(
             Consumer,
             cfg.source,
-            **consumer_settings(cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.session_timeout_ms),
+            **consumer_settings(
+                cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.session_timeout_ms, cfg.tuning
+            ),
             error_cb=self._on_source_error,
         )
         self._commits = Checkpointer(

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ksync.spec import ClientTuning
 
-def consumer_settings(group_id: str, client_id: str, session_timeout_ms: int) -> dict[str, Any]:
-    """The source consumer: one member of the task's group, committing only by hand."""
+# The most one partition returns per fetch; a smaller fetch.max.bytes lowers it, since no
+# partition can return more than the whole fetch.
+_PARTITION_FETCH_BYTES = 10_485_760
+_DEFAULT_TUNING = ClientTuning()
+
+
+def consumer_settings(
+    group_id: str, client_id: str, session_timeout_ms: int, tuning: ClientTuning = _DEFAULT_TUNING
+) -> dict[str, Any]:
+    """The source consumer: one member of the task's group, committing only by hand,
+    fetching at most `tuning.fetch_max_bytes` per request."""
     return {
         "group.id": group_id,
         "client.id": client_id,
@@ -25,8 +35,9 @@ def consumer_settings(group_id: str, client_id: str, session_timeout_ms: int) ->
         "session.timeout.ms": session_timeout_ms,
         "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
         "max.poll.interval.ms": 300_000,
-        "fetch.max.bytes": 52_428_800,
-        "max.partition.fetch.bytes": 10_485_760,
+        # A far source pays a round trip per fetch: larger fetches, fewer trips.
+        "fetch.max.bytes": tuning.fetch_max_bytes,
+        "max.partition.fetch.bytes": min(_PARTITION_FETCH_BYTES, tuning.fetch_max_bytes),
         "queued.max.messages.kbytes": 262_144,
         # librdkafka stops fetching a partition for fetch.queue.backoff.ms
         # (default 1 s) once queued.min.messages are buffered: at full speed

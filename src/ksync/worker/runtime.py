@@ -28,7 +28,7 @@ from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberReport
 from ksync.replication.member import MemberConfig, MemberSnapshot
 from ksync.replication.throttle import member_limits
-from ksync.spec import StartPoint
+from ksync.spec import ClientTuning, StartPoint
 from ksync.store.repo import Store
 from ksync.worker.hosting import MemberHandle, MemberHost, SlotKey, ThreadHost
 
@@ -80,6 +80,9 @@ class _Running:
     member: MemberHandle
     generation: int
     topics: _TaskTopics
+    # The client settings it was started with: librdkafka cannot change them on a running
+    # client, so a change restarts the member (it commits first).
+    tuning: ClientTuning
     # Tells the aggregator that counters restarted from zero.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     failures: int = 0
@@ -157,8 +160,13 @@ class Worker:
                 wanted[(task.id, slot)] = task
         for key in list(self._members):
             wanted_task = wanted.get(key)
-            if wanted_task is None or wanted_task.generation != self._members[key].generation:
+            current = self._members[key]
+            if wanted_task is None or wanted_task.generation != current.generation:
                 self._stop_member(key, "unassigned" if wanted_task is None else "new generation")
+            elif wanted_task.spec.options.tuning != current.tuning:
+                # Applied live: the next reconcile starts it again with the new settings,
+                # once this one has committed and left the group.
+                self._stop_member(key, "client settings changed")
         self._prune_stopped()
         for key, task in wanted.items():
             run = self._members.get(key)
@@ -228,13 +236,16 @@ class Worker:
             session_timeout_ms=self.settings.session_timeout_ms,
             measure=self.settings.measure,
             commit_interval_s=self.settings.commit_interval_s,
+            tuning=spec.options.tuning,
         )
 
     def _start_member(
         self, key: SlotKey, task: TaskView, topics: _TaskTopics, failures: int = 0
     ) -> None:
         member = self._host.start(key, self._member_config(task, key[1], topics))
-        self._members[key] = _Running(member, task.generation, topics, failures=failures)
+        self._members[key] = _Running(
+            member, task.generation, topics, task.spec.options.tuning, failures=failures
+        )
         log.info("task %s: member %d started on worker %s", key[0], key[1], self.worker_id)
 
     def _maybe_restart(
