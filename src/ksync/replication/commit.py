@@ -50,6 +50,11 @@ Key = tuple[str, int]  # (topic, partition)
 
 # Commit refusals that only mean "the group is rebalancing": the commit waits for the next
 # checkpoint (see Checkpointer._commit).
+# A commit that waits this long for the group coordinator shows as a warning while it
+# waits: librdkafka's synchronous commit blocks the member's thread, which then serves no
+# client error callback, so an unreachable source would otherwise show nothing at all.
+SLOW_COMMIT_S = 2.0
+
 REBALANCE_CODES = frozenset(
     {
         KafkaError.REBALANCE_IN_PROGRESS,
@@ -250,12 +255,24 @@ class Checkpointer:
         cures (a missing ACL) fails the member with a sentence.
         """
         offsets = [TopicPartition(t, p, o) for (t, p), o in plan.items()]
+        slow = threading.Timer(
+            SLOW_COMMIT_S,
+            lambda: self._warn(
+                f"{self._source.label}: committing progress has waited over {SLOW_COMMIT_S:.0f}s "
+                "for the source's group coordinator; the source cluster may be unreachable, and "
+                "copying goes on once it answers"
+            ),
+        )
+        slow.daemon = True
+        slow.start()
         try:
             results = self._consumer.commit(offsets=offsets, asynchronous=False) or offsets
         except KafkaException as exc:
             failure = commit_failure(exc, self._source, self._grant())
             self._deferred(failure)
             return {}
+        finally:
+            slow.cancel()
         failed = partition_errors(results)
         if failed:
             refused = partition_failure(failed, self._source, "cannot commit progress of", self._grant())
