@@ -17,6 +17,8 @@ Rules:
   them): a new address could be anyone's listener, and SASL/PLAIN sends the password in
   clear. Moving such an instance needs the password again in the same change. The CA
   certificate is not a secret sent anywhere, so it carries over.
+* A password given to find an instance (the Connect face matches by bootstrap servers)
+  is never compared with the stored one, so no answer tells whether a guess was right.
 """
 
 from __future__ import annotations
@@ -114,25 +116,18 @@ def find_by_servers(store: Store, bootstrap_servers: str) -> InstanceView | None
     return next((i for i in store.instances.all() if i.servers == wanted), None)
 
 
-def same_security(
-    store: Store, instance_id: str, wanted: SecuritySpec, *, password_given: bool = True
-) -> bool:
-    """Whether `wanted` describes the security the instance is registered with.
-
-    With `password_given` false the caller holds no real password (a face that shows
-    secrets hidden got its own answer back), so the password is not compared.
+def same_security(store: Store, instance_id: str, wanted: SecuritySpec) -> bool:
+    """Whether `wanted` describes the security the instance is registered with: the
+    protocol, mechanism, user name and CA. A password is never compared: a face that
+    answered differently for the right and a wrong one would let anyone test guesses of
+    the stored password. The stored password is the one used; it changes only through
+    `update` (`PATCH /api/v1/instances/{id}`).
     """
     have = store.instances.spec(instance_id).security
     if (wanted.protocol, wanted.sasl_mechanism, wanted.username) != (
         have.protocol,
         have.sasl_mechanism,
         have.username,
-    ):
-        return False
-    if (
-        wanted.password is not None
-        and password_given
-        and wanted.password.get_secret_value() != _secret(have.password)
     ):
         return False
     return wanted.ca_pem is None or wanted.ca_pem.get_secret_value() == _secret(have.ca_pem)

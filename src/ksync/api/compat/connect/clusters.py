@@ -13,16 +13,18 @@ from ksync.store.repo import Store
 
 def resolve_instance(store: Store, ref: ClusterRef) -> str:
     """The instance for one side: an existing one with the same bootstrap servers, else a
-    new one named after the alias (after checking ksync can reach it)."""
+    new one named after the alias (after checking ksync can reach it).
+
+    An existing instance keeps its stored password whatever password the config gives
+    (never compared, so the answer is the same for a right and a wrong one); changing it
+    goes through `PATCH /api/v1/instances/{id}`."""
     found = instances.find_by_servers(store, ref.bootstrap_servers)
     if found is not None:
-        if ref.security is not None and not instances.same_security(
-            store, found.id, ref.security, password_given=not ref.password_hidden
-        ):
+        if ref.security is not None and not instances.same_security(store, found.id, ref.security):
             raise ConfigError(
                 ref.key("security.protocol"),
                 f"instance {found.id} ({found.name}) at {found.bootstrap_servers} is registered "
-                f"with other security settings; change them with PATCH "
+                f"with another protocol, mechanism, user name or CA; change them with PATCH "
                 f"/api/v1/instances/{found.id}, or give the same settings here",
             )
         return found.id

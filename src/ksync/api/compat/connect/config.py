@@ -37,7 +37,13 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from ksync.api.compat.connect.hiding import HIDDEN, hide_secrets
+from ksync.api.compat.connect.hiding import (
+    HIDDEN,
+    MAX_VALUE_CHARS,
+    TooManyOptions,
+    hide_secrets,
+    jaas_options,
+)
 from ksync.domain.instance import InstanceView
 from ksync.patterns import PatternError, compile_pattern
 from ksync.replication.policy import ReplicationPolicy
@@ -66,7 +72,8 @@ CONNECTOR_TYPE = "source"
 
 _PLAIN_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _NAME_CHARS = re.compile(r"[A-Za-z0-9._-]+")
-_JAAS_VALUE = r'\s*=\s*"((?:[^"\\]|\\.)*)"'
+# Connect config keys are dotted names; a longer one is not a setting.
+MAX_KEY_CHARS = 256
 
 _CLUSTER_KEYS = (
     "alias",
@@ -224,6 +231,10 @@ def normalise(raw: Mapping[str, Any]) -> dict[str, str]:
     """Connect configs are string maps; accept JSON scalars as their string form."""
     out: dict[str, str] = {}
     for key, value in raw.items():
+        if len(key) > MAX_KEY_CHARS:
+            raise ConfigError(key[:64] + "…", f"a config key has at most {MAX_KEY_CHARS} characters (got {len(key)})")
+        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+            raise ConfigError(key, f"at most {MAX_VALUE_CHARS} characters (got {len(value)})")
         if isinstance(value, bool):
             out[key] = "true" if value else "false"
         elif isinstance(value, (str, int, float)):
@@ -390,15 +401,18 @@ def _security(cfg: dict[str, str], prefix: str) -> tuple[SecuritySpec | None, bo
                               "ScramLoginModule line with username and password")
         if "PlainLoginModule" not in jaas and "ScramLoginModule" not in jaas:
             raise ConfigError(jaas_key, "only PlainLoginModule and ScramLoginModule are supported")
-        username = re.search(r"\busername" + _JAAS_VALUE, jaas)
-        password = re.search(r"\bpassword" + _JAAS_VALUE, jaas)
+        try:
+            options = {o.key: o.value for o in reversed(jaas_options(jaas)) if o.quoted}
+        except TooManyOptions as exc:
+            raise ConfigError(jaas_key, str(exc)) from None
+        username, password = options.get("username"), options.get("password")
         if username is None or password is None:
             raise ConfigError(jaas_key, 'must set username="…" and password="…"')
-        secret = _unquote(password.group(1))
+        secret = _unquote(password[1:-1])
         hidden = secret == HIDDEN
         data.update(
             sasl_mechanism=mechanism,
-            username=_unquote(username.group(1)),
+            username=_unquote(username[1:-1]),
             password=SecretStr(secret),
         )
     if protocol.endswith("SSL") and prefix + "ssl.truststore.certificates" in cfg:
