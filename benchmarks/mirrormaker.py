@@ -6,7 +6,7 @@ newest Maven Central serves here; it speaks to 4.4.0 brokers) from the jars
 written per run. One JVM per run, so every run starts cold alike and pays its own start.
 
 Settings, as a careful operator would set them (MIRROR_SETTINGS below):
-* one flow src->dst for the one topic; checkpoints, heartbeats, offset syncs, group-offset
+* one flow src->dst for the one topic; checkpoints, heartbeats, group-offset
   sync and ACL sync off (the bench measures the copy, nothing else);
 * the target producer `acks=all`, idempotent, `max.in.flight.requests.per.connection=5`
   (ordered with idempotence), `linger.ms=10` and `batch.size=1 MB` like ksync's producer,
@@ -41,7 +41,6 @@ TARGET_ALIAS = "dst"
 MIRROR_SETTINGS: dict[str, str] = {
     "emit.checkpoints.enabled": "false",
     "emit.heartbeats.enabled": "false",
-    "emit.offset-syncs.enabled": "false",
     "sync.group.offsets.enabled": "false",
     "sync.topic.acls.enabled": "false",
     "refresh.groups.enabled": "false",
