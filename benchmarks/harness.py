@@ -228,6 +228,8 @@ def _label(pid: int, comm: str) -> str:
     text = " ".join(a.decode(errors="replace") for a in argv if a)
     if "multiprocessing" in text:
         return f"{comm} (multiprocessing child)"
+    if "ksync.worker.child" in text:
+        return f"{comm} (ksync member child)"
     if " -m ksync" in text:
         return f"{comm} (ksync server)"
     return comm
