@@ -7,15 +7,28 @@ STAMP := $(VENV)/.installed
 # Apache Kafka for the tests and the benchmark: jars fetched once by scripts/fetch-kafka.
 export KSYNC_KAFKA_LIBS := $(CURDIR)/.cache/kafka/libs
 
-.PHONY: demo test test-fast kafka system bench bench-compare lint venv clean
+.PHONY: demo test test-fast kafka system bench bench-compare lint venv lock clean
 
-$(STAMP): pyproject.toml
+# Installs exactly the versions in the lock, each checked against its hash; then ksync
+# itself without touching them (setuptools comes from the lock: no build isolation).
+LOCK := requirements/lock.txt
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Refresh the lock on purpose (never as a side effect of another target): the newest
+# versions pyproject.toml allows, with the dev extra, for CPython 3.11 on Linux x86_64.
+UV_VERSION := 0.13.8
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra dev --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+		--custom-compile-command "make lock" --upgrade --quiet -o $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/ksync demo

@@ -54,9 +54,14 @@ class CheckedProducer(Producer):
 
 
 def producer(broker: KafkaCluster, **conf: Any) -> Producer:
+    """A test's producer. Idempotent: a plain one retries a batch refused right after its
+    topic was created (no leader yet) behind later batches, so the *source* held records
+    out of order and order tests blamed the copy (seen as a partition's first records
+    landing after the rest, on a topic the test had just created)."""
     return CheckedProducer(
         {
             "bootstrap.servers": broker.bootstrap,
+            "enable.idempotence": True,
             "linger.ms": 5,
             "queue.buffering.max.messages": 2_000_000,
             "log_level": 3,
@@ -155,7 +160,9 @@ class KsyncServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: the wait ends as soon as the server answers, and on a loaded machine
+        # its imports alone took 30 s once (the test then failed on a healthy server).
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
@@ -311,3 +318,13 @@ class ApiWatch(threading.Thread):
 
     def __exit__(self, *exc: object) -> None:
         self.finish()
+
+
+def member_processes(pid: int) -> list[int]:
+    """The member processes (`ksync.worker.child`) that process `pid` started."""
+    import subprocess
+
+    out = subprocess.run(
+        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if "ksync.worker.child" in line]

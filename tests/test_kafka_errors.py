@@ -4,6 +4,8 @@ tests/e2e/test_security.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from confluent_kafka import KafkaError, KafkaException
 
 from ksync.kafka.errors import (
@@ -11,6 +13,8 @@ from ksync.kafka.errors import (
     access_error,
     client_failure,
     kafka_error_in,
+    partition_errors,
+    partition_failure,
     principal,
     words,
     wrap,
@@ -143,3 +147,43 @@ def test_a_fatal_error_whose_words_name_no_refused_batch_keeps_them():
     failure = write_failure(err, PLAIN, None, None, "Write")
     assert failure.persistent
     assert str(failure) == "writing to the target failed: something librdkafka has not said before"
+
+
+# ---- per-partition results ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    """One partition of a call's result list, as librdkafka returns it (a TopicPartition's
+    `error` cannot be set from Python)."""
+
+    topic: str
+    partition: int
+    offset: int = -1001
+    error: KafkaError | None = None
+
+
+def test_partitions_returned_with_an_error_are_found() -> None:
+    refused = KafkaError(KafkaError.NOT_COORDINATOR)
+    results = [Result("a", 0, 5), Result("a", 1, error=refused), Result("b", 0, 7)]
+    assert partition_errors(results) == [("a", 1, refused)]
+    assert partition_failure(partition_errors(results[::2]), PLAIN, "cannot commit progress of", "x") is None
+
+
+def test_a_partition_error_is_a_sentence_naming_the_partitions() -> None:
+    err = KafkaError(KafkaError.NOT_COORDINATOR)
+    failed = [("a", 1, err), ("b", 0, err)]
+    failure = partition_failure(failed, PLAIN, "cannot commit progress of", "Read on group g")
+    assert failure is not None and not failure.persistent
+    assert str(failure).startswith("cannot commit progress of a[1], b[0]: ")
+    assert failure.code == KafkaError.NOT_COORDINATOR
+
+
+def test_a_persistent_partition_error_decides_and_a_missing_acl_says_what_to_grant() -> None:
+    transient = KafkaError(KafkaError.NOT_COORDINATOR)
+    denied = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    failure = partition_failure(
+        [("a", 0, transient), ("b", 0, denied)], SCRAM, "cannot commit progress of", "Read on topic b"
+    )
+    assert isinstance(failure, PersistentKafkaError)
+    assert "User:sync is not authorized" in str(failure) and "Read on topic b" in str(failure)

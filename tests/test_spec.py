@@ -9,6 +9,8 @@ import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from ksync.spec import (
+    STORED,
+    ClientTuning,
     Connection,
     InstanceSpec,
     SecuritySpec,
@@ -259,3 +261,63 @@ def test_models_are_frozen() -> None:
         spec.name = "other"  # type: ignore[misc]
     assert spec.target.keep_partition is True
     assert spec.source.start == StartPoint(type="earliest")
+
+
+# ---- client tuning (far clusters) ---------------------------------------------------------
+
+
+def test_client_tuning_defaults_are_what_every_task_did_before() -> None:
+    tuning = TaskOptions().tuning
+    assert tuning == ClientTuning(
+        compression="none", linger_ms=5, batch_bytes=1_000_000, fetch_max_bytes=52_428_800
+    )
+
+
+@pytest.mark.parametrize("codec", ["none", "lz4", "zstd", "snappy", "gzip"])
+def test_every_codec_is_accepted_and_carried_into_the_tuning(codec: str) -> None:
+    options = TaskOptions.model_validate({"compression": codec, "task_max": 3})
+    assert options.tuning.compression == codec
+    assert options.task_max == 3
+
+
+def test_a_codec_outside_the_list_is_rejected_naming_the_allowed_ones() -> None:
+    text, locs = rejected(TaskOptions, {"compression": "brotli"})
+    assert locs == [("compression",)]
+    assert "'none', 'lz4', 'zstd', 'snappy' or 'gzip'" in text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("linger_ms", -1, "greater than or equal to 0"),
+        ("linger_ms", 10_001, "less than or equal to 10000"),
+        ("batch_bytes", 1_023, "greater than or equal to 1024"),
+        ("batch_bytes", 16_777_217, "less than or equal to 16777216"),
+        ("fetch_max_bytes", 1_048_575, "greater than or equal to 1048576"),
+        ("fetch_max_bytes", 268_435_457, "less than or equal to 268435456"),
+        ("linger_ms", "soon", "valid integer"),
+    ],
+)
+def test_tuning_numbers_out_of_range_are_rejected_naming_the_field_and_the_bound(
+    field: str, value: Any, words: str
+) -> None:
+    text, locs = rejected(TaskOptions, {field: value})
+    assert locs == [(field,)]
+    assert words in text
+
+
+def test_tuning_bounds_are_accepted() -> None:
+    low = TaskOptions(linger_ms=0, batch_bytes=1_024, fetch_max_bytes=1_048_576)
+    high = TaskOptions(linger_ms=10_000, batch_bytes=16_777_216, fetch_max_bytes=268_435_456)
+    assert (low.tuning.linger_ms, low.tuning.batch_bytes, low.tuning.fetch_max_bytes) == (
+        0, 1_024, 1_048_576
+    )
+    assert (high.tuning.linger_ms, high.tuning.batch_bytes, high.tuning.fetch_max_bytes) == (
+        10_000, 16_777_216, 268_435_456
+    )
+
+
+def test_a_stored_spec_without_tuning_reads_back_with_the_defaults() -> None:
+    """Tasks saved before the tuning existed keep their behaviour."""
+    spec = TaskSpec.model_validate({**task(topics=["a"]), "options": {"task_max": 2}}, context=STORED)
+    assert spec.options.tuning == ClientTuning()

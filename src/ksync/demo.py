@@ -1,9 +1,11 @@
 """`ksync demo`: two local Kafka instances, a ksync server and a task copying two topics
-while a producer keeps writing to the source. Ctrl-C stops every process it started."""
+while a producer keeps writing to the source. Ctrl-C stops every process it started, in a
+bounded time: a part that does not stop in its time is killed, with a line saying so."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sys
 import tempfile
@@ -19,6 +21,13 @@ from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
 from ksync.spec import Connection
 
 DEMO_TOPICS = {"orders": 4, "payments": 2}
+# What each part of the shutdown may take before it is killed: the producer flushes for up
+# to PRODUCER_FLUSH_S; the server commits its members' progress (against tansu, which
+# holds group joins, that can take long); each broker has its own 5 s (`LocalBroker.stop`).
+PRODUCER_FLUSH_S = 10
+SERVER_STOP_S = 30
+
+log = logging.getLogger("ksync.demo")
 
 
 def _produce_forever(broker: LocalBroker, rate: int, stop: threading.Event, count: list[int]) -> None:
@@ -40,20 +49,36 @@ def _produce_forever(broker: LocalBroker, rate: int, stop: threading.Event, coun
         producer.poll(0)
         count[0] = n
         stop.wait(max(0.0, tick - (time.monotonic() - started)))
-    producer.flush(10)
+    left = producer.flush(PRODUCER_FLUSH_S)
+    if left:
+        log.warning("demo producer: %d records not delivered at shutdown", left)
 
 
-def _count(broker: LocalBroker, topics: dict[str, int]) -> int:
+def _count(broker: LocalBroker, topics: dict[str, int], stop: threading.Event) -> int:
+    """Records on `broker` in `topics` (sum of high watermarks); stops early on `stop`."""
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "demo-counter", "log_level": 2})
     try:
         total = 0
         for topic, partitions in topics.items():
             for p in range(partitions):
+                if stop.is_set():
+                    return total
+                # A partition not readable yet (the task just created its topic) counts 0.
                 with contextlib.suppress(Exception):
                     total += consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=2)[1]
         return total
     finally:
         consumer.close()
+
+
+def _status_line(client: httpx.Client, task_id: str, produced: int, target: LocalBroker,
+                 stop: threading.Event) -> str:
+    targets = {f"gz.{t}": n for t, n in DEMO_TOPICS.items()}
+    try:
+        status = client.get(f"/api/v1/tasks/{task_id}", timeout=5).json()["status"]
+    except httpx.HTTPError as exc:
+        status = f"unknown ({exc.__class__.__name__}: {exc})"
+    return f"status {status:<11} produced {produced:>8}  on target {_count(target, targets, stop):>8}"
 
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -64,12 +89,27 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, An
 
 
 def run_demo(port: int = 8080, rate: int = 200) -> int:
-    """Run the demo until Ctrl-C; returns the exit code."""
+    """Run the demo until Ctrl-C (SIGINT) or SIGTERM; returns the exit code.
+
+    Both signals only set `stop`, through a handler of our own: Python raises
+    KeyboardInterrupt only if SIGINT was not ignored when it started, and a shell starts
+    background jobs (a test run in the background included) with SIGINT ignored, so the
+    demo never heard Ctrl-C. A flag also keeps the signal from landing in the middle of
+    the shutdown, which runs in the `finally` below with a bound on every part.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with tempfile.TemporaryDirectory(prefix="ksync-demo-") as data_dir, local_brokers(
-        "demo-guangzhou", "demo-shanghai"
-    ) as (source, target):
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            print(f"demo: already stopping (within about {PRODUCER_FLUSH_S + SERVER_STOP_S + 10} s)",
+                  flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    with tempfile.TemporaryDirectory(prefix="ksync-demo-", ignore_cleanup_errors=True) as data_dir, \
+            local_brokers("demo-guangzhou", "demo-shanghai") as (source, target):
         admin = InstanceAdmin(Connection(instance_id="demo", bootstrap_servers=source.bootstrap))
         admin.create_topics(
             [NewTopicPlan(t, n, 1, {"retention.ms": "86400000"}) for t, n in DEMO_TOPICS.items()]
@@ -84,7 +124,7 @@ def run_demo(port: int = 8080, rate: int = 200) -> int:
         produced = [0]
         producer = threading.Thread(target=_produce_forever, args=(source, rate, stop, produced), daemon=True)
         try:
-            wait_for_port(port, timeout_s=30)
+            wait_for_port(port, timeout_s=30, proc=server)
             base = f"http://127.0.0.1:{port}"
             with httpx.Client(base_url=base, timeout=30) as client:
                 src = _post(client, "/api/v1/instances", {
@@ -113,15 +153,17 @@ Try:
 
 Press Ctrl-C to stop everything.
 """, flush=True)
-                targets = {f"gz.{t}": n for t, n in DEMO_TOPICS.items()}
                 while not stop.wait(5):
-                    status = client.get(f"/api/v1/tasks/{task['id']}").json()["status"]
-                    print(f"status {status:<11} produced {produced[0]:>8}  on target {_count(target, targets):>8}", flush=True)
-        except KeyboardInterrupt:
-            pass
+                    print(_status_line(client, task["id"], produced[0], target, stop), flush=True)
         finally:
             stop.set()
-            producer.join(timeout=10) if producer.is_alive() else None
-            stop_process(server, timeout_s=30)
-            print("demo stopped: server and brokers are down", flush=True)
+            print("demo: stopping the producer, the server and the brokers", flush=True)
+            if producer.is_alive():
+                producer.join(timeout=PRODUCER_FLUSH_S + 5)
+                if producer.is_alive():
+                    log.warning("the demo producer did not stop within %d s: left to exit with the demo",
+                                PRODUCER_FLUSH_S + 5)
+            if not stop_process(server, timeout_s=SERVER_STOP_S):
+                log.warning("the server did not stop cleanly within %d s: killed", SERVER_STOP_S)
+    print("demo stopped: server and brokers are down", flush=True)
     return 0

@@ -4,7 +4,6 @@ their progress, then the process exits."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -24,6 +23,8 @@ from ksync.monitoring.prometheus import registry_for
 from ksync.settings import Settings
 from ksync.store.db import make_engine, migrate
 from ksync.store.repo import Store
+from ksync.worker.hosting import MemberHost, ThreadHost, tune_gc
+from ksync.worker.pool import ProcessPool, default_size
 from ksync.worker.runtime import Worker, WorkerSettings
 
 log = logging.getLogger("ksync")
@@ -44,6 +45,16 @@ def open_store(settings: Settings) -> Store:
     return Store(engine)
 
 
+def member_host(settings: Settings) -> MemberHost:
+    """Where this process's worker runs its members: member processes (`--member-processes`,
+    default one per core), or threads of this process with `--member-processes 0`."""
+    if settings.member_processes == 0:
+        return ThreadHost()
+    size = settings.member_processes or default_size()
+    log.info("members run in up to %d member processes", size)
+    return ProcessPool(size)
+
+
 def _worker(store: Store, settings: Settings, default_id: str) -> Worker:
     return Worker(
         store,
@@ -54,26 +65,8 @@ def _worker(store: Store, settings: Settings, default_id: str) -> Worker:
             measure=settings.measure,
             commit_interval_s=settings.commit_interval_s,
         ),
+        member_host(settings),
     )
-
-
-# Allocations between young-generation collections (Python's default is 700).
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def tune_gc() -> None:
-    """Make the garbage collector cheap for the copy loop; call once start-up is done.
-
-    Every consumed record is a collector-tracked object, so with the default threshold a
-    member triggers a young collection every few hundred records, and the promotions that
-    follow make full collections walk the whole process heap (the API, the store, the
-    imports). Freezing moves what start-up built out of every later collection; a larger
-    young threshold runs the collector a dozen times less often. Cycles are still
-    collected. Measured on the benchmark: +20-25 % records/s for a member in the server.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def _thread(target: object, name: str) -> threading.Thread:

@@ -35,6 +35,9 @@ class Settings(BaseModel):
     commit_interval_s: float = Field(default=1.0, gt=0, le=300)
     pause_retention_s: float = Field(default=DEFAULT_PAUSE_RETENTION.total_seconds(), ge=0)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Member processes of the worker: None = one per core, 0 = members as threads of the
+    # worker's own process (ksync.worker.pool).
+    member_processes: int | None = Field(default=None, ge=0, le=256)
     measure: bool = True
     api_keys_file: Path | None = None
     insecure_listen: bool = False

@@ -25,6 +25,7 @@ from ksync.patterns import check_pattern
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 StartType = Literal["earliest", "latest", "timestamp"]
+Compression = Literal["none", "lz4", "zstd", "snappy", "gzip"]
 
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 # Kafka's own rule for topic names (legal characters, at most 249).
@@ -182,12 +183,42 @@ class TargetSpec(_Frozen):
         return v
 
 
-class TaskOptions(_Frozen):
+class ClientTuning(_Frozen):
+    """How a task's producer batches and compresses and its consumer fetches: the settings
+    that matter when the target (or the source) is far away. The defaults are what every
+    task did before they could be set.
+
+    `batch_bytes` is a cap: a batch also stays within what every target topic accepts
+    (its max.message.bytes), whichever is smaller. Compression changes only how batches
+    travel and are stored; the records themselves (key, value, headers, timestamp,
+    partition) arrive unchanged.
+    """
+
+    compression: Compression = "none"
+    # Waiting longer fills larger batches: fewer round trips to a far target, more latency.
+    linger_ms: int = Field(default=5, ge=0, le=10_000)
+    # Below 1 KiB a batch holds about one record; above 16 MiB one batch would take a large
+    # share of the producer's 64 MiB queue.
+    batch_bytes: int = Field(default=1_000_000, ge=1_024, le=16_777_216)
+    # At least librdkafka's message.max.bytes (1,000,000) and at most the 256 MiB the
+    # consumer may hold queued.
+    fetch_max_bytes: int = Field(default=52_428_800, ge=1_048_576, le=268_435_456)
+
+
+class TaskOptions(ClientTuning):
+    """A task's options. The client tuning fields (`ClientTuning`) are options of their own
+    (`options.compression`, ...), kept flat like the others; `tuning` is them as one value."""
+
     sync_topic_configs: bool = True
     task_max: int = Field(default=1, ge=1, le=64)
     # Traffic caps for the whole task, shared by its members; None = unlimited.
     throttle_mb_s: float | None = Field(default=None, gt=0, le=100_000)
     qps_limit: int | None = Field(default=None, gt=0, le=100_000_000)
+
+    @property
+    def tuning(self) -> ClientTuning:
+        """The producer and consumer settings of this task, for its members."""
+        return ClientTuning.model_validate(self.model_dump(include=set(ClientTuning.model_fields)))
 
 
 class TaskSpec(_Frozen):

@@ -129,6 +129,30 @@ TASK_CASES: list[tuple[str, Callable[[Ids], Any], int, list[str]]] = [
         ["start.timestamp_ms", "timestamp"],
     ),
     (
+        "unknown compression",
+        lambda i: _task(i, options={"compression": "brotli"}),
+        422,
+        ["options.compression", "'none', 'lz4', 'zstd', 'snappy' or 'gzip'"],
+    ),
+    (
+        "linger_ms too long",
+        lambda i: _task(i, options={"linger_ms": 10_001}),
+        422,
+        ["options.linger_ms", "10000"],
+    ),
+    (
+        "batch_bytes too small",
+        lambda i: _task(i, options={"batch_bytes": 100}),
+        422,
+        ["options.batch_bytes", "1024"],
+    ),
+    (
+        "fetch_max_bytes too large",
+        lambda i: _task(i, options={"fetch_max_bytes": 1 << 30}),
+        422,
+        ["options.fetch_max_bytes", "268435456"],
+    ),
+    (
         "negative timestamp_ms",
         lambda i: _task(i, start={"type": "timestamp", "timestamp_ms": -1}),
         422,

@@ -246,11 +246,17 @@ def test_task_create_from_file_and_conflicts(local: LocalApi, tmp_path: Path) ->
         "cli-file", "^cli-file-.*", "copy", 2
     )
     # From stdin, with flags overriding the file.
+    tuned = {**spec, "options": {"task_max": 2, "compression": "gzip", "batch_bytes": 200_000}}
     b = as_json(ksync(url, "task", "create", "-f", "-", "--name", "cli-file-2", "--task-max", "1",
-                      "--no-keep-partition", "--no-sync-configs", "-o", "json", stdin=json.dumps(spec)))
+                      "--no-keep-partition", "--no-sync-configs", "--compression", "zstd", "--linger-ms", "40",
+                      "--fetch-max-bytes", "8388608", "-o", "json", stdin=json.dumps(tuned)))
     assert (b["name"], b["options"]["task_max"], b["options"]["sync_topic_configs"], b["target"]["keep_partition"]) == (
         "cli-file-2", 1, False, False
     )
+    # Client tuning from flags over the file's, and the file's where no flag is given.
+    assert {k: b["options"][k] for k in ("compression", "linger_ms", "batch_bytes", "fetch_max_bytes")} == {
+        "compression": "zstd", "linger_ms": 40, "batch_bytes": 200_000, "fetch_max_bytes": 8_388_608
+    }
 
     # The name is taken: 409, exit 1, the API's message.
     err = fails(ksync(url, "task", "create", "--file", str(path)), 1)
@@ -285,6 +291,8 @@ def test_bad_input_exits_1_naming_the_field(local: LocalApi) -> None:
     cases = [
         ((*base, "--topic", "bad name!"), "source.topics"),
         ((*base, "--topic", "t", "--task-max", "100"), "options.task_max"),
+        ((*base, "--topic", "t", "--linger-ms", "60000"), "options.linger_ms"),
+        ((*base, "--topic", "t", "--batch-bytes", "10"), "options.batch_bytes"),
         ((*base, "--topic-regex", "(unclosed"), "topic_regex"),
         ((*base, "--topic", "t", "--prefix", "no spaces"), "target.topic_prefix"),
         (base, "source"),  # empty selection

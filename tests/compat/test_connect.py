@@ -438,3 +438,49 @@ def test_task_created_natively_is_a_connector(
     }
     wait_state(client, name, "RUNNING")
     delete_connector(client, name)
+
+
+def test_producer_and_consumer_overrides_tune_the_task(
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
+) -> None:
+    """Connect's `producer.override.*` / `consumer.override.*` keys become the task's
+    client tuning, on create and on a config change; a bad one is a 400 naming the key."""
+    src, dst = brokers
+    name, topic = unique("far"), unique("far-t")
+    config = mm2_config(src, dst, topics=topic, **{
+        "producer.override.compression.type": "lz4",
+        "producer.override.linger.ms": "40",
+        "producer.override.batch.size": "262144",
+        "consumer.override.fetch.max.bytes": "8388608",
+    })
+
+    def options() -> dict[str, Any]:
+        task_id = status(client, name)["ksync"]["task_id"]
+        return client.get(f"/api/v1/tasks/{task_id}").json()["options"]  # type: ignore[no-any-return]
+
+    bad = {**config, "producer.override.compression.type": "brotli"}
+    assert_connect_error(
+        client.post("/connectors", json={"name": name, "config": bad}),
+        400, "producer.override.compression.type", "'none', 'lz4', 'zstd', 'snappy' or 'gzip'",
+    )
+    assert name not in client.get("/connectors").json()
+
+    r = client.post("/connectors", json={"name": name, "config": config})
+    assert r.status_code == 201, r.text
+    try:
+        assert status(client, name)["ksync"]["ignored_config"] == []
+        assert {k: options()[k] for k in ("compression", "linger_ms", "batch_bytes", "fetch_max_bytes")} == {
+            "compression": "lz4", "linger_ms": 40, "batch_bytes": 262_144, "fetch_max_bytes": 8_388_608
+        }
+        changed = {**config, "producer.override.compression.type": "zstd"}
+        del changed["producer.override.linger.ms"]
+        r = client.put(f"/connectors/{name}/config", json=changed)
+        assert r.status_code == 200, r.text
+        assert (options()["compression"], options()["linger_ms"]) == ("zstd", 5)  # 5: the default
+        assert_connect_error(
+            client.put(f"/connectors/{name}/config", json={**changed, "producer.override.linger.ms": "-1"}),
+            400, "producer.override.linger.ms",
+        )
+        assert options()["linger_ms"] == 5
+    finally:
+        delete_connector(client, name)

@@ -224,3 +224,83 @@ def test_config_of_a_native_task_round_trips() -> None:
     assert back.options.task_max == 3 and back.options.sync_topic_configs is False
     assert m.ignored == []
     assert m.source.password_hidden and m.target.password_hidden  # reuse the instances
+
+
+# ---- producer and consumer overrides -> the task's client tuning --------------------------
+
+
+def test_connect_overrides_become_the_client_tuning() -> None:
+    m = parse("c", base(**{
+        "producer.override.compression.type": "ZSTD",
+        "producer.override.linger.ms": "100",
+        "producer.override.batch.size": 524288,
+        "consumer.override.fetch.max.bytes": "104857600",
+    }))
+    spec = m.task_spec("ins-a", "ins-b")
+    assert spec.options.tuning.model_dump() == {
+        "compression": "zstd", "linger_ms": 100, "batch_bytes": 524_288, "fetch_max_bytes": 104_857_600
+    }
+    assert m.ignored == []
+
+
+@pytest.mark.parametrize(
+    ("key", "field", "value"),
+    [
+        ("compression.type", "compression", "lz4"),
+        ("source.consumer.fetch.max.bytes", "fetch_max_bytes", 2_097_152),
+        ("consumer.fetch.max.bytes", "fetch_max_bytes", 4_194_304),
+    ],
+)
+def test_the_other_spellings_of_a_setting(key: str, field: str, value: Any) -> None:
+    m = parse("c", base(**{key: str(value)}))
+    assert getattr(m.task_spec("ins-a", "ins-b").options, field) == value
+    assert key not in m.ignored
+
+
+def test_without_overrides_the_tuning_is_the_default_even_when_reconfiguring() -> None:
+    """A connector config says all there is about its clients: a key taken out of it goes
+    back to ksync's default (as Connect's producer would)."""
+    current = parse("c", base(**{"compression.type": "gzip"})).task_spec("ins-a", "ins-b")
+    assert current.options.compression == "gzip"
+    again = parse("c", base()).task_spec("ins-a", "ins-b", current)
+    assert again.options.tuning == TaskSpec.model_validate(
+        {"name": "c", "source": {"instance_id": "a", "topics": ["x"]}, "target": {"instance_id": "b"}}
+    ).options.tuning
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        ({"producer.override.compression.type": "brotli"}, "producer.override.compression.type",
+         "'none', 'lz4', 'zstd', 'snappy' or 'gzip'"),
+        ({"compression.type": "producer"}, "compression.type", "'none', 'lz4'"),
+        ({"producer.override.linger.ms": "soon"}, "producer.override.linger.ms", "not an integer"),
+        ({"producer.override.linger.ms": "60000"}, "producer.override.linger.ms", "10000"),
+        ({"producer.override.batch.size": "16384000000"}, "producer.override.batch.size", "16777216"),
+        ({"source.consumer.fetch.max.bytes": "1000"}, "source.consumer.fetch.max.bytes", "1048576"),
+        ({"producer.override.compression.type": "lz4", "compression.type": "gzip"}, "compression.type",
+         "contradicts producer.override.compression.type=lz4"),
+    ],
+)
+def test_bad_overrides_name_the_key_given(change: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse("c", base(**change))
+    assert err.value.key == key, err.value
+    assert words in str(err.value), err.value
+
+
+def test_a_native_tasks_tuning_is_shown_as_overrides_and_round_trips() -> None:
+    spec = TaskSpec.model_validate({
+        "name": "far",
+        "source": {"instance_id": "ins-gz", "topics": ["a"]},
+        "target": {"instance_id": "ins-sh"},
+        "options": {"compression": "snappy", "fetch_max_bytes": 8_388_608},
+    })
+    config = config_of_spec("far", spec, _instance("gz", "h1:9092"), _instance("sh", "h2:9092"))
+    # Only what differs from the default is shown.
+    assert {k: v for k, v in config.items() if "override" in k} == {
+        "producer.override.compression.type": "snappy",
+        "consumer.override.fetch.max.bytes": "8388608",
+    }
+    back = parse("far", config).task_spec("ins-gz", "ins-sh")
+    assert back.options.tuning == spec.options.tuning

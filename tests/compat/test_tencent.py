@@ -174,7 +174,12 @@ def test_datahub_task_end_to_end(
             ConnectorSyncType="DATA_SYNC_TYPE",
         ),
         TargetResource=kafka(
-            dst_id, SelfBuilt=True, Prefix="bak", Separator=".", KeepPartition=True
+            dst_id,
+            SelfBuilt=True,
+            Prefix="bak",
+            Separator=".",
+            KeepPartition=True,
+            CompressionType="open",
         ),
     )
     task_id = created.Result.TaskId
@@ -197,6 +202,7 @@ def test_datahub_task_end_to_end(
         "DATA_SYNC_TYPE",
     )
     assert (tp.Resource, tp.Prefix, tp.Separator, tp.KeepPartition) == (dst_id, "bak", ".", True)
+    assert tp.CompressionType == "open"  # compressed on the way to the target, records intact
     assert tp.Topic == f"bak.{topic}"
     assert (
         tp.ResourceName

@@ -102,12 +102,55 @@ def test_traffic_limits_map_onto_task_options(pair: tuple[str, str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("side", "given", "codec", "shown"),
+    [
+        ("target", "open", "lz4", "open"),
+        ("source", "open", "lz4", "open"),
+        ("target", "none", "none", "none"),
+        ("target", "ZSTD", "zstd", "zstd"),
+        ("target", "gzip", "gzip", "gzip"),
+    ],
+)
+def test_compression_type_maps_onto_the_task_compression(
+    store: Store, pair: tuple[str, str], side: str, given: str, codec: str, shown: str
+) -> None:
+    kafka_param = {"CompressionType": given}
+    source = {"Topic": "a", **kafka_param} if side == "source" else None
+    target = kafka_param if side == "target" else None
+    spec, mine = datahub._spec(request(*pair, source=source, target=target))
+    assert spec.options.compression == codec
+    # Describe shows it on the target resource, where records are written, as given.
+    row = lifecycle.create(store, spec, external={"tencent": mine})
+    info = datahub.task_info(store, row, {})
+    assert info["TargetResource"]["KafkaParam"]["CompressionType"] == shown
+    assert "CompressionType" not in info["SourceResource"]["KafkaParam"]
+
+
+def test_a_task_without_compression_type_is_uncompressed_and_says_so(
+    store: Store, pair: tuple[str, str]
+) -> None:
+    spec, mine = datahub._spec(request(*pair))
+    assert spec.options.compression == "none"
+    row = lifecycle.create(store, spec, external={"tencent": mine})
+    assert datahub.task_info(store, row, {})["TargetResource"]["KafkaParam"]["CompressionType"] == "none"
+
+
+def test_a_bad_compression_type_names_the_field_and_the_values() -> None:
+    with pytest.raises(TencentError) as info:
+        datahub._spec(request("ins-a", "ins-b", target={"CompressionType": "brotli"}))
+    message = str(info.value)
+    assert "TargetResource.KafkaParam.CompressionType" in message, message
+    assert "none or open (lz4)" in message and "zstd, snappy, gzip" in message, message
+
+
+@pytest.mark.parametrize(
     ("source", "target", "top", "code"),
     [
         ({"Topic": "a", "StartTime": 5}, {}, {}, "InvalidParameterValue"),
         ({"Topic": "a", "EnableToleration": True}, {}, {}, "UnsupportedOperation"),
         ({"Topic": "a", "UseAutoCreateTopic": False}, {}, {}, "UnsupportedOperation"),
-        ({"Topic": "a", "CompressionType": "open"}, {}, {}, "UnsupportedOperation"),
+        ({"Topic": "a", "CompressionType": "brotli"}, {}, {}, "InvalidParameterValue"),
+        ({"Topic": "a", "CompressionType": "open"}, {"CompressionType": "none"}, {}, "InvalidParameterValue"),
         ({"Topic": "a"}, {"OffsetType": "latest"}, {}, "UnsupportedOperation"),
         ({"Topic": "a"}, {}, {"SyncThrottleLimit": 0}, "InvalidParameterValue"),
         ({"Topic": "a", "QpsLimit": -5}, {}, {}, "InvalidParameterValue"),

@@ -347,3 +347,54 @@ def test_deleting_an_instance_in_use_is_refused(
         f"instance {src} is used by task(s) {existing_task['id']}; delete those tasks first"
     )
     expect(page.locator(f'#instance-table tr[data-id="{src}"]')).to_be_visible()
+
+
+def test_far_cluster_options_from_the_wizard_and_the_options_editor(
+    wizard: Any, console_server: Any, client: httpx.Client, instances: tuple[str, str]
+) -> None:
+    """Compression, linger and batch cap chosen in the wizard reach the task; the options
+    editor shows them, refuses a bad value next to its field, and PATCHes a good one."""
+    src, dst = instances
+    name = f"far-{uuid.uuid4().hex[:6]}"
+    pick(wizard, src, [TOPIC_A], name=name)
+    wizard.click("#wizard-next")
+    choose_target(wizard, dst)
+    wizard.click("#wizard-next")
+    wizard.select_option("#compression", "lz4")
+    wizard.fill("#linger-ms", "50")
+    wizard.fill("#batch-bytes", "262144")
+    to_review(wizard)
+    review = wizard.locator("#review")
+    for words in ("lz4", "50 ms", "262144 bytes"):
+        expect(review).to_contain_text(words)
+    wizard.click("#wizard-create")
+    wizard.wait_for_url("**/#/tasks")
+    task = next(t for t in client.get("/api/v1/tasks").json()["tasks"] if t["name"] == name)
+    url = f"/api/v1/tasks/{task['id']}"
+    try:
+        tuning = ("compression", "linger_ms", "batch_bytes", "fetch_max_bytes")
+        assert {k: task["options"][k] for k in tuning} == {
+            "compression": "lz4", "linger_ms": 50, "batch_bytes": 262_144, "fetch_max_bytes": 52_428_800
+        }
+
+        open_page(wizard, console_server.url, f"/tasks/{task['id']}")
+        expect(wizard.locator("#config")).to_contain_text("lz4")
+        wizard.click("#edit-options")
+        expect(wizard.locator("#opt-compression")).to_have_value("lz4")
+        expect(wizard.locator("#opt-linger-ms")).to_have_value("50")
+        wizard.select_option("#opt-compression", "zstd")
+        wizard.fill("#opt-linger-ms", "99999")
+        wizard.click("#options-save")
+        expect(field_error(wizard, "options.linger_ms")).to_have_text(
+            "Input should be less than or equal to 10000"
+        )
+        assert client.get(url).json()["options"]["compression"] == "lz4"  # nothing changed
+        wizard.fill("#opt-linger-ms", "20")
+        wizard.click("#options-save")
+        expect(wizard.locator("#config")).to_contain_text("zstd")
+        expect(wizard.locator("#config")).to_contain_text("20 ms")
+        changed = client.get(url).json()["options"]
+        assert (changed["compression"], changed["linger_ms"], changed["batch_bytes"]) == ("zstd", 20, 262_144)
+    finally:
+        client.delete(url)
+        wait_until(lambda: client.get(url).status_code == 404, timeout_s=60)

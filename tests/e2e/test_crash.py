@@ -1,4 +1,5 @@
-"""A crash end to end: the server is SIGKILLed mid-sync and started again on its data dir.
+"""A crash end to end: the server is SIGKILLed mid-sync and started again on its data dir;
+or the server's member process is SIGKILLed and its worker starts the member again.
 
 120,000 records (each value unique: `partition:sequence`) over 4 partitions, produced at a
 steady rate while the task runs, so the server is killed in the middle of a live sync
@@ -11,10 +12,20 @@ copied again) are counted and printed — run pytest with -s to see them.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
-from helpers import add_instance, create_topic, producer, task_body, wait_status, wait_until
+from helpers import (
+    add_instance,
+    create_topic,
+    member_processes,
+    producer,
+    task_body,
+    wait_status,
+    wait_until,
+)
 
 from .support import Tail
 
@@ -55,6 +66,37 @@ class PacedProducer(threading.Thread):
 
 
 def test_sigkill_mid_sync_loses_nothing(brokers, server, unique):
+    def crash(client, task_id):
+        server.kill()
+        return server.start
+
+    _sync_through(crash, brokers, server, unique)
+
+
+def test_a_member_process_killed_mid_sync_is_restarted_shows_why_and_loses_nothing(
+    brokers, server, unique
+):
+    def crash(client, task_id):
+        [pid] = member_processes(server.process.pid)
+        os.kill(pid, signal.SIGKILL)
+        warning = wait_until(
+            lambda: next(
+                (w for w in client.get(f"/api/v1/tasks/{task_id}").json()["warnings"] if "SIGKILL" in w),
+                None,
+            ),
+            timeout_s=30,
+            interval_s=0.1,
+            what="the task to say that its member process was killed",
+        )
+        assert str(pid) in warning, warning
+        # No recovery step: the server's worker restarts the member by itself.
+
+    _sync_through(crash, brokers, server, unique)
+
+
+def _sync_through(crash, brokers, server, unique):
+    """Sync TOTAL records while `crash(client, task_id)` strikes a third of the way in;
+    it returns what to call to recover, or None when ksync recovers alone."""
     source, target = brokers
     topic = f"crash.data.{unique}"
     create_topic(source, topic, PARTITIONS)
@@ -77,13 +119,13 @@ def test_sigkill_mid_sync_loses_nothing(brokers, server, unique):
             interval_s=0,
             what=f"a third of {TOTAL} records on the target",
         )
-        server.kill()
+        recover = crash(client, task_id)
         killed_at = time.monotonic()
         arrived = tail.poll(0.5)
         print(f"\nkilled with {arrived} of {TOTAL} records on the target")
-        assert arrived < TOTAL, "the server was killed after the sync had finished: nothing tested"
-
-        server.start()
+        assert arrived < TOTAL, "the crash came after the sync had finished: nothing tested"
+        if recover is not None:
+            recover()
 
         def complete() -> bool:
             tail.poll(0.5)

@@ -142,6 +142,10 @@ def test_keep_partition_false_partitions_by_key(brokers, folder_server, unique):
             timestamp=BASE_TS + i,
         )
     assert p.flush(30) == 0
+    # The order under test is the source's: make sure it is the one written.
+    for part, msgs in read_all(source, topic, partitions, count).items():
+        seqs = [int(m.value().split(b":")[1]) for m in msgs]
+        assert seqs == sorted(seqs), f"source[{part}] is not in the order written"
 
     client = folder_server.client()
     src, dst = add_instance(client, source), add_instance(client, target)

@@ -132,7 +132,9 @@ def produce(
 ) -> None:
     """Write `records` ({partition: [values]}, in order), with explicit CreateTimes if given."""
     errors: list[Any] = []
-    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "log_level": 3})
+    # Idempotent, so a retried first batch cannot land behind later ones (helpers.producer).
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "log_level": 3,
+                  "enable.idempotence": True})
     for partition, values in records.items():
         stamps = (timestamps or {}).get(partition)
         for i, value in enumerate(values):

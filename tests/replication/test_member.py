@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
 from confluent_kafka.admin import AclOperation, ResourceType
-from helpers import create_topic, murmur2_partition, producer, read_all, wait_until
+from helpers import admin, create_topic, murmur2_partition, producer, read_all, wait_until
 from pydantic import SecretStr
 from scram_users import scram_user
 
 from ksync.devkafka import KafkaCluster
-from ksync.kafka.admin import InstanceAdmin
+from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
 from ksync.kafka.errors import KsyncKafkaError
+from ksync.kafka.target_producer import MAX_BATCH_BYTES, batch_bytes
 from ksync.replication.member import Member, MemberConfig, MemberSnapshot
-from ksync.replication.member_clients import MAX_BATCH_BYTES, batch_bytes
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.spec import Connection, SecuritySpec, StartPoint
 
@@ -196,6 +196,34 @@ def test_without_keep_partition_records_are_routed_by_key_with_murmur2(
     assert {p for parts in keyed.values() for p in parts} == set(range(5))  # keys spread
     all_values = Counter(m.value() for msgs in got.values() for m in msgs)
     assert all_values == Counter(r.value for r in records)
+
+
+def test_a_target_topic_created_just_before_the_member_starts_keeps_each_keys_order(
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
+) -> None:
+    """CreateTopics answers a moment before the brokers' metadata lists the new topic: a
+    record produced then waits in librdkafka's unassigned queue, and records produced
+    after the metadata arrived could overtake it. The member waits for the metadata."""
+    src, dst = brokers
+    source, target = f"kn-src-{unique}", f"kn-dst-{unique}"
+    create_topic(src, source, 2)
+    records = [Rec(i % 2, f"user-{i % 40}".encode(), b"%d:%06d" % (i % 2, i)) for i in range(4000)]
+    produce(src, source, records)
+    # Not create_topic(): that waits until the topic is listed, which is the member's job.
+    admin(dst).create_topics([NewTopicPlan(target, 4, 1)])
+
+    run_member(member_config(src, dst, task_id(), {source: target}, keep_partition=False))
+
+    got = read_all(dst, target, 4, len(records))
+    seen: dict[tuple[bytes, bytes], list[bytes]] = {}
+    for msgs in got.values():
+        for m in msgs:
+            seen.setdefault((m.key(), m.value().split(b":")[0]), []).append(m.value())
+    # Per key and source partition, the target holds the source's order (one target
+    # partition per key, so its list above is in target order).
+    for (key, partition), copied in seen.items():
+        assert copied == sorted(copied), f"{key!r} from source partition {partition!r} reordered"
+    assert sum(map(len, seen.values())) == len(records)
 
 
 def test_a_10mb_record_is_copied_intact(
@@ -389,12 +417,20 @@ def test_timestamp_start_begins_each_partition_at_its_first_record_at_or_after_t
 
     running = run_member(cfg)
     running.wait_assigned(3)
-    # The resolved starts are committed at once: p0 at its record stamped T.
-    assert committed(src, cfg.group_id, topic, 3) == {0: 10, 1: 0, 2: 30}
+    # What reached the target says where each partition started (its committed offset may
+    # already be past its start): p0 at its record stamped T, p1 at its first, p2 nowhere.
+    old_p = by_partition(old, 3)
+    got = read_all(dst, topic, 3, 20 + 30)
+    assert {p: values(got[p]) for p in range(3)} == {
+        0: [r.value for r in old_p[0][10:]],
+        1: [r.value for r in old_p[1]],
+        2: [],
+    }
+    # p2's start, its end, was committed at once: nothing was copied from it to move it.
+    assert committed(src, cfg.group_id, topic, 3)[2] == 30
 
     new = [Rec(i % 3, None, f"new-{i}".encode()) for i in range(15)]
     produce(src, topic, new)
-    old_p = by_partition(old, 3)
     new_p = by_partition(new, 3)
     expected = {0: old_p[0][10:] + new_p[0], 1: old_p[1] + new_p[1], 2: new_p[2]}
     got = read_all(dst, topic, 3, sum(len(v) for v in expected.values()))

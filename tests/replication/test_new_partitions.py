@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
-from helpers import create_topic, producer, read_all
+from helpers import create_topic, producer, read_all, wait_until
 
 from ksync.devkafka import KafkaCluster
+from ksync.kafka.target_producer import metadata_gap
 from ksync.replication.member import Member, MemberConfig
 from ksync.replication.partition_start import first_offsets
 from ksync.spec import StartPoint
@@ -27,9 +28,18 @@ RunMember = Callable[[MemberConfig | Member], RunningMember]
 
 
 def grow(broker: KafkaCluster, topic: str, total: int) -> None:
+    """Grow `topic` to `total` partitions and wait until the broker's metadata lists them
+    all with a leader: CreatePartitions answers a moment before it does, and a producer
+    started in that moment fails its records for the new partitions."""
     client = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
     for future in client.create_partitions([NewPartitions(topic, total)]).values():
         future.result(timeout=30)
+
+    def listed() -> bool:
+        meta = client.list_topics(topic, timeout=10).topics.get(topic)
+        return metadata_gap(meta) is None and meta is not None and len(meta.partitions) == total
+
+    wait_until(listed, timeout_s=30, what=f"{topic} listed with {total} partitions")
 
 
 def fill(broker: KafkaCluster, topic: str, records: dict[int, list[bytes]]) -> None:

@@ -3,13 +3,18 @@ the task started, the first record for what appeared later. Pure rules, no broke
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ksync.domain.topics import TopicMapping
 from ksync.replication.partition_start import (
     EARLIEST,
     carry_start_layout,
     partition_start,
+    resolve_offsets,
     restart_layout,
 )
 from ksync.spec import StartPoint
@@ -79,3 +84,54 @@ def test_the_stored_form_round_trips_and_omits_an_undecided_layout() -> None:
     assert TopicMapping.from_json(m("a", 4, 2).as_json()) == m("a", 4, 2)
     assert m("a", 4).as_json() == {"source": "a", "target": "bk.a", "partitions": 4}
     assert TopicMapping.from_json({"source": "a", "target": "bk.a", "partitions": 4}) == m("a", 4)
+
+
+@dataclass
+class Found:
+    """An entry of offsets_for_times' answer (a TopicPartition's `error` cannot be set
+    from Python, and no broker answers one partition of a lookup with an error on cue)."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: KafkaError | None = None
+
+
+class Lookup:
+    """Offsets by time answered from a table; None: no record at or after the time."""
+
+    def __init__(self, by_time: dict[int, int | KafkaError], end: int) -> None:
+        self.by_time = by_time
+        self.end = end
+
+    def offsets_for_times(self, partitions: list[TopicPartition], timeout: float = 0) -> list[Any]:
+        out = []
+        for tp in partitions:
+            found = self.by_time[tp.partition]
+            if isinstance(found, KafkaError):
+                out.append(Found(tp.topic, tp.partition, -1, found))
+            else:
+                out.append(Found(tp.topic, tp.partition, found))
+        return out
+
+    def get_watermark_offsets(self, partition: Any, timeout: float = 0, cached: bool = False) -> tuple[int, int]:
+        return (0, self.end)
+
+    def list_topics(self, topic: str | None = None, timeout: float = 0) -> object:
+        return None
+
+
+def test_a_timestamp_with_no_record_after_it_starts_at_the_end() -> None:
+    tps = [TopicPartition("t", 0), TopicPartition("t", 1)]
+    got = resolve_offsets(Lookup({0: 12, 1: -1}, end=40), tps, [AT_T, AT_T], 1.0)
+    assert [(tp.partition, tp.offset) for tp in got] == [(0, 12), (1, 40)]
+
+
+def test_a_timestamp_lookup_that_failed_for_a_partition_never_starts_it_at_its_end() -> None:
+    tps = [TopicPartition("t", 0), TopicPartition("t", 1)]
+    refused = KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION)
+    with pytest.raises(KafkaException) as raised:
+        resolve_offsets(Lookup({0: 12, 1: refused}, end=40), tps, [AT_T, AT_T], 1.0)
+    err = raised.value.args[0]
+    assert err.code() == KafkaError.NOT_LEADER_FOR_PARTITION
+    assert "t[1]" in err.str()

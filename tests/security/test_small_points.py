@@ -46,7 +46,8 @@ def test_logout_ends_the_session_on_the_server(make_client: AppFactory) -> None:
     client.get("/logout")
     # A copy of the cookie kept by someone else is refused too.
     client.cookies.clear()
-    assert client.get("/api/v1/tasks", cookies={SESSION_COOKIE: cookie}).status_code == 401
+    client.cookies.set(SESSION_COOKIE, cookie)
+    assert client.get("/api/v1/tasks").status_code == 401
 
 
 def test_a_session_expires_after_its_lifetime(make_client: AppFactory, store) -> None:  # type: ignore[no-untyped-def]

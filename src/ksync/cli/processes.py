@@ -80,6 +80,13 @@ PauseRetention = Annotated[float, typer.Option(help="Seconds a paused task keeps
 # One owner of the retention window: the lifecycle rules.
 PAUSE_RETENTION_S = DEFAULT_PAUSE_RETENTION.total_seconds()
 LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")]
+MemberProcesses = Annotated[
+    int | None,
+    typer.Option(
+        help="Processes that run this worker's members (default: one per core; 0: members "
+        "as threads of this process)",
+    ),
+]
 
 
 def server(
@@ -127,6 +134,7 @@ def server(
     measure: Annotated[
         bool, typer.Option(hidden=True, help="Per-batch metrics in members (off: benchmark only)")
     ] = True,
+    member_processes: MemberProcesses = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run the REST API, the controller and an embedded worker."""
@@ -151,6 +159,7 @@ def server(
         metrics_open=metrics_open,
         webhook_allow=tuple(webhook_allow or ()),
         measure=measure,
+        member_processes=member_processes,
     )
     configure_logging(log_level)
     try:
@@ -172,6 +181,7 @@ def worker(
     session_timeout_ms: SessionTimeout = 10_000,
     commit_interval: CommitInterval = 1.0,
     pause_retention: PauseRetention = PAUSE_RETENTION_S,
+    member_processes: MemberProcesses = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run members only; share the store of one or more servers."""
@@ -186,6 +196,7 @@ def worker(
         session_timeout_ms=session_timeout_ms,
         commit_interval_s=commit_interval,
         pause_retention_s=pause_retention,
+        member_processes=member_processes,
     )
     configure_logging(log_level)
     run_worker(settings)

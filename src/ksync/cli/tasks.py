@@ -23,7 +23,7 @@ from ksync.cli.calls import (
 )
 from ksync.cli.client import DEFAULT_URL, Json, KsyncClient, NotFoundError
 from ksync.cli.output import cell, emit, emit_list, fields, indent, table
-from ksync.spec import StartType
+from ksync.spec import Compression, StartType
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -174,6 +174,20 @@ def create(
         bool | None,
         typer.Option("--sync-configs/--no-sync-configs", help="Copy topic configs (default: sync)"),
     ] = None,
+    compression: Annotated[
+        Compression | None, typer.Option(help="How the target producer compresses batches (default: none)")
+    ] = None,
+    linger_ms: Annotated[
+        int | None, typer.Option(help="Producer wait to fill a batch, ms (default: 5)", show_default=False)
+    ] = None,
+    batch_bytes: Annotated[
+        int | None,
+        typer.Option(help="Cap on a producer batch, bytes (default: 1000000)", show_default=False),
+    ] = None,
+    fetch_max_bytes: Annotated[
+        int | None,
+        typer.Option(help="Most bytes per source fetch (default: 52428800)", show_default=False),
+    ] = None,
     file: Annotated[
         Path | None,
         typer.Option("--file", "-f", help="Task spec JSON (API body; '-' for stdin); flags override it"),
@@ -203,6 +217,10 @@ def create(
         (dst_spec, "keep_partition", keep_partition),
         (opt_spec, "task_max", task_max),
         (opt_spec, "sync_topic_configs", sync_configs),
+        (opt_spec, "compression", compression),
+        (opt_spec, "linger_ms", linger_ms),
+        (opt_spec, "batch_bytes", batch_bytes),
+        (opt_spec, "fetch_max_bytes", fetch_max_bytes),
     ]
     for part, key, value in flags:
         if value is not None:

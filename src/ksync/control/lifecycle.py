@@ -4,7 +4,7 @@ Each operation only records desired state (the controller and workers converge t
 and is decided on the locked task, so two concurrent calls cannot both win. The native
 API and the compatible faces all go through these functions.
 
-Rules (DESIGN.md "Lifecycle"):
+Rules (docs/design.md "Lifecycle and statuses"):
 * An operation that makes no sense in the current status raises `Conflict` with a
   sentence saying why; repeating an operation that is already under way is harmless.
 * Start within the pause retention of `paused_at` resumes from the committed progress.
@@ -223,7 +223,8 @@ def delete(store: Store, task_id: str) -> TaskView:
 
 def update_options(store: Store, task_id: str, options: Mapping[str, Any]) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
-    heartbeat, task_max changes the member slots, sync_topic_configs the next refresh.
+    heartbeat, task_max changes the member slots, sync_topic_configs the next refresh; a
+    change of client tuning (`TaskOptions.tuning`) restarts the task's members.
 
     Raises pydantic's ValidationError for bad values (the edge turns it into a 422)."""
 

@@ -1,7 +1,7 @@
 """Status derivation: from desired state and what workers report, the task's status.
 
-Invariant (DESIGN.md "Lifecycle"): Running only when every slot runs on a live worker
-with the task's current generation, the union of the members' partitions covers every
+Invariant (docs/design.md "Lifecycle and statuses"): Running only when every slot runs
+on a live worker with the task's current generation, the union of the members' partitions covers every
 partition of the resolved topics, *and* no member is left without partitions while there
 are enough to go round (Kafka's assignors give every member one when partitions >=
 members, so an idle member means a rebalance is still moving partitions to it); anything

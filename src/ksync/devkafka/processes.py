@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import logging
+import os
 import random
 import signal
 import socket
@@ -17,6 +19,8 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 _PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger(__name__)
 
 
 def _below_ephemeral_ports() -> range:
@@ -111,16 +115,50 @@ def spawn(
     )
 
 
-def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout_s: float = 60) -> None:
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout_s: float = 60) -> bool:
     """Send `sig`, wait up to `timeout_s` for a clean exit, then SIGKILL: whatever a test
-    or the demo starts never outlives it."""
+    or the demo starts never outlives it. Returns whether it exited on `sig` in time.
+
+    A child from `spawn` leads its own process group, so whatever it started and left
+    behind (a child it did not stop, or could not because it was killed) is killed with
+    it once it is gone.
+    """
+    leads_group = _leads_group(proc)
+    clean = True
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGCONT)  # a stopped (SIGSTOP) process cannot act on sig
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning(
+                "process %d (%s) still running %.0f s after signal %d: killed",
+                proc.pid, _name(proc), timeout_s, sig,
+            )
+            clean = False
+            proc.kill()
+            proc.wait()
+    if leads_group:
+        # The group outlives its leader while any member lives; its id is not reused
+        # until then, so this reaches only what the child left.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+            log.warning("process %d (%s) left children behind: killed", proc.pid, _name(proc))
+            clean = False
+    return clean
+
+
+def _leads_group(proc: subprocess.Popen[Any]) -> bool:
+    """Whether `proc` is alive and leads its own process group (started by `spawn`)."""
     if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGCONT)  # a stopped (SIGSTOP) process cannot act on sig
-        proc.send_signal(sig)
+        return False
     try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        return os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        return False
+
+
+def _name(proc: subprocess.Popen[Any]) -> str:
+    argv = proc.args if isinstance(proc.args, list | tuple) else [proc.args]
+    return os.path.basename(str(argv[0])) if argv else "?"

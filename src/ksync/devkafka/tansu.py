@@ -1,7 +1,7 @@
 """tansu brokers for `ksync demo`: one process per instance, up in milliseconds, no Java.
 
 Data lives in memory (a restart empties the broker), and the broker differs from Apache
-Kafka in ways DESIGN.md lists under "Test brokers": the tests and the benchmark run real
+Kafka in ways docs/design.md lists under "Test brokers": the tests and the benchmark run real
 Kafka (`ksync.devkafka.kafka`), only the demo runs this.
 """
 

@@ -1,5 +1,5 @@
 """The consumer group of a task: its members form one group on the source cluster, named
-`ksync-<task id>` (DESIGN.md "Processes and data flow").
+`ksync-<task id>` (docs/design.md "Processes and data flow").
 
 Kafka's group coordinator spreads the task's partitions over the members of this group,
 and its committed offsets are the task's progress: the controller deletes it to reset

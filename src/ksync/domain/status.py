@@ -1,4 +1,4 @@
-"""The words of the lifecycle, each spelled once (DESIGN.md "Lifecycle").
+"""The words of the lifecycle, each spelled once (docs/design.md "Lifecycle and statuses").
 
 They are `StrEnum`s: a member compares equal to the string stored in the database and
 serialises as that string in JSON, so the store and the API keep their formats.

@@ -1,14 +1,15 @@
 """Kafka errors as typed exceptions that keep the Kafka error code.
 
-Classification drives behaviour (DESIGN.md "Lifecycle"): transient errors are retried with
-backoff and shown as warnings; persistent ones fail the task with a sentence a user can
-act on.
+Classification drives behaviour (docs/design.md "Lifecycle and statuses"): transient
+errors are retried with backoff and shown as warnings; persistent ones fail the task with
+a sentence a user can act on.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Protocol
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -280,3 +281,48 @@ def commit_failure(exc: KafkaException, conn: Connection, grant: str) -> KsyncKa
         if refused is not None:
             return refused
     return wrap(exc, f"committing progress to the source {conn.label}")
+
+
+# ---- per-partition results: errors librdkafka returns rather than raises ---------------------
+
+
+class PartitionResult(Protocol):
+    """One partition of a call's result list (a `TopicPartition` has these)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def error(self) -> KafkaError | None: ...
+
+
+def partition_errors(results: Iterable[PartitionResult]) -> list[tuple[str, int, KafkaError]]:
+    """The partitions of `results` that carry an error, as (topic, partition, error).
+
+    `commit`, `committed`, `offsets_for_times` and `position` raise only when the whole
+    request fails; a partition the broker (or the client) refused comes back in the list
+    with its `.error` set and an offset that means nothing (-1001, or -1 that would read
+    as "no record there").
+    """
+    return [(r.topic, r.partition, r.error) for r in results if r.error is not None]
+
+
+def partition_failure(
+    failed: Iterable[tuple[str, int, KafkaError]], conn: Connection, doing: str, grant: str
+) -> KsyncKafkaError | None:
+    """The failure for the partitions of one call that came back with an error (see
+    `partition_errors`), None when there are none: a refusal the instance's credentials or
+    ACLs cause as a sentence saying what to change, a persistent error when any is
+    persistent, else a transient one. `doing` says what failed and ends with a preposition
+    ("cannot commit progress of", "cannot look up offsets of"); `conn` is the source."""
+    failed = list(failed)
+    if not failed:
+        return None
+    where = ", ".join(f"{t}[{p}]" for t, p, _ in failed[:5])
+    if len(failed) > 5:
+        where += f" and {len(failed) - 5} more"
+    # The first persistent error decides: it is the one no retry cures.
+    _, _, err = next((f for f in failed if is_persistent(f[2])), failed[0])
+    denied = access_error(err, conn, f"{doing} {where} on", grant, role="source")
+    return denied or wrap(err, f"{doing} {where}")

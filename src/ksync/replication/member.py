@@ -1,110 +1,76 @@
 """A member: one consumer/producer pair copying a share of a task's partitions.
 
-Commit protocol (at least once, no loss). Invariant: a source offset is committed only
-after the target acknowledged every record before it.
+A member is three objects, each with its own state:
 
-1. `consume()` returns a batch; every record is handed to `produce()` before the next
-   `consume()` call. No per-record delivery callback: the producer reports errors only
-   (`delivery.report.only.error`).
-2. A checkpoint (every `commit_interval_s`, on revocation, on stop) calls `flush()`; when
-   it returns with nothing outstanding and no delivery error was reported, every record
-   consumed so far is on the target, so the consumer's *positions* (next offset to read
-   per partition) are safe to commit. Positions cost nothing per record to track.
-3. On revocation (cooperative rebalance) the revoked partitions are checkpointed inside
-   the callback, before they go to another member; a partition that was *lost* (session
-   expired) is never committed, since another member may already own it.
-4. A delivery error or a failed flush never commits: the member raises, its worker starts
-   it again, and it resumes from the last commit (repeats possible, loss impossible).
-   A batch the target refuses stops the producer (librdkafka's gap-less guarantee), so
-   no later record of its partition lands before the refused ones are copied again.
+* `Member` (here): the loop, its lifecycle (open, run, close or abandon) and topic
+  switching; it reads batches from the source and hands every record to the target
+  producer's own `produce`, in C, with no per-record Python callback;
+* `Checkpointer` and `Progress` (`ksync.replication.commit`): the commit protocol and its
+  invariants: a source offset is committed only after the target acknowledged every
+  record before it, never for a partition the member lost, never backwards; the rule is
+  the pure function `committable`;
+* `TargetProducer` (`ksync.kafka.target_producer`): batch fitting, the slow paths, the
+  delivery-error latch and fatal errors; no record goes to a target topic before the
+  producer's metadata lists every partition of it with a leader, so none overtakes
+  another.
+
+They meet through small callbacks (`warn`, `waiting`, `acknowledged`, `grant`) and one
+exception, `StoppedMidBatch` (a stop request while the target holds the member up: it
+leaves without a commit, and its successor repeats from the last one).
 
 Start point. Invariant: the task's start point applies only to partitions that existed
 when the task started (the first `partitions_at_start` of each topic, decided once by the
 controller and stored with the task); every other partition with no committed offset, of a
 grown topic or of a topic that joined the selection later, starts at its first record, for
 it has no history to skip (`partition_start`). The start is resolved to a numeric offset
-and committed at once, so a restart before the first checkpoint neither re-resolves
-`latest` to a later offset nor decides a partition's start a second time.
+and committed at once (`commit`, point 5).
 
 New partitions: the controller's view of each topic (its partition count) reaches the
 member through `update_topics`. A count that grew makes the member refresh its metadata at
 once, so the group rebalances onto the new partitions within a topic refresh rather than
 at librdkafka's own refresh (`topic.metadata.refresh.interval.ms`, 5 minutes); the
-producer, whose view of the target topic may be as old, refreshes when it meets a
-partition it does not know yet.
+producer, whose view of the target topic may be as old, refreshes too, and still finds a
+partition it does not know yet on its slow path.
 
-Batch size. librdkafka never splits a batch the target refuses as too large: it fails
-every record in it. So the producer's batches fit the smallest `max.message.bytes` among
-the member's target topics, read when the member opens and when a topic switch adds target
-topics; a smaller limit then replaces the producer after a checkpoint (a new producer does
-not take over the old one's queue). A limit lowered on a running topic is met at the next
-start.
+Batch size. The producer's batches fit the smallest `max.message.bytes` among the member's
+target topics, read when the member opens and when a topic switch adds target topics; a
+smaller limit then replaces the producer after a checkpoint (`TargetProducer.replace`). A
+limit lowered on a running topic is met at the next start.
 
-Reading order: the hot path (`_loop`, `_forward`), then the commit protocol
-(`_checkpoint`, `_commit` and the rebalance callbacks), then the slow paths and the
-plumbing. The clients' settings are in `member_clients`, the error sentences in
+Reading order: the hot path (`_loop`, `_forward`), then topic switching, then the
+plumbing. The consumer's settings are in `member_clients`, the error sentences in
 `ksync.kafka.errors`, latency sampling in `ksync.monitoring.latency`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from confluent_kafka import (
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, KafkaError, KafkaException
 
 from ksync.domain.groups import group_id
 from ksync.domain.status import MemberState
-from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
     KsyncKafkaError,
-    TransientKafkaError,
     client_failure,
-    commit_failure,
-    kafka_error_in,
     read_failure,
     read_rights,
     wrap,
-    write_failure,
-    write_rights,
 )
+from ksync.kafka.target_producer import StoppedMidBatch, TargetProducer
 from ksync.monitoring.latency import LatencyHistogram, LatencySampler
-from ksync.replication.member_clients import (
-    MAX_BATCH_BYTES,
-    batch_bytes,
-    consumer_settings,
-    producer_settings,
-)
-from ksync.replication.partition_start import first_offsets
+from ksync.replication.commit import Checkpointer, Progress
+from ksync.replication.member_clients import consumer_settings
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.throttle import Limits, Throttle
-from ksync.spec import Connection, StartPoint
+from ksync.spec import ClientTuning, Connection, StartPoint
 
 log = logging.getLogger(__name__)
-
-# Commit refusals that only mean "the group is rebalancing": the commit waits for the next
-# checkpoint (see Member._commit).
-_REBALANCE_CODES = frozenset(
-    {
-        KafkaError.REBALANCE_IN_PROGRESS,
-        KafkaError.ILLEGAL_GENERATION,
-        KafkaError.UNKNOWN_MEMBER_ID,
-        KafkaError._ASSIGNMENT_LOST,
-    }
-)
 
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -158,6 +124,8 @@ class MemberConfig:
     max_unacked_records: int = 100_000
     # Per-batch measurement (bytes, latency samples); off only to measure its own cost.
     measure: bool = True
+    # The task's producer and consumer settings (compression, linger, batch cap, fetch size).
+    tuning: ClientTuning = field(default_factory=ClientTuning)
 
     @property
     def group_id(self) -> str:
@@ -189,18 +157,29 @@ class Member:
 
     def __init__(self, cfg: MemberConfig) -> None:
         self.cfg = cfg
+        self._name = f"task {cfg.task_id} member {cfg.slot}"
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # State, error and totals; what the member holds and committed is in `_progress`.
         self._state = MemberSnapshot()
         self._topics = dict(cfg.topics)
         self._layout = _Layout(dict(cfg.partitions), dict(cfg.partitions_at_start))
         self._new_topics: tuple[dict[str, str], _Layout] | None = None
-        self._delivery_error: tuple[KafkaError, str | None, int | None] | None = None
-        self._background_error: KsyncKafkaError | None = None
+        self._source_error: KsyncKafkaError | None = None  # persistent, from error_cb
         self._warnings: dict[str, float] = {}
+        self._progress = Progress()
+        self._target = TargetProducer(
+            cfg.target,
+            name=self._name,
+            max_unacked_records=cfg.max_unacked_records,
+            timeout_s=cfg.flush_timeout_s,
+            stop=self._stop,
+            warn=self._warn,
+            waiting=self._waiting,
+            tuning=cfg.tuning,
+        )
         self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
-        self._batch_bytes = MAX_BATCH_BYTES  # the producer's batch.size
+        self._commits: Checkpointer | None = None
         self.failure: BaseException | None = None  # why run() ended, if it failed
         self._throttle = Throttle()
         self._latency = LatencySampler()
@@ -241,19 +220,20 @@ class Member:
 
     def snapshot(self) -> MemberSnapshot:
         """A copy of what the member reports now."""
+        partitions, committed, ends, records = self._progress.view()
         with self._lock:
             s = self._state
             return MemberSnapshot(
                 state=s.state,
-                partitions=list(s.partitions),
-                committed=dict(s.committed),
-                end_offsets=dict(s.end_offsets),
+                partitions=[(t, p) for t, p in partitions],
+                committed=committed,
+                end_offsets=ends,
                 error=s.error,
                 warnings=[w for w, t in self._warnings.items() if time.monotonic() - t < 60],
                 records_total=s.records_total,
                 skipped_loop_total=s.skipped_loop_total,
                 bytes_total=s.bytes_total,
-                partition_records=dict(s.partition_records),
+                partition_records=records,
                 latency=LatencyHistogram(s.latency.counts, s.latency.sum_ms),
                 latency_max_ms=self._latency.recent_max(),
                 throttled_s=self._throttle.throttled_s,
@@ -268,12 +248,11 @@ class Member:
             self._loop()
             self._close()
             self._set(state=MemberState.STOPPED)
-        except _StoppedMidBatch:
+        except StoppedMidBatch:
             log.info(
-                "task %s member %d: stopped while the target was not accepting records; "
+                "%s: stopped while the target was not accepting records; "
                 "progress stays at the last commit",
-                self.cfg.task_id,
-                self.cfg.slot,
+                self._name,
             )
             self._abandon()
             self._set(state=MemberState.STOPPED)
@@ -290,67 +269,53 @@ class Member:
 
     def _open(self) -> None:
         cfg = self.cfg
-        self._producer = self._new_producer(self._fitting_batch(self._topics.values()))
+        self._target.open(self._topics.values())
         self._consumer = new_client(
             Consumer,
             cfg.source,
-            **consumer_settings(cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.session_timeout_ms),
-            error_cb=lambda err: self._on_client_error(err, "source", cfg.source),
+            **consumer_settings(
+                cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.session_timeout_ms, cfg.tuning
+            ),
+            error_cb=self._on_source_error,
         )
-        self._learn_target_topics()
+        self._commits = Checkpointer(
+            self._consumer,
+            self._target,
+            self._progress,
+            name=self._name,
+            source=cfg.source,
+            grant=self._read_rights,
+            warn=self._warn,
+            start=cfg.start,
+            at_start=lambda: self._layout.at_start,
+            timeout_s=cfg.flush_timeout_s,
+            stop=self._stop,
+            acknowledged=self._flushed,
+        )
         self._subscribe()
 
-    def _new_producer(self, batch_size: int) -> Producer:
-        """A target producer whose batches are at most `batch_size` bytes."""
-        cfg = self.cfg
-        producer = new_client(
-            Producer,
-            cfg.target,
-            **producer_settings(cfg.max_unacked_records, batch_size),
-            on_delivery=self._on_delivery_error,
-            error_cb=lambda err: self._on_client_error(err, "target", cfg.target),
-        )
-        self._batch_bytes = batch_size
-        return producer
-
-    def _fitting_batch(self, targets: Iterable[str]) -> int:
-        """The largest batch every target topic of `targets` accepts (`batch_bytes`), from
-        their max.message.bytes on the target; the default when they cannot be read."""
-        names = sorted(set(targets))
-        if not names:
-            return MAX_BATCH_BYTES
-        try:
-            admin = InstanceAdmin(self.cfg.target, timeout_s=min(10.0, self.cfg.flush_timeout_s))
-            return batch_bytes(admin.max_message_bytes(names).values())
-        except KsyncKafkaError as exc:
-            # Copying goes on: only a topic whose limit is below the default batch fails.
-            self._warn(
-                f"{exc}. Without it, batches to the target are up to {MAX_BATCH_BYTES} "
-                "bytes, which a target topic with a smaller max.message.bytes refuses"
-            )
-            return MAX_BATCH_BYTES
-
     def _subscribe(self) -> None:
-        assert self._consumer is not None
+        consumer, commits = self._consumer, self._commits
+        assert consumer is not None and commits is not None
         if not self._topics:  # selection matches nothing yet: hold no partitions
-            self._consumer.unsubscribe()
+            consumer.unsubscribe()
             return
-        self._consumer.subscribe(
+        consumer.subscribe(
             sorted(self._topics),
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
+            on_assign=commits.on_assign,
+            on_revoke=commits.on_revoke,
+            on_lost=commits.on_lost,
         )
 
     # ---- the hot path ------------------------------------------------------------------
 
     def _loop(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
+        consumer, commits = self._consumer, self._commits
+        assert consumer is not None and commits is not None
         next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
         self._set(state=MemberState.RUNNING)
-        producer = self._producer
-        assert producer is not None
+        target = self._target
+        producer = target.client
         throttle = self._throttle
         unacked = self._latency.unacked
         avg_bytes = 0.0
@@ -378,21 +343,19 @@ class Member:
                     if wait:
                         throttle.throttled_s += wait
                         self._stop.wait(wait)
-            if self._background_error is not None:
-                raise self._background_error
+            if self._source_error is not None or target.failure is not None:
+                raise self._source_error or cast(KsyncKafkaError, target.failure)
             if self._new_topics is not None:
                 self._switch_topics()
-                producer = self._producer  # rebuilt when a new target topic needs smaller batches
-                assert producer is not None
+                producer = target.client  # replaced when a new target topic needs smaller batches
             if time.monotonic() >= next_checkpoint:
-                self._checkpoint(None)
+                commits.checkpoint()
                 next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
 
     def _forward(self, msgs: list[Record]) -> int:
         """The hot path: hand every record of a batch to the producer; returns its bytes."""
-        producer = self._producer
-        assert producer is not None
-        produce = producer.produce
+        target = self._target
+        produce = target.client.produce
         topics = self._topics
         # Most members copy one topic: skip decoding and hashing each record's topic name.
         only_target = next(iter(topics.values())) if len(topics) == 1 else None
@@ -421,27 +384,28 @@ class Member:
                     skipped += 1  # written on or copied through the target: it would loop
                     continue
                 headers.append(via_pair if has_origin else origin_pair)
-            target = only_target or topics[msg.topic()]
+            topic = only_target or topics[msg.topic()]
             partition = msg.partition() if keep else -1
             ts = msg.timestamp()[1]
             ts = max(ts, 0)  # no timestamp: the target stamps it
             try:
                 # Positional: (topic, value, key, partition, callback, on_delivery,
                 # timestamp, headers); keyword parsing costs more than the call itself.
-                produce(target, msg.value(), msg.key(), partition, None, None, ts, headers)
+                produce(topic, msg.value(), msg.key(), partition, None, None, ts, headers)
             except BufferError:
-                self._produce_when_room((target, msg.value(), msg.key(), partition, None, None, ts, headers))
-            except KafkaException as exc:  # refused before sending (e.g. over the size limit)
-                if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION:
-                    raise self._write_failure(exc.args[0], target, msg.partition()) from None
-                args = (target, msg.value(), msg.key(), partition, None, None, ts, headers)
-                self._produce_to_new_partition(args)
-        with self._producer_errors():
-            producer.poll(0)
+                target.produce_when_room(
+                    (topic, msg.value(), msg.key(), partition, None, None, ts, headers)
+                )
+            except KafkaException as exc:  # refused before sending (e.g. an unknown partition)
+                args = (topic, msg.value(), msg.key(), partition, None, None, ts, headers)
+                target.produce_refused(exc, args, msg.partition())
+        target.poll()
         nbytes = 0
         if self.cfg.measure:
             nbytes = sum(map(len, msgs))  # value bytes, summed in C
-            self._latency.produced(msgs[0].timestamp()[1], msgs[-1].timestamp()[1], len(msgs) - skipped)
+            self._latency.produced(
+                msgs[0].timestamp()[1], msgs[-1].timestamp()[1], len(msgs) - skipped
+            )
         with self._lock:
             self._state.records_total += len(msgs) - skipped
             self._state.skipped_loop_total += skipped
@@ -453,247 +417,12 @@ class Member:
         with self._lock:
             self._latency.acknowledged(self._state.latency)
 
-    # ---- the commit protocol -------------------------------------------------------------
-
-    def _checkpoint(self, only: list[TopicPartition] | None, closing: bool = False) -> None:
-        """Flush the producer, then commit positions (all, or just `only`).
-
-        A target too slow to acknowledge everything within `flush_timeout_s` only delays
-        the commit (with a warning): the records stay queued and are retried by the
-        producer, and failing here would replay them all. Delivery errors fail at once.
-        """
-        consumer, producer = self._consumer, self._producer
-        assert consumer is not None and producer is not None
-        deadline = time.monotonic() + self.cfg.flush_timeout_s
-        with self._producer_errors():
-            remaining = producer.flush(min(1.0, self.cfg.flush_timeout_s))
-        while remaining and time.monotonic() < deadline:
-            # Waiting on a slow target: keep the source's end offsets current (a stall
-            # must show as lag), and let a stop request through unless we are closing.
-            self._record_progress([], consumer.assignment())
-            if self._stop.is_set() and not closing:
-                raise _StoppedMidBatch()
-            with self._producer_errors():
-                remaining = producer.flush(1.0)
-        if self._delivery_error is not None:
-            err, topic, partition = self._delivery_error
-            raise self._write_failure(err, topic, partition)
-        if remaining:
-            self._warn(
-                f"the target is slow: {remaining} records not yet acknowledged after "
-                f"{self.cfg.flush_timeout_s:.0f}s; progress is committed once they are"
-            )
-            return
+    def _flushed(self) -> None:
+        """A checkpoint found everything acknowledged."""
         if self._latency.unacked:
             self._acknowledged()
-        assigned = only if only is not None else consumer.assignment()
-        if not assigned:
-            return
-        positions = [tp for tp in consumer.position(assigned) if tp.offset >= 0]
-        with self._lock:
-            committed = self._state.committed
-            fresh = [tp for tp in positions if committed.get((tp.topic, tp.partition)) != tp.offset]
-        if fresh and not self._commit(consumer, fresh):
-            self._record_progress([], assigned)
-            return
-        self._record_progress(positions, assigned)
 
-    def _commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> bool:
-        """Commit `offsets`; False when the group cannot take a commit right now.
-
-        A commit refused because a rebalance moved the group to a new generation, or
-        because the coordinator is briefly unreachable, is only late: positions never go
-        back, so the next checkpoint (or the revocation, for a partition that moves)
-        commits them, and a partition that moves uncommitted is copied again from the last
-        commit, never skipped. Failing the member instead would leave the group, start
-        another rebalance and refuse that member's next commit too.
-        """
-        try:
-            consumer.commit(offsets=offsets, asynchronous=False)
-            return True
-        except KafkaException as exc:
-            failure = commit_failure(exc, self.cfg.source, self._rights("source"))
-            if failure.persistent:
-                raise failure from None
-            if failure.code in _REBALANCE_CODES:
-                log.info("task %s member %d: commit deferred: %s", self.cfg.task_id, self.cfg.slot, failure)
-            else:
-                self._warn(f"{failure}; retrying at the next checkpoint")
-            return False
-
-    # Rebalance callbacks run inside consume(); each goes through `_rebalance_errors`.
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        with self._rebalance_errors("taking up", partitions):
-            self._take_up(consumer, partitions)
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        with self._rebalance_errors("giving up", partitions):
-            if self._consumer is not None:
-                self._checkpoint(partitions, closing=True)
-            consumer.incremental_unassign(partitions)
-        self._forget(partitions)
-
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Another member may own these already: committing now would rewind its progress.
-        log.warning(
-            "task %s member %d: lost %d partitions without commit (session expired)",
-            self.cfg.task_id,
-            self.cfg.slot,
-            len(partitions),
-        )
-        with self._rebalance_errors("releasing lost", partitions):
-            consumer.incremental_unassign(partitions)
-        self._forget(partitions)
-
-    @contextlib.contextmanager
-    def _rebalance_errors(self, doing: str, partitions: list[TopicPartition]) -> Iterator[None]:
-        """Around a rebalance callback: a client error raised in it becomes a typed
-        KsyncKafkaError naming the partitions.
-
-        confluent-kafka (2.16) hands an exception escaping a rebalance callback out of
-        consume() as a bare KafkaError, which is no exception class: no `except Exception`
-        catches it, so the member would die without closing its consumer, and that
-        consumer would keep its partitions from the other members.
-        """
-        try:
-            yield
-        except KafkaException as exc:
-            raise wrap(exc, f"{doing} partitions {_names(partitions)}") from None
-
-    def _take_up(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Start consuming newly assigned partitions from their commit, or from their
-        resolved (and at once committed) start."""
-        committed = consumer.committed(partitions, timeout=self.cfg.flush_timeout_s)
-        fresh = [tp for tp in committed if tp.offset < 0]
-        if fresh:
-            starts = first_offsets(
-                consumer,
-                fresh,
-                self.cfg.start,
-                self._layout.at_start,
-                self.cfg.flush_timeout_s,
-                self._stop,
-            )
-            if starts is None:
-                raise _StoppedMidBatch()
-            consumer.commit(offsets=starts, asynchronous=False)
-            by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
-            for tp in committed:
-                if tp.offset < 0:
-                    tp.offset = by_key[(tp.topic, tp.partition)]
-        consumer.incremental_assign(committed)
-        with self._lock:
-            owned = set(self._state.partitions)
-            owned.update((tp.topic, tp.partition) for tp in committed)
-            self._state.partitions = sorted(owned)
-            for tp in committed:
-                self._state.committed[(tp.topic, tp.partition)] = tp.offset
-        log.info(
-            "task %s member %d: assigned %s",
-            self.cfg.task_id,
-            self.cfg.slot,
-            ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
-        )
-
-    def _forget(self, partitions: list[TopicPartition]) -> None:
-        gone = {(tp.topic, tp.partition) for tp in partitions}
-        with self._lock:
-            self._state.partitions = [p for p in self._state.partitions if p not in gone]
-            for key in gone:
-                self._state.committed.pop(key, None)
-                self._state.end_offsets.pop(key, None)
-
-    # ---- the slow paths ------------------------------------------------------------------
-
-    def _produce_when_room(self, args: tuple[Any, ...]) -> None:
-        """The slow path: the target is slower than the source, so wait for acks instead
-        of growing memory, then make the `produce(*args)` call the hot path could not."""
-        producer = self._producer
-        assert producer is not None
-        refreshed = time.monotonic()
-        while True:
-            # Success reports are off, so poll() has nothing to return early for: it would
-            # sleep its whole timeout even once room frees up. Short waits keep it moving.
-            with self._producer_errors():
-                producer.poll(0.001)
-            if self._stop.is_set():
-                # The batch is half produced: committing positions now would skip the
-                # rest. Leave without a commit; the next member repeats from the last one.
-                raise _StoppedMidBatch()
-            if time.monotonic() - refreshed > 1.0:
-                # A stall must stay visible: the source keeps growing while we wait.
-                refreshed = time.monotonic()
-                assigned = self._consumer.assignment() if self._consumer is not None else []
-                self._record_progress([], assigned)
-            try:
-                producer.produce(*args)
-                return
-            except BufferError:
-                continue
-            except KafkaException as exc:
-                raise self._write_failure(exc.args[0], args[0], args[3]) from None
-
-    def _produce_to_new_partition(self, args: tuple[Any, ...]) -> None:
-        """A partition the producer does not know yet: the target topic grew after the
-        producer last read its metadata, or grows at the controller's next topic refresh.
-        Re-read the topic's metadata until the partition is there, then make the
-        `produce(*args)` call the hot path could not."""
-        producer = self._producer
-        assert producer is not None
-        topic, partition = args[0], args[3]
-        deadline = time.monotonic() + self.cfg.flush_timeout_s
-        while True:
-            try:
-                producer.list_topics(topic, timeout=min(5.0, self.cfg.flush_timeout_s))
-            except KafkaException:
-                pass  # the target may be briefly unreachable: the deadline decides
-            else:
-                try:
-                    producer.produce(*args)
-                    return
-                except BufferError:
-                    self._produce_when_room(args)
-                    return
-                except KafkaException as exc:
-                    if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION:
-                        raise self._write_failure(exc.args[0], topic, partition) from None
-            if time.monotonic() > deadline:
-                raise TransientKafkaError(
-                    f"target topic {topic} has no partition {partition} after "
-                    f"{self.cfg.flush_timeout_s:.0f}s: ksync adds the source's new partitions "
-                    "to it at a topic refresh; if that fails, the task's warnings say why",
-                    KafkaError._UNKNOWN_PARTITION,
-                )
-            if self._stop.wait(0.5):
-                raise _StoppedMidBatch()
-
-    # ---- progress and topics ---------------------------------------------------------------
-
-    def _record_progress(
-        self, positions: list[TopicPartition], assigned: list[TopicPartition]
-    ) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        ends: dict[tuple[str, int], int] = {}
-        for tp in assigned:
-            try:
-                # Cached from fetch responses: free, and right even on brokers whose
-                # ListOffsets answer is off (DESIGN.md "Test brokers").
-                _, high = consumer.get_watermark_offsets(tp, cached=True)
-            except KafkaException:
-                continue
-            if high >= 0:
-                ends[(tp.topic, tp.partition)] = high
-        with self._lock:
-            state = self._state
-            for tp in positions:
-                key = (tp.topic, tp.partition)
-                before = state.committed.get(key)
-                if before is not None and tp.offset > before:
-                    state.partition_records[key] = state.partition_records.get(key, 0) + tp.offset - before
-                state.committed[key] = tp.offset
-            state.end_offsets.update(ends)
+    # ---- topic switching ---------------------------------------------------------------
 
     def _switch_topics(self) -> None:
         with self._lock:
@@ -714,12 +443,10 @@ class Member:
         # The layout first: partitions of a new topic may be assigned inside subscribe().
         self._layout = layout
         if topics != self._topics:
-            log.info(
-                "task %s member %d: topics now %s", self.cfg.task_id, self.cfg.slot, sorted(topics)
-            )
+            log.info("%s: topics now %s", self._name, sorted(topics))
             # Records already produced used the old mapping; everything after uses the new one.
             self._topics = topics
-            self._learn_target_topics()
+            self._target.use(topics.values())
             self._subscribe()
         if grown:
             self._refresh_metadata(grown)
@@ -727,48 +454,15 @@ class Member:
     def _fit_batches(self, topics: dict[str, str]) -> bool:
         """Make the producer's batches fit the target topics that `topics` adds: a new
         producer when one of them accepts less than the current batch. False when that must
-        wait for records still unacknowledged.
-
-        librdkafka cannot change a running producer's batch.size, and a new producer does
-        not take over the old one's queue: every record produced so far must be on the
-        target (and its progress committed) before the old producer goes.
-        """
+        wait for records still unacknowledged: every record produced so far must be on the
+        target, and its progress committed, before the old producer goes."""
         added = set(topics.values()) - set(self._topics.values())
-        batch = self._fitting_batch(added)
-        if batch >= self._batch_bytes:
+        batch = self._target.fitting_batch(added)
+        if batch >= self._target.batch_bytes:
             return True
-        self._checkpoint(None)
-        producer = self._producer
-        assert producer is not None
-        if len(producer):
-            return False
-        log.info(
-            "task %s member %d: batches of at most %d bytes from now on, for target topics %s",
-            self.cfg.task_id,
-            self.cfg.slot,
-            batch,
-            sorted(added),
-        )
-        self._producer = self._new_producer(batch)
-        return True
-
-    def _learn_target_topics(self) -> None:
-        """Have the producer know every target topic before the first record for it.
-
-        A record for a topic the producer has no metadata for waits in librdkafka's
-        unassigned queue and is numbered for its partition only when the metadata arrives;
-        records produced while that happens can be numbered first and overtake it (seen as
-        one key's records out of order on the target). One metadata request for all topics
-        fills the client's cache, from which each topic is known at its first produce().
-        """
-        producer = self._producer
-        assert producer is not None
-        try:
-            producer.list_topics(timeout=min(10.0, self.cfg.flush_timeout_s))
-        except KafkaException as exc:
-            # The target may be briefly unreachable: records still arrive, in order unless
-            # its metadata comes back while this member is producing to it.
-            self._warn(str(wrap(exc, "reading the target's topics before copying")))
+        assert self._commits is not None
+        self._commits.checkpoint()
+        return self._target.replace(batch)
 
     def _refresh_metadata(self, grown: list[str]) -> None:
         """Make the consumer group and the producer see the partitions added to `grown`.
@@ -777,120 +471,69 @@ class Member:
         subscription against it and rejoin when a partition count changed; without it the
         group would notice only at its periodic refresh.
         """
-        consumer, producer = self._consumer, self._producer
-        assert consumer is not None and producer is not None
-        log.info(
-            "task %s member %d: partitions added to %s", self.cfg.task_id, self.cfg.slot, grown
-        )
-        timeout = min(10.0, self.cfg.flush_timeout_s)
+        consumer = self._consumer
+        assert consumer is not None
+        log.info("%s: partitions added to %s", self._name, grown)
         try:
-            consumer.list_topics(timeout=timeout)
-            for topic in grown:
-                target = self._topics.get(topic)
-                if target is not None:
-                    producer.list_topics(target, timeout=timeout)
+            consumer.list_topics(timeout=min(10.0, self.cfg.flush_timeout_s))
         except KafkaException as exc:
             # The group still notices at librdkafka's own refresh; say why it may be late.
             self._warn(str(wrap(exc, f"reading the metadata of grown topics {', '.join(grown)}")))
+        self._target.refresh(self._topics[t] for t in grown if t in self._topics)
 
     # ---- closing ---------------------------------------------------------------------------
 
     def _close(self) -> None:
-        consumer, producer = self._consumer, self._producer
-        assert consumer is not None and producer is not None
-        self._checkpoint(None, closing=True)
+        consumer, commits = self._consumer, self._commits
+        assert consumer is not None and commits is not None
+        commits.checkpoint(closing=True)
         consumer.close()  # revokes: on_revoke checkpoints again (a no-op by then)
-        with self._producer_errors():
-            producer.flush(self.cfg.flush_timeout_s)
+        self._target.close()
 
     def _abandon(self) -> None:
         """Close clients after a failure without committing anything."""
+        if self._commits is not None:
+            self._commits.abandon()
         consumer, self._consumer = self._consumer, None
-        producer, self._producer = self._producer, None
         if consumer is not None:
             try:
                 consumer.unsubscribe()
                 consumer.close()
             except (KafkaException, RuntimeError) as exc:
-                log.warning("task %s member %d: close after failure: %s", self.cfg.task_id, self.cfg.slot, exc)
-        if producer is not None:
-            try:
-                producer.purge()
-                producer.flush(0)
-            except (KafkaException, SystemError) as exc:
-                # The failure being handled is what the member reports; this one (often
-                # the same fatal error raised again) only goes to the log.
-                log.warning("task %s member %d: producer close after failure: %s", self.cfg.task_id, self.cfg.slot, exc)
+                log.warning("%s: close after failure: %s", self._name, exc)
+        self._target.abandon()
 
     # ---- error plumbing ----------------------------------------------------------------------
 
-    def _on_delivery_error(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None and self._delivery_error is None:
-            self._delivery_error = (err, msg.topic(), msg.partition())
-            log.error(
-                "task %s member %d: delivery to %s[%s] failed: %s",
-                self.cfg.task_id,
-                self.cfg.slot,
-                msg.topic(),
-                msg.partition(),
-                err.str(),
-            )
-
-    def _on_client_error(self, err: KafkaError, side: str, conn: Connection) -> None:
-        failure = client_failure(err, conn, side, self._rights(side))
-        if not failure.persistent:
+    def _on_source_error(self, err: KafkaError) -> None:
+        failure = client_failure(err, self.cfg.source, "source", self._read_rights())
+        if failure.persistent:
+            if self._source_error is None:
+                self._source_error = failure
+        elif self._source_error is None:
             # After a refusal, "1/1 brokers are down" would only repeat it, misleadingly.
-            if self._background_error is None:
-                self._warn(str(failure))
-            return
-        if self._background_error is None:
-            self._background_error = failure
+            self._warn(str(failure))
 
     def _on_message_error(self, msg: Record) -> None:
         err = msg.error()
         if err is None or err.code() == KafkaError._PARTITION_EOF:
             return
-        failure = read_failure(err, self.cfg.source, msg.topic(), msg.partition(), self._rights("source"))
+        failure = read_failure(
+            err, self.cfg.source, msg.topic(), msg.partition(), self._read_rights()
+        )
         if failure.persistent:
             raise failure
         self._warn(str(failure))
 
-    def _write_failure(
-        self, err: KafkaError, topic: str | None, partition: int | None
-    ) -> KsyncKafkaError:
-        if err.code() == KafkaError._FATAL and self._producer is not None:
-            # produce() only says that the producer stopped; the error that stopped it
-            # waits in its queue, and poll() raises it.
-            try:
-                with self._producer_errors():
-                    self._producer.poll(0)
-            except KsyncKafkaError as cause:
-                return cause
-        return write_failure(err, self.cfg.target, topic, partition, self._rights("target"))
+    def _read_rights(self) -> str:
+        """The ACLs this member needs on the source, for a sentence that asks for them."""
+        return read_rights(self._topics, self.cfg.group_id)
 
-    @contextlib.contextmanager
-    def _producer_errors(self) -> Iterator[None]:
-        """Around the producer's poll and flush: confluent-kafka raises a *fatal* producer
-        error from them (an idempotent producer refused its producer id, say), which
-        fails the member with a sentence rather than as an unexpected crash."""
-        try:
-            yield
-        except (KafkaException, SystemError) as exc:
-            err = kafka_error_in(exc)
-            if err is not None:
-                raise self._write_failure(err, None, None) from None
-            if self._delivery_error is not None:
-                # confluent-kafka (2.16) can lose the fatal error it meant to raise after a
-                # delivery report ("returned NULL without setting an exception"): that
-                # report says what went wrong, and where.
-                raise self._write_failure(*self._delivery_error) from None
-            raise
-
-    def _rights(self, side: str) -> str:
-        """The ACLs this member needs on `side`, for a sentence that asks for them."""
-        if side == "source":
-            return read_rights(self._topics, self.cfg.group_id)
-        return write_rights(self._topics.values())
+    def _waiting(self) -> None:
+        """The target holds the member up: keep the source's end offsets current, for a
+        stall must show as lag while the source keeps growing."""
+        if self._commits is not None:
+            self._commits.record_ends()
 
     def _warn(self, text: str) -> None:
         now = time.monotonic()
@@ -905,17 +548,9 @@ class Member:
                 setattr(self._state, k, v)
 
 
-def _names(partitions: list[TopicPartition]) -> str:
-    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
-
-
 @dataclass(frozen=True)
 class _Layout:
     """A member's view of its topics' partitions (see `MemberConfig`)."""
 
     partitions: dict[str, int]
     at_start: dict[str, int]
-
-
-class _StoppedMidBatch(Exception):
-    """Stop requested while a batch was only partly handed to the producer."""

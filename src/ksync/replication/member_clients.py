@@ -1,60 +1,28 @@
-"""The librdkafka settings of a member's producer and consumer, and why each is set.
+"""The librdkafka settings of a member's consumer, and why each is set.
 
 The connection settings (addresses, security) come from `ksync.kafka.config`; these are
-what makes a client fit the member's commit protocol (no auto-commit, positions committed
-by the member) and keep the copy fast.
+what makes the consumer fit the member's commit protocol (no auto-commit, positions
+committed by the member) and keep the copy fast. The producer's are in
+`ksync.kafka.target_producer`, with the rest of the producer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-# The producer's batch.size where every target topic takes it: large batches mean few
-# produce requests per record.
-MAX_BATCH_BYTES = 1_000_000
+from ksync.spec import ClientTuning
+
+# The most one partition returns per fetch; a smaller fetch.max.bytes lowers it, since no
+# partition can return more than the whole fetch.
+_PARTITION_FETCH_BYTES = 10_485_760
+_DEFAULT_TUNING = ClientTuning()
 
 
-def batch_bytes(limits: Iterable[int]) -> int:
-    """The largest batch.size that every target topic whose `max.message.bytes` is among
-    `limits` accepts, at most MAX_BATCH_BYTES.
-
-    librdkafka counts the request's framing in batch.size, so a batch of at most a topic's
-    limit is never refused; a single record larger than batch.size still goes alone.
-    """
-    return max(1, min([MAX_BATCH_BYTES, *limits]))
-
-
-def producer_settings(max_unacked_records: int, batch_size: int) -> dict[str, Any]:
-    """The target producer: idempotent and `acks=all` (order and no loss), errors only;
-    batches of at most `batch_size` bytes (see `batch_bytes`)."""
-    return {
-        "enable.idempotence": True,
-        # A batch the target refuses (too large, say) stops the producer: otherwise
-        # librdkafka sends the batches after it, which land before the refused records are
-        # copied again when the member restarts from its last commit, out of order.
-        "enable.gapless.guarantee": True,
-        "acks": "all",
-        "linger.ms": 5,
-        # librdkafka never splits a batch the broker refuses as too large: it fails every
-        # record in it. So a batch must fit the smallest max.message.bytes among the
-        # member's target topics, although each record alone would.
-        "batch.size": batch_size,
-        # Bounded so that a checkpoint, which waits for every record produced, can finish
-        # within the flush timeout; a full queue sends the member down the slow path.
-        "queue.buffering.max.messages": max_unacked_records,
-        "queue.buffering.max.kbytes": 65_536,
-        # Java's default partitioner, for keep_partition = false.
-        "partitioner": "murmur2_random",
-        "message.max.bytes": 100_000_000,
-        # No per-record delivery callback on the hot path: a checkpoint's flush() tells
-        # that everything arrived; only failures are reported.
-        "delivery.report.only.error": True,
-    }
-
-
-def consumer_settings(group_id: str, client_id: str, session_timeout_ms: int) -> dict[str, Any]:
-    """The source consumer: one member of the task's group, committing only by hand."""
+def consumer_settings(
+    group_id: str, client_id: str, session_timeout_ms: int, tuning: ClientTuning = _DEFAULT_TUNING
+) -> dict[str, Any]:
+    """The source consumer: one member of the task's group, committing only by hand,
+    fetching at most `tuning.fetch_max_bytes` per request."""
     return {
         "group.id": group_id,
         "client.id": client_id,
@@ -67,8 +35,9 @@ def consumer_settings(group_id: str, client_id: str, session_timeout_ms: int) ->
         "session.timeout.ms": session_timeout_ms,
         "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
         "max.poll.interval.ms": 300_000,
-        "fetch.max.bytes": 52_428_800,
-        "max.partition.fetch.bytes": 10_485_760,
+        # A far source pays a round trip per fetch: larger fetches, fewer trips.
+        "fetch.max.bytes": tuning.fetch_max_bytes,
+        "max.partition.fetch.bytes": min(_PARTITION_FETCH_BYTES, tuning.fetch_max_bytes),
         "queued.max.messages.kbytes": 262_144,
         # librdkafka stops fetching a partition for fetch.queue.backoff.ms
         # (default 1 s) once queued.min.messages are buffered: at full speed

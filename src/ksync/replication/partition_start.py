@@ -26,6 +26,7 @@ from typing import Protocol
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from ksync.domain.topics import TopicMapping
+from ksync.kafka.errors import partition_errors
 from ksync.spec import StartPoint
 
 EARLIEST = StartPoint(type="earliest")
@@ -89,7 +90,8 @@ def resolve_offsets(
     """Numeric offsets for `partitions`, each from its start point in `starts`.
 
     A timestamp finds the first record at or after it (ListOffsets by time, one request
-    for all such partitions); with none there, the partition starts at its end.
+    for all such partitions); with none there, the partition starts at its end. A
+    partition the lookup answers with an error raises KafkaException with that error.
     """
     out: dict[tuple[str, int], int] = {}
     by_time: dict[int, list[TopicPartition]] = {}
@@ -103,7 +105,16 @@ def resolve_offsets(
         out[(tp.topic, tp.partition)] = marks[index] if marks is not None else OFFSET_BEGINNING
     for ts, tps in by_time.items():
         query = [TopicPartition(tp.topic, tp.partition, ts) for tp in tps]
-        for found in consumer.offsets_for_times(query, timeout=timeout_s):
+        found_all = consumer.offsets_for_times(query, timeout=timeout_s)
+        failed = partition_errors(found_all)
+        if failed:
+            # An errored lookup's offset (-1) would read as "no record at or after the
+            # timestamp" and start the partition at its end, skipping records.
+            topic, partition, err = failed[0]
+            raise KafkaException(
+                KafkaError(err.code(), f"looking up {topic}[{partition}] by timestamp: {err.str()}")
+            )
+        for found in found_all:
             offset = found.offset
             if offset < 0:  # no record at or after the timestamp: start at the end
                 marks = consumer.get_watermark_offsets(found, timeout=timeout_s, cached=False)

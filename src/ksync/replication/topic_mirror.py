@@ -6,7 +6,7 @@ missing target topics with the source's partition count, replication factor
 explicitly set configs (minus the exclusion list), and propagate partition increases and
 config changes, removed keys included, at every refresh.
 
-A refusal is confined to its topic (DESIGN.md "Topic attributes"): a target topic the
+A refusal is confined to its topic (docs/design.md "Topic attributes"): a target topic the
 target refuses to create (a config it rejects, for one) is left out of the mappings with a
 warning, so no member writes to it; a config change it refuses leaves that topic's configs
 as they were, with a warning naming the topic, the keys and the broker's reason, while
@@ -29,7 +29,7 @@ from ksync.replication.topic_filter import TopicFilter
 log = logging.getLogger(__name__)
 
 # Configs that describe the source cluster's operation, not the data: copying them would
-# throttle, weaken or re-stamp the target (DESIGN.md "Topic attributes").
+# throttle, weaken or re-stamp the target (docs/design.md "Topic attributes").
 EXCLUDED_CONFIG_PREFIXES = ("message.timestamp.",)
 EXCLUDED_CONFIGS = frozenset(
     {

@@ -7,8 +7,10 @@ started again with exponential backoff; one that fails with a persistent error s
 failed (the controller turns that into the task's `Failed` status) until its assignment
 or generation changes.
 
-Member threads never wait on the database and the reconcile loop never waits on Kafka:
-stopping a member happens on its own thread.
+Members run where the worker's host puts them (`ksync.worker.pool`: member processes,
+by default one per core; `ksync.worker.hosting.ThreadHost`: threads of this process). They
+never wait on the database, and the reconcile loop never waits on Kafka: stopping a
+member happens in its own thread or process.
 """
 
 from __future__ import annotations
@@ -24,15 +26,13 @@ from dataclasses import dataclass, field
 from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberReport
-from ksync.kafka.errors import KsyncKafkaError
-from ksync.replication.member import Member, MemberConfig, MemberSnapshot
+from ksync.replication.member import MemberConfig, MemberSnapshot
 from ksync.replication.throttle import member_limits
-from ksync.spec import StartPoint
+from ksync.spec import ClientTuning, StartPoint
 from ksync.store.repo import Store
+from ksync.worker.hosting import MemberHandle, MemberHost, SlotKey, ThreadHost
 
 log = logging.getLogger(__name__)
-
-SlotKey = tuple[str, int]
 
 # A member that has run this long since its last (re)start counts as healthy again: its
 # next failure starts the backoff from the shortest wait, and the warning about the last
@@ -49,6 +49,8 @@ class WorkerSettings:
     max_backoff_s: float = 30.0
     measure: bool = True
     commit_interval_s: float = 1.0
+    # How long a shutdown waits for members to commit and stop.
+    stop_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,12 @@ class _TaskTopics:
 
 @dataclass
 class _Running:
-    member: Member
-    thread: threading.Thread
+    member: MemberHandle
     generation: int
     topics: _TaskTopics
+    # The client settings it was started with: librdkafka cannot change them on a running
+    # client, so a change restarts the member (it commits first).
+    tuning: ClientTuning
     # Tells the aggregator that counters restarted from zero.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     failures: int = 0
@@ -90,11 +94,16 @@ class _Running:
 
 
 class Worker:
-    """Owns member threads for one worker id; `run()` until `stop()`."""
+    """Owns the members of one worker id; `run()` until `stop()`.
 
-    def __init__(self, store: Store, settings: WorkerSettings) -> None:
+    `host` decides where members run (threads of this process by default); the worker
+    closes it when it stops.
+    """
+
+    def __init__(self, store: Store, settings: WorkerSettings, host: MemberHost | None = None) -> None:
         self.store = store
         self.settings = settings
+        self._host: MemberHost = host or ThreadHost()
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self._members: dict[SlotKey, _Running] = {}
@@ -151,8 +160,13 @@ class Worker:
                 wanted[(task.id, slot)] = task
         for key in list(self._members):
             wanted_task = wanted.get(key)
-            if wanted_task is None or wanted_task.generation != self._members[key].generation:
+            current = self._members[key]
+            if wanted_task is None or wanted_task.generation != current.generation:
                 self._stop_member(key, "unassigned" if wanted_task is None else "new generation")
+            elif wanted_task.spec.options.tuning != current.tuning:
+                # Applied live: the next reconcile starts it again with the new settings,
+                # once this one has committed and left the group.
+                self._stop_member(key, "client settings changed")
         self._prune_stopped()
         for key, task in wanted.items():
             run = self._members.get(key)
@@ -160,7 +174,7 @@ class Worker:
             if run is None:
                 if key not in self._stopping:  # the old generation leaves the group first
                     self._start_member(key, task, topics)
-            elif not run.thread.is_alive():
+            elif not run.member.alive():
                 self._maybe_restart(key, task, topics, run)
             else:
                 if topics != run.topics:
@@ -222,27 +236,17 @@ class Worker:
             session_timeout_ms=self.settings.session_timeout_ms,
             measure=self.settings.measure,
             commit_interval_s=self.settings.commit_interval_s,
+            tuning=spec.options.tuning,
         )
 
     def _start_member(
         self, key: SlotKey, task: TaskView, topics: _TaskTopics, failures: int = 0
     ) -> None:
-        member = Member(self._member_config(task, key[1], topics))
-        thread = threading.Thread(
-            target=self._run_member, args=(key, member), name=f"member-{key[0]}-{key[1]}", daemon=True
+        member = self._host.start(key, self._member_config(task, key[1], topics))
+        self._members[key] = _Running(
+            member, task.generation, topics, task.spec.options.tuning, failures=failures
         )
-        self._members[key] = _Running(member, thread, task.generation, topics, failures=failures)
-        thread.start()
         log.info("task %s: member %d started on worker %s", key[0], key[1], self.worker_id)
-
-    def _run_member(self, key: SlotKey, member: Member) -> None:
-        try:
-            member.run()
-        except KsyncKafkaError as exc:
-            level = logging.ERROR if exc.persistent else logging.WARNING
-            log.log(level, "task %s: member %d stopped: %s", key[0], key[1], exc)
-        except Exception:
-            log.exception("task %s: member %d crashed", key[0], key[1])
 
     def _maybe_restart(
         self, key: SlotKey, task: TaskView, topics: _TaskTopics, run: _Running
@@ -257,7 +261,7 @@ class Worker:
         if run.retry_at == 0.0:
             run.failures += 1
             run.last_error = snap.error
-            if self._is_persistent(run.member):
+            if run.member.failed_persistently():
                 run.persistent_error = snap.error
                 return
             backoff = min(self.settings.max_backoff_s, 0.5 * 2 ** (run.failures - 1))
@@ -271,13 +275,8 @@ class Worker:
             self._start_member(key, task, topics, run.failures)
             self._members[key].last_error = run.last_error
 
-    @staticmethod
-    def _is_persistent(member: Member) -> bool:
-        exc = getattr(member, "failure", None)
-        return isinstance(exc, KsyncKafkaError) and exc.persistent
-
     def _stop_member(self, key: SlotKey, why: str) -> None:
-        """Ask a member to stop; it commits and exits on its own thread."""
+        """Ask a member to stop; it commits and exits on its own."""
         run = self._members.pop(key)
         run.member.stop()
         self._stopping.setdefault(key, []).append(run)
@@ -285,7 +284,7 @@ class Worker:
 
     def _prune_stopped(self) -> None:
         for key in list(self._stopping):
-            alive = [r for r in self._stopping[key] if r.thread.is_alive()]
+            alive = [r for r in self._stopping[key] if r.member.alive()]
             if len(alive) < len(self._stopping[key]):
                 log.info("task %s: member %d stopped on worker %s", key[0], key[1], self.worker_id)
             if alive:
@@ -348,10 +347,12 @@ class Worker:
         """Stop every member (each commits its progress), then leave the worker table."""
         for key in list(self._members):
             self._stop_member(key, "shutdown")
+        deadline = time.monotonic() + self.settings.stop_timeout_s
         for runs in self._stopping.values():
             for run in runs:
-                run.thread.join(timeout=60)
+                run.member.join(max(0.0, deadline - time.monotonic()))
         self._prune_stopped()
+        self._host.close(max(5.0, deadline - time.monotonic()))
         try:
             self.store.workers.remove(self.worker_id)
         except Exception:

@@ -50,7 +50,7 @@ def list_tasks(store: StoreDep) -> TaskList:
 
 
 class TaskPatch(BaseModel):
-    """Options to change on a running task; applied without a restart."""
+    """Options to change on a running task (any subset of TaskOptions)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -59,7 +59,9 @@ class TaskPatch(BaseModel):
 
 @router.patch("/{task_id}", response_model=Task, responses=documented(404, 409, 422))
 def update_task(task_id: str, patch: TaskPatch, store: StoreDep) -> Task:
-    """Change options (throttle_mb_s, qps_limit, task_max, sync_topic_configs) in place."""
+    """Change options in place: throttle_mb_s, qps_limit, task_max, sync_topic_configs, and
+    the client tuning (compression, linger_ms, batch_bytes, fetch_max_bytes), with which the
+    members restart from their committed progress. Bad values: 422, nothing changed."""
     try:
         row = lifecycle.update_options(store, task_id, patch.options)
     except ValidationError as exc:

@@ -16,6 +16,13 @@ Rules, as MM2 behaves:
 * `DefaultReplicationPolicy` names a remote topic `<source alias><separator><topic>` and
   never replicates a topic that came from the target alias (MM2's cycle check): that rule
   is added to the exclude regex. `IdentityReplicationPolicy` keeps the name.
+* The producer and consumer settings that matter for a far cluster become the task's
+  client tuning (`ksync.spec.ClientTuning`), spelled as Connect overrides them:
+  `producer.override.compression.type` (or plain `compression.type`),
+  `producer.override.linger.ms`, `producer.override.batch.size` (a cap: a batch also fits
+  the target topics' max.message.bytes) and `consumer.override.fetch.max.bytes` (or MM2's
+  `source.consumer.` / `consumer.` spelling, as for auto.offset.reset). Two spellings of
+  one setting with different values are refused; a missing one means ksync's default.
 * Keys ksync has no use for are kept in the stored config and listed as ignored, never
   dropped silently. Secret values (passwords, JAAS passwords, keys) are stored hidden as
   `[hidden]`: the secret itself lives only in the instance's security settings.
@@ -35,6 +42,7 @@ from ksync.domain.instance import InstanceView
 from ksync.patterns import PatternError, compile_pattern
 from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import (
+    ClientTuning,
     SecuritySpec,
     StartPoint,
     TaskSpec,
@@ -70,6 +78,18 @@ _CLUSTER_KEYS = (
     "ssl.truststore.certificates",
 )
 
+# ClientTuning field -> the config keys that set it, the one shown first.
+TUNING_KEYS: dict[str, tuple[str, ...]] = {
+    "compression": ("producer.override.compression.type", "compression.type"),
+    "linger_ms": ("producer.override.linger.ms",),
+    "batch_bytes": ("producer.override.batch.size",),
+    "fetch_max_bytes": (
+        "consumer.override.fetch.max.bytes",
+        "source.consumer.fetch.max.bytes",
+        "consumer.fetch.max.bytes",
+    ),
+}
+
 # Keys whose value ksync uses (or, for converters, whose only meaningful value is what
 # ksync always does: copy the bytes).
 HONOURED = frozenset(
@@ -87,6 +107,7 @@ HONOURED = frozenset(
         "source.consumer.auto.offset.reset",
     }
     | {f"{side}.cluster.{key}" for side in ("source", "target") for key in _CLUSTER_KEYS}
+    | {key for keys in TUNING_KEYS.values() for key in keys}
 )
 BYTE_CONVERTER_KEYS = ("key.converter", "value.converter", "header.converter")
 
@@ -135,6 +156,7 @@ class MirrorConfig:
     task_max: int
     sync_topic_configs: bool
     start: StartPoint | None  # None: keep the task's current start point (default earliest)
+    tuning: ClientTuning
     config: dict[str, str]  # as stored and shown: `name` set, secrets hidden
     ignored: list[str] = field(default_factory=list)
 
@@ -169,6 +191,7 @@ class MirrorConfig:
                         **kept.get("options", {}),
                         "sync_topic_configs": self.sync_topic_configs,
                         "task_max": self.task_max,
+                        **self.tuning.model_dump(mode="json"),
                     },
                 }
             )
@@ -286,6 +309,7 @@ def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
         task_max=_int("tasks.max", cfg.get("tasks.max", "1"), 1, MAX_TASKS),
         sync_topic_configs=_bool("sync.topic.configs.enabled", cfg.get("sync.topic.configs.enabled", "true")),
         start=_start(cfg),
+        tuning=_tuning(cfg),
         config=hide_secrets(cfg),
         ignored=ignored_keys(cfg),
     )
@@ -447,6 +471,38 @@ def _start(cfg: dict[str, str]) -> StartPoint | None:
     return None
 
 
+def _tuning(cfg: dict[str, str]) -> ClientTuning:
+    """The producer and consumer overrides of `cfg` (see TUNING_KEYS), validated by
+    ClientTuning's rules; an error names the key that was given."""
+    values: dict[str, Any] = {}
+    used: dict[str, str] = {}
+    for name, keys in TUNING_KEYS.items():
+        given = [(key, cfg[key].strip()) for key in keys if key in cfg]
+        if not given:
+            continue
+        key, value = given[0]
+        for other, other_value in given[1:]:
+            if other_value.lower() != value.lower():
+                raise ConfigError(
+                    other, f"'{other_value}' contradicts {key}={value}: give the setting once"
+                )
+        if name == "compression":
+            values[name] = value.lower()
+        else:
+            try:
+                values[name] = int(value)
+            except ValueError:
+                raise ConfigError(key, f"'{value}' is not an integer") from None
+        used[name] = key
+    try:
+        return ClientTuning.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field_name = str(err["loc"][0])
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        raise ConfigError(used[field_name], f"'{values[field_name]}' is not allowed: {message}") from None
+
+
 def ignored_keys(cfg: Mapping[str, str]) -> list[str]:
     """The keys of `cfg` ksync does not act on."""
     out = []
@@ -501,4 +557,6 @@ def config_of_spec(
             )
     if spec.source.start.type == "latest":
         config["consumer.auto.offset.reset"] = "latest"
+    for setting, value in spec.options.tuning.model_dump(exclude_defaults=True).items():
+        config[TUNING_KEYS[setting][0]] = str(value)
     return config

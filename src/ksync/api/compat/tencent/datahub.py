@@ -12,6 +12,13 @@ resources (ksync instances) is a ksync TaskSpec:
 | TargetResource.KafkaParam.Resource                | target.instance_id                  |
 | Prefix, Separator, KeepPartition (either side)    | target.topic_prefix/separator/keep_partition |
 | TaskMax (top level, when a client sends it)       | options.task_max                    |
+| CompressionType none/open (either side)           | options.compression none/lz4        |
+
+Tencent documents CompressionType as "none" or "open" without naming the codec; ksync
+compresses with lz4 for "open" (fast, and the order CKafka recommends: LZ4 > GZIP >
+Snappy) and also takes a codec by name (lz4, zstd, snappy, gzip). A DataHub task has no
+fields for linger, batch size or fetch size: set those with the native API
+(`PATCH /api/v1/tasks/{id}`).
 
 Defaults are Tencent's where Tencent documents one (KeepPartition false), ksync's
 otherwise (OffsetType earliest, Separator "."). Operations go through
@@ -27,7 +34,7 @@ The members of a task form the consumer group `ksync-<TaskId>` on the source clu
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -59,7 +66,7 @@ from ksync.domain.instance import InstanceView
 from ksync.domain.status import Desired, TaskStatus
 from ksync.domain.task import TaskView
 from ksync.replication.policy import ReplicationPolicy
-from ksync.spec import TaskSpec
+from ksync.spec import Compression, TaskSpec
 from ksync.store.repo import Store
 
 SOURCE = "SOURCE"
@@ -126,6 +133,7 @@ _FIELD_NAMES = {
     "options.task_max": "TaskMax",
     "options.qps_limit": "QpsLimit",
     "options.throttle_mb_s": "SyncThrottleLimit",
+    "options.compression": "CompressionType",
 }
 
 
@@ -162,17 +170,13 @@ def _common_kafka_fields(kp: Params, naming: dict[str, tuple[str, Any]]) -> dict
             f"{kp.name('UseAutoCreateTopic')} false is not supported: ksync always creates a "
             "missing target topic with the source topic's partitions and configs"
         )
-    compression = kp.text("CompressionType")
-    if compression not in (None, "none"):
-        raise unsupported(
-            f"{kp.name('CompressionType')} {compression} is not supported: ksync writes each "
-            "record batch as the producer's default (uncompressed)"
-        )
     for key, reader in (
         ("Prefix", kp.text),
         ("Separator", kp.text),
         ("KeepPartition", kp.flag),
         ("QpsLimit", kp.integer),  # records per second for the whole task
+        # How the target producer compresses batches.
+        ("CompressionType", lambda key: _compression(kp, key)),
     ):
         value = reader(key)
         if value is None:
@@ -185,6 +189,27 @@ def _common_kafka_fields(kp: Params, naming: dict[str, tuple[str, Any]]) -> dict
             )
         naming[key] = (kp.name(key), value)
     return out
+
+
+# CompressionType's "open" (compress, codec unnamed) -> the codec ksync uses.
+_OPEN_CODEC = "lz4"
+
+
+def _compression(kp: Params, key: str) -> str | None:
+    """CompressionType -> options.compression: "open" is lz4, a codec name is itself."""
+    value = kp.text(key)
+    if value is None:
+        return None
+    codec = value.strip().lower()
+    if codec == "open":
+        return _OPEN_CODEC
+    if codec not in get_args(Compression):
+        raise bad_value(
+            kp.name(key),
+            f"'{value}' is not allowed: use none or open (lz4), or a codec: "
+            + ", ".join(get_args(Compression)[1:]),
+        )
+    return codec
 
 
 def _source(
@@ -284,6 +309,8 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
         options["qps_limit"] = naming["QpsLimit"][1]
     if throttle is not None:
         options["throttle_mb_s"] = throttle
+    if "CompressionType" in naming:
+        options["compression"] = naming["CompressionType"][1]
     body = {"name": name, "source": source, "target": target, "options": options}
     try:
         spec = TaskSpec.model_validate(body)
@@ -298,7 +325,9 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
                 f"derives (Prefix + Separator + source topic: {', '.join(expected) or 'none'}); "
                 "ksync cannot write a source topic to a topic of another name"
             )
-    sides = {k: v[0].split(".")[0] for k, v in naming.items() if k != "QpsLimit"}
+    sides = {
+        k: v[0].split(".")[0] for k, v in naming.items() if k not in ("QpsLimit", "CompressionType")
+    }
     mine = {
         "TaskType": SOURCE,
         "Description": description,
@@ -355,12 +384,15 @@ def task_info(
         **mine.get("Source", {}),
     }
     targets = [t.target for t in row.topics]
+    compression = spec.options.compression
     target_param: dict[str, Any] = {
         "SelfBuilt": True,
         "Resource": dst.instance_id,
         "ResourceName": _resource_name(instances, dst.instance_id),
         "Topic": ",".join(targets) or None,
         "TopicList": targets or None,
+        # The request's spelling: "open" for the codec it stands for, else the codec.
+        "CompressionType": "open" if compression == _OPEN_CODEC else compression,
         **mine.get("Target", {}),
     }
     naming = {

@@ -5,7 +5,7 @@
 import { ApiError, clearErrors, get, getOptional, patch, showErrors } from "./api.js";
 import { DASH, badge, clear, fmtBytes, fmtInt, fmtMs, fmtSi, fmtTime, h } from "./dom.js";
 import { lineChart, toMs } from "./charts.js";
-import { allowed, configView, instanceLabel, runOp, taskLag } from "./taskops.js";
+import { allowed, configView, instanceLabel, runOp, taskLag, tuningControls, tuningFields, tuningValues } from "./taskops.js";
 import { flash } from "./ui.js";
 
 const RANGES = { hour: { since: 3600, step: 10, label: "Last hour" }, day: { since: 86400, step: 300, label: "Last day" } };
@@ -23,7 +23,8 @@ function section(id, title, ...children) {
 
 /**
  * The form that changes a task's options in place (PATCH /api/v1/tasks/{id}): limits,
- * members and config sync apply without a restart. Calls onSaved(task) on success.
+ * members and config sync apply without a restart; a change of client tuning restarts
+ * the members from their committed progress. Calls onSaved(task) on success.
  */
 function optionsForm(task, onSaved, onCancel) {
   const o = task.options;
@@ -34,6 +35,7 @@ function optionsForm(task, onSaved, onCancel) {
     qps: num("opt-qps", o.qps_limit, { min: "0", step: "1", placeholder: "unlimited" }),
     sync: h("input", { id: "opt-sync-configs", type: "checkbox", checked: o.sync_topic_configs }),
   };
+  const tuning = tuningControls("opt-", o);
   const field = (name, label, control) =>
     h("div", { class: "field", dataset: { field: name } }, h("label", { for: control.id }, label), control, h("p", { class: "field-error", role: "alert", hidden: true }));
   const form = h(
@@ -41,14 +43,15 @@ function optionsForm(task, onSaved, onCancel) {
     { class: "form options-form", id: "options-form", novalidate: true },
     h("div", { class: "row" }, field("options.task_max", "Members (task_max)", f.taskMax), field("options.throttle_mb_s", "Throttle (MB/s)", f.throttle), field("options.qps_limit", "QPS limit (records/s)", f.qps)),
     h("div", { class: "field", dataset: { field: "options.sync_topic_configs" } }, h("label", { class: "check", for: "opt-sync-configs" }, f.sync, " Sync topic configs"), h("p", { class: "field-error", role: "alert", hidden: true })),
+    h("div", { class: "row" }, tuningFields(tuning).map(([name, label, control]) => field(name, label, control))),
     h("div", { class: "form-error-box" }, h("p", { class: "field-error", role: "alert", hidden: true })),
-    h("div", { class: "form-buttons" }, h("button", { type: "submit", class: "btn primary", id: "options-save" }, "Save options"), h("button", { type: "button", class: "btn", onclick: onCancel }, "Cancel"), h("span", { class: "muted small" }, "Applied in place, without restarting the task.")),
+    h("div", { class: "form-buttons" }, h("button", { type: "submit", class: "btn primary", id: "options-save" }, "Save options"), h("button", { type: "button", class: "btn", onclick: onCancel }, "Cancel"), h("span", { class: "muted small" }, "Limits apply in place; a change of compression, linger, batch or fetch restarts the members from their progress.")),
   );
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearErrors(form);
     const value = (el) => (el.value === "" ? null : Number(el.value));
-    const options = { task_max: value(f.taskMax) ?? 1, throttle_mb_s: value(f.throttle), qps_limit: value(f.qps), sync_topic_configs: f.sync.checked };
+    const options = { task_max: value(f.taskMax) ?? 1, throttle_mb_s: value(f.throttle), qps_limit: value(f.qps), sync_topic_configs: f.sync.checked, ...tuningValues(tuning) };
     try {
       onSaved(await patch(`/tasks/${encodeURIComponent(task.id)}`, { options }));
     } catch (exc) {

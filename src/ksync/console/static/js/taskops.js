@@ -104,6 +104,57 @@ export function startText(start) {
 }
 
 /** The task's configuration as a readable list plus the JSON spec (as the API takes it). */
+/**
+ * The controls of a task's client tuning (producer compression, linger and batch cap,
+ * consumer fetch size): what matters when a cluster is far away. Filled from `o` (a
+ * task's options) when given; empty numbers mean ksync's default (the placeholder).
+ * The API checks the values and names the allowed ones.
+ */
+export function tuningControls(idPrefix, o = {}) {
+  const num = (id, value, placeholder) =>
+    h("input", { id: `${idPrefix}${id}`, name: `${idPrefix}${id}`, type: "number", inputmode: "numeric", step: "1", value: value ?? "", placeholder });
+  return {
+    compression: h(
+      "select",
+      { id: `${idPrefix}compression`, name: `${idPrefix}compression` },
+      ["none", "lz4", "zstd", "snappy", "gzip"].map((c) => h("option", { value: c, selected: c === (o.compression ?? "none") }, c)),
+    ),
+    linger: num("linger-ms", o.linger_ms, "5 (default)"),
+    batch: num("batch-bytes", o.batch_bytes, "1000000 (default)"),
+    fetch: num("fetch-max-bytes", o.fetch_max_bytes, "52428800 (default)"),
+  };
+}
+
+/** The tuning fields, each as [API field, label, control, hint], for a form. */
+export function tuningFields(c) {
+  return [
+    ["options.compression", "Compression", c.compression, "How batches to the target are compressed; records arrive unchanged."],
+    ["options.linger_ms", "Linger (ms)", c.linger, "How long the producer waits to fill a batch: fewer round trips to a far target."],
+    ["options.batch_bytes", "Batch cap (bytes)", c.batch, "Largest producer batch; batches also fit the target topics' max.message.bytes."],
+    ["options.fetch_max_bytes", "Fetch max (bytes)", c.fetch, "Most bytes per fetch from the source."],
+  ];
+}
+
+/** The options body part of the tuning controls: empty numbers are left out. */
+export function tuningValues(c) {
+  const out = { compression: c.compression.value };
+  for (const [key, el] of [["linger_ms", c.linger], ["batch_bytes", c.batch], ["fetch_max_bytes", c.fetch]]) {
+    if (el.value !== "") out[key] = Number(el.value);
+  }
+  return out;
+}
+
+/** A task's client tuning as review or configuration rows. */
+export function tuningRows(o) {
+  const bytes = (v) => (v === undefined || v === null ? "default" : `${v} bytes`);
+  return [
+    ["Compression", o.compression ?? "none"],
+    ["Linger", o.linger_ms === undefined || o.linger_ms === null ? "default" : `${o.linger_ms} ms`],
+    ["Batch cap", bytes(o.batch_bytes)],
+    ["Fetch max", bytes(o.fetch_max_bytes)],
+  ];
+}
+
 export function configView(t, instancesById) {
   const inst = (id) => {
     const i = instancesById.get(id);
@@ -123,6 +174,7 @@ export function configView(t, instancesById) {
     ["Sync topic configs", o.sync_topic_configs ? "yes" : "no"],
     ["Throttle", o.throttle_mb_s ? `${o.throttle_mb_s} MB/s` : "none"],
     ["QPS limit", o.qps_limit ? `${o.qps_limit} records/s` : "none"],
+    ...tuningRows(o),
     ["Created", fmtTime(t.created_at)],
   ];
   const spec = { name: t.name, source: t.source, target: t.target, options: t.options };

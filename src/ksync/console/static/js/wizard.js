@@ -7,7 +7,7 @@
 import { ApiError, clearErrors, get, post, showErrors } from "./api.js";
 import { DASH, clear, debounce, fmtInt, h } from "./dom.js";
 import { flash } from "./ui.js";
-import { startText } from "./taskops.js";
+import { startText, tuningControls, tuningFields, tuningRows, tuningValues } from "./taskops.js";
 
 const TASK_ROOTS = ["name", "source", "target", "options", "body"];
 const STEPS = ["Source and topics", "Target and topic names", "Start point and options", "Review and create"];
@@ -84,6 +84,7 @@ export function mountWizard(view, ctx) {
   const syncConfigs = h("input", { id: "sync-configs", name: "sync-configs", type: "checkbox", checked: true });
   const throttle = numberInput("throttle", { min: "0", step: "any", placeholder: "unlimited" });
   const qps = numberInput("qps-limit", { min: "0", step: "1", placeholder: "unlimited" });
+  const tuning = tuningControls("");
   const review = h("div", { class: "review", id: "review" });
   const noInstances = h(
     "p",
@@ -178,6 +179,9 @@ export function mountWizard(view, ctx) {
         field("options.qps_limit", "QPS limit (records/s)", qps, "Cap on records copied per second; empty for none."),
       ),
       field("options.sync_topic_configs", null, check(syncConfigs, "Sync topic configs: copy the source topics' configs to the target and keep them in step")),
+      h("h3", {}, "Far clusters"),
+      h("p", { class: "hint" }, "Producer and consumer settings for a source or target in another region; the defaults suit nearby clusters."),
+      h("div", { class: "row" }, tuningFields(tuning).map(([name, label, control, hint]) => field(name, label, control, hint))),
     ),
     h("section", { class: "step", dataset: { step: "4" } }, review),
   ];
@@ -226,6 +230,7 @@ export function mountWizard(view, ctx) {
     const options = { task_max: taskMax.value === "" ? 1 : Number(taskMax.value), sync_topic_configs: syncConfigs.checked };
     if (throttle.value !== "") options.throttle_mb_s = Number(throttle.value);
     if (qps.value !== "") options.qps_limit = Number(qps.value);
+    Object.assign(options, tuningValues(tuning));
     return {
       name: name.value.trim(),
       source: {
@@ -408,6 +413,7 @@ export function mountWizard(view, ctx) {
           ["Sync topic configs", o.sync_topic_configs ? "yes" : "no"],
           ["Throttle", o.throttle_mb_s ? `${o.throttle_mb_s} MB/s` : "none"],
           ["QPS limit", o.qps_limit ? `${o.qps_limit} records/s` : "none"],
+          ...tuningRows(o),
         ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
       ),
       h("details", {}, h("summary", {}, "Request body (POST /api/v1/tasks)"), h("pre", { class: "code", id: "request-body" }, JSON.stringify(b, null, 2))),

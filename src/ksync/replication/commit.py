@@ -1,0 +1,368 @@
+"""The commit protocol of a member: at least once, no loss.
+
+Invariant: a source offset is committed only after the target acknowledged every record
+before it. How:
+
+1. `consume()` returns a batch; every record is handed to `produce()` before the next
+   `consume()` call. The consumer's *positions* (next offset to read per partition) then
+   cover exactly what was produced; they cost nothing per record to track.
+2. A checkpoint (every `commit_interval_s`, on revocation, on stop) waits for the target to
+   acknowledge everything produced (`TargetProducer.drain`). Only when nothing is
+   outstanding and no delivery failed are positions committed (`committable`): a delivery
+   error fails the member, which restarts from the last commit (repeats possible, loss
+   impossible); a target too slow to acknowledge in time only delays the commit.
+3. Only partitions the member holds are committed. On revocation (cooperative rebalance)
+   the revoked partitions are checkpointed inside the callback, before another member gets
+   them; a partition that was *lost* (session expired) is forgotten without a commit, for
+   another member may own it already and a commit would rewind its progress.
+4. A commit never moves an offset back, and only changed positions are sent.
+5. A partition with no committed offset gets its start (`partition_start`) resolved to a
+   number and committed at once, before it is consumed: a restart neither re-resolves
+   `latest` to a later offset nor decides a partition's start twice.
+
+The rule of 2-4 is `committable`, a pure function; `Progress` is the pure state it reads
+(what the member holds and committed); `Checkpointer` does the I/O around them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from ksync.kafka.errors import (
+    KsyncKafkaError,
+    commit_failure,
+    partition_errors,
+    partition_failure,
+    wrap,
+)
+from ksync.kafka.target_producer import StoppedMidBatch, TargetProducer
+from ksync.replication.partition_start import first_offsets
+from ksync.spec import Connection, StartPoint
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, int]  # (topic, partition)
+
+# Commit refusals that only mean "the group is rebalancing": the commit waits for the next
+# checkpoint (see Checkpointer._commit).
+# A commit that waits this long for the group coordinator shows as a warning while it
+# waits: librdkafka's synchronous commit blocks the member's thread, which then serves no
+# client error callback, so an unreachable source would otherwise show nothing at all.
+SLOW_COMMIT_S = 2.0
+
+REBALANCE_CODES = frozenset(
+    {
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError._ASSIGNMENT_LOST,
+    }
+)
+
+
+def committable(
+    positions: Mapping[Key, int],
+    committed: Mapping[Key, int],
+    owned: Collection[Key],
+    unacked: int,
+    delivery_failed: bool,
+) -> dict[Key, int]:
+    """The offsets that may be committed now (see the module's docstring).
+
+    `positions` are the consumer's next offsets per partition, `committed` what was last
+    committed, `owned` the partitions the member holds (revoked ones until their final
+    checkpoint, lost ones never), `unacked` how many produced records the target has not
+    acknowledged, `delivery_failed` whether any delivery failed.
+    """
+    if delivery_failed or unacked:
+        return {}
+    return {
+        key: offset
+        for key, offset in positions.items()
+        if offset >= 0 and key in owned and offset > committed.get(key, -1)
+    }
+
+
+class Progress:
+    """What a member holds and has committed, per partition, and the source's end offsets
+    it last saw; read by `snapshot()` from other threads (hence the lock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._committed: dict[Key, int] = {}  # owned partitions, and where each stands
+        self._ends: dict[Key, int] = {}
+        self._records: dict[Key, int] = {}  # records delivered, from committed advances
+
+    def take_up(self, offsets: Mapping[Key, int]) -> None:
+        """The member now holds these partitions, committed up to `offsets`."""
+        with self._lock:
+            self._committed.update(offsets)
+
+    def forget(self, keys: Iterable[Key]) -> None:
+        """The member no longer holds these partitions (revoked after their checkpoint, or lost)."""
+        with self._lock:
+            for key in keys:
+                self._committed.pop(key, None)
+                self._ends.pop(key, None)
+
+    def plan(
+        self, positions: Mapping[Key, int], unacked: int, delivery_failed: bool
+    ) -> dict[Key, int]:
+        """`committable` against what the member holds and committed."""
+        with self._lock:
+            return committable(
+                positions, self._committed, self._committed.keys(), unacked, delivery_failed
+            )
+
+    def advance(self, done: Mapping[Key, int]) -> None:
+        """`done` was committed: count the records it covers, for partitions still held."""
+        with self._lock:
+            for key, offset in done.items():
+                before = self._committed.get(key)
+                if before is None or offset <= before:
+                    continue
+                self._records[key] = self._records.get(key, 0) + offset - before
+                self._committed[key] = offset
+
+    def set_ends(self, ends: Mapping[Key, int]) -> None:
+        """The source's end offsets of held partitions."""
+        with self._lock:
+            self._ends.update((k, v) for k, v in ends.items() if k in self._committed)
+
+    def view(self) -> tuple[list[Key], dict[Key, int], dict[Key, int], dict[Key, int]]:
+        """Copies of: held partitions, their committed offsets, end offsets, records delivered."""
+        with self._lock:
+            return (
+                sorted(self._committed),
+                dict(self._committed),
+                dict(self._ends),
+                dict(self._records),
+            )
+
+
+class Checkpointer:
+    """The commit protocol's I/O for one member: checkpoints, and the rebalance callbacks
+    (which run inside `consume()`).
+
+    `grant()` names the ACLs the member needs on the source, `warn` shows a transient
+    problem, `at_start()` is the member's current start layout (see `partition_start`),
+    `acknowledged` is called when the target acknowledged everything produced.
+    """
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        target: TargetProducer,
+        progress: Progress,
+        *,
+        name: str,
+        source: Connection,
+        grant: Callable[[], str],
+        warn: Callable[[str], None],
+        start: StartPoint,
+        at_start: Callable[[], Mapping[str, int]],
+        timeout_s: float,
+        stop: threading.Event,
+        acknowledged: Callable[[], None],
+    ) -> None:
+        self._consumer = consumer
+        self._target = target
+        self._progress = progress
+        self._name = name
+        self._source = source
+        self._grant = grant
+        self._warn = warn
+        self._start = start
+        self._at_start = at_start
+        self._timeout_s = timeout_s
+        self._stop = stop
+        self._acknowledged = acknowledged
+        self._abandoned = False
+
+    def abandon(self) -> None:
+        """Commit nothing from now on (the member failed: its clients are closing)."""
+        self._abandoned = True
+
+    # ---- checkpoints -----------------------------------------------------------------------
+
+    def checkpoint(self, only: list[TopicPartition] | None = None, closing: bool = False) -> None:
+        """Wait for the target to acknowledge everything produced, then commit positions
+        (of every held partition, or just `only`). While `closing` a stop request does not
+        cut the wait short."""
+        remaining = self._target.drain(self._timeout_s, stoppable=not closing)
+        failure = self._target.delivery_failure()
+        if failure is not None:
+            raise failure
+        if remaining:
+            self._warn(
+                f"the target is slow: {remaining} records not yet acknowledged after "
+                f"{self._timeout_s:.0f}s; progress is committed once they are"
+            )
+            return
+        self._acknowledged()
+        consumer = self._consumer
+        assigned = only if only is not None else consumer.assignment()
+        if not assigned:
+            return
+        positions: dict[Key, int] = {}
+        for tp in consumer.position(assigned):
+            if tp.error is not None:
+                # Not committed this time; the next checkpoint asks again.
+                log.warning(
+                    "%s: no position for %s[%d]: %s",
+                    self._name,
+                    tp.topic,
+                    tp.partition,
+                    tp.error.str(),
+                )
+            else:
+                positions[(tp.topic, tp.partition)] = tp.offset
+        plan = self._progress.plan(positions, remaining, failure is not None)
+        if plan:
+            self._progress.advance(self._commit(plan))
+        self.record_ends(assigned)
+
+    def record_ends(self, assigned: list[TopicPartition] | None = None) -> None:
+        """Keep the source's end offsets of held partitions current (free: from the
+        consumer's cache), so that lag shows even while the target stalls the member."""
+        consumer = self._consumer
+        ends: dict[Key, int] = {}
+        for tp in consumer.assignment() if assigned is None else assigned:
+            try:
+                # Cached from fetch responses: free, and right even on brokers whose
+                # ListOffsets answer is off (docs/design.md, "Test brokers").
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue  # not fetched yet: the next call has it
+            if high >= 0:
+                ends[(tp.topic, tp.partition)] = high
+        self._progress.set_ends(ends)
+
+    def _commit(self, plan: Mapping[Key, int]) -> dict[Key, int]:
+        """Commit `plan`; returns what the group took (all, part, or nothing).
+
+        A commit refused because a rebalance moved the group to a new generation, or
+        because the coordinator is briefly unreachable, is only late: positions never go
+        back, so the next checkpoint (or the revocation, for a partition that moves)
+        commits them, and a partition that moves uncommitted is copied again from the last
+        commit, never skipped. Failing the member instead would leave the group, start
+        another rebalance and refuse that member's next commit too. A refusal no retry
+        cures (a missing ACL) fails the member with a sentence.
+        """
+        offsets = [TopicPartition(t, p, o) for (t, p), o in plan.items()]
+        slow = threading.Timer(
+            SLOW_COMMIT_S,
+            lambda: self._warn(
+                f"{self._source.label}: committing progress has waited over {SLOW_COMMIT_S:.0f}s "
+                "for the source's group coordinator; the source cluster may be unreachable, and "
+                "copying goes on once it answers"
+            ),
+        )
+        slow.daemon = True
+        slow.start()
+        try:
+            results = self._consumer.commit(offsets=offsets, asynchronous=False) or offsets
+        except KafkaException as exc:
+            failure = commit_failure(exc, self._source, self._grant())
+            self._deferred(failure)
+            return {}
+        finally:
+            slow.cancel()
+        failed = partition_errors(results)
+        if failed:
+            refused = partition_failure(failed, self._source, "cannot commit progress of", self._grant())
+            assert refused is not None
+            self._deferred(refused, [err for _, _, err in failed])
+        bad = {(t, p) for t, p, _ in failed}
+        return {key: offset for key, offset in plan.items() if key not in bad}
+
+    def _deferred(self, failure: KsyncKafkaError, errors: list[KafkaError] | None = None) -> None:
+        """A commit that did not go through: raise what no retry cures, else retry later."""
+        if failure.persistent:
+            raise failure from None
+        codes = {e.code() for e in errors} if errors else {failure.code}
+        if codes <= REBALANCE_CODES:
+            log.info("%s: commit deferred: %s", self._name, failure)
+        else:
+            self._warn(f"{failure}; retrying at the next checkpoint")
+
+    # ---- rebalance callbacks -----------------------------------------------------------------
+
+    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start consuming newly assigned partitions from their commit, or from their
+        resolved (and at once committed) start."""
+        with self._rebalance_errors("taking up", partitions):
+            self._take_up(consumer, partitions)
+
+    def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Checkpoint the revoked partitions before another member gets them."""
+        with self._rebalance_errors("giving up", partitions):
+            if not self._abandoned:
+                self.checkpoint(partitions, closing=True)
+            consumer.incremental_unassign(partitions)
+        self._progress.forget((tp.topic, tp.partition) for tp in partitions)
+
+    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Release lost partitions without a commit: another member may own them already."""
+        log.warning(
+            "%s: lost %d partitions without commit (session expired)", self._name, len(partitions)
+        )
+        # Forgotten first: nothing may commit them from here on.
+        self._progress.forget((tp.topic, tp.partition) for tp in partitions)
+        with self._rebalance_errors("releasing lost", partitions):
+            consumer.incremental_unassign(partitions)
+
+    @contextlib.contextmanager
+    def _rebalance_errors(self, doing: str, partitions: list[TopicPartition]) -> Iterator[None]:
+        """Around a rebalance callback: a client error raised in it becomes a typed
+        KsyncKafkaError naming the partitions.
+
+        confluent-kafka (2.16) hands an exception escaping a rebalance callback out of
+        consume() as a bare KafkaError, which is no exception class: no `except Exception`
+        catches it, so the member would die without closing its consumer, and that
+        consumer would keep its partitions from the other members.
+        """
+        try:
+            yield
+        except KafkaException as exc:
+            raise wrap(exc, f"{doing} partitions {_names(partitions)}") from None
+
+    def _take_up(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        committed = consumer.committed(partitions, timeout=self._timeout_s)
+        # An errored entry reads as "no commit" (-1001): starting it afresh would overwrite
+        # the progress it has.
+        self._raise_for(committed, "cannot read the committed progress of")
+        fresh = [tp for tp in committed if tp.offset < 0]
+        if fresh:
+            starts = first_offsets(
+                consumer, fresh, self._start, self._at_start(), self._timeout_s, self._stop
+            )
+            if starts is None:
+                raise StoppedMidBatch()
+            done = consumer.commit(offsets=starts, asynchronous=False)
+            self._raise_for(done or [], "cannot commit the start offset of")
+            by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
+            for tp in committed:
+                if tp.offset < 0:
+                    tp.offset = by_key[(tp.topic, tp.partition)]
+        consumer.incremental_assign(committed)
+        self._progress.take_up({(tp.topic, tp.partition): tp.offset for tp in committed})
+        log.info(
+            "%s: assigned %s",
+            self._name,
+            ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
+        )
+
+    def _raise_for(self, results: list[TopicPartition], doing: str) -> None:
+        failure = partition_failure(partition_errors(results), self._source, doing, self._grant())
+        if failure is not None:
+            raise failure
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
