@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sys
 import threading
 import time
@@ -184,6 +185,19 @@ def value_pool(size: int) -> list[bytes]:
     """4096 distinct random values, cycled: about 800 KB at 200 B, so no compressor's window
     (lz4: 64 KB) sees a repeat, and no per-record cost in the timed loops."""
     return [os.urandom(size) for _ in range(4096)]
+
+
+def text_pool(size: int) -> list[bytes]:
+    """4096 JSON-like values of `size` bytes: field names repeat, numbers vary, so they
+    compress about like real event payloads (random bytes do not compress at all)."""
+    rng = random.Random(7)
+    pool = []
+    for i in range(4096):
+        parts = [f'{{"id":{i},"user":"user-{rng.randrange(10_000)}","event":"page_view"']
+        while sum(map(len, parts)) < size:
+            parts.append(f',"k{len(parts)}":"value-{rng.randrange(1_000_000)}"')
+        pool.append(("".join(parts) + "}").encode()[:size])
+    return pool
 
 
 def partition_counts(records: int, partitions: int) -> dict[int, int]:

@@ -23,12 +23,12 @@ HEADERS = [("bench", b"ksync")]
 
 
 def load(src: str, topic: str, records: int, size: int, partitions: int,
-         deadline_s: float, name: str = "load") -> Result:
+         deadline_s: float, name: str = "load", values: list[bytes] | None = None) -> Result:
     """Produce `records` records (V-byte values, keys b"k%08d", one header) round-robin
     over the partitions of a new `topic`, with a tuned idempotent producer."""
     create_topic(src, topic, partitions)
     producer, errors, failed = make_producer(src, name)
-    values = value_pool(size)
+    values = values or value_pool(size)
     mask = len(values) - 1
     deadline = time.monotonic() + deadline_s
     t0 = time.perf_counter()

@@ -34,7 +34,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness import BROKER_HEAP_MB, BenchError, Result
+from far import DELAY_MS, delayed_port
+from harness import BROKER_HEAP_MB, BenchError, Result, text_pool
 from ksync_runner import KsyncServer, run_ksync_task, start_task
 from latency import Latency, WindowPlan, window
 from load import load, warm_brokers
@@ -63,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="measured seconds of each latency window (default 30)")
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput part")
     ap.add_argument("--skip-latency", action="store_true", help="skip the latency part")
+    ap.add_argument("--far", action="store_true",
+                    help="also the far target (~20 ms RTT via tc netem, needs root)")
+    ap.add_argument("--far-only", action="store_true", help="only the far-target case")
     args = ap.parse_args(argv)
     if args.records < 1 or args.partitions < 1 or args.latency_s <= 0:
         ap.error("--records and --partitions must be positive, --latency-s above 0")
@@ -194,12 +198,48 @@ def latency(src: str, dst: str, args: argparse.Namespace) -> None:
               flush=True)
 
 
+def far_target(src: str, dst: str, args: argparse.Namespace) -> None:
+    """ksync and MM2 (one task each) to a target ~20 ms away, compression none and lz4,
+    on compressible JSON-like values."""
+    n, parts, size = args.records, args.partitions, LATENCY_SIZE
+    deadline = 300 + n / 500
+    topic = "bench-far"
+    port = int(dst.rsplit(":", 1)[1])
+    print(f"\n== far target: {n} records of {size} B JSON-like text, +{2 * DELAY_MS} ms RTT",
+          flush=True)
+    print(load(src, topic, n, size, parts, deadline, values=text_pool(size)).line(), flush=True)
+    server = KsyncServer(args.session_timeout_ms)
+    steady: dict[str, float] = {}
+    try:
+        server.start()
+        ids = server.register(src, dst)
+        with delayed_port(port):
+            for codec in ("none", "lz4"):
+                res = run_ksync_task(server, ids, dst, topic, n, size, parts, 1, f"fk{codec}",
+                                     deadline, f"ksync far {codec}", {"compression": codec})
+                show(res, True)
+                steady[f"ksync {codec}"] = res.steady_rate
+                res = run_mirrormaker(src, dst, topic, n, size, parts, 1, f"fm{codec}",
+                                      deadline, f"mm2 far {codec}", compression=codec)
+                show(res, False)
+                steady[f"mm2 {codec}"] = res.steady_rate
+    finally:
+        server.stop()
+    for codec in ("none", "lz4"):
+        print(f"far ksync/MM2 {codec}: steady throughput "
+              f"{steady[f'ksync {codec}'] / steady[f'mm2 {codec}']:.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.monotonic()
     try:
         with kafka_clusters("bench-src", "bench-dst", heap_mb=BROKER_HEAP_MB) as brokers:
             src, dst = brokers[0].bootstrap, brokers[1].bootstrap
+            if args.far_only:
+                warm_brokers(src, dst, WARM_RECORDS, LATENCY_SIZE, args.partitions, 300)
+                far_target(src, dst, args)
+                return 0
             if not args.latency_only:
                 for size in SIZES:
                     summary(throughput(src, dst, args, size))
@@ -207,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.latency_only:
                     warm_brokers(src, dst, WARM_RECORDS, LATENCY_SIZE, args.partitions, 300)
                 latency(src, dst, args)
+            if args.far:
+                far_target(src, dst, args)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
