@@ -53,6 +53,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not kafka and not postgres and not browser and not demo" $(PYTEST_ARGS)
 
 bench: $(STAMP) kafka
+	bash scripts/fetch-kafka --mirror >/dev/null
 	$(BIN)/python benchmarks/sync_throughput.py
 
 # Before/after an optimisation, in one run: make bench-compare BASE=HEAD~1

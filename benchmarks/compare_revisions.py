@@ -21,11 +21,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sync_throughput as bench
+from harness import BROKER_HEAP_MB
+from ksync_runner import KsyncServer, run_ksync_task
+from load import load
 
 from ksync.devkafka import kafka_clusters
 
 REPO = Path(__file__).resolve().parent.parent
+TOPIC = "bench"
+SIZE = 200
+PARTITIONS = 8
+SESSION_TIMEOUT_MS = 10_000
 
 
 @contextmanager
@@ -41,19 +47,19 @@ def worktree(rev: str) -> Iterator[Path]:
                        check=False)
 
 
-def run_once(source_dir: str | None, src: str, dst: str, args: argparse.Namespace,
+def run_once(source_dir: str | None, src: str, dst: str, opts: argparse.Namespace,
              run: int) -> tuple[float, float]:
     """One task on a fresh server; returns (end-to-end rate, rate after the first record)."""
-    server = bench.KsyncServer(args.session_timeout_ms, source_dir=source_dir)
+    server = KsyncServer(SESSION_TIMEOUT_MS, source_dir=source_dir)
     try:
         server.start()
-        src_id, dst_id = bench._register(server, src, dst)
-        deadline = 120 + args.records / 2000
-        res, start = bench.run_ksync_task(server, src_id, dst_id, dst, args, 1, run, deadline,
-                                          name=f"run{run}")
+        ids = server.register(src, dst)
+        deadline = 120 + opts.records / 2000
+        res = run_ksync_task(server, ids, dst, TOPIC, opts.records, SIZE, PARTITIONS, 1,
+                             f"cmp{run}", deadline, f"run{run}")
     finally:
         server.stop()
-    return res.rate, res.records / (res.seconds - start)
+    return res.rate, res.steady_rate
 
 
 def main() -> int:
@@ -64,22 +70,22 @@ def main() -> int:
     opts = ap.parse_args()
     if opts.runs < 1 or opts.records < 1:
         ap.error("--runs and --records must be positive")
-    args = bench.parse_args(["--records", str(opts.records)])
     rates: dict[str, list[float]] = {"base": [], "new": []}
     steady_rates: dict[str, list[float]] = {"base": [], "new": []}
     with worktree(opts.base) as base, kafka_clusters(
-        "cmp-src", "cmp-dst", heap_mb=bench.BROKER_HEAP_MB
+        "cmp-src", "cmp-dst", heap_mb=BROKER_HEAP_MB
     ) as brokers:
         src, dst = brokers[0].bootstrap, brokers[1].bootstrap
-        bench.phase_load(src, args, 120 + args.records / 2000)
+        print(load(src, TOPIC, opts.records, SIZE, PARTITIONS, 120 + opts.records / 2000).line(),
+              flush=True)
         # The first task on fresh brokers runs ~40 % slower whichever tree it is (the
         # brokers' JIT and caches warm up): one uncounted run keeps that out of the ratio.
-        rate, steady = run_once(None, src, dst, args, 0)
+        rate, steady = run_once(None, src, dst, opts, 0)
         print(f"warm-up  {rate:8.0f} rec/s end to end (not counted)", flush=True)
         run = 1
         for _ in range(opts.runs):
             for name, source_dir in (("base", str(base / "src")), ("new", None)):
-                rate, steady = run_once(source_dir, src, dst, args, run)
+                rate, steady = run_once(source_dir, src, dst, opts, run)
                 run += 1
                 rates[name].append(rate)
                 steady_rates[name].append(steady)
