@@ -170,6 +170,8 @@ class KsyncServer:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                # A server that starts after all must not outlive the test that gave up.
+                self.kill()
                 raise RuntimeError(f"ksync server did not start; log:\n{self.log()}")
             time.sleep(0.1)
 

@@ -68,6 +68,12 @@ class MemberProcess:
 
     def leave(self, orphaned: bool) -> None:
         """Stop every member and exit once they are done (from a signal handler too)."""
+        if orphaned and not self._orphaned:
+            # The last guard: whatever the main thread is stuck in (a lock a member thread
+            # holds, say), the process ends. os._exit and os.write take no Python lock.
+            watchdog = threading.Timer(ORPHAN_GRACE_S + 5, _exit_orphaned)
+            watchdog.daemon = True
+            watchdog.start()
         self._orphaned = self._orphaned or orphaned
         self._leaving.set()
 
@@ -147,6 +153,11 @@ class MemberProcess:
         except OSError:
             log.warning("member process %d: its worker is gone; stopping its members", os.getpid())
             self.leave(orphaned=True)
+
+
+def _exit_orphaned() -> None:
+    os.write(2, b"member process %d: its worker is gone and it could not stop in time; exiting\n" % os.getpid())
+    os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
