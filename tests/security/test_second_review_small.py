@@ -85,3 +85,16 @@ def test_reuse_for_another_action_default_and_strict() -> None:
     refused = strict.use("s", "DeleteDatahubTask", expires_at=2e9, now=1e9)
     assert isinstance(refused, str) and "strict mode" in refused
     assert strict.use("s", "DescribeDatahubTask", expires_at=2e9, now=1e9 + 0.5) is None
+
+
+def test_a_trailing_newline_is_not_a_topic_or_task_name() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from ksync.spec import SourceSpec
+
+    with pytest.raises(ValidationError):
+        SourceSpec(instance_id="i", topics=["abc\n"])
+    from ksync.api.compat.tencent.datahub import _TASK_NAME
+
+    assert _TASK_NAME.fullmatch("task\n") is None and _TASK_NAME.fullmatch("task") is not None
