@@ -141,9 +141,36 @@ def run_server(settings: Settings) -> None:
         settings.port,
         "PostgreSQL" if settings.db_url and settings.db_url.startswith("postgres") else "SQLite",
     )
+    raise_open_files_limit()
     uvicorn.Server(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            # Idle and trickling sockets must not pile up: a cap on connections (then 503),
+            # idle keep-alives closed, request heads capped. uvicorn has no header-read
+            # timeout: exposed servers belong behind a reverse proxy that has one (README).
+            limit_concurrency=settings.limit_concurrency,
+            timeout_keep_alive=int(max(1, settings.timeout_keep_alive_s)),
+            h11_max_incomplete_event_size=settings.max_header_bytes,
+        )
     ).run()
+
+
+def raise_open_files_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit: with the usual 1,024, open HTTP
+    sockets could starve librdkafka and SQLite of descriptors."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open files limit from %d: %s", soft, exc)
 
 
 def run_worker(settings: Settings) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ksync.api.address_policy import BootstrapPolicy, check_network
 from ksync.api.hosts import check_name, is_ip
 from ksync.control.lifecycle import DEFAULT_PAUSE_RETENTION
 from ksync.monitoring.alarms.webhook_policy import check_entry
@@ -53,11 +54,37 @@ class Settings(BaseModel):
     metrics_open: bool = False
     # Largest request body accepted, checked before it is read (and before authentication).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    # Tencent face: never accept a signature again for another action, and require writes
+    # to sign x-tc-action (ksync.api.compat.tencent.signature). The official SDK signs
+    # only content-type and host, so its writes are refused in this mode.
+    tc3_strict: bool = False
+    # Always mark the console's session cookie Secure (behind a TLS proxy).
+    secure_cookies: bool = False
+    # Networks instance bootstrap addresses must not be in (CIDRs), for operators who do not
+    # want the API to reach internal ports; none by default, since a replicator next to its
+    # brokers connects to loopback and private addresses legitimately.
+    bootstrap_refuse: tuple[str, ...] = ()
+    # Connections the HTTP server serves at once (then 503), and how long an idle
+    # keep-alive connection stays open.
+    limit_concurrency: int = Field(default=200, ge=1, le=100_000)
+    timeout_keep_alive_s: float = Field(default=5.0, gt=0, le=300)
+    # Largest request head (request line and headers) a client may send.
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=1 << 20)
+    # Caps on what API callers can create: a 409 says which, and the setting to raise it.
+    max_tasks: int = Field(default=1000, ge=1, le=1_000_000)
+    max_alarm_rules: int = Field(default=1000, ge=1, le=1_000_000)
+    # Test events an alarm rule may send per minute (POST /api/v1/alarms/{id}/test).
+    max_test_events_per_minute: int = Field(default=10, ge=1, le=10_000)
 
     @field_validator("allowed_hosts")
     @classmethod
     def _host_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(check_name(n) for n in names)
+
+    @field_validator("bootstrap_refuse")
+    @classmethod
+    def _bootstrap_refuse(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(check_network(e)) for e in entries)
 
     @field_validator("webhook_allow")
     @classmethod
@@ -71,6 +98,11 @@ class Settings(BaseModel):
         if bound and not is_ip(bound) and bound not in ("0.0.0.0", "::"):
             return (*self.allowed_hosts, check_name(bound))
         return self.allowed_hosts
+
+    @property
+    def bootstrap_policy(self) -> BootstrapPolicy:
+        """The operator's rule on instance bootstrap addresses (refuses nothing by default)."""
+        return BootstrapPolicy(self.bootstrap_refuse)
 
     @property
     def pause_retention(self) -> timedelta:

@@ -29,7 +29,7 @@ Compression = Literal["none", "lz4", "zstd", "snappy", "gzip"]
 
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 # Kafka's own rule for topic names (legal characters, at most 249).
-_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 class _Frozen(BaseModel):
@@ -143,7 +143,7 @@ class SourceSpec(_Frozen):
     @classmethod
     def _topic_names(cls, topics: list[str]) -> list[str]:
         for name in topics:
-            if not _TOPIC_NAME.match(name) or name in (".", ".."):
+            if not _TOPIC_NAME.fullmatch(name) or name in (".", ".."):
                 raise ValueError(
                     f"'{name}' is not a valid topic name: use 1 to 249 of [A-Za-z0-9._-]"
                 )

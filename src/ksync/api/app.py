@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ksync import __version__, console
 from ksync.api import auth, errors
 from ksync.api.compat import connect, tencent
+from ksync.api.counters import SecurityCounters
 from ksync.api.guard import RequestGuard
 from ksync.api.hosts import HostNames
 from ksync.api.limits import BodyLimit
@@ -18,17 +19,24 @@ from ksync.api.routes import alarms, health, instances, metrics, tasks, workers
 from ksync.settings import Settings
 from ksync.store.repo import Store
 
+# Writes that never change desired state: the console's login and logout, and the
+# Tencent face, which answers 200 to every call (refusals included) and wakes the
+# controller itself after an action that succeeded.
+_NO_NUDGE = frozenset({"/login", "/logout", "/", "/ckafka"})
+
 
 class NudgeOnWrite:
     """ASGI middleware: after a write that succeeded, call `on_change` (any write may
-    change desired state: the controller acts now, not at its next tick)."""
+    change desired state: the controller acts now, not at its next tick). Requests that
+    change nothing (`_NO_NUDGE`, refusals) do not wake it: an anonymous client could
+    otherwise make it tick (a lease write and a scan of every task) at will."""
 
     def __init__(self, app: ASGIApp, on_change: Callable[[], None]) -> None:
         self.app = app
         self.on_change = on_change
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "GET":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD") or scope["path"] in _NO_NUDGE:
             await self.app(scope, receive, send)
             return
         status = 500
@@ -71,6 +79,9 @@ def create_app(
     )
     app.state.store = store
     app.state.settings = settings
+    app.state.security_counters = counters = SecurityCounters()
+    # The Tencent face wakes the controller itself (see NudgeOnWrite).
+    app.state.on_change = on_change
     errors.install(app)
 
     if on_change is not None:
@@ -79,7 +90,9 @@ def create_app(
     hosts = HostNames(settings.host_names)
     auth.install(app, keys, metrics_open=settings.metrics_open)
     if keys is not None:
-        app.state.tencent_auth = tencent.Auth(keys, hosts, tencent.ReplayCache())
+        app.state.tencent_auth = tencent.Auth(
+            keys, hosts, tencent.ReplayCache(strict=settings.tc3_strict), counters
+        )
     for module in (console, health, metrics, instances, tasks, workers, alarms, connect, tencent):
         app.include_router(module.router)
     # Added last, so they run first (the last added is outermost): bodies are capped, then

@@ -8,7 +8,13 @@ Keys live in a JSON file (`--api-keys-file`, env `KSYNC_API_KEYS_FILE`): a list 
   SecretKey = secret (verified by that face itself, since its errors have their own shape);
 * console: a login form that starts a session (`ksync.store.session_repo`: a random token
   in an HttpOnly cookie, kept server-side with a lifetime, ended by logout), accepted like
-  a Bearer key. Failed logins are limited per client address (`LoginThrottle`).
+  a Bearer key.
+
+Failed authentications (a wrong login secret, Bearer key or session cookie) count per
+client address in one `LoginThrottle`: past `LOGIN_FAILURES` a minute the address gets
+429 with Retry-After, whatever it sends, so keys cannot be guessed at speed. Failures are
+logged with the address and never with what was sent. Websocket connections (no route
+takes one) need a key like any call.
 
 `/healthz` and the console's login page and static files stay open; `/metrics` too with
 `--metrics-open`. Secrets never appear in responses, logs or error messages; comparisons
@@ -19,6 +25,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -28,9 +36,13 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ksync.api.counters import SecurityCounters
 from ksync.store.session_repo import ConsoleSessions
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "ksync_session"
 
@@ -150,18 +162,60 @@ def is_connect_path(path: str) -> bool:
     return path.startswith(("/connectors", "/connector-plugins"))
 
 
-def caller(request: Request, keys: KeyRing) -> ApiKey | None:
-    """The key that authenticates `request` (Bearer header or console session), if any."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
+def client_address(conn: HTTPConnection) -> str:
+    """The address the connection comes from (a reverse proxy's, behind one)."""
+    return conn.client.host if conn.client else "unknown"
+
+
+def credential_kind(conn: HTTPConnection) -> str | None:
+    """What the request authenticates with: "bearer", "cookie", or None (nothing)."""
+    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value:
-        return keys.by_secret(value.strip())
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        key_id = ConsoleSessions(request.app.state.store).key_id(cookie)
-        # A key removed from the keys file ends its sessions too.
-        return keys.by_id(key_id) if key_id is not None else None
+        return "bearer"
+    return "cookie" if conn.cookies.get(SESSION_COOKIE) else None
+
+
+def caller(conn: HTTPConnection, keys: KeyRing) -> ApiKey | None:
+    """The key that authenticates `conn` (Bearer header or console session), if any."""
+    kind = credential_kind(conn)
+    if kind == "bearer":
+        return keys.by_secret(conn.headers["authorization"].partition(" ")[2].strip())
+    if kind == "cookie":
+        token, _, seal = conn.cookies[SESSION_COOKIE].partition(".")
+        key_id = ConsoleSessions(conn.app.state.store).key_id(token)
+        key = keys.by_id(key_id) if key_id is not None else None
+        # A key removed from the keys file, or given a new secret, ends its sessions.
+        if key is not None and hmac.compare_digest(seal, _seal(key, token)):
+            return key
     return None
+
+
+def session_cookie(key: ApiKey, token: str) -> str:
+    """The cookie of a session `token` started by `key`: the token sealed with the key's
+    secret, so a rotated secret (same id, new secret) ends the sessions of the old one.
+    The seal is an HMAC under the secret: it tells nothing about the secret."""
+    return f"{token}.{_seal(key, token)}"
+
+
+def session_token(cookie: str) -> str:
+    """The store's token in a session cookie."""
+    return cookie.partition(".")[0]
+
+
+def _seal(key: ApiKey, token: str) -> str:
+    return hmac.new(key.secret.encode(), token.encode(), "sha256").hexdigest()[:32]
+
+
+def throttled(conn: HTTPConnection, wait_s: float) -> Response:
+    """The 429 for an address past its failed authentications, in its face's shape."""
+    seconds = max(1, math.ceil(wait_s))
+    message = f"too many failed authentications from this address: try again in {seconds} s"
+    headers = {"retry-after": str(seconds)}
+    if is_connect_path(conn.url.path) or conn.url.path == "/":
+        return JSONResponse({"error_code": 429, "message": message}, status_code=429, headers=headers)
+    return JSONResponse(
+        {"error": {"code": "too_many_requests", "message": message}}, status_code=429, headers=headers
+    )
 
 
 def refusal(request: Request) -> Response:
@@ -182,35 +236,75 @@ def refusal(request: Request) -> Response:
 class RequireKey:
     """ASGI middleware: refuse calls without a key (plain ASGI, so the request body
     streams through untouched and errors raised while reading it reach the app's
-    handlers)."""
+    handlers). Only the lifespan scope passes unchecked: a websocket needs a key too.
 
-    def __init__(self, app: ASGIApp, keys: KeyRing, open_paths: tuple[str, ...]) -> None:
+    A wrong Bearer key or session cookie counts in `throttle` like a failed login; an
+    address past its limit gets 429 with Retry-After, right key or not."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: KeyRing,
+        open_paths: tuple[str, ...],
+        throttle: LoginThrottle,
+        counters: SecurityCounters,
+    ) -> None:
         self.app = app
         self.keys = keys
         self.open_paths = open_paths
+        self.throttle = throttle
+        self.counters = counters
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        path = request.url.path
-        if (
-            path in self.open_paths
-            or path.startswith(OPEN_PREFIXES)
-            or is_tencent_call(request)
-            or caller(request, self.keys) is not None
-        ):
+        conn = HTTPConnection(scope)
+        if scope["type"] == "http":
+            request = Request(scope)
+            path = request.url.path
+            if path in self.open_paths or path.startswith(OPEN_PREFIXES) or is_tencent_call(request):
+                await self.app(scope, receive, send)
+                return
+        refused = self.check(conn)
+        if refused is None:
             await self.app(scope, receive, send)
-            return
-        await refusal(request)(scope, receive, send)
+        elif scope["type"] == "http":
+            await refused(scope, receive, send)
+        else:  # a websocket: closing before accepting is answered 403
+            await send({"type": "websocket.close", "code": 1008})
+
+    def check(self, conn: HTTPConnection) -> Response | None:
+        """The refusal for a call that needs a key, or None to let it through."""
+        address = client_address(conn)
+        wait = self.throttle.wait_s(address)
+        if wait > 0:
+            self.counters.add("auth_throttled")
+            return throttled(conn, wait)
+        if caller(conn, self.keys) is not None:
+            return None
+        kind = credential_kind(conn)
+        if kind is not None:
+            # Never log what was sent: a mistyped key is often a real key of another system.
+            log.warning("authentication failed from %s: wrong %s for %s", address, kind, conn.url.path)
+            self.throttle.failed(address)
+            self.counters.add("auth_failures")
+        if conn.scope["type"] != "http":
+            return JSONResponse({}, status_code=401)
+        return refusal(Request(conn.scope))
 
 
 def install(app: FastAPI, keys: KeyRing | None, metrics_open: bool = False) -> None:
     """Refuse unauthenticated calls when keys are configured (no-op without keys);
     `/metrics` stays open only with `metrics_open`."""
     app.state.keys = keys
-    app.state.login_throttle = LoginThrottle()
+    app.state.login_throttle = throttle = LoginThrottle()
     if keys is not None:
         open_paths = (*OPEN_PATHS, METRICS_PATH) if metrics_open else OPEN_PATHS
-        app.add_middleware(RequireKey, keys=keys, open_paths=open_paths)
+        app.add_middleware(
+            RequireKey,
+            keys=keys,
+            open_paths=open_paths,
+            throttle=throttle,
+            counters=app.state.security_counters,
+        )

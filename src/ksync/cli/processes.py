@@ -15,7 +15,11 @@ from ksync.control.lifecycle import DEFAULT_PAUSE_RETENTION
 from ksync.settings import DEFAULT_DATA_DIR, Settings
 
 # Settings fields whose option is not the field's name with dashes (and no `_s` unit).
-_OPTION_OF = {"allowed_hosts": "--allowed-host", "webhook_allow": "--webhook-allow"}
+_OPTION_OF = {
+    "allowed_hosts": "--allowed-host",
+    "webhook_allow": "--webhook-allow",
+    "bootstrap_refuse": "--bootstrap-refuse",
+}
 
 
 def _option(field: str) -> str:
@@ -131,6 +135,16 @@ def server(
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body accepted (checked before it is read)")
     ] = 1 << 20,
+    tc3_strict: Annotated[
+        bool,
+        typer.Option(help="Tencent face: never accept a signature for another action; writes must sign x-tc-action"),
+    ] = False,
+    secure_cookies: Annotated[bool, typer.Option(help="Always mark the session cookie Secure (behind TLS)")] = False,
+    bootstrap_refuse: Annotated[
+        list[str] | None,
+        typer.Option(help="A network (CIDR) instance bootstrap addresses must not be in (repeat for several)"),
+    ] = None,
+    limit_concurrency: Annotated[int, typer.Option(help="Connections served at once (then 503)")] = 200,
     measure: Annotated[
         bool, typer.Option(hidden=True, help="Per-batch metrics in members (off: benchmark only)")
     ] = True,
@@ -158,6 +172,10 @@ def server(
         session_lifetime_s=session_lifetime,
         metrics_open=metrics_open,
         webhook_allow=tuple(webhook_allow or ()),
+        tc3_strict=tc3_strict,
+        secure_cookies=secure_cookies,
+        bootstrap_refuse=tuple(bootstrap_refuse or ()),
+        limit_concurrency=limit_concurrency,
         measure=measure,
         member_processes=member_processes,
     )

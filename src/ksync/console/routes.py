@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import mimetypes
+import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -14,12 +15,21 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
-from ksync.api.auth import SESSION_COOKIE, KeyRing, LoginThrottle
+from ksync.api.auth import (
+    SESSION_COOKIE,
+    KeyRing,
+    LoginThrottle,
+    client_address,
+    session_cookie,
+    session_token,
+)
 from ksync.api.errors import error_body
 from ksync.settings import Settings
 from ksync.store.session_repo import ConsoleSessions
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The names the console's files have; anything else is not one of them.
+_STATIC_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,200}")
 # Static files change with each release; browsers revalidate (ETag) instead of guessing.
 NO_CACHE = {"cache-control": "no-cache"}
 SECURITY_HEADERS = {
@@ -120,7 +130,7 @@ async def login(request: Request) -> Response:
     if keys is None:
         return RedirectResponse("/", status_code=303)
     throttle: LoginThrottle = request.app.state.login_throttle
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     wait = throttle.wait_s(address)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
@@ -135,6 +145,7 @@ async def login(request: Request) -> Response:
     if key is None:
         if secret:
             throttle.failed(address)
+            request.app.state.security_counters.add("auth_failures")
         message = (
             "enter an API secret"
             if not secret
@@ -147,14 +158,23 @@ async def login(request: Request) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        session_cookie(key, token),
         max_age=int(settings.session_lifetime_s),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookie(request, settings),
         path="/",
     )
     return response
+
+
+def secure_cookie(request: Request, settings: Settings) -> bool:
+    """Whether the session cookie is marked Secure: on https, behind a TLS proxy that says
+    so (`X-Forwarded-Proto: https`; uvicorn trusts forwarded headers from loopback only, and
+    a forged header can only make the caller's own cookie stricter), or always with
+    `--secure-cookies`."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return settings.secure_cookies or request.url.scheme == "https" or forwarded == "https"
 
 
 @router.api_route("/logout", methods=["GET", "POST"])
@@ -162,7 +182,7 @@ def logout(request: Request) -> Response:
     """End the session on the server and forget the cookie."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        ConsoleSessions(request.app.state.store).end(cookie)
+        ConsoleSessions(request.app.state.store).end(session_token(cookie))
     target = "/login" if _keys(request) is not None else "/"
     response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
@@ -171,11 +191,19 @@ def logout(request: Request) -> Response:
 
 @router.api_route("/static/{path:path}", methods=["GET", "HEAD"])
 def static(path: str) -> Response:
-    """A file under console/static/ (never outside it)."""
+    """A file under console/static/ (never outside it); 404 for any other path, however
+    odd (a NUL byte, an over-long name), since the file system refuses those with errors
+    that would be 500s."""
     root = STATIC_DIR.resolve()
-    file = (root / path).resolve()
-    if not file.is_file() or not file.is_relative_to(root) or file.name == "index.html":
-        return JSONResponse(error_body("not_found", f"no console file {path}"), status_code=404)
+    not_found = JSONResponse(error_body("not_found", f"no console file {path!r:.200}"), status_code=404)
+    if not _STATIC_PATH.fullmatch(path):
+        return not_found
+    try:
+        file = (root / path).resolve()
+        if not file.is_file() or not file.is_relative_to(root) or file.name == "index.html":
+            return not_found
+    except (OSError, ValueError):
+        return not_found
     media_type = (
         "text/javascript" if file.suffix in (".js", ".mjs") else mimetypes.guess_type(file.name)[0]
     )

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
@@ -60,10 +60,23 @@ def probe(spec: InstanceSpec) -> ClusterInfo:
         raise InstanceUnreachable(str(exc), while_registering=True) from None
 
 
+class ServerCheck(Protocol):
+    """An operator's rule on bootstrap addresses, checked before ksync connects to them
+    (`InvalidField` when refused)."""
+
+    def check(self, bootstrap_servers: str) -> None: ...
+
+
 def register(
-    store: Store, spec: InstanceSpec, external: Mapping[str, Any] | None = None
+    store: Store,
+    spec: InstanceSpec,
+    external: Mapping[str, Any] | None = None,
+    policy: ServerCheck | None = None,
 ) -> InstanceView:
-    """Register an instance after checking that ksync can reach it."""
+    """Register an instance after checking its addresses against `policy` and that ksync
+    can reach it."""
+    if policy is not None:
+        policy.check(spec.bootstrap_servers)
     info = probe(spec)
     view = store.instances.add(spec, info.cluster_id, info.broker_count, external=external)
     log.info("instance %s (%s) registered: cluster %s", view.id, view.name, view.cluster_id)
@@ -78,7 +91,9 @@ def needs_secret_again(instance: InstanceView, bootstrap_servers: str) -> bool:
     return not set(bootstrap_servers.split(",")) <= instance.servers
 
 
-def update(store: Store, instance_id: str, changes: Mapping[str, Any]) -> InstanceView:
+def update(
+    store: Store, instance_id: str, changes: Mapping[str, Any], policy: ServerCheck | None = None
+) -> InstanceView:
     """Change an instance: `changes` holds the fields to replace (InstanceSpec's names;
     `security` replaces the whole block). Checked like a create; the tasks using the
     instance restart their members with the new settings."""
@@ -95,6 +110,8 @@ def update(store: Store, instance_id: str, changes: Mapping[str, Any]) -> Instan
             f"it was entered for, so moving the instance to {spec.bootstrap_servers} needs "
             "security (with the password) again in the same request",
         )
+    if policy is not None:
+        policy.check(spec.bootstrap_servers)
     info = probe(spec)
     if info.cluster_id != current.cluster_id:
         raise InvalidField(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ksync.api.deps import StoreDep
+from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import documented
 from ksync.api.schemas import (
     Instance,
@@ -23,9 +23,9 @@ router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
 
 @router.post("", status_code=201, response_model=Instance, responses=documented(422))
-def create_instance(spec: InstanceSpec, store: StoreDep) -> Instance:
+def create_instance(spec: InstanceSpec, store: StoreDep, settings: SettingsDep) -> Instance:
     """Register an instance after checking that ksync can reach it."""
-    return Instance.of(instances.register(store, spec))
+    return Instance.of(instances.register(store, spec, policy=settings.bootstrap_policy))
 
 
 class InstancePatch(BaseModel):
@@ -42,10 +42,14 @@ class InstancePatch(BaseModel):
 
 
 @router.patch("/{instance_id}", response_model=Instance, responses=documented(404, 422))
-def update_instance(instance_id: str, patch: InstancePatch, store: StoreDep) -> Instance:
+def update_instance(
+    instance_id: str, patch: InstancePatch, store: StoreDep, settings: SettingsDep
+) -> Instance:
     """Change an instance (checked like a create); tasks using it restart their members."""
     try:
-        view = instances.update(store, instance_id, patch.model_dump(exclude_unset=True))
+        view = instances.update(
+            store, instance_id, patch.model_dump(exclude_unset=True), settings.bootstrap_policy
+        )
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     return Instance.of(view)

@@ -11,7 +11,7 @@ from ksync.spec import InstanceSpec, SecuritySpec
 from ksync.store.repo import Store
 
 
-def resolve_instance(store: Store, ref: ClusterRef) -> str:
+def resolve_instance(store: Store, ref: ClusterRef, policy: instances.ServerCheck | None = None) -> str:
     """The instance for one side: an existing one with the same bootstrap servers, else a
     new one named after the alias (after checking ksync can reach it).
 
@@ -40,6 +40,6 @@ def resolve_instance(store: Store, ref: ClusterRef) -> str:
         security=ref.security or SecuritySpec(),
     )
     try:
-        return instances.register(store, spec).id
+        return instances.register(store, spec, policy=policy).id
     except (InstanceUnreachable, InvalidField) as exc:
         raise ConfigError(ref.key("bootstrap.servers"), f"cannot reach the cluster: {exc.message}") from None

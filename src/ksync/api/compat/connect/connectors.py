@@ -11,6 +11,7 @@ from ksync.api.compat.connect.errors import ConnectError
 from ksync.api.compat.connect.hiding import hide_secrets
 from ksync.api.compat.connect.states import EXTERNAL_KEY, connect_part
 from ksync.control import lifecycle
+from ksync.control.instances import ServerCheck
 from ksync.domain.errors import InvalidField
 from ksync.domain.instance import InstanceView
 from ksync.domain.task import TaskView
@@ -78,10 +79,11 @@ def with_connect_part(row: TaskView | None, parsed: MirrorConfig) -> dict[str, A
     return base
 
 
-def create(store: Store, parsed: MirrorConfig) -> TaskView:
-    """A new task from a connector config, registering its clusters when needed."""
-    source_id = resolve_instance(store, parsed.source)
-    target_id = resolve_instance(store, parsed.target)
+def create(store: Store, parsed: MirrorConfig, policy: ServerCheck | None = None) -> TaskView:
+    """A new task from a connector config, registering its clusters when needed (their
+    addresses checked against `policy`)."""
+    source_id = resolve_instance(store, parsed.source, policy)
+    target_id = resolve_instance(store, parsed.target, policy)
     spec = parsed.task_spec(source_id, target_id)
     try:
         return lifecycle.create(store, spec, external=with_connect_part(None, parsed))
@@ -89,10 +91,12 @@ def create(store: Store, parsed: MirrorConfig) -> TaskView:
         raise _spec_error(exc) from None
 
 
-def reconfigure(store: Store, row: TaskView, parsed: MirrorConfig) -> TaskView:
+def reconfigure(
+    store: Store, row: TaskView, parsed: MirrorConfig, policy: ServerCheck | None = None
+) -> TaskView:
     """The task with a new connector config; the same config again changes nothing."""
-    source_id = resolve_instance(store, parsed.source)
-    target_id = resolve_instance(store, parsed.target)
+    source_id = resolve_instance(store, parsed.source, policy)
+    target_id = resolve_instance(store, parsed.target, policy)
     current = row.spec
     spec = parsed.task_spec(source_id, target_id, current)
     external = with_connect_part(row, parsed)

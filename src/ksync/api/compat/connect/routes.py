@@ -153,7 +153,7 @@ def list_connectors(
 
 @router.post("/connectors", status_code=201)
 def create_connector(
-    payload: Annotated[dict[str, Any], Body()], store: StoreDep, response: Response
+    payload: Annotated[dict[str, Any], Body()], store: StoreDep, settings: SettingsDep, response: Response
 ) -> dict[str, Any]:
     """Create a connector from `{"name", "config"}`; 409 if the name is taken."""
     config = payload.get("config")
@@ -165,7 +165,7 @@ def create_connector(
     parsed = parse(name, config)
     if connectors.find(store, name) is not None:
         raise ConnectError(409, f"Connector {name} already exists")
-    row = connectors.create(store, parsed)
+    row = connectors.create(store, parsed, settings.bootstrap_policy)
     response.headers["location"] = f"/connectors/{quote(name, safe='')}"
     return connector_info(row, parsed.config)
 
@@ -183,7 +183,11 @@ def get_connector_config(name: str, store: StoreDep) -> dict[str, str]:
 
 @router.put("/connectors/{name}/config")
 def put_connector_config(
-    name: str, config: Annotated[dict[str, Any], Body()], store: StoreDep, response: Response
+    name: str,
+    config: Annotated[dict[str, Any], Body()],
+    store: StoreDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> dict[str, Any]:
     """Create (201) or reconfigure (200) a connector; a running one restarts its members
     with the new config, keeping its progress."""
@@ -191,11 +195,11 @@ def put_connector_config(
     parsed = parse(name, config)
     row = connectors.find(store, name)
     if row is None:
-        row = connectors.create(store, parsed)
+        row = connectors.create(store, parsed, settings.bootstrap_policy)
         response.status_code = 201
         response.headers["location"] = f"/connectors/{quote(name, safe='')}"
     else:
-        row = connectors.reconfigure(store, row, parsed)
+        row = connectors.reconfigure(store, row, parsed, settings.bootstrap_policy)
     return connector_info(row, parsed.config)
 
 

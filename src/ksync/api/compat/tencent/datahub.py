@@ -73,7 +73,7 @@ SOURCE = "SOURCE"
 DATA_SYNC_TYPE = "DATA_SYNC_TYPE"
 
 # Tencent's rule for TaskName.
-_TASK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
+_TASK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
 
 _ONLY_KAFKA = "ksync syncs Kafka to Kafka: both resources must be Type KAFKA with a KafkaParam"
 _UNCHANGED = "ksync copies every record unchanged (key, value, headers, timestamp)"
@@ -290,7 +290,7 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     task_max = p.integer("TaskMax")
     throttle = p.integer("SyncThrottleLimit")  # MB/s for the whole task
     p.done(TASK_UNSUPPORTED)
-    if not _TASK_NAME.match(name):
+    if not _TASK_NAME.fullmatch(name):
         raise bad_value(
             "TaskName",
             "must start with a letter and hold at most 64 letters, digits, '-', '.' and '_'",

@@ -37,6 +37,7 @@ from ksync.api.compat.tencent.errors import (
     missing,
 )
 from ksync.api.compat.tencent.params import Params
+from ksync.api.counters import SecurityCounters
 from ksync.api.hosts import HostNames
 from ksync.domain.errors import Conflict, NotFound
 
@@ -75,11 +76,13 @@ _DESCRIPTION = (
 
 @dataclass(frozen=True)
 class Auth:
-    """What checking a signature needs: the keys, the server's names, the replay cache."""
+    """What checking a signature needs: the keys, the server's names, the replay cache
+    (which knows the strict mode), and where reuses for another action are counted."""
 
     keys: KeyRing
     hosts: HostNames
     replay: signature.ReplayCache
+    counters: SecurityCounters | None = None
 
 
 def handle(
@@ -90,11 +93,16 @@ def handle(
     query: str,
     headers: Mapping[str, str],
     body: bytes,
+    caller: str = "unknown",
 ) -> dict[str, Any]:
-    """Authenticate, dispatch and run one call; its `Response` without RequestId."""
+    """Authenticate, dispatch and run one call; its `Response` without RequestId.
+    `caller` is the client's address, for the log."""
     if auth is not None:
+        counters = auth.counters
         signature.verify(
-            auth.keys, method, path, query, headers, body, hosts=auth.hosts, replay=auth.replay
+            auth.keys, method, path, query, headers, body, hosts=auth.hosts, replay=auth.replay,
+            caller=caller,
+            on_reuse=None if counters is None else lambda _: counters.add("tc3_action_reuse"),
         )
     version = headers.get("x-tc-version")
     if not version:
@@ -152,6 +160,7 @@ async def call(request: Request) -> JSONResponse:
             request.url.query,
             request.headers,
             body,
+            request.client.host if request.client else "unknown",
         )
     except TencentError as exc:
         log.info(
@@ -175,4 +184,7 @@ async def call(request: Request) -> JSONResponse:
                 }
             },
         )
+    on_change = getattr(request.app.state, "on_change", None)
+    if on_change is not None and signature.is_write(request.headers.get("x-tc-action", "")):
+        on_change()
     return _answer(request_id, result)

@@ -140,7 +140,9 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
         "NetworkType": network_type,
     }
     try:
-        view = instances.register(ctx.store, spec, external=with_own_external(None, mine))
+        view = instances.register(
+            ctx.store, spec, external=with_own_external(None, mine), policy=ctx.settings.bootstrap_policy
+        )
     except (InstanceUnreachable, InvalidField) as exc:
         raise TencentError(
             RESOURCE_UNAVAILABLE,
@@ -259,7 +261,7 @@ def modify(ctx: Context, p: Params) -> dict[str, Any]:
         # Checked like a create, and refused when the new addresses reach a different
         # Kafka cluster (the instance service's rules).
         try:
-            instances.update(ctx.store, resource_id, patch)
+            instances.update(ctx.store, resource_id, patch, ctx.settings.bootstrap_policy)
         except ValidationError as exc:
             raise validation_error(exc, _FIELD_NAMES) from None
         except InstanceUnreachable as exc:

@@ -25,13 +25,20 @@ and a timestamp in whole seconds:
 * the signed Host must be one of this server's names (`ksync.api.hosts`), so a request
   signed for another endpoint is not accepted here;
 * a signature is remembered for its window (`ReplayCache`) and accepted again only within
-  `REPEAT_S` of its first use, whatever the action: a request captured from a log or a
-  proxy cannot be replayed later, nor with its (unsigned) action swapped. The grace is
-  what the SDK needs: it signs whole seconds and not the action, so consecutive calls
-  with the same parameters in one second (pause, then describe the same task; a poll
-  loop) carry the same signature. A client that signs `x-tc-action` has its action
-  checked by the signature itself, since canonical headers are taken from the request as
-  received.
+  `REPEAT_S` of its first use, so a request captured from a log or a proxy cannot be
+  replayed later. The grace is what the SDK needs: it signs whole seconds and not the
+  action, so consecutive calls with the same parameters in one second (pause, then
+  describe the same task; a poll loop) carry the same signature;
+* a signature reused for *another* (unsigned) action is accepted only within
+  `OTHER_ACTION_S` of its first use, logged with the caller's address and counted
+  (`ksync_security_tc3_action_reuse_total`): on plain HTTP, whoever sees one call can
+  still turn it into another within that second, which is TC3's own limit when the
+  action is not signed. A client that signs `x-tc-action` has its action checked by the
+  signature itself, since canonical headers are taken from the request as received;
+* in strict mode (`--tc3-strict`) a signature is never accepted for another action, and
+  a write (any action but `Describe*`) must sign `x-tc-action`. The official SDK signs
+  only `content-type;host`, so in strict mode its reads work and its writes are refused
+  with a sentence that says so: strict mode is for clients that sign the action.
 
 The replay cache lives in the server process: with several servers behind one address, a
 signature could still be used once on each.
@@ -47,7 +54,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -195,8 +202,24 @@ def sign(
 _NOBODY = ApiKey("", secrets.token_hex(32))
 
 
-# How long after its first use a signature is accepted again (see the module docstring).
+# How long after its first use a signature is accepted again for the same action, and
+# for another action outside strict mode (see the module docstring).
 REPEAT_S = 2.0
+OTHER_ACTION_S = 1.0
+
+
+def is_write(action: str) -> bool:
+    """Whether an action changes something (every action but the `Describe*` reads)."""
+    return not action.startswith("Describe")
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """A signature accepted again for another action (default mode)."""
+
+    first_action: str
+    action: str
+    age_s: float
 
 
 class ReplayCache:
@@ -207,9 +230,17 @@ class ReplayCache:
     Only signatures that verified are remembered, so no one without a key can fill it.
     """
 
-    def __init__(self, max_entries: int = 100_000, repeat_s: float = REPEAT_S) -> None:
+    def __init__(
+        self,
+        max_entries: int = 100_000,
+        repeat_s: float = REPEAT_S,
+        other_action_s: float = OTHER_ACTION_S,
+        strict: bool = False,
+    ) -> None:
         self.max_entries = max_entries
         self.repeat_s = repeat_s
+        self.other_action_s = other_action_s
+        self.strict = strict
         # signature -> (action of the first use, first use, expiry), oldest first
         self._seen: OrderedDict[str, tuple[str, float, float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -218,21 +249,13 @@ class ReplayCache:
         with self._lock:
             return len(self._seen)
 
-    def use(self, signature: str, action: str, expires_at: float, now: float) -> str | None:
-        """Record a use of `signature` (for `action`, named in refusals); why it is
-        refused, or None."""
+    def use(self, signature: str, action: str, expires_at: float, now: float) -> str | Reuse | None:
+        """Record a use of `signature` for `action`: why it is refused (a sentence),
+        a `Reuse` when it is accepted for another action than its first use, or None."""
         with self._lock:
             seen = self._seen.get(signature)
             if seen is not None and seen[2] > now:
-                first, first_use, _ = seen
-                if now - first_use <= self.repeat_s:
-                    return None
-                return (
-                    f"this signature was first used {now - first_use:.0f} s ago (for "
-                    f"{first or 'a request'}); a signature is accepted only within "
-                    f"{self.repeat_s:g} s of its first use, so a captured request cannot be "
-                    "replayed: sign the request again"
-                )
+                return self._again(seen, action, now)
             self._seen[signature] = (action, now, expires_at)
             self._seen.move_to_end(signature)
             while self._seen and next(iter(self._seen.values()))[2] <= now:
@@ -246,6 +269,25 @@ class ReplayCache:
                     self._seen.popitem(last=False)
             return None
 
+    def _again(self, seen: tuple[str, float, float], action: str, now: float) -> str | Reuse | None:
+        first, first_use, _ = seen
+        age = now - first_use
+        if action != first and self.strict:
+            return (
+                f"this signature was already used for {first or 'a request'}; this server is "
+                "in strict mode and accepts a signature for one action only: sign each "
+                "request again (and sign x-tc-action)"
+            )
+        limit = self.repeat_s if action == first else self.other_action_s
+        if age > limit:
+            return (
+                f"this signature was first used {age:.0f} s ago (for {first or 'a request'}); "
+                f"a signature is accepted only within {limit:g} s of its first use"
+                f"{'' if action == first else ' for another action'}, so a captured request "
+                "cannot be replayed: sign the request again"
+            )
+        return None if action == first else Reuse(first, action, age)
+
 
 def verify(
     keys: KeyRing,
@@ -258,11 +300,15 @@ def verify(
     replay: ReplayCache,
     hosts: HostNames | None = None,
     now: float | None = None,
+    caller: str = "unknown",
+    on_reuse: Callable[[Reuse], None] | None = None,
 ) -> ApiKey:
     """The key that signed this request, or the TencentError that says why it is refused.
 
     `headers` must look names up case-insensitively (Starlette's `request.headers` does).
     `hosts` are the names the server answers to (default: localhost and IP addresses).
+    `caller` (the client's address) is logged when a signature is reused for another
+    action; `on_reuse` is told of each such reuse (to count it).
     """
     clock = time.time() if now is None else now
     auth = parse_authorization(headers.get("authorization"))
@@ -317,17 +363,32 @@ def verify(
             "for the address it is sent to (the server's operator adds names with "
             "--allowed-host)",
         )
+    action = headers.get("x-tc-action", "")
+    if replay.strict and is_write(action) and "x-tc-action" not in auth.signed_headers:
+        raise TencentError(
+            INVALID_AUTHORIZATION,
+            f"this server is in strict mode: a write ({action or 'no action'}) must sign "
+            "x-tc-action (SignedHeaders=content-type;host;x-tc-action), so the signature "
+            "cannot be used for another action; the official SDK signs only content-type "
+            "and host, so its writes need a server without --tc3-strict",
+        )
     # API 3.0 signs the URI "/"; a request routed to another path (`/ckafka`) may also have
     # been signed with the path it was sent to.
     for uri in dict.fromkeys(["/", path]):
         request = canonical_request(method, uri, query, headers, auth.signed_headers, body)
         expected = compute_signature(key.secret, auth.date, auth.service, timestamp, request)
         if hmac.compare_digest(expected, auth.signature) and key is not _NOBODY:
-            refused = replay.use(
-                auth.signature, headers.get("x-tc-action", ""), timestamp + MAX_SKEW_S + 1, clock
-            )
-            if refused is not None:
-                raise TencentError(SIGNATURE_FAILURE, refused)
+            outcome = replay.use(auth.signature, action, timestamp + MAX_SKEW_S + 1, clock)
+            if isinstance(outcome, str):
+                raise TencentError(SIGNATURE_FAILURE, outcome)
+            if outcome is not None:
+                log.warning(
+                    "tencent signature of key %s first used for %s reused for %s from %s "
+                    "%.2f s later: accepted (the action is not signed; --tc3-strict refuses this)",
+                    key.id, outcome.first_action, outcome.action, caller, outcome.age_s,
+                )
+                if on_reuse is not None:
+                    on_reuse(outcome)
             return key
     raise TencentError(
         SIGNATURE_FAILURE,
