@@ -330,3 +330,12 @@ def member_processes(pid: int) -> list[int]:
         ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
     ).stdout
     return [int(line.split()[0]) for line in out.splitlines() if "ksync.worker.child" in line]
+
+
+def log_bytes(broker: KafkaCluster, topic: str, partitions: int) -> int:
+    """The bytes of every log segment of `topic` on the broker's first node: how much it
+    stores, so a test can tell compressed batches from plain ones."""
+    from pathlib import Path
+
+    data = Path(broker.nodes[0].folder, "data")
+    return sum(f.stat().st_size for p in range(partitions) for f in (data / f"{topic}-{p}").glob("*.log"))

@@ -3,11 +3,10 @@ its members with the new producer settings (each commits first), and nothing is 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from helpers import (
     add_instance,
     create_topic,
+    log_bytes,
     producer,
     read_all,
     task_body,
@@ -19,11 +18,6 @@ from .support import create_task
 
 PARTITIONS = 2
 PER_BATCH = 400
-
-
-def _log_bytes(folder: str, topic: str) -> int:
-    data = Path(folder, "data")
-    return sum(f.stat().st_size for p in range(PARTITIONS) for f in (data / f"{topic}-{p}").glob("*.log"))
 
 
 def _produce(broker, topic: str, tag: str) -> None:
@@ -47,7 +41,7 @@ def test_a_patched_compression_restarts_the_members_and_the_target_gets_compress
 
     _produce(source, topic, "plain")
     read_all(target, topic, PARTITIONS, PER_BATCH)
-    plain = _log_bytes(target.nodes[0].folder, topic)
+    plain = log_bytes(target, topic, PARTITIONS)
 
     response = client.patch(f"/api/v1/tasks/{task_id}", json={"options": {"compression": "zstd"}})
     assert response.status_code == 200, response.text
@@ -65,6 +59,6 @@ def test_a_patched_compression_restarts_the_members_and_the_target_gets_compress
     got = read_all(target, topic, PARTITIONS, 2 * PER_BATCH)
     values = [m.value() for part in got.values() for m in part]
     assert len(values) == len(set(values)) == 2 * PER_BATCH, "a record was lost or repeated"
-    compressed = _log_bytes(target.nodes[0].folder, topic) - plain
+    compressed = log_bytes(target, topic, PARTITIONS) - plain
     # The same volume of records, zstd-compressed, takes a fraction of the first batch's bytes.
     assert compressed * 3 < plain, (plain, compressed)

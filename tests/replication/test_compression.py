@@ -8,11 +8,10 @@ partition's log segments, next to the source's, tell whether the batches were co
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from confluent_kafka import TIMESTAMP_CREATE_TIME
-from helpers import create_topic, read_all
+from helpers import create_topic, log_bytes, read_all
 
 from ksync.devkafka import KafkaCluster
 from ksync.spec import ClientTuning, StartPoint
@@ -31,12 +30,6 @@ from .test_member import (
 RunMember = Callable[..., RunningMember]
 PARTITIONS = 3
 COUNT = 1_500
-
-
-def log_bytes(broker: KafkaCluster, topic: str) -> int:
-    """The bytes of every log segment of `topic` on the broker's one node."""
-    data = Path(broker.nodes[0].folder, "data")
-    return sum(f.stat().st_size for p in range(PARTITIONS) for f in (data / f"{topic}-{p}").glob("*.log"))
 
 
 def compressible(topic: str) -> list[Rec]:
@@ -71,7 +64,7 @@ def test_a_compressing_task_copies_every_record_unchanged(
         assert {m.timestamp()[0] for m in got[p]} == {TIMESTAMP_CREATE_TIME}
     assert member.stop().records_total == COUNT
 
-    source_bytes, target_bytes = log_bytes(src, topic), log_bytes(dst, f"copy.{topic}")
+    source_bytes, target_bytes = log_bytes(src, topic, PARTITIONS), log_bytes(dst, f"copy.{topic}", PARTITIONS)
     if codec == "none":
         # The control: uncompressed, the copy (with its origin header) is no smaller.
         assert target_bytes >= source_bytes, (source_bytes, target_bytes)
