@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,8 +201,11 @@ def start_task(server: KsyncServer, ids: tuple[str, str], source_topic: str, pre
 
 def run_ksync_task(server: KsyncServer, ids: tuple[str, str], dst: str, source_topic: str,
                    records: int, size: int, partitions: int, task_max: int, prefix: str,
-                   deadline_s: float, name: str, options: dict[str, Any] | None = None) -> Result:
-    """One timed copy: from the POST until every record is on the target."""
+                   deadline_s: float, name: str, options: dict[str, Any] | None = None,
+                   on_arrival: Callable[[str], None] | None = None) -> Result:
+    """One timed copy: from the POST until every record is on the target. `dst` is where
+    the observer reads (the task's target instance may reach the same broker another way);
+    `on_arrival(target topic)` runs once every record is there, before the topic goes."""
     assert server.meter is not None
     expected = partition_counts(records, partitions)
     marks: dict[str, dict[tuple[int, int], float]] = {}
@@ -212,6 +216,8 @@ def run_ksync_task(server: KsyncServer, ids: tuple[str, str], dst: str, source_t
                                  task.check, name,
                                  on_first=lambda: marks.__setitem__("first", server.meter.mark()))  # type: ignore[union-attr]
         after = server.meter.mark()
+        if on_arrival is not None:
+            on_arrival(task.topic)
     except BenchError as exc:
         raise BenchError(f"{exc}\n  last task state: {task.watch.last}\n  server log tail:\n"
                          f"{server.log_tail()}") from None

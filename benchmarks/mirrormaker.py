@@ -27,6 +27,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness import BenchError, CpuMeter, Result, delete_topic, partition_counts, wait_on_target
@@ -159,9 +160,14 @@ class MirrorMaker:
 
 def run_mirrormaker(src: str, dst: str, topic: str, records: int, size: int, partitions: int,
                     tasks_max: int, alias: str, deadline_s: float, name: str,
-                    compression: str = "none") -> Result:
-    """One timed copy: from the JVM's launch until every record is on the target."""
-    mm = MirrorMaker(src, dst, topic, alias, tasks_max, compression)
+                    compression: str = "none", target: str | None = None,
+                    on_arrival: Callable[[str], None] | None = None) -> Result:
+    """One timed copy: from the JVM's launch until every record is on the target.
+
+    MirrorMaker 2 dials the target at `target` (default `dst`, where the observer reads);
+    `on_arrival(target topic)` runs once every record is there, before the topic goes.
+    """
+    mm = MirrorMaker(src, target or dst, topic, alias, tasks_max, compression)
     expected = partition_counts(records, partitions)
     marks: dict[str, dict[tuple[int, int], float]] = {}
     t0 = time.perf_counter()
@@ -177,6 +183,8 @@ def run_mirrormaker(src: str, dst: str, topic: str, records: int, size: int, par
             raise BenchError(f"{exc}\n  MirrorMaker 2 log tail:\n{mm.tail()}") from None
         after = meter.mark()
         started = meter.since({}, marks.get("first", after))
+        if on_arrival is not None:
+            on_arrival(mm.target_topic)
     finally:
         mm.stop()
     delete_topic(dst, mm.target_topic)

@@ -17,12 +17,16 @@ ksync, MM2      for task counts 1 and 2 in the order ksync, MM2, MM2, ksync, so 
 Then latency (latency.py): 1 KB records at a fixed rate, windows floor (read back from the
 source), ksync, MM2, MM2, ksync; p50/p99/max from source CreateTime to readable.
 
+With --far, a far target (far.py): ksync and MM2 through a proxy that delays every byte
+to and from the target broker by 10 ms each way, compression none and lz4.
+
 MB/s counts value bytes only. "steady" is from the first record on the target to the
 last; CPU seconds are the replicator's tree over that steady window.
 
     make bench                               # everything, 1,000,000 records per size
     BENCH_RECORDS=100000 BENCH_LATENCY_S=10 make bench
     .venv/bin/python benchmarks/sync_throughput.py --latency-only
+    .venv/bin/python benchmarks/sync_throughput.py --far-only --far-records 300000
 """
 
 from __future__ import annotations
@@ -34,15 +38,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from far import DELAY_MS, delayed_port
-from harness import BROKER_HEAP_MB, BenchError, Result, text_pool
+from far import FAR_SIZE, bench_clusters, far_routes, far_target
+from harness import BenchError, Result
 from ksync_runner import KsyncServer, run_ksync_task, start_task
 from latency import Latency, WindowPlan, window
 from load import load, warm_brokers
 from mirrormaker import MirrorMaker, run_mirrormaker
 from reference_clients import consume_only, naive, produce_only
-
-from ksync.devkafka import kafka_clusters
 
 SIZES = (200, 1024)
 TASK_COUNTS = (1, 2)
@@ -65,11 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput part")
     ap.add_argument("--skip-latency", action="store_true", help="skip the latency part")
     ap.add_argument("--far", action="store_true",
-                    help="also the far target (~20 ms RTT via tc netem, needs root)")
+                    help="also the far target (20 ms added RTT via a delaying TCP proxy)")
     ap.add_argument("--far-only", action="store_true", help="only the far-target case")
+    ap.add_argument("--far-records", type=int, default=int(env("BENCH_FAR_RECORDS", "300000")),
+                    help="records of the far-target case (default 300000)")
     args = ap.parse_args(argv)
-    if args.records < 1 or args.partitions < 1 or args.latency_s <= 0:
-        ap.error("--records and --partitions must be positive, --latency-s above 0")
+    if min(args.records, args.far_records, args.partitions) < 1 or args.latency_s <= 0:
+        ap.error("--records, --far-records and --partitions must be positive, "
+                 "--latency-s above 0")
     return args
 
 
@@ -198,47 +203,18 @@ def latency(src: str, dst: str, args: argparse.Namespace) -> None:
               flush=True)
 
 
-def far_target(src: str, dst: str, args: argparse.Namespace) -> None:
-    """ksync and MM2 (one task each) to a target ~20 ms away, compression none and lz4,
-    on compressible JSON-like values."""
-    n, parts, size = args.records, args.partitions, LATENCY_SIZE
-    deadline = 300 + n / 500
-    topic = "bench-far"
-    port = int(dst.rsplit(":", 1)[1])
-    print(f"\n== far target: {n} records of {size} B JSON-like text, +{2 * DELAY_MS} ms RTT",
-          flush=True)
-    print(load(src, topic, n, size, parts, deadline, values=text_pool(size)).line(), flush=True)
-    server = KsyncServer(args.session_timeout_ms)
-    steady: dict[str, float] = {}
-    try:
-        server.start()
-        ids = server.register(src, dst)
-        with delayed_port(port):
-            for codec in ("none", "lz4"):
-                res = run_ksync_task(server, ids, dst, topic, n, size, parts, 1, f"fk{codec}",
-                                     deadline, f"ksync far {codec}", {"compression": codec})
-                show(res, True)
-                steady[f"ksync {codec}"] = res.steady_rate
-                res = run_mirrormaker(src, dst, topic, n, size, parts, 1, f"fm{codec}",
-                                      deadline, f"mm2 far {codec}", compression=codec)
-                show(res, False)
-                steady[f"mm2 {codec}"] = res.steady_rate
-    finally:
-        server.stop()
-    for codec in ("none", "lz4"):
-        print(f"far ksync/MM2 {codec}: steady throughput "
-              f"{steady[f'ksync {codec}'] / steady[f'mm2 {codec}']:.2f}", flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.monotonic()
     try:
-        with kafka_clusters("bench-src", "bench-dst", heap_mb=BROKER_HEAP_MB) as brokers:
-            src, dst = brokers[0].bootstrap, brokers[1].bootstrap
+        routes = far_routes() if args.far or args.far_only else None
+        with bench_clusters(routes) as (source, target):
+            src, dst = source.bootstrap, target.bootstrap
             if args.far_only:
-                warm_brokers(src, dst, WARM_RECORDS, LATENCY_SIZE, args.partitions, 300)
-                far_target(src, dst, args)
+                assert routes is not None
+                warm_brokers(src, dst, WARM_RECORDS, FAR_SIZE, args.partitions, 300)
+                far_target(src, target, routes, args.far_records, args.partitions,
+                           args.session_timeout_ms)
                 return 0
             if not args.latency_only:
                 for size in SIZES:
@@ -247,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.latency_only:
                     warm_brokers(src, dst, WARM_RECORDS, LATENCY_SIZE, args.partitions, 300)
                 latency(src, dst, args)
-            if args.far:
-                far_target(src, dst, args)
+            if routes is not None:
+                far_target(src, target, routes, args.far_records, args.partitions,
+                           args.session_timeout_ms)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
