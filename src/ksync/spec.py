@@ -8,9 +8,11 @@ and what is allowed.
 from __future__ import annotations
 
 import re
-from typing import Literal
+import unicodedata
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,6 +32,22 @@ Compression = Literal["none", "lz4", "zstd", "snappy", "gzip"]
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 # Kafka's own rule for topic names (legal characters, at most 249).
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def _printable(value: str) -> str:
+    """Names are logged and shown: a control character (a newline, an escape, a
+    direction override) would let a name forge log lines or hide what it says."""
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ValueError(
+                f"may not contain control or format characters (found U+{ord(ch):04X}): "
+                "use printable characters only"
+            )
+    return value
+
+
+# The name of an instance, task or alarm rule, as a user gives it.
+Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_printable)]
 
 
 class _Frozen(BaseModel):
@@ -92,7 +110,7 @@ def validate_bootstrap_servers(value: str) -> str:
 class InstanceSpec(_Frozen):
     """A Kafka cluster ksync can reach, as the user registers it."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
     bootstrap_servers: str
     region: str | None = Field(default=None, max_length=64)
     zone: str | None = Field(default=None, max_length=64)
@@ -224,7 +242,7 @@ class TaskOptions(ClientTuning):
 class TaskSpec(_Frozen):
     """A sync task: source selection -> target naming, plus options."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
     source: SourceSpec
     target: TargetSpec
     options: TaskOptions = TaskOptions()

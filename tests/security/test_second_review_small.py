@@ -98,3 +98,30 @@ def test_a_trailing_newline_is_not_a_topic_or_task_name() -> None:
     from ksync.api.compat.tencent.datahub import _TASK_NAME
 
     assert _TASK_NAME.fullmatch("task\n") is None and _TASK_NAME.fullmatch("task") is not None
+
+
+def test_names_with_control_characters_are_refused_naming_the_field(make_client: AppFactory) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from ksync.domain.alarms import AlarmRuleSpec
+    from ksync.spec import InstanceSpec, SourceSpec, TargetSpec, TaskSpec
+
+    client = make_client(keys=KEYS)
+    r = client.post(
+        "/api/v1/instances",
+        headers=BEARER,
+        json={"name": "prod\n2026-12-07 INFO forged line", "bootstrap_servers": "127.0.0.1:9"},
+    )
+    assert r.status_code == 422, r.text
+    assert "name" in r.text and "U+000A" in r.text
+    source, target = SourceSpec(instance_id="i", topics=["t"]), TargetSpec(instance_id="j")
+    for bad in ("task\x1b[2J", "evil\u202eexe.txt", "two\u2028lines"):
+        with pytest.raises(ValidationError, match="control or format characters"):
+            TaskSpec(name=bad, source=source, target=target)
+        with pytest.raises(ValidationError, match="control or format characters"):
+            InstanceSpec(name=bad, bootstrap_servers="127.0.0.1:9")
+        with pytest.raises(ValidationError, match="control or format characters"):
+            AlarmRuleSpec(name=bad, metric="lag", comparison=">", threshold=1)
+    # Names in other scripts and with spaces stay allowed.
+    assert TaskSpec(name="订单 sync — eu", source=source, target=target).name == "订单 sync — eu"

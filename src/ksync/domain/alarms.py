@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ksync.domain.status import TaskStatus
+from ksync.spec import Name
 
 METRICS = ("status", "error", "lag", "latency_p99", "records_per_s", "stalled")
 # Compared with a number threshold.
@@ -66,7 +67,7 @@ class AlarmRuleSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
     task_id: str | None = Field(default=None, min_length=1, max_length=32)
     # A str (not a Literal) so that an unknown metric is refused in words listing METRICS.
     metric: str = Field(json_schema_extra={"enum": list(METRICS)})
