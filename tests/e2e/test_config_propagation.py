@@ -167,7 +167,9 @@ def test_a_topic_the_target_refuses_to_create_is_left_out_alone_until_it_can_be_
         assert "min.compaction.lag.ms" in warning and "max.compaction.lag.ms" in warning, warning
         wait_values(target, good, good_records)
         task = wait_status(client, task_id, "Running", timeout_s=90)
-        assert [t["source"] for t in task["topics"]] == [good]
+        states = {t["source"]: (t["state"], t["error"]) for t in task["topics"]}
+        assert states[good] == ("syncing", None), states
+        assert states[bad][0] == "blocked" and f"cannot create topic {bad}" in states[bad][1]
         assert topic_layout(target, bad) is None
 
     wait_values(target, bad, bad_records)
@@ -179,3 +181,4 @@ def test_a_topic_the_target_refuses_to_create_is_left_out_alone_until_it_can_be_
     )
     task = wait_status(client, task_id, "Running", timeout_s=90)
     assert sorted(t["source"] for t in task["topics"]) == sorted([good, bad])
+    assert {t["state"] for t in task["topics"]} == {"syncing"}, task["topics"]
