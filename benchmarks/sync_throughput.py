@@ -107,7 +107,7 @@ def throughput(src: str, dst: str, args: argparse.Namespace, size: int) -> SizeR
                 naive(src, dst, topic, n, size, parts, args.session_timeout_ms, deadline)):
         runs.refs[res.name] = res
         show(res, False)
-    server = KsyncServer(args.session_timeout_ms)
+    server = KsyncServer()
     try:
         server.start()
         ids = server.register(src, dst)
@@ -158,7 +158,7 @@ def latency(src: str, dst: str, args: argparse.Namespace) -> None:
     plan = WindowPlan(LATENCY_RATE, args.latency_s, LATENCY_WARM_S, LATENCY_SIZE, args.partitions)
     print(f"\n== latency: {LATENCY_RATE} rec/s of {LATENCY_SIZE} B for {args.latency_s:.0f} s "
           "per window", flush=True)
-    server = KsyncServer(args.session_timeout_ms)
+    server = KsyncServer()
     results: dict[str, list[Latency]] = {"floor": [], "ksync": [], "mm2": []}
     try:
         server.start()
@@ -208,7 +208,7 @@ def far_target(src: str, dst: str, args: argparse.Namespace) -> None:
     print(f"\n== far target: {n} records of {size} B JSON-like text, +{2 * DELAY_MS} ms RTT",
           flush=True)
     print(load(src, topic, n, size, parts, deadline, values=text_pool(size)).line(), flush=True)
-    server = KsyncServer(args.session_timeout_ms)
+    server = KsyncServer()
     steady: dict[str, float] = {}
     try:
         server.start()
