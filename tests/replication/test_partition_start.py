@@ -82,7 +82,13 @@ def test_a_progress_reset_makes_every_current_partition_start_at_the_start_point
 
 def test_the_stored_form_round_trips_and_omits_an_undecided_layout() -> None:
     assert TopicMapping.from_json(m("a", 4, 2).as_json()) == m("a", 4, 2)
-    assert m("a", 4).as_json() == {"source": "a", "target": "bk.a", "partitions": 4}
+    assert m("a", 4).as_json() == {
+        "source": "a",
+        "target": "bk.a",
+        "partitions": 4,
+        "state": "syncing",
+        "error": None,
+    }
     assert TopicMapping.from_json({"source": "a", "target": "bk.a", "partitions": 4}) == m("a", 4)
 
 

@@ -89,8 +89,8 @@ def test_missing_target_topics_get_partitions_rf_and_set_configs_minus_exclusion
     assert sorted(result.created) == [f"bk.{cfg}", f"bk.{plain}"]
     assert result.warnings == []
     assert [m.as_json() for m in result.mappings] == [
-        {"source": cfg, "target": f"bk.{cfg}", "partitions": 3},
-        {"source": plain, "target": f"bk.{plain}", "partitions": 2},
+        {"source": cfg, "target": f"bk.{cfg}", "partitions": 3, "state": "syncing", "error": None},
+        {"source": plain, "target": f"bk.{plain}", "partitions": 2, "state": "syncing", "error": None},
     ]
     target = admin(dst).list_topics()
     assert (target[f"bk.{cfg}"].partitions, target[f"bk.{cfg}"].replication_factor) == (3, 1)
@@ -166,7 +166,14 @@ def target_without_alter(
             AclOperation.READ,
             AclOperation.WRITE,
         ]
-        grant(dst, user.name, ResourceType.TOPIC, f"bk.{unique}-", rights, ResourcePatternType.PREFIXED)
+        grant(
+            dst,
+            user.name,
+            ResourceType.TOPIC,
+            f"bk.{unique}-",
+            rights,
+            ResourcePatternType.PREFIXED,
+        )
         yield InstanceAdmin(as_connection(user, dst))
 
 
@@ -195,6 +202,30 @@ def test_a_target_that_cannot_grow_fails_under_keep_partition(
     assert "Topic authorization failed" in message, message
     assert "keep_partition" in message
     assert admin(dst).list_topics()[f"bk.{topic}"].partitions == 1
+
+
+def test_a_target_that_cannot_grow_blocks_only_its_topic_under_keep_partition(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str, target_without_alter: InstanceAdmin
+) -> None:
+    src, dst = brokers
+    few, new = f"{unique}-few", f"{unique}-new"
+    create_topic(src, few, 3)
+    create_topic(dst, f"bk.{few}", 1)
+    create_topic(src, new, 2)
+    target = target_without_alter
+    _visible(target, f"bk.{few}")
+
+    result = mirror(brokers, topics=[few, new], target=target).reconcile()
+
+    by_source = {m.source: m for m in result.mappings}
+    assert by_source[new].state == "syncing" and by_source[new].error is None
+    blocked = by_source[few]
+    assert blocked.state == "blocked" and blocked.blocked_by == "topic"
+    assert blocked.error is not None
+    assert f"target topic bk.{few} has 1 partitions but source topic {few} has 3" in blocked.error
+    assert "keep_partition" in blocked.error
+    assert blocked.error in result.warnings  # on the task too
+    assert result.created == [f"bk.{new}"]
 
 
 def test_a_target_that_cannot_grow_is_a_warning_without_keep_partition(

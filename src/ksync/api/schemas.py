@@ -12,6 +12,7 @@ from ksync.domain.instance import InstanceView
 from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskEvent as TaskEventView
 from ksync.domain.task import TaskView
+from ksync.domain.topics import TopicState
 from ksync.domain.workers import MemberView, WorkerView
 from ksync.monitoring.progress import partition_progress
 from ksync.spec import (
@@ -66,6 +67,9 @@ class TopicMapping(BaseModel):
     source: str
     target: str
     partitions: int
+    # syncing | blocked | excluded; `error` says why a blocked topic is not copied.
+    state: TopicState = "syncing"
+    error: str | None = None
 
 
 class PartitionProgress(BaseModel):
@@ -93,6 +97,11 @@ class TaskMetrics(BaseModel):
     records_total: int = 0
     bytes_total: int = 0
     throttled: bool = False
+    # Records the target refused and options.errors sent to the dead-letter topic, and
+    # records the source deleted (retention) before they were copied, since the task began.
+    dead_lettered_total: int = 0
+    lost_records_total: int = 0
+    blocked_topics: int = 0
 
 
 class TaskLimits(BaseModel):
@@ -143,7 +152,13 @@ class Task(BaseModel):
             error=task.error,
             warnings=list(task.warnings),
             topics=[
-                TopicMapping(source=t.source, target=t.target, partitions=t.partitions)
+                TopicMapping(
+                    source=t.source,
+                    target=t.target,
+                    partitions=t.partitions,
+                    state=t.state,
+                    error=t.error,
+                )
                 for t in task.topics
             ],
             progress=progress_of(members),
@@ -194,7 +209,9 @@ class Worker(BaseModel):
             started_at=info.started_at,
             heartbeat_at=info.heartbeat_at,
             members=[
-                WorkerMember(task_id=m.task_id, slot=m.slot, state=m.state, partitions=len(m.partitions))
+                WorkerMember(
+                    task_id=m.task_id, slot=m.slot, state=m.state, partitions=len(m.partitions)
+                )
                 for m in members
                 if m.worker_id == info.id and m.state != MemberState.STOPPED
             ],

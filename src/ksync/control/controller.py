@@ -113,8 +113,13 @@ class Controller:
     def _step(self) -> None:
         # The lease lapses one tick before worker_timeout, so a standby (which checks every
         # tick) takes over within worker_timeout of the holder's last renewal.
-        ttl_s = max(self.settings.worker_timeout_s - self.settings.tick_s, self.settings.worker_timeout_s / 2)
-        holding = self.store.leases.try_take(LEASE, self.settings.holder_id, timedelta(seconds=ttl_s))
+        ttl_s = max(
+            self.settings.worker_timeout_s - self.settings.tick_s,
+            self.settings.worker_timeout_s / 2,
+        )
+        holding = self.store.leases.try_take(
+            LEASE, self.settings.holder_id, timedelta(seconds=ttl_s)
+        )
         if holding != self.active:
             log.info(
                 "controller %s %s", self.settings.holder_id, "is active" if holding else "stands by"
@@ -133,7 +138,9 @@ class Controller:
     def tick(self) -> None:
         """One pass over every task."""
         if time.monotonic() >= self._expire_after:
-            for worker_id in self.store.workers.expire(timedelta(seconds=self.settings.worker_timeout_s)):
+            for worker_id in self.store.workers.expire(
+                timedelta(seconds=self.settings.worker_timeout_s)
+            ):
                 log.warning("worker %s missed its heartbeats; its members move", worker_id)
         live = [w.id for w in self.store.workers.all()]
         tasks = self.store.tasks.all()
@@ -145,7 +152,9 @@ class Controller:
         load = Counter(w for task_slots in slots.values() for w in task_slots.values() if w)
         for task in tasks:
             try:
-                self._reconcile(task, tasks, instances, slots[task.id], members[task.id], live, load)
+                self._reconcile(
+                    task, tasks, instances, slots[task.id], members[task.id], live, load
+                )
             except Exception:
                 log.exception("controller: task %s could not be reconciled", task.id)
         for gone in set(self._tasks) - {t.id for t in tasks}:
@@ -157,9 +166,7 @@ class Controller:
             except Exception:
                 log.exception("controller job %s failed; it runs again next tick", name)
 
-    def _record_metrics(
-        self, tasks: list[TaskView], members: dict[str, list[MemberView]]
-    ) -> None:
+    def _record_metrics(self, tasks: list[TaskView], members: dict[str, list[MemberView]]) -> None:
         """Current metrics every few seconds and a history point every 10 s, per task."""
         now = time.time()
         at = datetime.fromtimestamp(now, UTC)
@@ -217,9 +224,10 @@ class Controller:
             self.store.workers.set_slots(task.id, wanted)
             if self.on_slots_changed is not None:
                 self.on_slots_changed()
+        task = self._overlay_record_blocks(task, members, live)
         expected = None
         if mem.resolved or task.topics:
-            expected = {(t.source, p) for t in task.topics for p in range(t.partitions)}
+            expected = {(t.source, p) for t in task.topics if t.copied for p in range(t.partitions)}
         derived = derive_status(
             task.desired, task.status, task.generation, wanted, members, set(live), expected
         )
@@ -236,6 +244,29 @@ class Controller:
             if derived.status == TaskStatus.FAILED:
                 log.error("task %s failed: %s", task.id, derived.error)
         self.store.tasks.observe(task.id, change, expect_generation=task.generation)
+
+    def _overlay_record_blocks(
+        self, task: TaskView, members: list[MemberView], live: list[str]
+    ) -> TaskView:
+        """Show on each topic whether a member of the current generation blocked it
+        because the target refused a record (members report `blocked` in their metrics);
+        a topic no member reports any more is syncing again."""
+        reported: dict[str, str] = {}
+        for m in members:
+            if m.generation == task.generation and m.worker_id in live and m.metrics:
+                reported.update(m.metrics.get("blocked") or {})
+        topics = []
+        for t in task.topics:
+            if t.blocked_by == "record" and t.source not in reported:
+                t = t.unblocked()
+            elif t.source in reported and (t.syncing or t.blocked_by == "record"):
+                t = t.blocked(reported[t.source], by="record")
+            topics.append(t)
+        new = tuple(topics)
+        if new == task.topics:
+            return task
+        self.store.tasks.observe(task.id, TaskChange(topics=new), expect_generation=task.generation)
+        return replace(task, topics=new)
 
     def _terminate(
         self,
@@ -318,7 +349,12 @@ class Controller:
             return task
         if not job.done():
             if time.monotonic() - mem.job_started > self.settings.job_timeout_s:
-                log.warning("task %s: %s job still running after %.0fs", task.id, mem.job_kind, self.settings.job_timeout_s)
+                log.warning(
+                    "task %s: %s job still running after %.0fs",
+                    task.id,
+                    mem.job_kind,
+                    self.settings.job_timeout_s,
+                )
             return task
         mem.job = None
         kind = mem.job_kind
@@ -338,9 +374,7 @@ class Controller:
             if not result.mappings:
                 mem.topic_warnings.append("the topic selection matches no topic on the source yet")
         elif kind == "reset":
-            log.info(
-                "task %s: progress reset; members start from %s", task.id, task.reset_start
-            )
+            log.info("task %s: progress reset; members start from %s", task.id, task.reset_start)
             # The start point applies again to every partition there is now.
             topics = tuple(restart_layout(task.topics))
             self.store.tasks.observe(
@@ -350,7 +384,9 @@ class Controller:
             )
             task = replace(task, reset_start=None, topics=topics)
         elif kind == "delete-group":
-            log.info("task %s: consumer group %s removed from the source", task.id, group_id(task.id))
+            log.info(
+                "task %s: consumer group %s removed from the source", task.id, group_id(task.id)
+            )
             mem.delete_attempts = 99
         return task
 
@@ -358,6 +394,14 @@ class Controller:
         """Record a fresh resolution of the selection, deciding for each topic which of its
         partitions existed when the task started (see `partition_start`)."""
         started = task.topics_resolved_at is not None or bool(task.topics)
+        # A topic a member blocked stays so until the member reports it unblocked.
+        by_record = {t.source: t for t in task.topics if t.blocked_by == "record"}
+        mappings = [
+            m.blocked(str(by_record[m.source].error), by="record")
+            if m.syncing and m.source in by_record
+            else m
+            for m in mappings
+        ]
         topics = tuple(carry_start_layout(task.topics, mappings, started))
         change = TaskChange()
         if topics != task.topics:
@@ -425,4 +469,3 @@ class Controller:
         admin = InstanceAdmin(self.store.instances.connection(instance_id))
         self._admins[instance_id] = (row.updated_at, admin)
         return admin
-

@@ -6,13 +6,16 @@ missing target topics with the source's partition count, replication factor
 explicitly set configs (minus the exclusion list), and propagate partition increases and
 config changes, removed keys included, at every refresh.
 
-A refusal is confined to its topic (docs/design.md "Topic attributes"): a target topic the
-target refuses to create (a config it rejects, for one) is left out of the mappings with a
-warning, so no member writes to it; a config change it refuses leaves that topic's configs
-as they were, with a warning naming the topic, the keys and the broker's reason, while
-its records keep flowing. Both are tried again at every refresh. A target with fewer
-partitions than the source is a persistent error under keep_partition: records of
-partition p would have nowhere to go.
+A refusal is confined to its topic (docs/design.md "Topic attributes"), and the old
+configuration keeps running: a target topic the target refuses to create (a config it
+rejects, say), a target topic with fewer partitions than its source under keep_partition
+(records of partition p would have nowhere to go), and a topic the source's ACLs hide are
+kept in the mappings as `blocked`, with the sentence on the topic and as a warning, so no
+member copies them while every other topic flows; a config change the target refuses
+leaves that topic's configs as they were, with a warning naming the topic, the keys and the
+broker's reason, while its records keep flowing. All are tried again at every refresh, and
+a blocked topic resumes by itself, from its committed progress, once the cause is gone.
+Only a selection where nothing can be copied is a persistent error (the task fails).
 """
 
 from __future__ import annotations
@@ -118,28 +121,61 @@ class TopicMirror:
             for name in names
         ]
 
+    def excluded(self, source_topics: dict[str, TopicInfo]) -> list[TopicMapping]:
+        """Topics the user named that exist but the exclude regex (or, within one cluster,
+        being one of the task's own target topics) leaves out: shown, never copied."""
+        selected = set(self.topic_filter.select(source_topics))
+        out = []
+        for name in sorted(self.topic_filter.names & set(source_topics)):
+            if name in selected and not (self.same_cluster and self.policy.is_target_topic(name)):
+                continue
+            out.append(
+                TopicMapping(
+                    name,
+                    self.policy.target_topic(name),
+                    source_topics[name].partitions,
+                    state="excluded",
+                    error="named in source.topics but left out by the selection rules",
+                )
+            )
+        return out
+
     def reconcile(self) -> MirrorResult:
         """Resolve the selection and create/align target topics.
 
-        Raises `PersistentKafkaError` for a state no retry fixes (a target topic with fewer
-        partitions under keep_partition), and transient errors for the rest. Refusals that
-        concern one topic only end up in `warnings` (see the module docstring).
+        Refusals that concern one topic block that topic (see the module docstring); raises
+        `PersistentKafkaError` when every selected topic is blocked that way (nothing can
+        be copied: the task fails with the reasons), transient errors for the rest.
         """
+        result = self._reconcile()
+        syncing = [m for m in result.mappings if m.syncing]
+        blocked = [m for m in result.mappings if m.state == "blocked"]
+        if blocked and not syncing:
+            raise PersistentKafkaError("; ".join(dict.fromkeys(str(m.error) for m in blocked)))
+        return result
+
+    def _reconcile(self) -> MirrorResult:
         source_topics = self.source.list_topics()
         mappings = self.plan(source_topics)
         result = MirrorResult(mappings=mappings)
         refused = self._refused_topics(source_topics)
+        hidden: list[TopicMapping] = []
         if refused is not None:
-            if not mappings:
-                raise refused  # nothing to copy until the ACLs allow it: say so, fail
-            result.warnings.append(str(refused))
+            error, names = refused
+            result.warnings.append(str(error))
+            hidden = [
+                TopicMapping(n, self.policy.target_topic(n), 0).blocked(str(error)) for n in names
+            ]
+        excluded = self.excluded(source_topics)
         if not mappings:
+            result.mappings = hidden + excluded
             return result
         target_topics = self.target.list_topics()
         configs = (
             self.source.topic_configs([m.source for m in mappings]) if self.sync_configs else {}
         )
         plans: dict[str, NewTopicPlan] = {}
+        blocked: dict[str, str] = {}  # source topic -> why it is not copied
         for m in mappings:
             src = source_topics[m.source]
             existing = target_topics.get(m.target)
@@ -155,11 +191,17 @@ class TopicMirror:
                 continue
             self._check_replication(m, src.replication_factor, existing.replication_factor, result)
             if existing.partitions < src.partitions:
-                self._grow_or_fail(m, existing, result)
-        blocked = self._create(plans, source_topics, result)
-        result.mappings = [m for m in mappings if m.source not in blocked]
+                too_small = self._grow_or_block(m, existing, result)
+                if too_small is not None:
+                    blocked[m.source] = too_small
+        blocked.update(self._create(plans, source_topics, result))
+        result.mappings = [
+            m.blocked(blocked[m.source]) if m.source in blocked else m for m in mappings
+        ]
         if self.sync_configs:
-            self._sync_configs(result.mappings, configs, set(result.created), result)
+            syncing = [m for m in result.mappings if m.syncing]
+            self._sync_configs(syncing, configs, set(result.created), result)
+        result.mappings += hidden + excluded
         return result
 
     def _create(
@@ -167,21 +209,21 @@ class TopicMirror:
         plans: dict[str, NewTopicPlan],
         source_topics: dict[str, TopicInfo],
         result: MirrorResult,
-    ) -> set[str]:
+    ) -> dict[str, str]:
         """Create the planned target topics (source topic -> plan), in one request; returns
-        the source topics whose target the target refused, each with a warning."""
+        the source topics whose target the target refused, each with why (also a warning)."""
         outcome = self.target.create_topics_apart(list(plans.values()))
         result.created += outcome.created
-        blocked: set[str] = set()
+        blocked: dict[str, str] = {}
         target_id = self.target.conn.instance_id
         for source, plan in plans.items():
             refusal = outcome.refused.get(plan.name)
             if refusal is not None:
-                blocked.add(source)
-                result.warnings.append(
+                blocked[source] = (
                     f"{refusal}; source topic {source} is not synced until the target accepts "
                     "it (ksync tries again at every topic refresh)"
                 )
+                result.warnings.append(blocked[source])
                 log.warning("target %s refused topic %s: %s", target_id, plan.name, refusal)
                 continue
             if plan.name in outcome.created:
@@ -218,8 +260,11 @@ class TopicMirror:
             f"of source topic {m.source}: {why}"
         )
 
-    def _refused_topics(self, source_topics: dict[str, TopicInfo]) -> PersistentKafkaError | None:
-        """The error for topics the user named that the source's ACLs hide, if any."""
+    def _refused_topics(
+        self, source_topics: dict[str, TopicInfo]
+    ) -> tuple[PersistentKafkaError, list[str]] | None:
+        """The error for topics the user named that the source's ACLs hide, and those
+        topics; None when there are none."""
         hidden = [
             t
             for t in sorted(self.topic_filter.names - set(source_topics))
@@ -235,9 +280,14 @@ class TopicMirror:
         if self.group_id:
             grant += f", and Read on consumer group {self.group_id}"
         err = next(iter(refused.values()))
-        return access_error(err, self.source.conn, f"cannot see {topics} on", grant, role="source")
+        error = access_error(err, self.source.conn, f"cannot see {topics} on", grant, role="source")
+        return None if error is None else (error, sorted(refused))
 
-    def _grow_or_fail(self, m: TopicMapping, existing: TopicInfo, result: MirrorResult) -> None:
+    def _grow_or_block(
+        self, m: TopicMapping, existing: TopicInfo, result: MirrorResult
+    ) -> str | None:
+        """Give `m.target` the source's partition count; when that fails, why `m` cannot
+        be copied under keep_partition (None: it can, spread by key, or it grew)."""
         message = (
             f"target topic {m.target} has {existing.partitions} partitions but source topic "
             f"{m.source} has {m.partitions}"
@@ -245,16 +295,19 @@ class TopicMirror:
         try:
             self.target.create_partitions(m.target, m.partitions)
             log.info("grew topic %s on target to %d partitions", m.target, m.partitions)
-            return
+            return None
         except KsyncKafkaError as exc:
             message = f"{message} and adding partitions failed ({exc})"
         if not self.keep_partition:
             result.warnings.append(f"{message}; records are spread by key over the target's")
-            return
-        raise PersistentKafkaError(
+            return None
+        blocked = (
             f"{message}; with keep_partition the target needs at least as many: add partitions "
-            f"to {m.target} (or delete it so ksync recreates it), then start the task"
+            f"to {m.target} (or delete it so ksync recreates it); ksync tries again at every "
+            "topic refresh and copies the topic from where it stopped"
         )
+        result.warnings.append(blocked)
+        return blocked
 
     def _sync_configs(
         self,

@@ -70,7 +70,8 @@ class _TaskTopics:
 
     @classmethod
     def of(cls, task: TaskView) -> _TaskTopics:
-        mappings = task.topics
+        # A topic the controller blocked is not the members' (its target cannot take it).
+        mappings = [m for m in task.topics if m.copied]
         return cls(
             targets={m.source: m.target for m in mappings},
             partitions={m.source: m.partitions for m in mappings},

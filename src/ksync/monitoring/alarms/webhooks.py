@@ -2,8 +2,10 @@
 dispatcher's own threads, with a timeout per attempt and retries with backoff.
 
 The caller (the controller's alarm job, an API request) only queues: it never waits on a
-receiver. One delivery is one (event, URL) pair; a receiver that hangs holds one thread for
-at most `timeout_s` per attempt, and retries wait on a timer, not on a thread, so a slow
+receiver. One delivery is one (event, URL) pair; a receiver that hangs or trickles holds one
+thread for at most `timeout_s` per attempt (one deadline over connect, send and the whole
+answer, enforced on every socket operation), and at most `MAX_ANSWER_BYTES` of its answer
+is read, and retries wait on a timer, not on a thread, so a slow
 or broken receiver delays neither the caller nor the other receivers beyond what the
 thread count allows. Every attempt's outcome is reported to the caller's `on_result`
 (`pending` while another attempt is to come).
@@ -26,7 +28,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,10 @@ log = logging.getLogger(__name__)
 
 # Answers worth another attempt: the receiver is overloaded or briefly broken.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+# How much of a receiver's answer is read: enough for a log line, never a body a
+# receiver chose to make huge.
+MAX_ANSWER_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,64 @@ class _Refused(httpcore.ConnectError):
     connect error; the policy's sentence is its message)."""
 
 
+# The deadline of the attempt the current thread is making (monotonic seconds). httpx's
+# timeouts bound each socket operation, so a receiver sending one byte a second would
+# never trip them; every operation of the connection reads this instead.
+_attempt = threading.local()
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    _attempt.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _attempt.at = None
+
+
+def _left(timeout: float | None, expired: type[Exception]) -> float | None:
+    """What remains of the attempt's deadline (capped by httpx's own `timeout`)."""
+    at: float | None = getattr(_attempt, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise expired("the attempt's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the deadline of the
+    attempt using it (a pooled connection serves one attempt at a time)."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 class _CheckedBackend(httpcore.SyncBackend):
-    """Opens connections only to addresses the policy accepts, resolving names itself."""
+    """Opens connections only to addresses the policy accepts, resolving names itself, and
+    bounds them by the attempt's deadline."""
 
     def __init__(self, policy: WebhookPolicy) -> None:
         self.policy = policy
@@ -93,7 +156,10 @@ class _CheckedBackend(httpcore.SyncBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(
+                    address, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+                )
+                return _DeadlineStream(stream)
             except httpcore.ConnectError as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"{host} has no address")
@@ -124,8 +190,8 @@ class _Job:
 class WebhookDispatcher:
     """Deliver JSON events to webhook URLs without blocking the caller.
 
-    `workers` threads send; each attempt is bounded by `timeout_s` (connect, write and
-    each read); up to `attempts` attempts, `backoff_s` then twice that between them. At
+    `workers` threads send; each attempt ends within `timeout_s` (one deadline over
+    connect, send and the whole answer, of which at most `MAX_ANSWER_BYTES` are read); up to `attempts` attempts, `backoff_s` then twice that between them. At
     most `max_pending` deliveries wait at once: beyond that a delivery is refused at once
     (reported, not queued), so a dead receiver cannot grow memory without bound.
     """
@@ -216,11 +282,8 @@ class WebhookDispatcher:
         job.attempts += 1
         status: int | None = None
         try:
-            response = self._client.post(
-                job.url, content=job.body, headers={"X-Ksync-Event": job.kind}
-            )
-            status = response.status_code
-            response.close()
+            with _deadline(self.timeout_s):
+                status = self._post(job)
         except httpx.ConnectError as exc:
             if isinstance(exc.__cause__, _Refused):
                 log.warning("webhook %s: %s", job.url, exc)
@@ -248,6 +311,30 @@ class WebhookDispatcher:
         with self._cv:
             heapq.heappush(self._later, (time.monotonic() + delay, next(self._seq), job))
             self._cv.notify()
+
+    def _post(self, job: _Job) -> int:
+        """Send one attempt; the answer is read as a stream, at most `MAX_ANSWER_BYTES`
+        of it (closing the connection when there is more). Once the status is in, an
+        answer that does not end by the deadline changes nothing: the receiver has the
+        event, and another attempt would send it twice."""
+        headers = {"X-Ksync-Event": job.kind}
+        with self._client.stream("POST", job.url, content=job.body, headers=headers) as response:
+            answer = b""
+            try:
+                for chunk in response.iter_raw():
+                    answer += chunk
+                    if len(answer) >= MAX_ANSWER_BYTES:
+                        break
+            except httpx.TimeoutException:
+                log.info(
+                    "webhook %s: HTTP %d, the answer's body did not end within %g s; not read further",
+                    job.url, response.status_code, self.timeout_s,
+                )
+            if not response.is_success:
+                log.info(
+                    "webhook %s: HTTP %d: %r", job.url, response.status_code, answer[:200]
+                )
+            return response.status_code
 
     def _timer(self) -> None:
         """Moves retries whose backoff has passed back to the ready queue."""
