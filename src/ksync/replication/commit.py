@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -73,6 +74,16 @@ FOREIGN_MEMBER_CODES = frozenset(
         KafkaError.REBALANCE_IN_PROGRESS,
         KafkaError.ILLEGAL_GENERATION,
         KafkaError.UNKNOWN_MEMBER_ID,
+    }
+)
+
+# The group's coordinator is not ready yet (a cluster or coordinator just started): a
+# consumer that only assigns does not wait for it, so take-up repeats the call.
+COORDINATOR_CODES = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
     }
 )
 
@@ -339,7 +350,9 @@ class Checkpointer:
             raise wrap(exc, f"{doing} partitions {_names(partitions)}") from None
 
     def _take_up(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        committed = consumer.committed(partitions, timeout=self._timeout_s)
+        committed = self._once_coordinated(
+            lambda: consumer.committed(partitions, timeout=self._timeout_s)
+        )
         # An errored entry reads as "no commit" (-1001): starting it afresh would overwrite
         # the progress it has.
         self._raise_for(committed, "cannot read the committed progress of")
@@ -351,14 +364,16 @@ class Checkpointer:
             if starts is None:
                 raise StoppedMidBatch()
             try:
-                done = consumer.commit(offsets=starts, asynchronous=False)
+                done = self._once_coordinated(
+                    lambda: consumer.commit(offsets=starts, asynchronous=False)
+                )
             except KafkaException as exc:
                 err = kafka_error_in(exc)
                 if err is not None and err.code() in FOREIGN_MEMBER_CODES:
                     # Nothing copied yet: the member restarts with backoff, showing why.
                     raise TransientKafkaError(self._foreign_members(), err.code()) from None
                 raise
-            self._raise_for(done or [], "cannot commit the start offset of")
+            self._raise_for(done, "cannot commit the start offset of")
             by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
             for tp in committed:
                 if tp.offset < 0:
@@ -370,6 +385,30 @@ class Checkpointer:
             self._name,
             ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
         )
+
+    def _once_coordinated(
+        self, call: Callable[[], list[TopicPartition] | None]
+    ) -> list[TopicPartition]:
+        """`call()`, repeated while the group's coordinator is not ready yet (up to the
+        flush timeout): a consumer that only assigns never waits for the coordinator the
+        way a group join does, so right after a cluster or the group's coordinator starts
+        its first committed()/commit() is refused with NOT_COORDINATOR."""
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                result = call()
+            except KafkaException as exc:
+                err = kafka_error_in(exc)
+                if err is None or err.code() not in COORDINATOR_CODES:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            else:
+                codes = {tp.error.code() for tp in result or [] if tp.error is not None}
+                if not codes or not codes <= COORDINATOR_CODES or time.monotonic() >= deadline:
+                    return result or []
+            if self._stop.wait(0.2):
+                raise StoppedMidBatch()
 
     def _raise_for(self, results: list[TopicPartition], doing: str) -> None:
         failure = partition_failure(partition_errors(results), self._source, doing, self._grant())
