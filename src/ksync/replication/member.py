@@ -318,8 +318,24 @@ class Member:
             self._held -= set(gone)
         new = sorted(wanted - self._held)
         if new:
-            commits.take_up([TopicPartition(t, p) for t, p in new])
+            try:
+                commits.take_up([TopicPartition(t, p) for t, p in new])
+            except KsyncKafkaError:
+                self._raise_source_error_first()
+                raise
             self._held |= set(new)
+
+    def _raise_source_error_first(self) -> None:
+        """A take-up that failed (a time-out, typically) often has a better reason waiting
+        in the client's error callback, which a blocking committed() never serves: a login
+        the source refused, say. Serve it and raise that reason instead. Only while the
+        member holds nothing: then poll() cannot return a record, which would be lost."""
+        consumer = self._consumer
+        if consumer is None or self._held:
+            return
+        consumer.poll(0)
+        if self._source_error is not None:
+            raise self._source_error from None
 
     # ---- the hot path ------------------------------------------------------------------
 
