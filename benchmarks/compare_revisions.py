@@ -31,7 +31,6 @@ REPO = Path(__file__).resolve().parent.parent
 TOPIC = "bench"
 SIZE = 200
 PARTITIONS = 8
-SESSION_TIMEOUT_MS = 10_000
 
 
 @contextmanager
@@ -50,7 +49,7 @@ def worktree(rev: str) -> Iterator[Path]:
 def run_once(source_dir: str | None, src: str, dst: str, opts: argparse.Namespace,
              run: int) -> tuple[float, float]:
     """One task on a fresh server; returns (end-to-end rate, rate after the first record)."""
-    server = KsyncServer(SESSION_TIMEOUT_MS, source_dir=source_dir)
+    server = KsyncServer(source_dir=source_dir)
     try:
         server.start()
         ids = server.register(src, dst)

@@ -171,7 +171,7 @@ FAR_SIZE = 1024
 
 
 def far_target(src: str, target: KafkaCluster, routes: dict[str, Route], records: int,
-               partitions: int, session_timeout_ms: int) -> None:
+               partitions: int) -> None:
     """ksync (task_max 1) and MirrorMaker 2 (tasks.max 1) to a target 20 ms away, with
     compression none and lz4, in the order ksync, MM2, MM2, ksync per codec, on
     compressible JSON-like 1 KB values. First the proxy's own cost: produce-only direct
@@ -195,7 +195,7 @@ def far_target(src: str, target: KafkaCluster, routes: dict[str, Route], records
             print(f"{res.line()}  (proxy CPU s: {cpu})", flush=True)
         print(load(src, topic, n, size, partitions, deadline, values=text_pool(size)).line(),
               flush=True)
-        server = KsyncServer(session_timeout_ms)
+        server = KsyncServer()
         results: dict[tuple[str, str], list[Result]] = {}
         try:
             server.start()

@@ -39,11 +39,9 @@ class OptionUnavailable(BenchError):
 class KsyncServer:
     """`python -m ksync server` in a subprocess with its own data directory."""
 
-    def __init__(self, session_timeout_ms: int, *extra_args: str,
-                 source_dir: str | None = None) -> None:
+    def __init__(self, *extra_args: str, source_dir: str | None = None) -> None:
         # BENCH_KSYNC_ARGS: extra `ksync server` options for every ksync phase.
-        self.extra_args = ["--session-timeout-ms", str(session_timeout_ms),
-                           *os.environ.get("BENCH_KSYNC_ARGS", "").split(), *extra_args]
+        self.extra_args = [*os.environ.get("BENCH_KSYNC_ARGS", "").split(), *extra_args]
         # Another checkout's src/ to run instead of the installed package (compare_revisions).
         self.source_dir = source_dir
         self.port = free_port()

@@ -112,7 +112,7 @@ def throughput(src: str, dst: str, args: argparse.Namespace, size: int) -> SizeR
                 naive(src, dst, topic, n, size, parts, args.session_timeout_ms, deadline)):
         runs.refs[res.name] = res
         show(res, False)
-    server = KsyncServer(args.session_timeout_ms)
+    server = KsyncServer()
     try:
         server.start()
         ids = server.register(src, dst)
@@ -163,7 +163,7 @@ def latency(src: str, dst: str, args: argparse.Namespace) -> None:
     plan = WindowPlan(LATENCY_RATE, args.latency_s, LATENCY_WARM_S, LATENCY_SIZE, args.partitions)
     print(f"\n== latency: {LATENCY_RATE} rec/s of {LATENCY_SIZE} B for {args.latency_s:.0f} s "
           "per window", flush=True)
-    server = KsyncServer(args.session_timeout_ms)
+    server = KsyncServer()
     results: dict[str, list[Latency]] = {"floor": [], "ksync": [], "mm2": []}
     try:
         server.start()
@@ -213,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.far_only:
                 assert routes is not None
                 warm_brokers(src, dst, WARM_RECORDS, FAR_SIZE, args.partitions, 300)
-                far_target(src, target, routes, args.far_records, args.partitions,
-                           args.session_timeout_ms)
+                far_target(src, target, routes, args.far_records, args.partitions)
                 return 0
             if not args.latency_only:
                 for size in SIZES:
@@ -224,8 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                     warm_brokers(src, dst, WARM_RECORDS, LATENCY_SIZE, args.partitions, 300)
                 latency(src, dst, args)
             if routes is not None:
-                far_target(src, target, routes, args.far_records, args.partitions,
-                           args.session_timeout_ms)
+                far_target(src, target, routes, args.far_records, args.partitions)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1

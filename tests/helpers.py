@@ -121,8 +121,8 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s
 class KsyncServer:
     """A `ksync server` subprocess on a free port, with an HTTP client.
 
-    Uses short intervals so tests converge fast: topic refresh 1 s, member session
-    timeout TEST_SESSION_TIMEOUT_MS, worker timeout 5 s (override with `args`).
+    Uses short intervals so tests converge fast: topic refresh 1 s, worker timeout 5 s
+    (override with `args`).
     """
 
     def __init__(self, data_dir: str, *args: str, port: int | None = None) -> None:
@@ -146,7 +146,6 @@ class KsyncServer:
 
         defaults = {
             "--topic-refresh-interval": "1",
-            "--session-timeout-ms": str(TEST_SESSION_TIMEOUT_MS),
             "--worker-timeout": "5",
         }
         args = list(self.args)

@@ -61,7 +61,6 @@ def _worker(store: Store, settings: Settings, default_id: str) -> Worker:
         WorkerSettings(
             worker_id=settings.worker_id or default_id,
             heartbeat_interval_s=settings.heartbeat_interval_s,
-            session_timeout_ms=settings.session_timeout_ms,
             measure=settings.measure,
             commit_interval_s=settings.commit_interval_s,
         ),

@@ -30,7 +30,6 @@ class Settings(BaseModel):
     worker_timeout_s: float = Field(default=15.0, gt=0)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
     topic_refresh_interval_s: float = Field(default=10.0, gt=0)
-    session_timeout_ms: int = Field(default=10_000, ge=1000)
     # How often members flush and commit progress: longer means fewer pipeline drains
     # (throughput) and more records repeated after a crash.
     commit_interval_s: float = Field(default=1.0, gt=0, le=300)

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers import (
-    TEST_SESSION_TIMEOUT_MS,
     KsyncServer,
     add_instance,
     create_topic,
@@ -37,7 +36,7 @@ def server_and_worker(
         log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed below
         worker = subprocess.Popen(
             [sys.executable, "-m", "ksync", "worker", "--data-dir", str(tmp_path), "--id", "metrics-worker",
-             "--metrics-port", str(port), "--session-timeout-ms", str(TEST_SESSION_TIMEOUT_MS)],
+             "--metrics-port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -4,6 +4,7 @@ threads, and the ACLs a test grants to a Kafka user of its own."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka.admin import (
@@ -14,7 +15,7 @@ from confluent_kafka.admin import (
     ResourcePatternType,
     ResourceType,
 )
-from helpers import TEST_SESSION_TIMEOUT_MS, wait_until
+from helpers import wait_until
 from scram_users import ScramUser
 
 from ksync.devkafka import KafkaCluster
@@ -30,8 +31,10 @@ def member_config(
     source: KafkaCluster, target: KafkaCluster, task_id: str, topics: dict[str, str], **kw: Any
 ) -> MemberConfig:
     """A config for a member copying `topics` (source -> target name) from `source` to
-    `target`, over PLAINTEXT, with each cluster's own Kafka cluster id."""
-    kw.setdefault("session_timeout_ms", TEST_SESSION_TIMEOUT_MS)
+    `target`, over PLAINTEXT, with each cluster's own Kafka cluster id. The partition
+    counts, which the controller hands a member in ksync, are read from `source` unless
+    given (a topic that does not exist yet has none)."""
+    kw.setdefault("partitions", partition_counts(source, topics))
     kw.setdefault("commit_interval_s", 0.5)
     return MemberConfig(
         task_id=task_id,
@@ -43,6 +46,13 @@ def member_config(
         topics=topics,
         **kw,
     )
+
+
+def partition_counts(source: KafkaCluster, topics: Iterable[str]) -> dict[str, int]:
+    """Topic -> its partition count on `source`, for the topics of `topics` it has."""
+    client = AdminClient({"bootstrap.servers": source.bootstrap, "log_level": 3})
+    listed = client.list_topics(timeout=10).topics
+    return {t: len(listed[t].partitions) for t in topics if t in listed}
 
 
 class RunningMember:
@@ -67,7 +77,7 @@ class RunningMember:
         return self.member.snapshot()
 
     def wait_assigned(self, partitions: int, timeout_s: float = 30.0) -> MemberSnapshot:
-        """Wait until the member owns `partitions` partitions (the group join is done)."""
+        """Wait until the member owns `partitions` partitions (it has taken up its share)."""
         return wait_until(
             lambda: (s := self.snapshot()) and len(s.partitions) == partitions and s,
             timeout_s=timeout_s,

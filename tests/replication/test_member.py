@@ -560,7 +560,7 @@ def test_update_topics_with_an_added_topic_starts_copying_it(
     read_all(dst, sw_a, 2, 20)
     assert member.snapshot().partitions == [(sw_a, 0), (sw_a, 1)]
 
-    member.member.update_topics({sw_a: sw_a, sw_b: sw_b})
+    member.member.update_topics({sw_a: sw_a, sw_b: sw_b}, {sw_a: 2, sw_b: 2})
     member.wait_assigned(4)
     a2 = [Rec(i % 2, None, f"a2-{i}".encode()) for i in range(10)]
     b2 = [Rec(i % 2, None, f"b2-{i}".encode()) for i in range(10)]
@@ -647,7 +647,7 @@ def test_a_topic_whose_limit_is_below_the_current_batch_joins_a_running_member(
 
     records = small_records("js", 4000, 2)
     fill(src, small, records)
-    member.member.update_topics({roomy: roomy, small: small})
+    member.member.update_topics({roomy: roomy, small: small}, {roomy: 1, small: 2})
     after = [Rec(0, None, f"roomy-after-{i}".encode()) for i in range(50)]
     produce(src, roomy, after)
 

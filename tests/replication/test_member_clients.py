@@ -15,12 +15,12 @@ def test_default_tuning_gives_the_settings_every_task_had() -> None:
     assert (producer["compression.codec"], producer["linger.ms"], producer["batch.size"]) == (
         "none", 5, 1_000_000
     )
-    consumer = consumer_settings("g", "c", 10_000)
+    consumer = consumer_settings("g", "c")
     assert (consumer["fetch.max.bytes"], consumer["max.partition.fetch.bytes"]) == (
         52_428_800, 10_485_760
     )
     assert producer_settings(100_000, MAX_BATCH_BYTES, ClientTuning()) == producer
-    assert consumer_settings("g", "c", 10_000, ClientTuning()) == consumer
+    assert consumer_settings("g", "c", ClientTuning()) == consumer
 
 
 def test_the_tuning_reaches_the_producer() -> None:
@@ -50,9 +50,9 @@ def test_the_batch_is_the_smaller_of_the_cap_and_what_the_target_topics_accept()
 
 
 def test_the_fetch_size_reaches_the_consumer_and_bounds_each_partition() -> None:
-    big = consumer_settings("g", "c", 10_000, ClientTuning(fetch_max_bytes=104_857_600))
+    big = consumer_settings("g", "c", ClientTuning(fetch_max_bytes=104_857_600))
     assert (big["fetch.max.bytes"], big["max.partition.fetch.bytes"]) == (104_857_600, 10_485_760)
-    small = consumer_settings("g", "c", 10_000, ClientTuning(fetch_max_bytes=2_000_000))
+    small = consumer_settings("g", "c", ClientTuning(fetch_max_bytes=2_000_000))
     assert (small["fetch.max.bytes"], small["max.partition.fetch.bytes"]) == (2_000_000, 2_000_000)
     assert small["enable.auto.commit"] is False
 
@@ -68,5 +68,5 @@ def test_librdkafka_accepts_every_codec_and_the_extreme_sizes(codec: str) -> Non
     for tuning in (high, low):
         # No bootstrap.servers: the clients are built and checked, never connect.
         Producer({**producer_settings(1_000, tuning.batch_bytes, tuning), "log_level": 0})
-        consumer = Consumer({**consumer_settings("g", "c", 10_000, tuning), "log_level": 0})
+        consumer = Consumer({**consumer_settings("g", "c", tuning), "log_level": 0})
         consumer.close()

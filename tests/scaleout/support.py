@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers import TEST_SESSION_TIMEOUT_MS
-
 from ksync.devkafka import stop_process
 
 # --worker-timeout of every server here: also the controller lease's TTL.
@@ -38,7 +36,7 @@ class WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ksync", "worker", "--db-url", self.db_url, "--id", self.worker_id,
-             "--session-timeout-ms", str(TEST_SESSION_TIMEOUT_MS)],
+             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.log_path.parent,

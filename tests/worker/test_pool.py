@@ -71,13 +71,13 @@ def test_two_members_of_a_task_run_in_two_processes_and_each_copies_its_share(
     create_topic(source, topic, 4)
     create_topic(target, topic, 4)
     task = f"task-pool-{unique}"
-    cfg = member_config(source, target, task, {topic: topic})
+    cfg = dataclasses.replace(member_config(source, target, task, {topic: topic}), task_max=2)
     first = pool.start((task, 0), cfg)
     second = pool.start((task, 1), dataclasses.replace(cfg, slot=1))
     assert first.pid != second.pid, "a task's second member must get a process of its own"
     wait_until(
         lambda: len(first.snapshot().partitions) == len(second.snapshot().partitions) == 2,
-        what="the group to give each member two partitions, as its process reports",
+        what="each member to take its share of two partitions, as its process reports",
     )
 
     _fill(source, topic, 4, 250)

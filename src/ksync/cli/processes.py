@@ -76,7 +76,6 @@ def _db_url(db_url: str | None, db_url_file: Path | None) -> str | None:
 
 DataDir = Annotated[Path, typer.Option(help="Directory of the SQLite store")]
 WorkerTimeout = Annotated[float, typer.Option(help="Seconds without heartbeat before a worker's members move")]
-SessionTimeout = Annotated[int, typer.Option(help="Kafka consumer group session.timeout.ms of members")]
 CommitInterval = Annotated[
     float, typer.Option(help="Seconds between progress commits (longer: faster, more repeats after a crash)")
 ]
@@ -102,7 +101,6 @@ def server(
     worker_id: Annotated[str | None, typer.Option(help="Id of the embedded worker")] = None,
     worker_timeout: WorkerTimeout = 15.0,
     topic_refresh_interval: Annotated[float, typer.Option(help="Seconds between re-evaluations of topic selections")] = 10.0,
-    session_timeout_ms: SessionTimeout = 10_000,
     commit_interval: CommitInterval = 1.0,
     pause_retention: PauseRetention = PAUSE_RETENTION_S,
     api_keys_file: Annotated[
@@ -162,7 +160,6 @@ def server(
         worker_id=worker_id,
         worker_timeout_s=worker_timeout,
         topic_refresh_interval_s=topic_refresh_interval,
-        session_timeout_ms=session_timeout_ms,
         commit_interval_s=commit_interval,
         pause_retention_s=pause_retention,
         api_keys_file=api_keys_file,
@@ -196,7 +193,6 @@ def worker(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (/metrics)")
     ] = None,
-    session_timeout_ms: SessionTimeout = 10_000,
     commit_interval: CommitInterval = 1.0,
     pause_retention: PauseRetention = PAUSE_RETENTION_S,
     member_processes: MemberProcesses = None,
@@ -211,7 +207,6 @@ def worker(
         worker_id=id,
         host=metrics_host,
         metrics_port=metrics_port,
-        session_timeout_ms=session_timeout_ms,
         commit_interval_s=commit_interval,
         pause_retention_s=pause_retention,
         member_processes=member_processes,

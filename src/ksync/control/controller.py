@@ -27,7 +27,7 @@ from ksync.domain.instance import InstanceView
 from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import KEEP, NO_CHANGE, TaskChange, TaskView
 from ksync.domain.topics import TopicMapping
-from ksync.domain.workers import MemberView
+from ksync.domain.workers import MemberView, in_the_way
 from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
 from ksync.monitoring.aggregate import Aggregator
@@ -211,15 +211,11 @@ class Controller:
             runnable = False
         if runnable:
             self._maybe_refresh_topics(task, mem, instances)
-        # A new generation (restart, new settings) starts only after every member of the
-        # old one left the group: members joining while others leave make a rebalance on
-        # Kafka, and wedge the group for good on the test broker.
-        previous = [
-            m
-            for m in members
-            if m.generation != task.generation and m.worker_id in live and m.active
-        ]
-        # Members start once the selection is known, so they subscribe to it directly.
+        # A new generation (restart, new settings, another task_max) gets its slots only
+        # after every member of the old one stopped: their shares may overlap (the worker
+        # checks again before it starts a member, see `in_the_way`).
+        previous = [m for m in in_the_way(members, task.generation) if m.worker_id in live]
+        # Members start once the selection is known, so they take their shares of it.
         if runnable and not previous and (mem.resolved or task.topics):
             wanted = assign_slots(task.id, spec.options.task_max, slots, live, load)
         else:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.domain.status import Desired, TaskStatus
-from ksync.domain.task import KEEP, NO_CHANGE, TaskChange, TaskView
+from ksync.domain.task import KEEP, NO_CHANGE, Keep, TaskChange, TaskView
 from ksync.replication.provenance import cycle_warnings
 from ksync.spec import StartPoint, TaskOptions, TaskSpec
 from ksync.store.repo import Store, utcnow
@@ -93,7 +93,11 @@ def reconfigure(
     def decide(task: TaskView) -> TaskChange:
         _gone(task)
         if task.desired != Desired.RUNNING:
-            return TaskChange(spec=spec, external=KEEP if external is None else external)
+            return TaskChange(
+                spec=spec,
+                external=KEEP if external is None else external,
+                generation=_generation_for(task, spec),
+            )
         return TaskChange(
             spec=spec,
             external=KEEP if external is None else external,
@@ -104,6 +108,16 @@ def reconfigure(
         )
 
     return store.tasks.change(task_id, decide)
+
+
+def _generation_for(task: TaskView, spec: TaskSpec) -> int | Keep:
+    """A new generation when `spec` changes `task_max`: every member's share of the
+    partitions changes, so none of the new members may start before every old one has
+    stopped, which the controller and workers guarantee across generations only
+    (`ksync.domain.workers.in_the_way`)."""
+    if spec.options.task_max != task.spec.options.task_max:
+        return task.generation + 1
+    return KEEP
 
 
 def _gone(task: TaskView) -> None:
@@ -223,8 +237,9 @@ def delete(store: Store, task_id: str) -> TaskView:
 
 def update_options(store: Store, task_id: str, options: Mapping[str, Any]) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
-    heartbeat, task_max changes the member slots, sync_topic_configs the next refresh; a
-    change of client tuning (`TaskOptions.tuning`) restarts the task's members.
+    heartbeat, sync_topic_configs the next refresh; a change of client tuning
+    (`TaskOptions.tuning`) restarts the task's members, and one of task_max moves the task
+    to a new generation (every member restarts with its new share, progress kept).
 
     Raises pydantic's ValidationError for bad values (the edge turns it into a 422)."""
 
@@ -233,6 +248,17 @@ def update_options(store: Store, task_id: str, options: Mapping[str, Any]) -> Ta
         merged = TaskOptions.model_validate(
             {**task.spec.options.model_dump(mode="json"), **options}
         )
-        return TaskChange(spec=task.spec.model_copy(update={"options": merged}))
+        spec = task.spec.model_copy(update={"options": merged})
+        generation = _generation_for(task, spec)
+        if generation == KEEP:
+            return TaskChange(spec=spec)
+        return TaskChange(
+            spec=spec,
+            generation=generation,
+            event=(
+                f"task_max {task.spec.options.task_max} -> {merged.task_max}: every member "
+                "restarts with its new share of the partitions"
+            ),
+        )
 
     return store.tasks.change(task_id, decide)

@@ -3,7 +3,7 @@ report a worker writes about each member with every heartbeat."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +45,24 @@ class MemberView:
     def active(self) -> bool:
         """The member may still read or write records."""
         return self.state in ACTIVE_MEMBER_STATES
+
+
+def in_the_way(
+    members: Iterable[MemberView], generation: int, slot: int | None = None
+) -> list[MemberView]:
+    """The members of a task that may still copy a partition that a member of
+    `generation` (in `slot`, if given) would own, so that it must not start yet.
+
+    Two members never copy one partition at once (docs/design.md, "Partition shares"):
+    within a generation the slots' shares are disjoint (a change of `task_max` starts a new
+    generation), so what stands in the way is an active member of another generation, or
+    the slot's own member of this generation still active on another worker.
+    """
+    return [
+        m
+        for m in members
+        if m.active and (m.generation != generation or (slot is not None and m.slot == slot))
+    ]
 
 
 @dataclass(frozen=True)

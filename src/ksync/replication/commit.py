@@ -6,15 +6,19 @@ before it. How:
 1. `consume()` returns a batch; every record is handed to `produce()` before the next
    `consume()` call. The consumer's *positions* (next offset to read per partition) then
    cover exactly what was produced; they cost nothing per record to track.
-2. A checkpoint (every `commit_interval_s`, on revocation, on stop) waits for the target to
+2. A checkpoint (every `commit_interval_s`, when a partition leaves the member's share, on
+   stop) waits for the target to
    acknowledge everything produced (`TargetProducer.drain`). Only when nothing is
    outstanding and no delivery failed are positions committed (`committable`): a delivery
    error fails the member, which restarts from the last commit (repeats possible, loss
    impossible); a target too slow to acknowledge in time only delays the commit.
-3. Only partitions the member holds are committed. On revocation (cooperative rebalance)
-   the revoked partitions are checkpointed inside the callback, before another member gets
-   them; a partition that was *lost* (session expired) is forgotten without a commit, for
-   another member may own it already and a commit would rewind its progress.
+3. Only partitions the member holds are committed. The member holds its share of the
+   task's partitions (`ksync.replication.shares`) through `assign()`, never through a
+   consumer group: a partition leaving the share (its topic left the selection) is
+   checkpointed and only then unassigned and forgotten (`give_up`), so nothing commits it
+   afterwards. No other member of the task holds it meanwhile: the worker starts a member
+   only once every member that could hold its partitions has stopped (docs/design.md,
+   "Partition shares").
 4. A commit never moves an offset back, and only changed positions are sent.
 5. A partition with no committed offset gets its start (`partition_start`) resolved to a
    number and committed at once, before it is consumed: a restart neither re-resolves
@@ -22,6 +26,12 @@ before it. How:
 
 The rule of 2-4 is `committable`, a pure function; `Progress` is the pure state it reads
 (what the member holds and committed); `Checkpointer` does the I/O around them.
+
+The commits still go to the task's consumer group (`ksync.domain.groups`), whose offsets
+are the task's progress for every reader. A consumer that never joins the group commits
+as generation -1, which the broker accepts while the group has no members; if a consumer
+that is not ksync's joins the group, the broker refuses (`FOREIGN_MEMBER_CODES`) and the
+member says so at every checkpoint until it leaves.
 """
 
 from __future__ import annotations
@@ -29,13 +39,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ksync.kafka.errors import (
     KsyncKafkaError,
+    TransientKafkaError,
     commit_failure,
+    kafka_error_in,
     partition_errors,
     partition_failure,
     wrap,
@@ -48,19 +61,29 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, int]  # (topic, partition)
 
-# Commit refusals that only mean "the group is rebalancing": the commit waits for the next
-# checkpoint (see Checkpointer._commit).
 # A commit that waits this long for the group coordinator shows as a warning while it
 # waits: librdkafka's synchronous commit blocks the member's thread, which then serves no
 # client error callback, so an unreachable source would otherwise show nothing at all.
 SLOW_COMMIT_S = 2.0
 
-REBALANCE_CODES = frozenset(
+# Commit refusals that mean "the group has members": ksync's members never join it, so
+# these are a foreign consumer's (measured on Kafka 4.4.0: UNKNOWN_MEMBER_ID for a classic
+# and for a KIP-848 member alike).
+FOREIGN_MEMBER_CODES = frozenset(
     {
         KafkaError.REBALANCE_IN_PROGRESS,
         KafkaError.ILLEGAL_GENERATION,
         KafkaError.UNKNOWN_MEMBER_ID,
-        KafkaError._ASSIGNMENT_LOST,
+    }
+)
+
+# The group's coordinator is not ready yet (a cluster or coordinator just started): a
+# consumer that only assigns does not wait for it, so take-up repeats the call.
+COORDINATOR_CODES = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
     }
 )
 
@@ -75,8 +98,8 @@ def committable(
     """The offsets that may be committed now (see the module's docstring).
 
     `positions` are the consumer's next offsets per partition, `committed` what was last
-    committed, `owned` the partitions the member holds (revoked ones until their final
-    checkpoint, lost ones never), `unacked` how many produced records the target has not
+    committed, `owned` the partitions the member holds (one leaving its share until its
+    final checkpoint), `unacked` how many produced records the target has not
     acknowledged, `delivery_failed` whether any delivery failed.
     """
     if delivery_failed or unacked:
@@ -104,7 +127,7 @@ class Progress:
             self._committed.update(offsets)
 
     def forget(self, keys: Iterable[Key]) -> None:
-        """The member no longer holds these partitions (revoked after their checkpoint, or lost)."""
+        """The member no longer holds these partitions (after their final checkpoint)."""
         with self._lock:
             for key in keys:
                 self._committed.pop(key, None)
@@ -146,10 +169,10 @@ class Progress:
 
 
 class Checkpointer:
-    """The commit protocol's I/O for one member: checkpoints, and the rebalance callbacks
-    (which run inside `consume()`).
+    """The commit protocol's I/O for one member: checkpoints, and taking up and giving up
+    partitions as the member's share changes.
 
-    `grant()` names the ACLs the member needs on the source, `warn` shows a transient
+    `group` is the task's consumer group (named in refusals), `grant()` names the ACLs the member needs on the source, `warn` shows a transient
     problem, `at_start()` is the member's current start layout (see `partition_start`),
     `acknowledged` is called when the target acknowledged everything produced.
     """
@@ -162,6 +185,7 @@ class Checkpointer:
         *,
         name: str,
         source: Connection,
+        group: str,
         grant: Callable[[], str],
         warn: Callable[[str], None],
         start: StartPoint,
@@ -175,6 +199,7 @@ class Checkpointer:
         self._progress = progress
         self._name = name
         self._source = source
+        self._group = group
         self._grant = grant
         self._warn = warn
         self._start = start
@@ -193,7 +218,8 @@ class Checkpointer:
     def checkpoint(self, only: list[TopicPartition] | None = None, closing: bool = False) -> None:
         """Wait for the target to acknowledge everything produced, then commit positions
         (of every held partition, or just `only`). While `closing` a stop request does not
-        cut the wait short."""
+        cut the wait short. A target too slow to acknowledge in time leaves progress where
+        it was (a warning says so); a failed delivery raises."""
         remaining = self._target.drain(self._timeout_s, stoppable=not closing)
         failure = self._target.delivery_failure()
         if failure is not None:
@@ -246,13 +272,11 @@ class Checkpointer:
     def _commit(self, plan: Mapping[Key, int]) -> dict[Key, int]:
         """Commit `plan`; returns what the group took (all, part, or nothing).
 
-        A commit refused because a rebalance moved the group to a new generation, or
-        because the coordinator is briefly unreachable, is only late: positions never go
-        back, so the next checkpoint (or the revocation, for a partition that moves)
-        commits them, and a partition that moves uncommitted is copied again from the last
-        commit, never skipped. Failing the member instead would leave the group, start
-        another rebalance and refuse that member's next commit too. A refusal no retry
-        cures (a missing ACL) fails the member with a sentence.
+        A commit refused because the coordinator is briefly unreachable, or because a
+        foreign consumer has joined the group, is only late: positions never go back, so
+        the next checkpoint commits them, and a restart copies again from the last commit,
+        never skipping. A refusal no retry cures (a missing ACL) fails the member with a
+        sentence.
         """
         offsets = [TopicPartition(t, p, o) for (t, p), o in plan.items()]
         slow = threading.Timer(
@@ -286,54 +310,49 @@ class Checkpointer:
         if failure.persistent:
             raise failure from None
         codes = {e.code() for e in errors} if errors else {failure.code}
-        if codes <= REBALANCE_CODES:
-            log.info("%s: commit deferred: %s", self._name, failure)
+        if codes <= FOREIGN_MEMBER_CODES:
+            self._warn(self._foreign_members())
         else:
             self._warn(f"{failure}; retrying at the next checkpoint")
 
-    # ---- rebalance callbacks -----------------------------------------------------------------
+    def _foreign_members(self) -> str:
+        return (
+            f"{self._source.label}: the broker refuses to store the task's progress in "
+            f"consumer group {self._group} because a consumer that is not ksync's has joined "
+            "that group (ksync's members never join it); stop that consumer or give it "
+            "another group.id. Copying goes on, and progress is stored once the group is "
+            "empty again"
+        )
 
-    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Start consuming newly assigned partitions from their commit, or from their
-        resolved (and at once committed) start."""
-        with self._rebalance_errors("taking up", partitions):
-            self._take_up(consumer, partitions)
+    # ---- the share changing ---------------------------------------------------------------
 
-    def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Checkpoint the revoked partitions before another member gets them."""
-        with self._rebalance_errors("giving up", partitions):
+    def take_up(self, partitions: list[TopicPartition]) -> None:
+        """Start consuming `partitions` from their commit, or from their resolved (and at
+        once committed) start."""
+        with self._naming("taking up", partitions):
+            self._take_up(self._consumer, partitions)
+
+    def give_up(self, partitions: list[TopicPartition]) -> None:
+        """Checkpoint `partitions`, then stop consuming them and forget them: nothing
+        commits them afterwards (point 3)."""
+        with self._naming("giving up", partitions):
             if not self._abandoned:
                 self.checkpoint(partitions, closing=True)
-            consumer.incremental_unassign(partitions)
+            self._consumer.incremental_unassign(partitions)
         self._progress.forget((tp.topic, tp.partition) for tp in partitions)
-
-    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Release lost partitions without a commit: another member may own them already."""
-        log.warning(
-            "%s: lost %d partitions without commit (session expired)", self._name, len(partitions)
-        )
-        # Forgotten first: nothing may commit them from here on.
-        self._progress.forget((tp.topic, tp.partition) for tp in partitions)
-        with self._rebalance_errors("releasing lost", partitions):
-            consumer.incremental_unassign(partitions)
 
     @contextlib.contextmanager
-    def _rebalance_errors(self, doing: str, partitions: list[TopicPartition]) -> Iterator[None]:
-        """Around a rebalance callback: a client error raised in it becomes a typed
-        KsyncKafkaError naming the partitions.
-
-        confluent-kafka (2.16) hands an exception escaping a rebalance callback out of
-        consume() as a bare KafkaError, which is no exception class: no `except Exception`
-        catches it, so the member would die without closing its consumer, and that
-        consumer would keep its partitions from the other members.
-        """
+    def _naming(self, doing: str, partitions: list[TopicPartition]) -> Iterator[None]:
+        """A client error becomes a typed KsyncKafkaError naming the partitions."""
         try:
             yield
         except KafkaException as exc:
             raise wrap(exc, f"{doing} partitions {_names(partitions)}") from None
 
     def _take_up(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        committed = consumer.committed(partitions, timeout=self._timeout_s)
+        committed = self._once_coordinated(
+            lambda: consumer.committed(partitions, timeout=self._timeout_s)
+        )
         # An errored entry reads as "no commit" (-1001): starting it afresh would overwrite
         # the progress it has.
         self._raise_for(committed, "cannot read the committed progress of")
@@ -344,8 +363,17 @@ class Checkpointer:
             )
             if starts is None:
                 raise StoppedMidBatch()
-            done = consumer.commit(offsets=starts, asynchronous=False)
-            self._raise_for(done or [], "cannot commit the start offset of")
+            try:
+                done = self._once_coordinated(
+                    lambda: consumer.commit(offsets=starts, asynchronous=False)
+                )
+            except KafkaException as exc:
+                err = kafka_error_in(exc)
+                if err is not None and err.code() in FOREIGN_MEMBER_CODES:
+                    # Nothing copied yet: the member restarts with backoff, showing why.
+                    raise TransientKafkaError(self._foreign_members(), err.code()) from None
+                raise
+            self._raise_for(done, "cannot commit the start offset of")
             by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
             for tp in committed:
                 if tp.offset < 0:
@@ -357,6 +385,30 @@ class Checkpointer:
             self._name,
             ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
         )
+
+    def _once_coordinated(
+        self, call: Callable[[], list[TopicPartition] | None]
+    ) -> list[TopicPartition]:
+        """`call()`, repeated while the group's coordinator is not ready yet (up to the
+        flush timeout): a consumer that only assigns never waits for the coordinator the
+        way a group join does, so right after a cluster or the group's coordinator starts
+        its first committed()/commit() is refused with NOT_COORDINATOR."""
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                result = call()
+            except KafkaException as exc:
+                err = kafka_error_in(exc)
+                if err is None or err.code() not in COORDINATOR_CODES:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            else:
+                codes = {tp.error.code() for tp in result or [] if tp.error is not None}
+                if not codes or not codes <= COORDINATOR_CODES or time.monotonic() >= deadline:
+                    return result or []
+            if self._stop.wait(0.2):
+                raise StoppedMidBatch()
 
     def _raise_for(self, results: list[TopicPartition], doing: str) -> None:
         failure = partition_failure(partition_errors(results), self._source, doing, self._grant())

@@ -1,5 +1,12 @@
 """A member: one consumer/producer pair copying a share of a task's partitions.
 
+Its share is fixed by `ksync.replication.shares` from its slot and the task's `task_max`:
+the member takes it with `assign()` and joins no consumer group, so it copies from its
+first second, and no rebalance ever moves a partition under it (docs/design.md,
+"Partition shares"). That no other member holds one of its partitions at the same time is
+the worker's promise: it starts a member only after every member that could hold them
+stopped.
+
 A member is three objects, each with its own state:
 
 * `Member` (here): the loop, its lifecycle (open, run, close or abandon) and topic
@@ -7,8 +14,8 @@ A member is three objects, each with its own state:
   producer's own `produce`, in C, with no per-record Python callback;
 * `Checkpointer` and `Progress` (`ksync.replication.commit`): the commit protocol and its
   invariants: a source offset is committed only after the target acknowledged every
-  record before it, never for a partition the member lost, never backwards; the rule is
-  the pure function `committable`;
+  record before it, never for a partition that left the member's share, never
+  backwards; the rule is the pure function `committable`;
 * `TargetProducer` (`ksync.kafka.target_producer`): batch fitting, the slow paths, the
   delivery-error latch and fatal errors; no record goes to a target topic before the
   producer's metadata lists every partition of it with a leader, so none overtakes
@@ -26,11 +33,11 @@ it has no history to skip (`partition_start`). The start is resolved to a numeri
 and committed at once (`commit`, point 5).
 
 New partitions: the controller's view of each topic (its partition count) reaches the
-member through `update_topics`. A count that grew makes the member refresh its metadata at
-once, so the group rebalances onto the new partitions within a topic refresh rather than
-at librdkafka's own refresh (`topic.metadata.refresh.interval.ms`, 5 minutes); the
-producer, whose view of the target topic may be as old, refreshes too, and still finds a
-partition it does not know yet on its slow path.
+member through `update_topics`, and the member takes up the new partitions of its share at
+once (a topic or partition the controller has not counted yet is in no share). A count
+that grew makes both clients refresh their metadata at once rather than at librdkafka's
+own refresh (`topic.metadata.refresh.interval.ms`, 5 minutes); the producer still finds a
+target partition it does not know yet on its slow path.
 
 Batch size. The producer's batches fit the smallest `max.message.bytes` among the member's
 target topics, read when the member opens and when a topic switch adds target topics; a
@@ -50,7 +57,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ksync.domain.groups import group_id
 from ksync.domain.status import MemberState
@@ -67,6 +74,7 @@ from ksync.monitoring.latency import LatencyHistogram, LatencySampler
 from ksync.replication.commit import Checkpointer, Progress
 from ksync.replication.member_clients import consumer_settings
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
+from ksync.replication.shares import share
 from ksync.replication.throttle import Limits, Throttle
 from ksync.spec import ClientTuning, Connection, StartPoint
 
@@ -109,9 +117,11 @@ class MemberConfig:
     # Source topic -> how many of its partitions existed when the task started: those begin
     # at `start`, later ones at their first record. A topic not listed: all at `start`.
     partitions_at_start: dict[str, int] = field(default_factory=dict)
-    # Source topic -> its partition count as the controller last saw it.
+    # Source topic -> its partition count as the controller last saw it: the member's
+    # share is computed from it (a topic not listed has no partitions yet).
     partitions: dict[str, int] = field(default_factory=dict)
-    session_timeout_ms: int = 10_000
+    # The task's member count; with `slot` it fixes the member's share (`shares`).
+    task_max: int = 1
     # Small batches copy faster: a few hundred records (with their headers) stay in the CPU
     # cache from consume() to produce(), and fewer objects are alive when the garbage
     # collector runs (measured 500 vs 5,000: +20-30 % records/s in the server process).
@@ -180,6 +190,7 @@ class Member:
         )
         self._consumer: Consumer | None = None
         self._commits: Checkpointer | None = None
+        self._held: set[tuple[str, int]] = set()  # assigned to the consumer
         self.failure: BaseException | None = None  # why run() ended, if it failed
         self._throttle = Throttle()
         self._latency = LatencySampler()
@@ -273,9 +284,7 @@ class Member:
         self._consumer = new_client(
             Consumer,
             cfg.source,
-            **consumer_settings(
-                cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.session_timeout_ms, cfg.tuning
-            ),
+            **consumer_settings(cfg.group_id, f"{cfg.group_id}-{cfg.slot}", cfg.tuning),
             error_cb=self._on_source_error,
         )
         self._commits = Checkpointer(
@@ -284,6 +293,7 @@ class Member:
             self._progress,
             name=self._name,
             source=cfg.source,
+            group=cfg.group_id,
             grant=self._read_rights,
             warn=self._warn,
             start=cfg.start,
@@ -292,20 +302,40 @@ class Member:
             stop=self._stop,
             acknowledged=self._flushed,
         )
-        self._subscribe()
+        self._take_share()
 
-    def _subscribe(self) -> None:
-        consumer, commits = self._consumer, self._commits
-        assert consumer is not None and commits is not None
-        if not self._topics:  # selection matches nothing yet: hold no partitions
-            consumer.unsubscribe()
+    def _take_share(self) -> None:
+        """Hold exactly this member's share of the current topics: give up what left it
+        (each checkpointed first), then take up what joined it."""
+        commits = self._commits
+        assert commits is not None
+        cfg = self.cfg
+        counts = {t: n for t, n in self._layout.partitions.items() if t in self._topics}
+        wanted = share(counts, cfg.slot, cfg.task_max)
+        gone = sorted(self._held - wanted)
+        if gone:
+            commits.give_up([TopicPartition(t, p) for t, p in gone])
+            self._held -= set(gone)
+        new = sorted(wanted - self._held)
+        if new:
+            try:
+                commits.take_up([TopicPartition(t, p) for t, p in new])
+            except KsyncKafkaError:
+                self._raise_source_error_first()
+                raise
+            self._held |= set(new)
+
+    def _raise_source_error_first(self) -> None:
+        """A take-up that failed (a time-out, typically) often has a better reason waiting
+        in the client's error callback, which a blocking committed() never serves: a login
+        the source refused, say. Serve it and raise that reason instead. Only while the
+        member holds nothing: then poll() cannot return a record, which would be lost."""
+        consumer = self._consumer
+        if consumer is None or self._held:
             return
-        consumer.subscribe(
-            sorted(self._topics),
-            on_assign=commits.on_assign,
-            on_revoke=commits.on_revoke,
-            on_lost=commits.on_lost,
-        )
+        consumer.poll(0)
+        if self._source_error is not None:
+            raise self._source_error from None
 
     # ---- the hot path ------------------------------------------------------------------
 
@@ -320,7 +350,7 @@ class Member:
         unacked = self._latency.unacked
         avg_bytes = 0.0
         while not self._stop.is_set():
-            if not self._topics:
+            if not self._held:  # an empty share: idle, checking for new topics
                 self._stop.wait(0.1)
                 msgs = []
             else:
@@ -440,16 +470,15 @@ class Member:
         grown = sorted(
             t for t, n in layout.partitions.items() if t in self._topics and n > before.get(t, n)
         )
-        # The layout first: partitions of a new topic may be assigned inside subscribe().
         self._layout = layout
+        if grown:
+            self._refresh_metadata(grown)
         if topics != self._topics:
             log.info("%s: topics now %s", self._name, sorted(topics))
             # Records already produced used the old mapping; everything after uses the new one.
             self._topics = topics
             self._target.use(topics.values())
-            self._subscribe()
-        if grown:
-            self._refresh_metadata(grown)
+        self._take_share()
 
     def _fit_batches(self, topics: dict[str, str]) -> bool:
         """Make the producer's batches fit the target topics that `topics` adds: a new
@@ -465,11 +494,10 @@ class Member:
         return self._target.replace(batch)
 
     def _refresh_metadata(self, grown: list[str]) -> None:
-        """Make the consumer group and the producer see the partitions added to `grown`.
+        """Make the consumer and the producer see the partitions added to `grown` now.
 
-        A metadata request for every topic is what makes librdkafka check the group's
-        subscription against it and rejoin when a partition count changed; without it the
-        group would notice only at its periodic refresh.
+        A partition assigned before the consumer's metadata lists it waits for the next
+        refresh (5 minutes by default); a metadata request updates the client's cache.
         """
         consumer = self._consumer
         assert consumer is not None
@@ -477,7 +505,7 @@ class Member:
         try:
             consumer.list_topics(timeout=min(10.0, self.cfg.flush_timeout_s))
         except KafkaException as exc:
-            # The group still notices at librdkafka's own refresh; say why it may be late.
+            # librdkafka's own refresh still finds them; say why they may be late.
             self._warn(str(wrap(exc, f"reading the metadata of grown topics {', '.join(grown)}")))
         self._target.refresh(self._topics[t] for t in grown if t in self._topics)
 
@@ -487,7 +515,7 @@ class Member:
         consumer, commits = self._consumer, self._commits
         assert consumer is not None and commits is not None
         commits.checkpoint(closing=True)
-        consumer.close()  # revokes: on_revoke checkpoints again (a no-op by then)
+        consumer.close()  # in no group: nothing to leave, nothing committed by closing
         self._target.close()
 
     def _abandon(self) -> None:
@@ -497,7 +525,6 @@ class Member:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             try:
-                consumer.unsubscribe()
                 consumer.close()
             except (KafkaException, RuntimeError) as exc:
                 log.warning("%s: close after failure: %s", self._name, exc)

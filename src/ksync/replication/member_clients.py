@@ -2,7 +2,8 @@
 
 The connection settings (addresses, security) come from `ksync.kafka.config`; these are
 what makes the consumer fit the member's commit protocol (no auto-commit, positions
-committed by the member) and keep the copy fast. The producer's are in
+committed by the member) and keep the copy fast. The member assigns its partitions itself
+(`assign()`), so no group setting (session, heartbeat, assignment strategy) applies. The producer's are in
 `ksync.kafka.target_producer`, with the rest of the producer.
 """
 
@@ -19,10 +20,11 @@ _DEFAULT_TUNING = ClientTuning()
 
 
 def consumer_settings(
-    group_id: str, client_id: str, session_timeout_ms: int, tuning: ClientTuning = _DEFAULT_TUNING
+    group_id: str, client_id: str, tuning: ClientTuning = _DEFAULT_TUNING
 ) -> dict[str, Any]:
-    """The source consumer: one member of the task's group, committing only by hand,
-    fetching at most `tuning.fetch_max_bytes` per request."""
+    """The source consumer: assigned its member's share (it joins no group; `group_id` is
+    where it commits), committing only by hand, fetching at most `tuning.fetch_max_bytes`
+    per request."""
     return {
         "group.id": group_id,
         "client.id": client_id,
@@ -31,10 +33,6 @@ def consumer_settings(
         # Used only when a committed offset is out of range (data expired):
         # a replicator then copies what remains rather than skipping ahead.
         "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
-        "session.timeout.ms": session_timeout_ms,
-        "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
-        "max.poll.interval.ms": 300_000,
         # A far source pays a round trip per fetch: larger fetches, fewer trips.
         "fetch.max.bytes": tuning.fetch_max_bytes,
         "max.partition.fetch.bytes": min(_PARTITION_FETCH_BYTES, tuning.fetch_max_bytes),

@@ -2,7 +2,15 @@
 
 Every `heartbeat_interval_s` the worker reads its assignments, starts and stops members
 to match them (a changed generation means stop-and-start), and writes one heartbeat that
-carries every member's observed state. A member that fails with a transient error is
+carries every member's observed state.
+
+Invariant: no partition is copied by two members at once. A member holds a fixed share of
+its task's partitions (`ksync.replication.shares`), in no consumer group, so nothing but
+this worker keeps two members off one partition: it starts a member only when no member
+that could hold part of its share is still active (`in_the_way`): none of another
+generation, none of the same slot, here (still stopping) or on another live worker (as
+its last heartbeat reported it). A member reports itself stopped only after it committed
+and closed its clients. A member that fails with a transient error is
 started again with exponential backoff; one that fails with a persistent error stays
 failed (the controller turns that into the task's `Failed` status) until its assignment
 or generation changes.
@@ -25,7 +33,7 @@ from dataclasses import dataclass, field
 
 from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskView
-from ksync.domain.workers import MemberReport
+from ksync.domain.workers import MemberReport, in_the_way
 from ksync.replication.member import MemberConfig, MemberSnapshot
 from ksync.replication.throttle import member_limits
 from ksync.spec import ClientTuning, StartPoint
@@ -45,7 +53,6 @@ HEALTHY_AFTER_S = 60.0
 class WorkerSettings:
     worker_id: str
     heartbeat_interval_s: float = 1.0
-    session_timeout_ms: int = 10_000
     max_backoff_s: float = 30.0
     measure: bool = True
     commit_interval_s: float = 1.0
@@ -166,20 +173,20 @@ class Worker:
                 self._stop_member(key, "unassigned" if wanted_task is None else "new generation")
             elif wanted_task.spec.options.tuning != current.tuning:
                 # Applied live: the next reconcile starts it again with the new settings,
-                # once this one has committed and left the group.
+                # once this one has committed and stopped.
                 self._stop_member(key, "client settings changed")
         self._prune_stopped()
         for key, task in wanted.items():
             run = self._members.get(key)
             topics = _TaskTopics.of(task)
             if run is None:
-                if key not in self._stopping:  # the old generation leaves the group first
+                if self._may_start(key, task):
                     self._start_member(key, task, topics)
             elif not run.member.alive():
                 self._maybe_restart(key, task, topics, run)
             else:
                 if topics != run.topics:
-                    # New topics, or partitions added: the member rebalances onto them.
+                    # New topics, or partitions added: the member takes up its share of them.
                     run.topics = topics
                     run.member.update_topics(
                         topics.targets, topics.partitions, topics.partitions_at_start
@@ -217,6 +224,29 @@ class Worker:
                 )
             )
 
+    def _may_start(self, key: SlotKey, task: TaskView) -> bool:
+        """Whether a member for `key` may start now: none of this task's members that could
+        hold a partition of its share is still active (see the module's docstring)."""
+        task_id, slot = key
+        for (other_task, other_slot), runs in self._stopping.items():
+            if other_task == task_id and (
+                other_slot == slot or any(r.generation != task.generation for r in runs)
+            ):
+                return False
+        elsewhere = [
+            m
+            for m in in_the_way(self.store.workers.members(task_id), task.generation, slot)
+            if m.worker_id != self.worker_id  # this worker's own are known first-hand above
+        ]
+        if elsewhere:
+            log.info(
+                "task %s: member %d waits for %s to stop",
+                task_id,
+                slot,
+                ", ".join(f"member {m.slot} on worker {m.worker_id}" for m in elsewhere),
+            )
+        return not elsewhere
+
     def _member_config(self, task: TaskView, slot: int, topics: _TaskTopics) -> MemberConfig:
         spec = task.spec
         src = self.store.instances.get(spec.source.instance_id)
@@ -234,7 +264,7 @@ class Worker:
             start=start,
             partitions_at_start=dict(topics.partitions_at_start),
             partitions=dict(topics.partitions),
-            session_timeout_ms=self.settings.session_timeout_ms,
+            task_max=spec.options.task_max,
             measure=self.settings.measure,
             commit_interval_s=self.settings.commit_interval_s,
             tuning=spec.options.tuning,
