@@ -204,16 +204,25 @@ def test_a_target_that_cannot_grow_fails_under_keep_partition(
     assert admin(dst).list_topics()[f"bk.{topic}"].partitions == 1
 
 
-def test_a_target_that_cannot_grow_blocks_only_its_topic_under_keep_partition(
-    brokers: tuple[KafkaCluster, KafkaCluster], unique: str, target_without_alter: InstanceAdmin
-) -> None:
+def _too_small_target(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str, target: InstanceAdmin
+) -> tuple[str, str]:
+    """A source topic of 3 partitions whose target copy has 1 and may not grow, and a new
+    source topic of 2: (few, new)."""
     src, dst = brokers
     few, new = f"{unique}-few", f"{unique}-new"
     create_topic(src, few, 3)
     create_topic(dst, f"bk.{few}", 1)
     create_topic(src, new, 2)
-    target = target_without_alter
     _visible(target, f"bk.{few}")
+    return few, new
+
+
+def test_a_target_that_cannot_grow_blocks_only_its_topic_under_keep_partition(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str, target_without_alter: InstanceAdmin
+) -> None:
+    few, new = _too_small_target(brokers, unique, target_without_alter)
+    target = target_without_alter
 
     result = mirror(brokers, topics=[few, new], target=target).reconcile()
 
@@ -231,13 +240,8 @@ def test_a_target_that_cannot_grow_blocks_only_its_topic_under_keep_partition(
 def test_a_target_that_cannot_grow_is_a_warning_without_keep_partition(
     brokers: tuple[KafkaCluster, KafkaCluster], unique: str, target_without_alter: InstanceAdmin
 ) -> None:
-    src, dst = brokers
-    few, new = f"{unique}-few", f"{unique}-new"
-    create_topic(src, few, 3)
-    create_topic(dst, f"bk.{few}", 1)
-    create_topic(src, new, 2)
+    few, new = _too_small_target(brokers, unique, target_without_alter)
     target = target_without_alter
-    _visible(target, f"bk.{few}")
 
     result = mirror(brokers, topics=[few, new], keep_partition=False, target=target).reconcile()
 
@@ -247,7 +251,7 @@ def test_a_target_that_cannot_grow_is_a_warning_without_keep_partition(
         in (result.warnings[0])
     )
     assert result.created == [f"bk.{new}"]  # the other topic is not held up
-    assert admin(dst).list_topics()[f"bk.{few}"].partitions == 1
+    assert admin(brokers[1]).list_topics()[f"bk.{few}"].partitions == 1
 
 
 # ---- configs --------------------------------------------------------------------------------
