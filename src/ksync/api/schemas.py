@@ -97,11 +97,6 @@ class TaskMetrics(BaseModel):
     records_total: int = 0
     bytes_total: int = 0
     throttled: bool = False
-    # Records the target refused and options.errors sent to the dead-letter topic, and
-    # records the source deleted (retention) before they were copied, since the task began.
-    dead_lettered_total: int = 0
-    lost_records_total: int = 0
-    blocked_topics: int = 0
 
 
 class TaskLimits(BaseModel):

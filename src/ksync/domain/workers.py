@@ -58,11 +58,14 @@ def in_the_way(
     generation), so what stands in the way is an active member of another generation, or
     the slot's own member of this generation still active on another worker.
     """
-    return [
-        m
-        for m in members
-        if m.active and (m.generation != generation or (slot is not None and m.slot == slot))
-    ]
+    return [m for m in members if m.active and blocks(m.generation, m.slot, generation, slot)]
+
+
+def blocks(other_generation: int, other_slot: int, generation: int, slot: int | None) -> bool:
+    """Whether an active member (`other_generation`, `other_slot`) may hold a partition of
+    the share a member of `generation` (in `slot`, if given) would take: the rule of
+    `in_the_way`, for callers that know their members first-hand."""
+    return other_generation != generation or (slot is not None and other_slot == slot)
 
 
 @dataclass(frozen=True)

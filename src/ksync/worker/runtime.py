@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskView
-from ksync.domain.workers import MemberReport, in_the_way
+from ksync.domain.workers import MemberReport, blocks, in_the_way
 from ksync.replication.member import MemberConfig, MemberSnapshot
 from ksync.replication.throttle import member_limits
 from ksync.spec import ClientTuning, StartPoint
@@ -229,8 +229,8 @@ class Worker:
         hold a partition of its share is still active (see the module's docstring)."""
         task_id, slot = key
         for (other_task, other_slot), runs in self._stopping.items():
-            if other_task == task_id and (
-                other_slot == slot or any(r.generation != task.generation for r in runs)
+            if other_task == task_id and any(
+                blocks(r.generation, other_slot, task.generation, slot) for r in runs
             ):
                 return False
         elsewhere = [
