@@ -332,6 +332,7 @@ class Result:
     value_size: int
     seconds: float
     steady_s: float | None = None
+    first_s: float | None = None  # from the start (task POST, JVM launch) to the first record
     cpu_s: float | None = None  # CPU of the replicator's tree over the steady window
     procs: list[ProcCpu] = field(default_factory=list)
     note: str = ""
@@ -361,6 +362,8 @@ class Result:
         if self.steady_s is not None:
             text += (f" | steady {self.steady_rate:8.0f} rec/s "
                      f"{self.mb(self.steady_rate):6.1f} MB/s")
+        if self.first_s is not None:
+            text += f" | first {self.first_s:4.1f} s"
         if self.cpu_s is not None:
             text += f" | cpu {self.cpu_s:5.1f} s {self.mb_per_core or 0:6.1f} MB/s/core"
         return text + (f"  {self.note}" if self.note else "")

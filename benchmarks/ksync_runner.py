@@ -225,4 +225,5 @@ def run_ksync_task(server: KsyncServer, ids: tuple[str, str], dst: str, source_t
     extra = sum(arrival.ends.values()) - records
     note = f"({extra} duplicates: at-least-once redelivery)" if extra > 0 else ""
     return Result(name, records, size, arrival.t_done - t0, steady_s=arrival.t_done - arrival.t_first,
-                  cpu_s=sum(p.seconds for p in procs), procs=procs, note=note)
+                  first_s=arrival.t_first - t0, cpu_s=sum(p.seconds for p in procs),
+                  procs=procs, note=note)

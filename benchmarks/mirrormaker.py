@@ -195,4 +195,5 @@ def run_mirrormaker(src: str, dst: str, topic: str, records: int, size: int, par
     if extra > 0:
         note += f" ({extra} duplicates)"
     return Result(name, records, size, arrival.t_done - t0, steady_s=arrival.t_done - arrival.t_first,
-                  cpu_s=sum(p.seconds for p in procs), procs=procs, note=note)
+                  first_s=arrival.t_first - t0, cpu_s=sum(p.seconds for p in procs),
+                  procs=procs, note=note)

@@ -152,6 +152,11 @@ def summary(runs: SizeRuns) -> None:
         rate = mean([r.rate for r in runs.ksync[tasks]])
         print(f"ksync tasks={tasks} / min(consume-only, produce-only): {rate / bound:.2f} "
               "(end to end)")
+    firsts = [r.first_s or 0.0 for tasks in TASK_COUNTS for r in runs.ksync[tasks]]
+    mm_firsts = [r.first_s or 0.0 for tasks in TASK_COUNTS for r in runs.mm2[tasks]]
+    print(f"first record on the target: ksync after the task's POST max {max(firsts):.1f} s "
+          f"(runs {', '.join(f'{f:.1f}' for f in firsts)}; goal <= 2 s), MM2 after its "
+          f"JVM launch max {max(mm_firsts):.1f} s")
     last = runs.ksync[2][-1]
     total = sum(p.seconds for p in last.procs) or 1.0
     shares = ", ".join(f"pid {p.pid} {p.label} {100 * p.seconds / total:.0f} %"
