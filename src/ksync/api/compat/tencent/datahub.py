@@ -27,6 +27,11 @@ otherwise (OffsetType earliest, Separator "."). Operations go through
 members still committing), 6 paused, 8 resuming (Unassigned after having been started
 before: resume, restart, rebalance), -1 failed (ErrorMessage says why).
 
+`ModifyDatahubTask` changes TaskName, Description, TasksMax, SyncThrottleLimit and
+(ksync's addition) QpsLimit in place, through the same service as the native API's
+`PATCH /api/v1/tasks/{id}`. `DescribeTaskStatus` follows a task's latest operation: its
+FlowId is the TaskId read as a number (`flow_id`), Status 0 done, 1 failed, 2 under way.
+
 The members of a task form the consumer group `ksync-<TaskId>` on the source cluster;
 `DescribeDatahubGroupOffsets` with that Group shows its committed progress.
 """
@@ -515,6 +520,125 @@ def restart(ctx: Context, p: Params) -> dict[str, Any]:
 
 def delete(ctx: Context, p: Params) -> dict[str, Any]:
     return _operate(ctx, p, "delete", lambda tid: lifecycle.delete(ctx.store, tid))
+
+
+# ksync's option fields -> ModifyDatahubTask's, for validation messages (TasksMax is spelled
+# with an s in this action, TaskMax in CreateDatahubTask).
+_MODIFY_FIELDS = {
+    "name": "TaskName",
+    "task_max": "TasksMax",
+    "throttle_mb_s": "SyncThrottleLimit",
+    "qps_limit": "QpsLimit",
+}
+
+
+def modify(ctx: Context, p: Params) -> dict[str, Any]:
+    """Rename a task, change its Description, parallelism (TasksMax), throttle
+    (SyncThrottleLimit, MB/s) or records per second (QpsLimit, ksync's addition: the SDK's
+    model has no such field, send it with `call_json`). Limits apply without a restart; a
+    new TasksMax restarts every member with its new share, progress kept. Every value is
+    checked before anything is written."""
+    task_id = p.text("TaskId", required=True)
+    name = p.text("TaskName")
+    description = p.text("Description")
+    task_max = p.integer("TasksMax")
+    throttle = p.integer("SyncThrottleLimit")
+    qps = p.integer("QpsLimit")
+    auto_expand = p.flag("AutoExpandFlag")
+    p.done()
+    if auto_expand:
+        raise unsupported(
+            "AutoExpandFlag true is not supported: ksync runs the TasksMax members it is "
+            "given; change TasksMax to scale a task"
+        )
+    if name is not None and not _TASK_NAME.fullmatch(name):
+        raise bad_value(
+            "TaskName",
+            "must start with a letter and hold at most 64 letters, digits, '-', '.' and '_'",
+        )
+    row = _task(ctx, task_id)
+    options: dict[str, Any] = {}
+    for key, value in (("task_max", task_max), ("throttle_mb_s", throttle), ("qps_limit", qps)):
+        if value is not None:
+            options[key] = value
+    external = None
+    if description is not None:
+        mine = {**own_external(row.external), "Description": description}
+        external = with_own_external(row.external, mine)
+    try:
+        lifecycle.update_options(ctx.store, task_id, options, name=name, external=external)
+    except ValidationError as exc:
+        raise validation_error(exc, _MODIFY_FIELDS) from None
+    except NotFound:
+        raise TencentError(RESOURCE_NOT_FOUND, f"TaskId: task {task_id} does not exist") from None
+    except Conflict as exc:
+        if str(exc).startswith("name: "):
+            raise bad_value("TaskName", str(exc).removeprefix("name: ")) from None
+        raise TencentError(FAILED_OPERATION, f"cannot modify the task: {exc}") from None
+    return {"Result": {"TaskId": task_id, "DatahubId": None}}
+
+
+# A task's FlowId: the 8 characters after `task-` read as a base-36 number (below 2**42,
+# so any JSON client keeps it exact), and back.
+_FLOW_BASE = 36
+_TASK_PREFIX = "task-"
+
+
+def flow_id(task_id: str) -> int:
+    """The FlowId DescribeTaskStatus knows a task by (its TaskId as a number)."""
+    return int(task_id.removeprefix(_TASK_PREFIX), _FLOW_BASE)
+
+
+def _task_of_flow(flow: int) -> str:
+    digits = ""
+    while flow:
+        flow, digit = divmod(flow, _FLOW_BASE)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+    return _TASK_PREFIX + digits.rjust(8, "0")
+
+
+# TaskStatusResponse.Status: 0 done, 1 failed, 2 under way.
+FLOW_DONE, FLOW_FAILED, FLOW_RUNNING = 0, 1, 2
+
+
+def flow_status(row: TaskView) -> int:
+    """Whether the task's latest operation is done: it is Running or Paused as asked (0),
+    it Failed (1), or it is still on its way (2: Unassigned, pausing, Terminating)."""
+    if row.deleted:
+        return FLOW_RUNNING
+    if row.status == TaskStatus.FAILED:
+        return FLOW_FAILED
+    wanted = TaskStatus.PAUSED if row.desired == Desired.PAUSED else TaskStatus.RUNNING
+    return FLOW_DONE if row.status == wanted else FLOW_RUNNING
+
+
+def task_status(ctx: Context, p: Params) -> dict[str, Any]:
+    """DescribeTaskStatus: how far the latest operation on a task has come. ksync's
+    DataHub actions finish asynchronously; a task's FlowId is its TaskId as a number
+    (`flow_id`), so the latest create, modify, pause, resume, restart or delete of a task
+    is followed by its FlowId. Once a deletion finishes, the task and its flow are gone."""
+    flow = p.integer("FlowId", required=True)
+    p.done()
+    if flow < 0 or flow >= _FLOW_BASE**8:
+        raise bad_value("FlowId", f"{flow} is not a FlowId: ksync's are 0 to {_FLOW_BASE**8 - 1}")
+    task_id = _task_of_flow(flow)
+    try:
+        row = ctx.store.tasks.get(task_id)
+    except NotFound:
+        raise TencentError(
+            RESOURCE_NOT_FOUND,
+            f"FlowId: no task has flow {flow} (task {task_id}); a deleted task's flow is gone "
+            "once its members stopped",
+        ) from None
+    status = flow_status(row)
+    output = f"task {row.id} ({row.name}): {row.status}"
+    if row.deleted:
+        output += ", deletion under way"
+    elif row.desired == Desired.PAUSED and status == FLOW_RUNNING:
+        output += ", pause under way"
+    if status == FLOW_FAILED and row.error:
+        output += f": {row.error}"
+    return {"Result": {"Status": status, "Output": output}}
 
 
 def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:

@@ -60,7 +60,9 @@ ACTIONS: dict[str, Action] = {
     "ResumeDatahubTask": datahub.resume,
     "RestartDatahubTask": datahub.restart,
     "DeleteDatahubTask": datahub.delete,
+    "ModifyDatahubTask": datahub.modify,
     "DescribeDatahubGroupOffsets": datahub.group_offsets,
+    "DescribeTaskStatus": datahub.task_status,
 }
 
 router = APIRouter(tags=["tencent-cloud"])
