@@ -31,8 +31,9 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from ksync.api.auth import ApiKey, KeyRing
 from ksync.api.compat.tencent.datahub import flow_id
 from ksync.control import instances as instance_service
-from ksync.domain.status import TaskStatus
+from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskChange
+from ksync.domain.workers import MemberReport
 from ksync.store.repo import Store
 
 from .tencent_sdk import KEY_ID, KEY_SECRET, REGION, call, describe, kafka, refused, sdk
@@ -481,6 +482,20 @@ def test_modify_refusals_name_the_field_and_write_nothing(
         call(tc, "DeleteDatahubTask", TaskId=other_id)
 
 
+def report(store: Store, task_id: str, state: MemberState, slots: int = 1) -> None:
+    """A worker's heartbeat: `slots` members of the task's current generation in `state`."""
+    generation = store.tasks.get(task_id).generation
+    store.workers.heartbeat(
+        "w-tencent-rules",
+        "127.0.0.1",
+        1,
+        [
+            MemberReport(task_id, slot, generation, state, [], [], None, [], 0)
+            for slot in range(slots)
+        ],
+    )
+
+
 def test_task_status_follows_the_latest_operation(
     tc: ckafka_client.CkafkaClient, local: Local, task: str
 ) -> None:
@@ -494,6 +509,14 @@ def test_task_status_follows_the_latest_operation(
 
     assert status()[0] == 2  # created, not yet running
     local.store.tasks.observe(task, TaskChange(status=TaskStatus.RUNNING))
+    code, output = status()
+    assert code == 2 and "members starting" in output  # no member reports running yet
+    report(local.store, task, MemberState.RUNNING)
+    assert status()[0] == 0
+    # A new parallelism is done once the new generation's members all run.
+    call(tc, "ModifyDatahubTask", TaskId=task, TasksMax=2)
+    assert status()[0] == 2
+    report(local.store, task, MemberState.RUNNING, slots=2)
     assert status()[0] == 0
     call(tc, "PauseDatahubTask", TaskId=task)
     code, output = status()

@@ -68,8 +68,9 @@ from ksync.control import lifecycle
 from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.domain.groups import group_id, task_of_group
 from ksync.domain.instance import InstanceView
-from ksync.domain.status import Desired, TaskStatus
+from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskView
+from ksync.domain.workers import MemberView
 from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import Compression, TaskSpec
 from ksync.store.repo import Store
@@ -601,15 +602,24 @@ def _task_of_flow(flow: int) -> str:
 FLOW_DONE, FLOW_FAILED, FLOW_RUNNING = 0, 1, 2
 
 
-def flow_status(row: TaskView) -> int:
-    """Whether the task's latest operation is done: it is Running or Paused as asked (0),
-    it Failed (1), or it is still on its way (2: Unassigned, pausing, Terminating)."""
+def flow_status(row: TaskView, members: list[MemberView]) -> int:
+    """Whether the task's latest operation is done: it is Paused as asked, or Running with
+    a running member of its current generation in every slot (so a new TasksMax is done
+    once its members run) (0); it Failed (1); or it is on its way (2: Unassigned,
+    pausing, members of the new generation starting, Terminating)."""
     if row.deleted:
         return FLOW_RUNNING
     if row.status == TaskStatus.FAILED:
         return FLOW_FAILED
-    wanted = TaskStatus.PAUSED if row.desired == Desired.PAUSED else TaskStatus.RUNNING
-    return FLOW_DONE if row.status == wanted else FLOW_RUNNING
+    if row.desired == Desired.PAUSED:
+        return FLOW_DONE if row.status == TaskStatus.PAUSED else FLOW_RUNNING
+    running = {
+        m.slot
+        for m in members
+        if m.generation == row.generation and m.state == MemberState.RUNNING
+    }
+    done = row.status == TaskStatus.RUNNING and running >= set(range(row.spec.options.task_max))
+    return FLOW_DONE if done else FLOW_RUNNING
 
 
 def task_status(ctx: Context, p: Params) -> dict[str, Any]:
@@ -630,12 +640,14 @@ def task_status(ctx: Context, p: Params) -> dict[str, Any]:
             f"FlowId: no task has flow {flow} (task {task_id}); a deleted task's flow is gone "
             "once its members stopped",
         ) from None
-    status = flow_status(row)
+    status = flow_status(row, ctx.store.workers.members(row.id))
     output = f"task {row.id} ({row.name}): {row.status}"
     if row.deleted:
         output += ", deletion under way"
     elif row.desired == Desired.PAUSED and status == FLOW_RUNNING:
         output += ", pause under way"
+    elif status == FLOW_RUNNING:
+        output += ", members starting"
     if status == FLOW_FAILED and row.error:
         output += f": {row.error}"
     return {"Result": {"Status": status, "Output": output}}
