@@ -21,7 +21,7 @@ import pytest
 from helpers import KsyncServer, create_topic, producer, read_all, running_server, wait_until
 from tencentcloud.ckafka.v20190819 import ckafka_client
 
-from ksync.api.compat.tencent.datahub import flow_id
+from ksync.api.compat.tencent.flows import flow_id
 from ksync.devkafka import KafkaCluster
 
 from .tencent_sdk import (

@@ -29,7 +29,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
 from ksync.api.auth import ApiKey, KeyRing
-from ksync.api.compat.tencent.datahub import flow_id
+from ksync.api.compat.tencent.flows import flow_id
 from ksync.control import instances as instance_service
 from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskChange
