@@ -65,6 +65,17 @@ def produce(broker: KafkaCluster, topic: str, partitions: int, count: int, start
     assert p.flush(30) == 0
 
 
+def connector_over(
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], name: str, topic: str, count: int
+) -> None:
+    """A new 2-partition `topic` holding `count` records, and connector `name` copying it."""
+    src, dst = brokers
+    create_topic(src, topic, 2)
+    produce(src, topic, 2, count)
+    r = client.post("/connectors", json={"name": name, "config": mm2_config(src, dst, topics=topic)})
+    assert r.status_code == 201, r.text
+
+
 def status(client: httpx.Client, name: str) -> dict[str, Any]:
     r = client.get(f"/connectors/{name}/status")
     assert r.status_code == 200, r.text
@@ -257,10 +268,7 @@ def test_stop_then_reset_offsets_copies_again_from_the_start(
 ) -> None:
     src, dst = brokers
     name, ledger = unique("ledger-copy"), unique("ledger")
-    create_topic(src, ledger, 2)
-    produce(src, ledger, 2, 20)
-    r = client.post("/connectors", json={"name": name, "config": mm2_config(src, dst, topics=ledger)})
-    assert r.status_code == 201, r.text
+    connector_over(client, brokers, name, ledger, 20)
     read_all(dst, f"east.{ledger}", 2, 20)
     wait_state(client, name, "RUNNING")
 
@@ -492,10 +500,7 @@ def test_patch_config_task_status_and_restart_on_a_running_connector(
 ) -> None:
     src, dst = brokers
     name, events = unique("patched"), unique("events")
-    create_topic(src, events, 2)
-    produce(src, events, 2, 20)
-    r = client.post("/connectors", json={"name": name, "config": mm2_config(src, dst, topics=events)})
-    assert r.status_code == 201, r.text
+    connector_over(client, brokers, name, events, 20)
     wait_state(client, name, "RUNNING")
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["status"] == "healthy", health.text

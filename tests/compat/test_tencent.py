@@ -66,6 +66,14 @@ def produce(broker: KafkaCluster, topic: str, count: int, start: int = 0) -> Non
     assert p.flush(30) == 0
 
 
+def new_topic(broker: KafkaCluster, prefix: str, count: int) -> str:
+    """A topic of the test's own (PARTITIONS partitions) holding `count` records."""
+    topic = f"{prefix}.{uuid.uuid4().hex[:6]}"
+    create_topic(broker, topic, PARTITIONS)
+    produce(broker, topic, count)
+    return topic
+
+
 @pytest.fixture(scope="module")
 def resources(
     tc: ckafka_client.CkafkaClient, brokers: tuple[KafkaCluster, KafkaCluster]
@@ -157,9 +165,7 @@ def test_datahub_task_end_to_end(
 ) -> None:
     source, target = brokers
     src_id, dst_id = resources
-    topic = f"tc.orders.{uuid.uuid4().hex[:6]}"
-    create_topic(source, topic, PARTITIONS)
-    produce(source, topic, 300)
+    topic = new_topic(source, "tc.orders", 300)
 
     name = f"tcsync-{uuid.uuid4().hex[:6]}"
     created = call(
@@ -290,9 +296,7 @@ def test_modify_datahub_task_and_follow_its_flow(
 ) -> None:
     source, target = brokers
     src_id, dst_id = resources
-    topic = f"tc.modify.{uuid.uuid4().hex[:6]}"
-    create_topic(source, topic, PARTITIONS)
-    produce(source, topic, 90)
+    topic = new_topic(source, "tc.modify", 90)
     name = f"tcmod-{uuid.uuid4().hex[:6]}"
     task_id = call(
         tc,
