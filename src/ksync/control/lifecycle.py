@@ -61,9 +61,14 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
             f"source and target are the same Kafka cluster ({src.cluster_id}); with an empty "
             "prefix every topic would be synced onto itself: set a prefix",
         )
+    _check_name_free(store, spec.name, task_id)
+
+
+def _check_name_free(store: Store, name: str, task_id: str | None) -> None:
+    """Conflict when another live task (not `task_id`) is named `name`."""
     for t in store.tasks.all():
-        if t.name == spec.name and t.id != task_id and not t.deleted:
-            raise Conflict(f"name: a task named '{spec.name}' already exists ({t.id})")
+        if t.name == name and t.id != task_id and not t.deleted:
+            raise Conflict(f"name: a task named '{name}' already exists ({t.id})")
 
 
 def create(store: Store, spec: TaskSpec, external: Mapping[str, Any] | None = None) -> TaskView:
@@ -235,25 +240,42 @@ def delete(store: Store, task_id: str) -> TaskView:
     return store.tasks.change(task_id, decide)
 
 
-def update_options(store: Store, task_id: str, options: Mapping[str, Any]) -> TaskView:
+def update_options(
+    store: Store,
+    task_id: str,
+    options: Mapping[str, Any],
+    name: str | None = None,
+    external: Mapping[str, Any] | None = None,
+) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
     heartbeat, sync_topic_configs the next refresh; a change of client tuning
     (`TaskOptions.tuning`) restarts the task's members, and one of task_max moves the task
     to a new generation (every member restarts with its new share, progress kept).
+    `name` renames the task (unique, as on create) and `external` replaces what the faces
+    keep about it; neither restarts anything.
 
-    Raises pydantic's ValidationError for bad values (the edge turns it into a 422)."""
+    Raises pydantic's ValidationError for bad values (the edge turns it into a 422) and
+    Conflict for a name another task has; nothing is written then."""
 
     def decide(task: TaskView) -> TaskChange:
         _gone(task)
         merged = TaskOptions.model_validate(
             {**task.spec.options.model_dump(mode="json"), **options}
         )
-        spec = task.spec.model_copy(update={"options": merged})
+        update: dict[str, Any] = {"options": merged}
+        if name is not None and name != task.name:
+            update["name"] = TaskSpec.model_validate(
+                {**task.spec.model_dump(mode="json"), "name": name}
+            ).name
+            _check_name_free(store, name, task.id)
+        spec = task.spec.model_copy(update=update)
+        kept: Mapping[str, Any] | Keep = KEEP if external is None else external
         generation = _generation_for(task, spec)
         if generation == KEEP:
-            return TaskChange(spec=spec)
+            return TaskChange(spec=spec, external=kept)
         return TaskChange(
             spec=spec,
+            external=kept,
             generation=generation,
             event=(
                 f"task_max {task.spec.options.task_max} -> {merged.task_max}: every member "
