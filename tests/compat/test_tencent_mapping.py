@@ -120,7 +120,7 @@ def test_compression_type_maps_onto_the_task_compression(
     spec, mine = datahub._spec(request(*pair, source=source, target=target))
     assert spec.options.compression == codec
     # Describe shows it on the target resource, where records are written, as given.
-    row = lifecycle.create(store, spec, external={"tencent": mine})
+    row = lifecycle.create(store, spec, external={"tencent": mine}, max_tasks=10)
     info = datahub.task_info(store, row, {})
     assert info["TargetResource"]["KafkaParam"]["CompressionType"] == shown
     assert "CompressionType" not in info["SourceResource"]["KafkaParam"]
@@ -131,7 +131,7 @@ def test_a_task_without_compression_type_is_uncompressed_and_says_so(
 ) -> None:
     spec, mine = datahub._spec(request(*pair))
     assert spec.options.compression == "none"
-    row = lifecycle.create(store, spec, external={"tencent": mine})
+    row = lifecycle.create(store, spec, external={"tencent": mine}, max_tasks=10)
     assert datahub.task_info(store, row, {})["TargetResource"]["KafkaParam"]["CompressionType"] == "none"
 
 
@@ -174,7 +174,7 @@ def test_refusals(
 
 def test_status_codes_follow_the_lifecycle(store: Store, pair: tuple[str, str]) -> None:
     spec, mine = datahub._spec(request(*pair, target={"Prefix": "x"}))
-    row = lifecycle.create(store, spec, external={"tencent": mine})
+    row = lifecycle.create(store, spec, external={"tencent": mine}, max_tasks=10)
     tid = row.id
 
     def code() -> int:

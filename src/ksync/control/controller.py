@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ksync.control.assignment import assign_slots
+from ksync.control.assignment import assign_slots, no_room_warning
 from ksync.control.status import derive_status
 from ksync.domain.groups import group_id
 from ksync.domain.instance import InstanceView
@@ -142,7 +142,9 @@ class Controller:
                 timedelta(seconds=self.settings.worker_timeout_s)
             ):
                 log.warning("worker %s missed its heartbeats; its members move", worker_id)
-        live = [w.id for w in self.store.workers.all()]
+        workers = self.store.workers.all()
+        live = [w.id for w in workers]
+        capacity = {w.id: w.max_members for w in workers}
         tasks = self.store.tasks.all()
         instances = {i.id: i for i in self.store.instances.all()}
         slots: dict[str, dict[int, str | None]] = defaultdict(dict, self.store.workers.slot_map())
@@ -153,7 +155,7 @@ class Controller:
         for task in tasks:
             try:
                 self._reconcile(
-                    task, tasks, instances, slots[task.id], members[task.id], live, load
+                    task, tasks, instances, slots[task.id], members[task.id], live, load, capacity
                 )
             except Exception:
                 log.exception("controller: task %s could not be reconciled", task.id)
@@ -196,6 +198,7 @@ class Controller:
         members: list[MemberView],
         live: list[str],
         load: Counter[str],
+        capacity: dict[str, int | None],
     ) -> None:
         mem = self._tasks[task.id]
         task = self._collect_job(task, mem)
@@ -217,7 +220,7 @@ class Controller:
         previous = [m for m in in_the_way(members, task.generation) if m.worker_id in live]
         # Members start once the selection is known, so they take their shares of it.
         if runnable and not previous and (mem.resolved or task.topics):
-            wanted = assign_slots(task.id, spec.options.task_max, slots, live, load)
+            wanted = assign_slots(task.id, spec.options.task_max, slots, live, load, capacity)
         else:
             wanted = {}
         if wanted != slots:
@@ -232,6 +235,9 @@ class Controller:
         )
         warnings = list(mem.topic_warnings)
         warnings += cycle_warnings(task, tasks, instances)
+        full = no_room_warning(wanted, capacity, load)
+        if full is not None:
+            warnings.append(full)
         for m in members:
             if m.generation == task.generation and m.worker_id in live:
                 warnings += [w for w in m.warnings if w not in warnings]

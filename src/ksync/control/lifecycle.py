@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ksync.domain.errors import Conflict, InvalidField, NotFound
+from ksync.domain.errors import Conflict, InvalidField, LimitExceeded, NotFound
 from ksync.domain.status import Desired, TaskStatus
 from ksync.domain.task import KEEP, NO_CHANGE, Keep, TaskChange, TaskView
 from ksync.replication.provenance import cycle_warnings
@@ -71,8 +71,29 @@ def _check_name_free(store: Store, name: str, task_id: str | None) -> None:
             raise Conflict(f"name: a task named '{name}' already exists ({t.id})")
 
 
-def create(store: Store, spec: TaskSpec, external: Mapping[str, Any] | None = None) -> TaskView:
-    """Create a task (status Unassigned); warns when it closes a sync loop."""
+def check_room(store: Store, max_tasks: int) -> None:
+    """`LimitExceeded` when the store already holds `max_tasks` tasks (`ksync server
+    --max-tasks`). Tasks being deleted do not count: they are gone once their members stop.
+
+    A face that writes anything before it creates the task (the Connect face registers the
+    clusters of a connector config) calls this first, so a refused create writes nothing.
+    Concurrent creates on several servers may pass the cap by the number of simultaneous
+    calls: the count and the insert are not one transaction."""
+    count = sum(1 for t in store.tasks.all() if not t.deleted)
+    if count >= max_tasks:
+        raise LimitExceeded(
+            f"this server allows at most {max_tasks} tasks and has {count}: delete a task, or "
+            "ask the operator to raise --max-tasks (ksync server option)",
+            option="--max-tasks",
+        )
+
+
+def create(
+    store: Store, spec: TaskSpec, external: Mapping[str, Any] | None = None, *, max_tasks: int
+) -> TaskView:
+    """Create a task (status Unassigned); warns when it closes a sync loop. Refused with
+    `LimitExceeded` past `max_tasks` (see `check_room`)."""
+    check_room(store, max_tasks)
     check_spec(store, spec)
     task = store.tasks.add(spec, warnings=[], external=external)
     log.info(

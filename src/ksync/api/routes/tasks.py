@@ -34,9 +34,10 @@ def _quotas(store: Store) -> dict[str, float | None]:
 
 
 @router.post("", status_code=202, response_model=Task, responses=documented(409, 422))
-def create_task(spec: TaskSpec, store: StoreDep) -> Task:
-    """Create a sync task; it starts as Unassigned and converges to Running."""
-    return task_view(store, lifecycle.create(store, spec))
+def create_task(spec: TaskSpec, store: StoreDep, settings: SettingsDep) -> Task:
+    """Create a sync task; it starts as Unassigned and converges to Running. 409 when the
+    server holds `--max-tasks` tasks already."""
+    return task_view(store, lifecycle.create(store, spec, max_tasks=settings.max_tasks))
 
 
 @router.get("", response_model=TaskList)

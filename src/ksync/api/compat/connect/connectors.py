@@ -79,14 +79,19 @@ def with_connect_part(row: TaskView | None, parsed: MirrorConfig) -> dict[str, A
     return base
 
 
-def create(store: Store, parsed: MirrorConfig, policy: ServerCheck | None = None) -> TaskView:
+def create(
+    store: Store, parsed: MirrorConfig, max_tasks: int, policy: ServerCheck | None = None
+) -> TaskView:
     """A new task from a connector config, registering its clusters when needed (their
-    addresses checked against `policy`)."""
+    addresses checked against `policy`). Past `max_tasks` nothing is registered either."""
+    lifecycle.check_room(store, max_tasks)
     source_id = resolve_instance(store, parsed.source, policy)
     target_id = resolve_instance(store, parsed.target, policy)
     spec = parsed.task_spec(source_id, target_id)
     try:
-        return lifecycle.create(store, spec, external=with_connect_part(None, parsed))
+        return lifecycle.create(
+            store, spec, external=with_connect_part(None, parsed), max_tasks=max_tasks
+        )
     except InvalidField as exc:
         raise _spec_error(exc) from None
 

@@ -203,7 +203,7 @@ def create_connector(
     parsed = parse(name, config)
     if connectors.find(store, name) is not None:
         raise ConnectError(409, f"Connector {name} already exists")
-    row = connectors.create(store, parsed, settings.bootstrap_policy)
+    row = connectors.create(store, parsed, settings.max_tasks, settings.bootstrap_policy)
     response.headers["location"] = f"/connectors/{quote(name, safe='')}"
     return connector_info(row, parsed.config)
 
@@ -233,7 +233,7 @@ def put_connector_config(
     parsed = parse(name, config)
     row = connectors.find(store, name)
     if row is None:
-        row = connectors.create(store, parsed, settings.bootstrap_policy)
+        row = connectors.create(store, parsed, settings.max_tasks, settings.bootstrap_policy)
         response.status_code = 201
         response.headers["location"] = f"/connectors/{quote(name, safe='')}"
     else:

@@ -55,6 +55,7 @@ from ksync.api.compat.tencent.context import (
 from ksync.api.compat.tencent.errors import (
     FAILED_OPERATION,
     INVALID_PARAMETER_VALUE,
+    LIMIT_EXCEEDED,
     RESOURCE_NOT_FOUND,
     TencentError,
     bad_value,
@@ -65,7 +66,7 @@ from ksync.api.compat.tencent.params import Params
 from ksync.api.compat.tencent.resources import KAFKA, get_instance
 from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
-from ksync.domain.errors import Conflict, InvalidField, NotFound
+from ksync.domain.errors import Conflict, InvalidField, LimitExceeded, NotFound
 from ksync.domain.groups import group_id, task_of_group
 from ksync.domain.instance import InstanceView
 from ksync.domain.status import Desired, TaskStatus
@@ -449,9 +450,13 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
     get_instance(ctx, spec.source.instance_id, "SourceResource.KafkaParam.Resource")
     get_instance(ctx, spec.target.instance_id, "TargetResource.KafkaParam.Resource")
     try:
-        row = lifecycle.create(ctx.store, spec, external=with_own_external(None, mine))
+        row = lifecycle.create(
+            ctx.store, spec, external=with_own_external(None, mine), max_tasks=ctx.settings.max_tasks
+        )
     except InvalidField as exc:
         raise bad_value(_FIELD_NAMES.get(exc.field, exc.field), exc.reason) from None
+    except LimitExceeded as exc:
+        raise TencentError(LIMIT_EXCEEDED, exc.message) from None
     except Conflict as exc:  # the name is taken
         raise bad_value("TaskName", str(exc).removeprefix("name: ")) from None
     return {"Result": {"TaskId": row.id, "DatahubId": None}}
