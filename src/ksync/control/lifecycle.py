@@ -17,14 +17,17 @@ Rules (docs/design.md "Lifecycle and statuses"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from ksync.domain.errors import Conflict, InvalidField, NotFound
 from ksync.domain.status import Desired, TaskStatus
 from ksync.domain.task import KEEP, NO_CHANGE, Keep, TaskChange, TaskView
+from ksync.patterns import PatternError
+from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
+from ksync.replication.topic_filter import TopicFilter
 from ksync.spec import StartPoint, TaskOptions, TaskSpec
 from ksync.store.repo import Store, utcnow
 
@@ -61,9 +64,33 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
             f"source and target are the same Kafka cluster ({src.cluster_id}); with an empty "
             "prefix every topic would be synced onto itself: set a prefix",
         )
+    _check_naming(spec, same_cluster=src.cluster_id == dst.cluster_id)
     for t in store.tasks.all():
         if t.name == spec.name and t.id != task_id and not t.deleted:
             raise Conflict(f"name: a task named '{spec.name}' already exists ({t.id})")
+
+
+def _check_naming(spec: TaskSpec, same_cluster: bool) -> None:
+    """The target names the policy gives must be allowed (`InvalidField` on
+    `target.topic_map`): no merge under keep_partition, and within one cluster no topic
+    mapped onto itself."""
+    policy = ReplicationPolicy.of(spec.target)
+    if same_cluster:
+        onto_itself = sorted(s for s, t in spec.target.topic_map.items() if s == t)
+        if onto_itself:
+            raise InvalidField(
+                "target.topic_map",
+                f"source and target are the same Kafka cluster: {', '.join(onto_itself)} "
+                "would be synced onto itself; map it to another name",
+            )
+    selects: Callable[[str], bool]
+    try:
+        selects = TopicFilter.from_spec(spec.source).should_replicate
+    except PatternError:
+        selects = spec.source.topics.__contains__  # reported when the selection runs
+    problem = policy.merge_problem(spec.source.topics, selects, spec.target.keep_partition)
+    if problem is not None:
+        raise InvalidField("target.topic_map", problem)
 
 
 def create(store: Store, spec: TaskSpec, external: Mapping[str, Any] | None = None) -> TaskView:
