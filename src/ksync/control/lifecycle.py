@@ -28,7 +28,7 @@ from ksync.patterns import PatternError
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
 from ksync.replication.topic_filter import TopicFilter
-from ksync.spec import StartPoint, TaskOptions, TaskSpec
+from ksync.spec import StartPoint, TargetSpec, TaskOptions, TaskSpec
 from ksync.store.repo import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,21 @@ def _generation_for(task: TaskView, spec: TaskSpec) -> int | Keep:
     return KEEP
 
 
+def _renamed(task: TaskView, policy: ReplicationPolicy) -> str:
+    """The event sentence for the topics whose target topic `policy` changes ('' if none)."""
+    moves = [
+        f"{m.source} now goes to {policy.target_topic(m.source)} (was {m.target})"
+        for m in task.topics
+        if policy.target_topic(m.source) != m.target
+    ]
+    if not moves:
+        return ""
+    return (
+        f"target.topic_map changed: {'; '.join(moves)}; records copied before stay on the old "
+        "target topic, and each topic goes on from its committed progress"
+    )
+
+
 def _gone(task: TaskView) -> None:
     if task.deleted:
         raise Conflict(f"task {task.id} is being deleted (Terminating): nothing else can be done with it")
@@ -262,13 +277,32 @@ def delete(store: Store, task_id: str) -> TaskView:
     return store.tasks.change(task_id, decide)
 
 
-def update_options(store: Store, task_id: str, options: Mapping[str, Any]) -> TaskView:
+def update_options(
+    store: Store,
+    task_id: str,
+    options: Mapping[str, Any],
+    topic_map: Mapping[str, str] | None = None,
+) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
     heartbeat, sync_topic_configs the next refresh; a change of client tuning
     (`TaskOptions.tuning`) restarts the task's members, and one of task_max moves the task
     to a new generation (every member restarts with its new share, progress kept).
 
-    Raises pydantic's ValidationError for bad values (the edge turns it into a 422)."""
+    `topic_map` (when given) replaces `target.topic_map`. A topic whose target topic it
+    changes goes on from its committed progress into the new target topic once the
+    controller has resolved the new names (at once, not at the next periodic refresh):
+    the records copied before stay on the old target topic, nothing is copied twice or
+    deleted (logged with the topics concerned). To have the whole history under the new
+    name, pause the task and reset its progress.
+
+    Raises pydantic's ValidationError for bad values and `InvalidField` for a naming the
+    policy forbids (the edge turns both into a 422); nothing is changed then."""
+    current = store.tasks.get(task_id)
+    same_cluster = False
+    if topic_map is not None:
+        src = store.instances.get(current.spec.source.instance_id)
+        dst = store.instances.get(current.spec.target.instance_id)
+        same_cluster = src.cluster_id == dst.cluster_id
 
     def decide(task: TaskView) -> TaskChange:
         _gone(task)
@@ -276,6 +310,16 @@ def update_options(store: Store, task_id: str, options: Mapping[str, Any]) -> Ta
             {**task.spec.options.model_dump(mode="json"), **options}
         )
         spec = task.spec.model_copy(update={"options": merged})
+        renamed = ""
+        if topic_map is not None:
+            target = TargetSpec.model_validate(
+                {**task.spec.target.model_dump(mode="json"), "topic_map": dict(topic_map)}
+            )
+            spec = spec.model_copy(update={"target": target})
+            _check_naming(spec, same_cluster)
+            renamed = _renamed(task, ReplicationPolicy.of(target))
+            if renamed:
+                log.info("task %s: %s", task.id, renamed)
         generation = _generation_for(task, spec)
         if generation == KEEP:
             return TaskChange(spec=spec)
