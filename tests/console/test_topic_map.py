@@ -47,9 +47,11 @@ def created(client: httpx.Client) -> Iterator[list[str]]:
     for task_id in ids:
         client.delete(f"/api/v1/tasks/{task_id}")
     for task_id in ids:
-        wait_until(
-            lambda t=task_id: client.get(f"/api/v1/tasks/{t}").status_code == 404, timeout_s=90
-        )
+
+        def gone(t: str = task_id) -> bool:
+            return client.get(f"/api/v1/tasks/{t}").status_code == 404
+
+        wait_until(gone, timeout_s=90)
 
 
 def name_it(page: Any, source: str, target: str) -> None:
