@@ -81,7 +81,9 @@ def test_wizard_names_target_topics_and_previews_them(
 
     # Unnamed topics preview the prefix name; the field shows it as its placeholder.
     expect(row(page, ORDERS).locator("td.target-topic")).to_have_text(f"bk.{ORDERS}")
-    expect(row(page, ORDERS).locator("input.map-name")).to_have_attribute("placeholder", f"bk.{ORDERS}")
+    expect(row(page, ORDERS).locator("input.map-name")).to_have_attribute(
+        "placeholder", f"bk.{ORDERS}"
+    )
     # The target's existing topics are offered to pick from.
     expect(page.locator(f'#target-topic-names option[value="{ALL}"]')).to_be_attached()
 

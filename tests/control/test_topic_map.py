@@ -100,8 +100,9 @@ def test_a_mapped_name_must_not_take_another_topics_prefix_name(store: Store) ->
     both = {"orders": "bak.payments", "payments": "pay-bak"}
     lifecycle.create(
         store,
-        spec(src, dst, {"topics": ["orders", "payments"]}, topic_prefix="bak", topic_map=both)
-        .model_copy(update={"name": "swapped"}),
+        spec(
+            src, dst, {"topics": ["orders", "payments"]}, topic_prefix="bak", topic_map=both
+        ).model_copy(update={"name": "swapped"}),
     )
 
 
@@ -120,7 +121,8 @@ def test_a_patch_is_checked_the_same_way(store: Store) -> None:
 def test_within_one_cluster_nothing_is_mapped_onto_itself(store: Store) -> None:
     src, dst = instances(store, same_cluster=True)
     reason = refused(
-        store, spec(src, dst, {"topics": ["orders"]}, topic_prefix="p", topic_map={"orders": "orders"})
+        store,
+        spec(src, dst, {"topics": ["orders"]}, topic_prefix="p", topic_map={"orders": "orders"}),
     )
     assert reason == (
         "source and target are the same Kafka cluster: orders would be synced onto itself; "
