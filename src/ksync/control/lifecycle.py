@@ -292,8 +292,8 @@ def update_options(
     changes goes on from its committed progress into the new target topic once the
     controller has resolved the new names (at once, not at the next periodic refresh):
     the records copied before stay on the old target topic, nothing is copied twice or
-    deleted (logged with the topics concerned). To have the whole history under the new
-    name, pause the task and reset its progress.
+    deleted (logged with the topics concerned). The whole history under the new name takes
+    a new task, or a progress reset (`reset_progress`) of the whole task.
 
     Raises pydantic's ValidationError for bad values and `InvalidField` for a naming the
     policy forbids (the edge turns both into a 422); nothing is changed then."""
