@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import create_topic, wait_until
+from helpers import add_instance, create_topic, wait_until
 from playwright.sync_api import expect
 
 from ksync.devkafka import KafkaCluster
@@ -29,14 +29,7 @@ def instances(client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]) 
     for topic in (ORDERS, EU, US, ASIA):
         create_topic(src, topic, 2)
     create_topic(dst, ALL, 2)  # an existing target topic, offered in the name list
-    ids = []
-    for broker, name in ((src, f"tmsrc-{UID}"), (dst, f"tmdst-{UID}")):
-        r = client.post(
-            "/api/v1/instances", json={"name": name, "bootstrap_servers": broker.bootstrap}
-        )
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-    return ids[0], ids[1]
+    return add_instance(client, src, f"tmsrc-{UID}"), add_instance(client, dst, f"tmdst-{UID}")
 
 
 @pytest.fixture
