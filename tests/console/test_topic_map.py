@@ -16,7 +16,14 @@ from playwright.sync_api import expect
 
 from ksync.devkafka import KafkaCluster
 
-from .support import choose_source, choose_target, field_error, open_page, to_review
+from .support import (
+    choose_source,
+    choose_target,
+    field_error,
+    open_page,
+    screenshot,
+    to_review,
+)
 
 UID = uuid.uuid4().hex[:6]
 ORDERS, EU, US, ASIA = (f"tmw-{t}-{UID}" for t in ("orders", "eu", "us", "asia"))
@@ -101,7 +108,9 @@ def test_wizard_names_target_topics_and_previews_them(
     expect(page.locator('section.step[data-step="2"]')).to_be_visible()
 
     page.uncheck("#keep-partition")
+    expect(field_error(page, "target.topic_map")).to_be_hidden()  # about the old settings
     expect(row(page, EU)).to_contain_text(f"merged with {ASIA}, {US}, spread by key")
+    screenshot(page, "wizard-topic-map")
     expect(row(page, EU)).to_contain_text("exists (2 partitions)")
     to_review(page)
     expect(page.locator("#review")).to_contain_text(f"{ORDERS} → {BACKUP}")

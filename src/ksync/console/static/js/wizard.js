@@ -574,13 +574,21 @@ export function mountWizard(view, ctx) {
   });
   topicFilter.addEventListener("input", renderPicker);
   const liveTarget = debounce(renderTarget, 120);
+  // The API's refusal of the names is about the names as they were: gone once they change.
+  const namesChanged = () => {
+    const slot = form.querySelector('[data-field="target.topic_map"] > .field-error');
+    slot.hidden = true;
+    slot.parentElement.classList.remove("has-error");
+  };
   targetPreview.addEventListener("input", (ev) => {
     const box = ev.target;
     if (!box.classList.contains("map-name")) return;
     if (box.value.trim()) state.topicMap.set(box.dataset.source, box.value);
     else state.topicMap.delete(box.dataset.source);
+    namesChanged();
     liveTarget();
   });
+  keepPartition.addEventListener("change", namesChanged);
   form.querySelector("#select-shown").addEventListener("click", () => {
     for (const box of topicList.querySelectorAll("input[type=checkbox]")) state.selected.add(box.value);
     renderAll();
