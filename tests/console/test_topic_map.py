@@ -22,6 +22,7 @@ from .support import (
     field_error,
     open_page,
     screenshot,
+    task_row,
     to_review,
 )
 
@@ -123,3 +124,7 @@ def test_wizard_names_target_topics_and_previews_them(
     assert task["target"]["topic_map"] == {ORDERS: BACKUP, EU: ALL, US: ALL, ASIA: ALL}
     assert task["target"]["keep_partition"] is False
     assert task["target"]["topic_prefix"] == "bk"
+    # The task's configuration shows the names it was given.
+    task_row(page, task["id"]).locator('button[data-op="config"]').click()
+    for source, name in (task["target"]["topic_map"]).items():
+        expect(page.locator("#dialog")).to_contain_text(f"{source} → {name}")

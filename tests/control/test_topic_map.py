@@ -128,3 +128,12 @@ def test_within_one_cluster_nothing_is_mapped_onto_itself(store: Store) -> None:
         "source and target are the same Kafka cluster: orders would be synced onto itself; "
         "map it to another name"
     )
+
+
+def test_within_one_cluster_nothing_is_mapped_onto_a_topic_the_task_reads(store: Store) -> None:
+    src, dst = instances(store, same_cluster=True)
+    task = spec(src, dst, {"topics": ["a", "b"]}, topic_prefix="p", topic_map={"a": "b"})
+    assert refused(store, task) == (
+        "source and target are the same Kafka cluster: b would be both read and written by "
+        "this task; map to a topic the task does not read"
+    )

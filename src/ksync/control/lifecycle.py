@@ -73,7 +73,7 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
 def _check_naming(spec: TaskSpec, same_cluster: bool) -> None:
     """The target names the policy gives must be allowed (`InvalidField` on
     `target.topic_map`): no merge under keep_partition, and within one cluster no topic
-    mapped onto itself."""
+    mapped onto itself or onto a topic the task reads."""
     policy = ReplicationPolicy.of(spec.target)
     if same_cluster:
         onto_itself = sorted(s for s, t in spec.target.topic_map.items() if s == t)
@@ -82,6 +82,13 @@ def _check_naming(spec: TaskSpec, same_cluster: bool) -> None:
                 "target.topic_map",
                 f"source and target are the same Kafka cluster: {', '.join(onto_itself)} "
                 "would be synced onto itself; map it to another name",
+            )
+        read_back = sorted(set(spec.target.topic_map.values()) & set(spec.source.topics))
+        if read_back:
+            raise InvalidField(
+                "target.topic_map",
+                f"source and target are the same Kafka cluster: {', '.join(read_back)} would "
+                "be both read and written by this task; map to a topic the task does not read",
             )
     selects: Callable[[str], bool]
     try:
