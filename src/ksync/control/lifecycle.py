@@ -65,9 +65,14 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
             "prefix every topic would be synced onto itself: set a prefix",
         )
     _check_naming(spec, same_cluster=src.cluster_id == dst.cluster_id)
+    _check_name_free(store, spec.name, task_id)
+
+
+def _check_name_free(store: Store, name: str, task_id: str | None) -> None:
+    """Conflict when another live task (not `task_id`) is named `name`."""
     for t in store.tasks.all():
-        if t.name == spec.name and t.id != task_id and not t.deleted:
-            raise Conflict(f"name: a task named '{spec.name}' already exists ({t.id})")
+        if t.name == name and t.id != task_id and not t.deleted:
+            raise Conflict(f"name: a task named '{name}' already exists ({t.id})")
 
 
 def _check_naming(spec: TaskSpec, same_cluster: bool) -> None:
@@ -288,12 +293,16 @@ def update_options(
     store: Store,
     task_id: str,
     options: Mapping[str, Any],
+    name: str | None = None,
+    external: Mapping[str, Any] | None = None,
     topic_map: Mapping[str, str] | None = None,
 ) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
     heartbeat, sync_topic_configs the next refresh; a change of client tuning
     (`TaskOptions.tuning`) restarts the task's members, and one of task_max moves the task
     to a new generation (every member restarts with its new share, progress kept).
+    `name` renames the task (unique, as on create) and `external` replaces what the faces
+    keep about it; neither restarts anything.
 
     `topic_map` (when given) replaces `target.topic_map`. A topic whose target topic it
     changes goes on from its committed progress into the new target topic once the
@@ -302,8 +311,9 @@ def update_options(
     deleted (logged with the topics concerned). The whole history under the new name takes
     a new task, or a progress reset (`reset_progress`) of the whole task.
 
-    Raises pydantic's ValidationError for bad values and `InvalidField` for a naming the
-    policy forbids (the edge turns both into a 422); nothing is changed then."""
+    Raises pydantic's ValidationError for bad values (the edge turns it into a 422),
+    `InvalidField` for a naming the policy forbids (a 422 too) and Conflict for a name
+    another task has; nothing is written then."""
     current = store.tasks.get(task_id)
     same_cluster = False
     if topic_map is not None:
@@ -316,22 +326,29 @@ def update_options(
         merged = TaskOptions.model_validate(
             {**task.spec.options.model_dump(mode="json"), **options}
         )
-        spec = task.spec.model_copy(update={"options": merged})
-        renamed = ""
+        update: dict[str, Any] = {"options": merged}
+        if name is not None and name != task.name:
+            update["name"] = TaskSpec.model_validate(
+                {**task.spec.model_dump(mode="json"), "name": name}
+            ).name
+            _check_name_free(store, name, task.id)
         if topic_map is not None:
-            target = TargetSpec.model_validate(
+            update["target"] = TargetSpec.model_validate(
                 {**task.spec.target.model_dump(mode="json"), "topic_map": dict(topic_map)}
             )
-            spec = spec.model_copy(update={"target": target})
+        spec = task.spec.model_copy(update=update)
+        if topic_map is not None:
             _check_naming(spec, same_cluster)
-            renamed = _renamed(task, ReplicationPolicy.of(target))
+            renamed = _renamed(task, ReplicationPolicy.of(spec.target))
             if renamed:
                 log.info("task %s: %s", task.id, renamed)
+        kept: Mapping[str, Any] | Keep = KEEP if external is None else external
         generation = _generation_for(task, spec)
         if generation == KEEP:
-            return TaskChange(spec=spec)
+            return TaskChange(spec=spec, external=kept)
         return TaskChange(
             spec=spec,
+            external=kept,
             generation=generation,
             event=(
                 f"task_max {task.spec.options.task_max} -> {merged.task_max}: every member "

@@ -76,7 +76,7 @@ def update_task(task_id: str, patch: TaskPatch, store: StoreDep) -> Task:
     progress (what was copied stays on the old one). Bad values: 422, nothing changed."""
     topic_map = patch.target.topic_map if patch.target is not None else None
     try:
-        row = lifecycle.update_options(store, task_id, patch.options, topic_map)
+        row = lifecycle.update_options(store, task_id, patch.options, topic_map=topic_map)
     except ValidationError as exc:
         # Errors of the target's names are the TargetSpec's, the others the options'.
         raise RequestValidationError(

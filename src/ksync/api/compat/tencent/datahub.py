@@ -28,6 +28,11 @@ otherwise (OffsetType earliest, Separator "."). Operations go through
 members still committing), 6 paused, 8 resuming (Unassigned after having been started
 before: resume, restart, rebalance), -1 failed (ErrorMessage says why).
 
+`ModifyDatahubTask` changes TaskName, Description, TasksMax, SyncThrottleLimit and
+(ksync's addition) QpsLimit in place, through the same service as the native API's
+`PATCH /api/v1/tasks/{id}`. `DescribeTaskStatus` follows a task's latest operation
+(`flows`).
+
 The members of a task form the consumer group `ksync-<TaskId>` on the source cluster;
 `DescribeDatahubGroupOffsets` with that Group shows its committed progress.
 """
@@ -546,6 +551,62 @@ def restart(ctx: Context, p: Params) -> dict[str, Any]:
 
 def delete(ctx: Context, p: Params) -> dict[str, Any]:
     return _operate(ctx, p, "delete", lambda tid: lifecycle.delete(ctx.store, tid))
+
+
+# ksync's option fields -> ModifyDatahubTask's, for validation messages (TasksMax is spelled
+# with an s in this action, TaskMax in CreateDatahubTask).
+_MODIFY_FIELDS = {
+    "name": "TaskName",
+    "task_max": "TasksMax",
+    "throttle_mb_s": "SyncThrottleLimit",
+    "qps_limit": "QpsLimit",
+}
+
+
+def modify(ctx: Context, p: Params) -> dict[str, Any]:
+    """Rename a task, change its Description, parallelism (TasksMax), throttle
+    (SyncThrottleLimit, MB/s) or records per second (QpsLimit, ksync's addition: the SDK's
+    model has no such field, send it with `call_json`). Limits apply without a restart; a
+    new TasksMax restarts every member with its new share, progress kept. Every value is
+    checked before anything is written."""
+    task_id = p.text("TaskId", required=True)
+    name = p.text("TaskName")
+    description = p.text("Description")
+    task_max = p.integer("TasksMax")
+    throttle = p.integer("SyncThrottleLimit")
+    qps = p.integer("QpsLimit")
+    auto_expand = p.flag("AutoExpandFlag")
+    p.done()
+    if auto_expand:
+        raise unsupported(
+            "AutoExpandFlag true is not supported: ksync runs the TasksMax members it is "
+            "given; change TasksMax to scale a task"
+        )
+    if name is not None and not _TASK_NAME.fullmatch(name):
+        raise bad_value(
+            "TaskName",
+            "must start with a letter and hold at most 64 letters, digits, '-', '.' and '_'",
+        )
+    row = _task(ctx, task_id)
+    options: dict[str, Any] = {}
+    for key, value in (("task_max", task_max), ("throttle_mb_s", throttle), ("qps_limit", qps)):
+        if value is not None:
+            options[key] = value
+    external = None
+    if description is not None:
+        mine = {**own_external(row.external), "Description": description}
+        external = with_own_external(row.external, mine)
+    try:
+        lifecycle.update_options(ctx.store, task_id, options, name=name, external=external)
+    except ValidationError as exc:
+        raise validation_error(exc, _MODIFY_FIELDS) from None
+    except NotFound:
+        raise TencentError(RESOURCE_NOT_FOUND, f"TaskId: task {task_id} does not exist") from None
+    except Conflict as exc:
+        if str(exc).startswith("name: "):
+            raise bad_value("TaskName", str(exc).removeprefix("name: ")) from None
+        raise TencentError(FAILED_OPERATION, f"cannot modify the task: {exc}") from None
+    return {"Result": {"TaskId": task_id, "DatahubId": None}}
 
 
 def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:
