@@ -244,9 +244,11 @@ def test_create_datahub_task_refusals(
             "TopicRegularExpression",
         ),
         (
-            {"TargetResource": kafka(dst_id, Topic="other-name")},
+            # One source topic, two target topics: nothing to pair them by (a target
+            # topic of another name, one per source topic, is a topic_map).
+            {"TargetResource": kafka(dst_id, Topic="other-name,second-name")},
             "UnsupportedOperation",
-            "TargetResource",
+            "names 2 topics for 1 source topics",
         ),
         (
             {

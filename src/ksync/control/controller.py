@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -62,6 +62,8 @@ class _TaskMemory:
     job_started: float = 0.0
     job_generation: int = 0  # the task's generation when the job was launched
     next_refresh: float = 0.0
+    # The target naming a refresh was last started for ahead of time (a new topic_map).
+    renamed_for: Mapping[str, str] | None = None
     resolved: bool = False
     topic_warnings: list[str] = field(default_factory=list)
     delete_attempts: int = 0
@@ -290,9 +292,19 @@ class Controller:
     def _maybe_refresh_topics(
         self, task: TaskView, mem: _TaskMemory, instances: dict[str, InstanceView]
     ) -> None:
-        if mem.job is not None or time.monotonic() < mem.next_refresh:
+        if mem.job is not None:
             return
         spec = task.spec
+        # A new target.topic_map is taken up at once: until then members write the
+        # renamed topics under their old names.
+        policy = ReplicationPolicy.of(spec.target)
+        renamed = mem.renamed_for != spec.target.topic_map and any(
+            policy.target_topic(m.source) != m.target for m in task.topics
+        )
+        if time.monotonic() < mem.next_refresh and not renamed:
+            return
+        if renamed:
+            mem.renamed_for = spec.target.topic_map  # once: a failing refresh keeps its pace
         src = instances.get(spec.source.instance_id)
         dst = instances.get(spec.target.instance_id)
         if src is None or dst is None:
@@ -305,7 +317,7 @@ class Controller:
             mirror = TopicMirror(
                 source=source,
                 target=target,
-                policy=ReplicationPolicy.of(spec.target),
+                policy=policy,
                 topic_filter=TopicFilter.from_spec(spec.source),
                 keep_partition=spec.target.keep_partition,
                 sync_configs=spec.options.sync_topic_configs,

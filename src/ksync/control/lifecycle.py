@@ -17,15 +17,18 @@ Rules (docs/design.md "Lifecycle and statuses"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from ksync.domain.errors import Conflict, InvalidField, LimitExceeded, NotFound
 from ksync.domain.status import Desired, TaskStatus
 from ksync.domain.task import KEEP, NO_CHANGE, Keep, TaskChange, TaskView
+from ksync.patterns import PatternError
+from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
-from ksync.spec import StartPoint, TaskOptions, TaskSpec
+from ksync.replication.topic_filter import TopicFilter
+from ksync.spec import StartPoint, TargetSpec, TaskOptions, TaskSpec
 from ksync.store.repo import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
             f"source and target are the same Kafka cluster ({src.cluster_id}); with an empty "
             "prefix every topic would be synced onto itself: set a prefix",
         )
+    _check_naming(spec, same_cluster=src.cluster_id == dst.cluster_id)
     _check_name_free(store, spec.name, task_id)
 
 
@@ -86,6 +90,36 @@ def check_room(store: Store, max_tasks: int) -> None:
             "ask the operator to raise --max-tasks (ksync server option)",
             option="--max-tasks",
         )
+
+
+def _check_naming(spec: TaskSpec, same_cluster: bool) -> None:
+    """The target names the policy gives must be allowed (`InvalidField` on
+    `target.topic_map`): no merge under keep_partition, and within one cluster no topic
+    mapped onto itself or onto a topic the task reads."""
+    policy = ReplicationPolicy.of(spec.target)
+    if same_cluster:
+        onto_itself = sorted(s for s, t in spec.target.topic_map.items() if s == t)
+        if onto_itself:
+            raise InvalidField(
+                "target.topic_map",
+                f"source and target are the same Kafka cluster: {', '.join(onto_itself)} "
+                "would be synced onto itself; map it to another name",
+            )
+        read_back = sorted(set(spec.target.topic_map.values()) & set(spec.source.topics))
+        if read_back:
+            raise InvalidField(
+                "target.topic_map",
+                f"source and target are the same Kafka cluster: {', '.join(read_back)} would "
+                "be both read and written by this task; map to a topic the task does not read",
+            )
+    selects: Callable[[str], bool]
+    try:
+        selects = TopicFilter.from_spec(spec.source).should_replicate
+    except PatternError:
+        selects = spec.source.topics.__contains__  # reported when the selection runs
+    problem = policy.merge_problem(spec.source.topics, selects, spec.target.keep_partition)
+    if problem is not None:
+        raise InvalidField("target.topic_map", problem)
 
 
 def create(
@@ -144,6 +178,21 @@ def _generation_for(task: TaskView, spec: TaskSpec) -> int | Keep:
     if spec.options.task_max != task.spec.options.task_max:
         return task.generation + 1
     return KEEP
+
+
+def _renamed(task: TaskView, policy: ReplicationPolicy) -> str:
+    """The event sentence for the topics whose target topic `policy` changes ('' if none)."""
+    moves = [
+        f"{m.source} now goes to {policy.target_topic(m.source)} (was {m.target})"
+        for m in task.topics
+        if policy.target_topic(m.source) != m.target
+    ]
+    if not moves:
+        return ""
+    return (
+        f"target.topic_map changed: {'; '.join(moves)}; records copied before stay on the old "
+        "target topic, and each topic goes on from its committed progress"
+    )
 
 
 def _gone(task: TaskView) -> None:
@@ -267,6 +316,7 @@ def update_options(
     options: Mapping[str, Any],
     name: str | None = None,
     external: Mapping[str, Any] | None = None,
+    topic_map: Mapping[str, str] | None = None,
 ) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
     heartbeat, sync_topic_configs the next refresh; a change of client tuning
@@ -275,8 +325,22 @@ def update_options(
     `name` renames the task (unique, as on create) and `external` replaces what the faces
     keep about it; neither restarts anything.
 
-    Raises pydantic's ValidationError for bad values (the edge turns it into a 422) and
-    Conflict for a name another task has; nothing is written then."""
+    `topic_map` (when given) replaces `target.topic_map`. A topic whose target topic it
+    changes goes on from its committed progress into the new target topic once the
+    controller has resolved the new names (at once, not at the next periodic refresh):
+    the records copied before stay on the old target topic, nothing is copied twice or
+    deleted (logged with the topics concerned). The whole history under the new name takes
+    a new task, or a progress reset (`reset_progress`) of the whole task.
+
+    Raises pydantic's ValidationError for bad values (the edge turns it into a 422),
+    `InvalidField` for a naming the policy forbids (a 422 too) and Conflict for a name
+    another task has; nothing is written then."""
+    current = store.tasks.get(task_id)
+    same_cluster = False
+    if topic_map is not None:
+        src = store.instances.get(current.spec.source.instance_id)
+        dst = store.instances.get(current.spec.target.instance_id)
+        same_cluster = src.cluster_id == dst.cluster_id
 
     def decide(task: TaskView) -> TaskChange:
         _gone(task)
@@ -289,7 +353,16 @@ def update_options(
                 {**task.spec.model_dump(mode="json"), "name": name}
             ).name
             _check_name_free(store, name, task.id)
+        if topic_map is not None:
+            update["target"] = TargetSpec.model_validate(
+                {**task.spec.target.model_dump(mode="json"), "topic_map": dict(topic_map)}
+            )
         spec = task.spec.model_copy(update=update)
+        if topic_map is not None:
+            _check_naming(spec, same_cluster)
+            renamed = _renamed(task, ReplicationPolicy.of(spec.target))
+            if renamed:
+                log.info("task %s: %s", task.id, renamed)
         kept: Mapping[str, Any] | Keep = KEEP if external is None else external
         generation = _generation_for(task, spec)
         if generation == KEEP:

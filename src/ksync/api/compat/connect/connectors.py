@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from ksync.api.compat.connect.clusters import resolve_instance
-from ksync.api.compat.connect.config import ConfigError, MirrorConfig, config_of_spec
+from ksync.api.compat.connect.config import (
+    TOPIC_MAP_KEY,
+    ConfigError,
+    MirrorConfig,
+    config_of_spec,
+)
 from ksync.api.compat.connect.errors import ConnectError
 from ksync.api.compat.connect.hiding import hide_secrets
 from ksync.api.compat.connect.states import EXTERNAL_KEY, connect_part
@@ -58,6 +63,7 @@ _SPEC_KEYS = {
     "source.instance_id": "source.cluster.bootstrap.servers",
     "target.instance_id": "target.cluster.bootstrap.servers",
     "name": "name",
+    "target.topic_map": TOPIC_MAP_KEY,
 }
 
 

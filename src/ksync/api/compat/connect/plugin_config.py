@@ -18,6 +18,7 @@ from ksync.api.compat.connect.config import (
     DEFAULT_TOPICS,
     HONOURED,
     MAX_TASKS,
+    TOPIC_MAP_KEY,
     TUNING_KEYS,
 )
 from ksync.spec import ClientTuning
@@ -105,6 +106,11 @@ DEFINITIONS: dict[str, KeyDef] = {
     ),
     "replication.policy.separator": KeyDef(
         "STRING", DEFAULT_SEPARATOR, "LOW", COMMON, "Separator between the alias and the topic name."
+    ),
+    TOPIC_MAP_KEY: KeyDef(
+        "LIST", "", "MEDIUM", COMMON,
+        "ksync's own key: source:target pairs naming the target topic of individual source "
+        "topics (orders:orders-bak); the others keep the replication policy's names.",
     ),
     "sync.topic.configs.enabled": KeyDef(
         "BOOLEAN", "true", "MEDIUM", COMMON, "Whether source topic configs are copied to the target."

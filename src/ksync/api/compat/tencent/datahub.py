@@ -11,6 +11,7 @@ resources (ksync instances) is a ksync TaskSpec:
 | OffsetType earliest/latest/timestamp + StartTime s| source.start (timestamp in ms)      |
 | TargetResource.KafkaParam.Resource                | target.instance_id                  |
 | Prefix, Separator, KeepPartition (either side)    | target.topic_prefix/separator/keep_partition |
+| TargetResource.KafkaParam.Topic / TopicList       | target.topic_map (paired by position) |
 | TaskMax (top level, when a client sends it)       | options.task_max                    |
 | CompressionType none/open (either side)           | options.compression none/lz4        |
 
@@ -135,6 +136,7 @@ _FIELD_NAMES = {
     "target.topic_prefix": "Prefix",
     "target.separator": "Separator",
     "target.keep_partition": "KeepPartition",
+    "target.topic_map": "TargetResource.KafkaParam.TopicList",
     "target": "TargetResource.KafkaParam",
     "options.task_max": "TaskMax",
     "options.qps_limit": "QpsLimit",
@@ -323,14 +325,7 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     except ValidationError as exc:
         raise validation_error(exc, _FIELD_NAMES) from None
     if target_topics is not None:
-        policy = ReplicationPolicy.of(spec.target)
-        expected = [policy.target_topic(t) for t in spec.source.topics]
-        if spec.source.topic_regex or sorted(set(target_topics)) != sorted(set(expected)):
-            raise unsupported(
-                "TargetResource.KafkaParam.Topic/TopicList must name the target topics ksync "
-                f"derives (Prefix + Separator + source topic: {', '.join(expected) or 'none'}); "
-                "ksync cannot write a source topic to a topic of another name"
-            )
+        spec = _with_target_topics(spec, target_topics)
     sides = {
         k: v[0].split(".")[0] for k, v in naming.items() if k not in ("QpsLimit", "CompressionType")
     }
@@ -344,6 +339,42 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
         "NamingOn": "SourceResource" if "SourceResource" in sides.values() else "TargetResource",
     }
     return spec, mine
+
+
+def _with_target_topics(spec: TaskSpec, target_topics: list[str]) -> TaskSpec:
+    """The task with the target topics the request names, as the CKafka console pairs
+    them: the n-th target topic for the n-th source topic, or one target topic for all
+    (a merge, which needs KeepPartition false). Names the prefix rule gives anyway stay
+    out of `target.topic_map`."""
+    policy = ReplicationPolicy.of(spec.target)
+    sources = list(spec.source.topics)
+    derived = [policy.target_topic(t) for t in sources]
+    if sorted(set(target_topics)) == sorted(set(derived)):
+        return spec
+    if spec.source.topic_regex or not sources:
+        raise unsupported(
+            "TargetResource.KafkaParam.Topic/TopicList can name target topics only for the "
+            "source topics listed in SourceResource.KafkaParam.Topic/TopicList, not for a "
+            "TopicRegularExpression"
+        )
+    if len(target_topics) != len(sources):  # Topic and TopicList may both name them
+        target_topics = list(dict.fromkeys(target_topics))
+    if len(target_topics) == 1:
+        targets = target_topics * len(sources)
+    elif len(target_topics) == len(sources):
+        targets = list(target_topics)
+    else:
+        raise unsupported(
+            f"TargetResource.KafkaParam.Topic/TopicList names {len(target_topics)} topics for "
+            f"{len(sources)} source topics: give one target topic per source topic, in the "
+            "same order, or a single one for all of them"
+        )
+    topic_map = {s: t for s, t in zip(sources, targets, strict=True) if policy.prefixed(s) != t}
+    target = spec.target.model_copy(update={"topic_map": topic_map})
+    try:
+        return TaskSpec.model_validate({**spec.model_dump(mode="json"), "target": target.model_dump()})
+    except ValidationError as exc:
+        raise validation_error(exc, _FIELD_NAMES) from None
 
 
 # ---- describing a task ----------------------------------------------------------------
