@@ -143,6 +143,9 @@ def server(
         typer.Option(help="A network (CIDR) instance bootstrap addresses must not be in (repeat for several)"),
     ] = None,
     limit_concurrency: Annotated[int, typer.Option(help="Connections served at once (then 503)")] = 200,
+    max_alarm_rules: Annotated[
+        int, typer.Option(help="Alarm rules the API lets callers define (then 409)")
+    ] = 1000,
     measure: Annotated[
         bool, typer.Option(hidden=True, help="Per-batch metrics in members (off: benchmark only)")
     ] = True,
@@ -173,6 +176,7 @@ def server(
         secure_cookies=secure_cookies,
         bootstrap_refuse=tuple(bootstrap_refuse or ()),
         limit_concurrency=limit_concurrency,
+        max_alarm_rules=max_alarm_rules,
         measure=measure,
         member_processes=member_processes,
     )

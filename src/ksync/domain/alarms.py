@@ -7,8 +7,9 @@ with a threshold (or, for `status`, with a status).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -180,3 +181,71 @@ class AlarmEvent:
     kind: EventKind
     at: datetime
     payload: dict[str, Any]
+
+
+def _moment(value: str) -> datetime:
+    """A time a rule's state keeps as ISO text, in UTC."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A rule's condition holding for one task: `pending` until `duration_s` has passed,
+    then `firing`; `value` is the metric when it began to hold, or when it fired."""
+
+    task_id: str
+    state: Literal["pending", "firing"]
+    since: datetime
+    firing_since: datetime | None
+    value: float | str | None
+
+
+@dataclass(frozen=True)
+class AlarmRuleView:
+    """A stored rule as every face sees it: its definition, and per task the state of
+    its condition (`{"pending_since", "firing_since", "value"}`, written by the alarm
+    job; `ksync.monitoring.alarms.evaluation` owns its meaning)."""
+
+    id: str
+    spec: AlarmRuleSpec
+    state: Mapping[str, Mapping[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def rule(self) -> AlarmRule:
+        """The rule as the evaluation takes it."""
+        return AlarmRule(self.id, self.spec)
+
+    @property
+    def firing(self) -> bool:
+        """Whether the rule has fired for some task and not resolved yet."""
+        return any(entry.get("firing_since") for entry in self.state.values())
+
+    def alerts(self) -> list[Alert]:
+        """The tasks whose condition holds now, by task id."""
+        return [
+            Alert(
+                task_id=task_id,
+                state="firing" if entry.get("firing_since") else "pending",
+                since=_moment(entry["pending_since"]),
+                firing_since=_moment(entry["firing_since"]) if entry.get("firing_since") else None,
+                value=entry.get("value"),
+            )
+            for task_id, entry in sorted(self.state.items())
+        ]
+
+
+@dataclass(frozen=True)
+class AlarmEventView:
+    """A stored event: what the webhooks got (`payload`, with the event's `id`) and, per
+    webhook URL, how its delivery went (`{"status", "attempts", "error", "pending"}`)."""
+
+    id: int
+    rule_id: str
+    task_id: str | None
+    kind: EventKind
+    at: datetime
+    payload: Mapping[str, Any]
+    delivery: Mapping[str, Mapping[str, Any]]
