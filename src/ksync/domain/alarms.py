@@ -18,9 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ksync.domain.status import TaskStatus
 from ksync.spec import Name
 
-METRICS = ("status", "error", "lag", "latency_p99", "records_per_s", "stalled")
+# Counts of the task's topics in a state, read from its `topics` (not its metrics) while
+# it is meant to run; compared with a number, by default `> 0` ("when any topic is so").
+TOPIC_METRICS: tuple[str, ...] = ("blocked_topics",)
+METRICS: tuple[str, ...] = ("status", "error", "lag", "latency_p99", "records_per_s", "stalled", *TOPIC_METRICS)
 # Compared with a number threshold.
-NUMERIC_METRICS = ("lag", "latency_p99", "records_per_s")
+NUMERIC_METRICS: tuple[str, ...] = ("lag", "latency_p99", "records_per_s", *TOPIC_METRICS)
 # Yes/no conditions, compared as 0/1 (default: `== 1`, i.e. "when it is so").
 FLAG_METRICS = ("error", "stalled")
 # Read only while the task is meant to run (desired running).
@@ -89,6 +92,8 @@ class AlarmRuleSpec(BaseModel):
         if not isinstance(data, dict) or data.get("metric") not in METRICS:
             return data  # the field validator names the unknown metric
         metric = data["metric"]
+        if metric in TOPIC_METRICS and data.get("comparison") is None and data.get("threshold") is None:
+            data = {**data, "comparison": ">", "threshold": 0.0}
         if metric in NUMERIC_METRICS:
             for key in ("comparison", "threshold"):
                 if data.get(key) is None:
