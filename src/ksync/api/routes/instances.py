@@ -3,7 +3,10 @@ service, control.instances, decides; these routes parse and format)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -13,11 +16,13 @@ from ksync.api.schemas import (
     Instance,
     InstanceList,
     InstanceTraffic,
+    InstanceTrafficHistory,
     Topic,
     TopicList,
 )
 from ksync.control import instances
 from ksync.spec import InstanceSpec, SecuritySpec
+from ksync.store.repo import utcnow
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
@@ -91,3 +96,23 @@ def list_topics(instance_id: str, store: StoreDep) -> TopicList:
 def instance_traffic(instance_id: str, store: StoreDep) -> InstanceTraffic:
     """Sync traffic read from and written to this instance now, by task."""
     return InstanceTraffic.of(instances.traffic(store, instance_id))
+
+
+@router.get(
+    "/{instance_id}/traffic/history",
+    response_model=InstanceTrafficHistory,
+    responses=documented(404, 422),
+)
+def instance_traffic_history(
+    instance_id: str,
+    store: StoreDep,
+    since: Annotated[int, Query(ge=10, le=86_400, description="seconds back from now")] = 3600,
+    step: Annotated[
+        int, Query(ge=10, le=86_400, multiple_of=10, description="seconds per point")
+    ] = 60,
+) -> InstanceTrafficHistory:
+    """Sync traffic read from (in) and written to (out) this instance over the last
+    `since` seconds (at most 24 h), one point per `step`, with its sync quota."""
+    start = utcnow() - timedelta(seconds=since)
+    instance, points = instances.traffic_history(store, instance_id, start, step)
+    return InstanceTrafficHistory.of(instance, start, step, points)

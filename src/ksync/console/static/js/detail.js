@@ -417,6 +417,7 @@ export function mountDetail(view, ctx, id) {
             ),
           )
         : h("p", { class: "muted" }, "No alarm rule applies to this task."),
+      h("p", {}, h("a", { href: "#/alarms", id: "manage-alarms" }, "Create, edit or delete alarm rules")),
       h("h3", {}, "Recent alarm events"),
       events_.length
         ? h(
