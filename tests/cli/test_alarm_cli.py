@@ -98,3 +98,10 @@ def test_a_refused_rule_exits_1_naming_the_field_and_the_cap_names_its_option(lo
         ok(ksync(local.url, "alarm", "create", name, "--metric", "error", "-w", HOOK))
     err = fails(ksync(local.url, "alarm", "create", "three", "--metric", "error", "-w", HOOK), 1)
     assert "409" in err and "max_alarm_rules = 2" in err and "--max-alarm-rules" in err
+
+
+def test_the_server_option_for_the_rule_cap_is_checked_at_the_edge(tmp_path: Path) -> None:
+    # Refused before anything starts: exit 2 naming the option.
+    err = fails(ksync("http://127.0.0.1:9", "server", "--data-dir", str(tmp_path), "--max-alarm-rules", "0"), 2)
+    assert "--max-alarm-rules" in err and "greater than or equal to 1" in err
+    assert list(tmp_path.iterdir()) == []
