@@ -174,7 +174,7 @@ def test_an_instance_page_charts_traffic_in_and_out_against_its_quota(page: Any,
     assert top["sync quota"] < top["in (read by tasks)"] < top["out (written by tasks)"] < baseline
     legend = chart.locator(".legend")
     expect(legend).to_contain_text("in (read by tasks)")
-    expect(legend).to_contain_text("sync quota")
+    expect(legend).to_contain_text("sync quota 2MB/s")  # decimal, like the quota
     screenshot(page, "instance-traffic")
 
 

@@ -149,7 +149,8 @@ async function deleteRule(rule) {
 export function mountAlarms(view, ctx) {
   const formSlot = h("div", { id: "alarm-form-slot" });
   const body = h("div", { class: "card flush" });
-  const create = h("button", { type: "button", class: "btn primary", id: "create-alarm" }, "New rule");
+  // Enabled once the tasks are known: the form's task picker is filled when it opens.
+  const create = h("button", { type: "button", class: "btn primary", id: "create-alarm", disabled: true }, "New rule");
   view.append(
     h("div", { class: "page-head" }, h("h1", {}, "Alarm rules"), h("span", { class: "spacer" }), create),
     h("p", { class: "muted lead" }, "A rule watches a metric of one task or of every task, fires once when its condition held for its duration, and resolves when it stops; each event is POSTed to its webhooks."),
@@ -215,6 +216,7 @@ export function mountAlarms(view, ctx) {
     if (!ctx.alive) return;
     rules = r.alarms;
     tasks = t.tasks;
+    create.disabled = false;
     render();
   };
   ctx.poll(refresh, 5000);

@@ -2,7 +2,7 @@
 // the connection check, and one instance's topics and sync traffic over time.
 
 import { ApiError, clearErrors, del, get, patch, post, showErrors } from "./api.js";
-import { DASH, clear, fmtAgo, fmtBytes, fmtInt, fmtTime, h } from "./dom.js";
+import { DASH, clear, fmtAgo, fmtInt, fmtSi, fmtTime, h } from "./dom.js";
 import { lineChart, toMs } from "./charts.js";
 import { dialog, flash } from "./ui.js";
 
@@ -342,7 +342,8 @@ export function mountInstance(view, ctx, id) {
     trafficNote.textContent = quota
       ? `Bytes per second of record values, in and out, against the instance's sync quota of ${r.sync_quota_mb_s} MB/s, which caps both together.`
       : "Bytes per second of record values, in and out. This instance has no sync quota.";
-    lineChart(trafficChart, { series, from, to, step: 60_000, format: fmtBytes, label: "sync traffic in and out, bytes per second", empty: "No sync traffic in the last hour" });
+    // Decimal units, as the quota's MB/s are: a 2 MB/s quota reads "2MB/s", not 1.91 MiB.
+    lineChart(trafficChart, { series, from, to, step: 60_000, format: (v) => `${fmtSi(v)}B/s`, label: "sync traffic in and out, bytes per second", empty: "No sync traffic in the last hour" });
   }, 10_000);
   ctx.poll(async () => {
     const r = await get("/tasks");
