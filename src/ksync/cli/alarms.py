@@ -10,7 +10,7 @@ import typer
 
 from ksync.cli.calls import EXIT_CODES, ApiKey, ApiUrl, Output, api, object_id, target
 from ksync.cli.client import DEFAULT_URL, Json
-from ksync.cli.output import emit, emit_list, fields, indent, print_json, table
+from ksync.cli.output import emit, emit_list, emit_removed, fields, indent, table
 from ksync.domain.alarms import METRICS
 
 app = typer.Typer(
@@ -188,10 +188,7 @@ def rm(rule_id: RuleId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, o
     rid = object_id(rule_id, "alarm rule")
     with api(t) as client:
         client.delete_alarm(rid)
-    if t.json:
-        print_json({"id": rid, "deleted": True})
-    else:
-        typer.echo(f"removed {rid}")
+    emit_removed(t, rid)
 
 
 @app.command("events", epilog=EXIT_CODES)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import documented
 from ksync.control import alarms as service
-from ksync.domain.alarms import AlarmEventView, AlarmRuleSpec, AlarmRuleView, Comparison
+from ksync.domain.alarms import AlarmEventView, AlarmRuleSpec, AlarmRuleView, Alert, Comparison
 from ksync.domain.status import TaskStatus
 from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
 from ksync.monitoring.alarms.webhooks import WebhookDispatcher
@@ -51,17 +51,6 @@ DispatcherDep = Annotated[WebhookDispatcher, Depends(get_dispatcher)]
 # ---- shapes -----------------------------------------------------------------------------
 
 
-class Alert(BaseModel):
-    """A rule's condition holding for one task: `pending` until `duration_s` has passed,
-    then `firing`; `value` is the metric when it began to hold, or when it fired."""
-
-    task_id: str
-    state: Literal["pending", "firing"]
-    since: datetime
-    firing_since: datetime | None
-    value: float | str | None
-
-
 class AlarmRuleOut(BaseModel):
     id: str
     name: str
@@ -82,7 +71,7 @@ class AlarmRuleOut(BaseModel):
         return cls(
             id=rule.id,
             **rule.spec.model_dump(),
-            alerts=[Alert(**vars(a)) for a in rule.alerts()],
+            alerts=rule.alerts(),
             created_at=rule.created_at,
             updated_at=rule.updated_at,
         )

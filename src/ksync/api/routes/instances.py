@@ -4,13 +4,12 @@ service, control.instances, decides; these routes parse and format)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ksync.api.deps import SettingsDep, StoreDep
+from ksync.api.deps import HistorySince, HistoryStep, SettingsDep, StoreDep
 from ksync.api.errors import documented
 from ksync.api.schemas import (
     Instance,
@@ -106,10 +105,8 @@ def instance_traffic(instance_id: str, store: StoreDep) -> InstanceTraffic:
 def instance_traffic_history(
     instance_id: str,
     store: StoreDep,
-    since: Annotated[int, Query(ge=10, le=86_400, description="seconds back from now")] = 3600,
-    step: Annotated[
-        int, Query(ge=10, le=86_400, multiple_of=10, description="seconds per point")
-    ] = 60,
+    since: HistorySince = 3600,
+    step: HistoryStep = 60,
 ) -> InstanceTrafficHistory:
     """Sync traffic read from (in) and written to (out) this instance over the last
     `since` seconds (at most 24 h), one point per `step`, with its sync quota."""

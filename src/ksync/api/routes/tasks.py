@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ksync.api.deps import SettingsDep, StoreDep
+from ksync.api.deps import HistorySince, HistoryStep, SettingsDep, StoreDep
 from ksync.api.errors import documented
 from ksync.api.schemas import Task, TaskEvent, TaskEventList, TaskList, TaskMetricHistory
 from ksync.control import lifecycle
@@ -78,10 +78,8 @@ def update_task(task_id: str, patch: TaskPatch, store: StoreDep, settings: Setti
 def task_metrics(
     task_id: str,
     store: StoreDep,
-    since: Annotated[int, Query(ge=10, le=86_400, description="seconds back from now")] = 3600,
-    step: Annotated[
-        int, Query(ge=10, le=86_400, multiple_of=10, description="seconds per point")
-    ] = 60,
+    since: HistorySince = 3600,
+    step: HistoryStep = 60,
     by: Annotated[Literal["topic", "partition"], Query()] = "topic",
 ) -> TaskMetricHistory:
     """Throughput, lag and latency over the last `since` seconds (at most 24 h), one point
