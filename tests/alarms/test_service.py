@@ -113,7 +113,7 @@ def test_a_test_event_names_the_rule_and_is_stored_with_its_delivery(store: Stor
     task = add_task(store)
     rule = service.create(store, spec(task_id=task.id, enabled=False), LOOPBACK, max_rules=10)
     dispatcher = RecordingDispatcher()
-    event = service.send_test(store, rule.id, dispatcher)  # type: ignore[arg-type]
+    event = service.send_test(store, rule.id, dispatcher, 10)  # type: ignore[arg-type]
     assert (event.kind, event.rule_id, event.task_id) == ("test", rule.id, task.id)
     assert event.payload["id"] == event.id
     [(urls, payload)] = dispatcher.sent
