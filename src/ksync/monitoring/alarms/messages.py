@@ -14,8 +14,13 @@ from ksync.domain.alarms import FLAG_METRICS, NUMERIC_METRICS, AlarmRuleSpec, Ev
 from ksync.domain.status import TaskStatus
 from ksync.monitoring.alarms.snapshot import TaskSnapshot, number
 
-_UNITS = {"lag": "records", "latency_p99": "ms", "records_per_s": "records/s"}
-_LABELS = {"lag": "lag", "latency_p99": "p99 latency", "records_per_s": "copy rate"}
+_UNITS = {"lag": "records", "latency_p99": "ms", "records_per_s": "records/s", "records_lost": "records"}
+_LABELS = {
+    "lag": "lag",
+    "latency_p99": "p99 latency",
+    "records_per_s": "copy rate",
+    "records_lost": "lost to retention in the last 10 s:",
+}
 
 
 def fmt_number(value: float) -> str:

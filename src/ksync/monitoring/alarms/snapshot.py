@@ -2,7 +2,8 @@
 
 No data is not a breach: a metric the task does not report right now (a new task, a
 paused task, metrics older than `METRICS_STALE_S`) reads as None, and a condition on
-None never holds. Traffic metrics (lag, latency_p99, records_per_s, stalled) are read
+None never holds. Traffic metrics (lag, latency_p99, records_per_s, stalled,
+records_lost) are read
 only for tasks that are meant to run: a paused task is not stalled.
 """
 
@@ -90,6 +91,8 @@ def read_value(metric: str, task: TaskSnapshot, now: datetime) -> float | str | 
         return number(latency.get("p99")) if isinstance(latency, Mapping) else None
     if metric == "records_per_s":
         return number(metrics.get("records_per_s"))
+    if metric == "records_lost":
+        return number(metrics.get("lost_records"))
     if metric == "stalled":
         copied = number(metrics.get("records_per_s"))
         offered = number(metrics.get("source_records_per_s"))
