@@ -79,6 +79,10 @@ def _refusal(exc: BaseException, doing: str) -> TopicRefused | None:
     return None
 
 
+# Kafka's zero topic id, as a broker without topic ids answers.
+NO_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAA"
+
+
 def is_internal_topic(name: str) -> bool:
     """Kafka's internal topics (`__consumer_offsets`, `__transaction_state`, `__*`)."""
     return name.startswith("__")
@@ -231,6 +235,31 @@ class InstanceAdmin:
             except TimeoutError as exc:
                 raise self._failure(exc, f"cannot describe topic {name} on") from None
         return refused
+
+    def topic_ids(self, names: list[str]) -> dict[str, str]:
+        """Each topic's id (Kafka gives a topic a new one when it is deleted and created
+        again under the same name); a topic gone meanwhile, or without an id (a broker
+        that has none), is left out."""
+        if not names:
+            return {}
+        futures = self._client.describe_topics(
+            TopicCollection(sorted(names)), request_timeout=self.timeout_s
+        )
+        out: dict[str, str] = {}
+        for name, fut in futures.items():
+            try:
+                desc = fut.result(timeout=self.timeout_s + 1)
+            except (KafkaException, TimeoutError) as exc:
+                err = kafka_error_in(exc)
+                if err is not None and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    continue
+                raise self._failure(
+                    exc, f"cannot describe topic {name} on", grant=f"Describe on topic {name}"
+                ) from None
+            topic_id = str(desc.topic_id) if desc.topic_id is not None else ""
+            if topic_id and topic_id != NO_TOPIC_ID:
+                out[name] = topic_id
+        return out
 
     def topic_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
         """The configs explicitly set on each topic (not broker or static defaults)."""

@@ -15,15 +15,19 @@ member copies them while every other topic flows; a config change the target ref
 leaves that topic's configs as they were, with a warning naming the topic, the keys and the
 broker's reason, while its records keep flowing. All are tried again at every refresh, and
 a blocked topic resumes by itself, from its committed progress, once the cause is gone.
+A source topic deleted and created again under its name (another topic id than the one
+the task stored) is blocked too, until the task's progress is reset: its offsets start
+over, and copying it on from the old topic's progress would skip or mix records.
 Only a selection where nothing can be copied is a persistent error (the task fails).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ksync.domain.topics import TopicMapping
+from ksync.domain.topics import TopicMapping, recreated_topic
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, access_error
 from ksync.replication.policy import ReplicationPolicy
@@ -105,6 +109,8 @@ class TopicMirror:
     target_broker_count: int
     same_cluster: bool = False
     group_id: str | None = None  # the task's consumer group on the source, for ACL advice
+    # Source topic -> its topic id when the task first saw it (the stored mappings).
+    known_ids: Mapping[str, str] = field(default_factory=dict)
 
     def plan(self, source_topics: dict[str, TopicInfo]) -> list[TopicMapping]:
         """The mapping for the current selection (no Kafka calls).
@@ -170,13 +176,17 @@ class TopicMirror:
         if not mappings:
             result.mappings = hidden + excluded
             return result
+        recreated, mappings = self._check_topic_ids(mappings)
         target_topics = self.target.list_topics()
         configs = (
             self.source.topic_configs([m.source for m in mappings]) if self.sync_configs else {}
         )
         plans: dict[str, NewTopicPlan] = {}
-        blocked: dict[str, str] = {}  # source topic -> why it is not copied
+        blocked = dict(recreated)  # source topic -> why it is not copied
+        result.warnings += recreated.values()
         for m in mappings:
+            if m.source in recreated:
+                continue
             src = source_topics[m.source]
             existing = target_topics.get(m.target)
             if existing is None:
@@ -203,6 +213,24 @@ class TopicMirror:
             self._sync_configs(syncing, configs, set(result.created), result)
         result.mappings += hidden + excluded
         return result
+
+    def _check_topic_ids(
+        self, mappings: list[TopicMapping]
+    ) -> tuple[dict[str, str], list[TopicMapping]]:
+        """Each mapping with its source topic's id, and the topics deleted and created
+        again under their names since the task first saw them (source topic -> why it is
+        blocked): such a topic keeps the id the task knew, so it stays blocked until the
+        task's progress is reset (which forgets the ids)."""
+        ids = self.source.topic_ids([m.source for m in mappings])
+        recreated: dict[str, str] = {}
+        out = []
+        for m in mappings:
+            known, now = self.known_ids.get(m.source), ids.get(m.source)
+            if known is not None and now is not None and now != known:
+                recreated[m.source] = recreated_topic(m.source, m.target, known, now)
+                log.warning("source topic %s was recreated (id %s, was %s)", m.source, now, known)
+            out.append(m.with_topic_id(known or now))
+        return recreated, out
 
     def _create(
         self,
