@@ -167,10 +167,20 @@ class Progress:
     def plan(
         self, positions: Mapping[Key, int], unacked: int, delivery_failed: bool
     ) -> dict[Key, int]:
-        """`committable` against what the member holds and committed."""
+        """`committable` against what the member holds and committed. A partition that
+        resumed after a gap (`lose`) and has read nothing since has no position yet
+        (librdkafka's -1001 until a record arrives): the offset it resumed at stands in, so
+        that a restart does not meet, and count, the same gap again."""
         with self._lock:
+            resumed = {
+                key: gap[1] for key, gap in self._gaps.items() if positions.get(key, -1) < 0
+            }
             return committable(
-                positions, self._committed, self._committed.keys(), unacked, delivery_failed
+                {**positions, **resumed},
+                self._committed,
+                self._committed.keys(),
+                unacked,
+                delivery_failed,
             )
 
     def advance(self, done: Mapping[Key, int]) -> None:
