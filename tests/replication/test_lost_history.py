@@ -9,14 +9,14 @@ is stopped: the "long pause" or "target outage" of a real task.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from helpers import admin, create_topic, producer, read_all, wait_until
 
 from ksync.devkafka import KafkaCluster
-from ksync.domain.topics import TopicMapping, lost_to_retention
+from ksync.domain.topics import TopicMapping, deleted_topic, lost_to_retention
 from ksync.replication.commit import Lost
 from ksync.replication.member import Member, MemberConfig
 from ksync.replication.partition_start import restart_layout
@@ -163,7 +163,7 @@ def test_a_recreated_source_topic_is_blocked_with_a_sentence_until_the_progress_
     create_topic(src, steady, 1)
     spec = SourceSpec(instance_id="ins-src", topics=[again, steady])
 
-    def reconcile(known: dict[str, str]) -> tuple[dict[str, TopicMapping], list[str]]:
+    def reconcile(known: Iterable[TopicMapping]) -> tuple[dict[str, TopicMapping], list[str]]:
         mirror = TopicMirror(
             source=admin(src),
             target=admin(dst),
@@ -172,15 +172,15 @@ def test_a_recreated_source_topic_is_blocked_with_a_sentence_until_the_progress_
             keep_partition=True,
             sync_configs=False,
             target_broker_count=1,
-            known_ids=known,
+            known=list(known),
         )
         result = mirror.reconcile()
         return {m.source: m for m in result.mappings}, result.warnings
 
-    first, _ = reconcile({})
+    first, _ = reconcile(())
     ids = {name: str(m.topic_id) for name, m in first.items()}
     assert all(m.topic_id for m in first.values()) and ids[again] != ids[steady]
-    assert reconcile(ids)[0] == first  # the same topics: nothing changes
+    assert reconcile(first.values())[0] == first  # the same topics: nothing changes
 
     client = AdminClient({"bootstrap.servers": src.bootstrap, "log_level": 3})
     client.delete_topics([again])[again].result(timeout=30)
@@ -189,9 +189,14 @@ def test_a_recreated_source_topic_is_blocked_with_a_sentence_until_the_progress_
         timeout_s=30,
         what=f"{again} to be deleted",
     )
-    create_topic(src, again, 1)
+    # Gone from the source: shown blocked, its id kept for as long as it is gone.
+    gone, _ = reconcile(first.values())
+    assert gone[again].state == "blocked" and gone[again].topic_id == ids[again]
+    assert gone[again].error == deleted_topic(again, f"rc.{again}")
+    assert reconcile(gone.values())[0] == gone
 
-    mappings, warnings = reconcile(ids)
+    create_topic(src, again, 1)
+    mappings, warnings = reconcile(gone.values())
     blocked = mappings[again]
     assert blocked.state == "blocked"
     assert blocked.topic_id == ids[again]  # the id it knew: it stays blocked
@@ -201,8 +206,10 @@ def test_a_recreated_source_topic_is_blocked_with_a_sentence_until_the_progress_
     assert "reset its progress" in blocked.error
     assert blocked.error in warnings
     assert mappings[steady].syncing and mappings[steady].topic_id == ids[steady]
+    assert reconcile(mappings.values())[0] == mappings  # stays blocked
 
     # A progress reset forgets the ids: the new topic is then copied as the topic it is.
-    assert {m.topic_id for m in restart_layout(mappings.values())} == {None}
-    fresh, _ = reconcile({})
+    reset = restart_layout(mappings.values())
+    assert {m.topic_id for m in reset} == {None}
+    fresh, _ = reconcile(reset)
     assert fresh[again].syncing and fresh[again].topic_id not in (None, ids[again])

@@ -306,7 +306,7 @@ class Controller:
                 target_broker_count=dst.broker_count,
                 same_cluster=src.cluster_id == dst.cluster_id,
                 group_id=group_id(task.id),
-                known_ids={t.source: t.topic_id for t in task.topics if t.topic_id},
+                known=task.topics,
             )
             return mirror.reconcile()
 

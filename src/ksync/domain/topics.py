@@ -142,3 +142,12 @@ def recreated_topic(source: str, target: str, known_id: str, topic_id: str) -> s
         f"{target} first if the old topic's records must not stay in front of the new ones); "
         "the rest of the task keeps flowing"
     )
+
+
+def deleted_topic(source: str, target: str) -> str:
+    """Why a source topic the task copied shows as blocked once the source deleted it."""
+    return (
+        f"source topic {source} no longer exists on the source (deleted): nothing is copied "
+        f"from it; if a topic of that name is created again, ksync blocks it rather than copy "
+        f"it on top of target topic {target}, until the task's progress is reset"
+    )

@@ -24,10 +24,10 @@ Only a selection where nothing can be copied is a persistent error (the task fai
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ksync.domain.topics import TopicMapping, recreated_topic
+from ksync.domain.topics import TopicMapping, deleted_topic, recreated_topic
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, access_error
 from ksync.replication.policy import ReplicationPolicy
@@ -109,8 +109,9 @@ class TopicMirror:
     target_broker_count: int
     same_cluster: bool = False
     group_id: str | None = None  # the task's consumer group on the source, for ACL advice
-    # Source topic -> its topic id when the task first saw it (the stored mappings).
-    known_ids: Mapping[str, str] = field(default_factory=dict)
+    # The task's stored mappings: the topic id of each source topic when the task first
+    # saw it, and the topics it copied that the source no longer has.
+    known: Sequence[TopicMapping] = ()
 
     def plan(self, source_topics: dict[str, TopicInfo]) -> list[TopicMapping]:
         """The mapping for the current selection (no Kafka calls).
@@ -158,6 +159,7 @@ class TopicMirror:
         blocked = [m for m in result.mappings if m.state == "blocked"]
         if blocked and not syncing:
             raise PersistentKafkaError("; ".join(dict.fromkeys(str(m.error) for m in blocked)))
+        result.mappings += self._deleted(result.mappings)
         return result
 
     def _reconcile(self) -> MirrorResult:
@@ -222,15 +224,28 @@ class TopicMirror:
         blocked): such a topic keeps the id the task knew, so it stays blocked until the
         task's progress is reset (which forgets the ids)."""
         ids = self.source.topic_ids([m.source for m in mappings])
+        known_ids = {m.source: m.topic_id for m in self.known if m.topic_id}
         recreated: dict[str, str] = {}
         out = []
         for m in mappings:
-            known, now = self.known_ids.get(m.source), ids.get(m.source)
+            known, now = known_ids.get(m.source), ids.get(m.source)
             if known is not None and now is not None and now != known:
                 recreated[m.source] = recreated_topic(m.source, m.target, known, now)
                 log.warning("source topic %s was recreated (id %s, was %s)", m.source, now, known)
             out.append(m.with_topic_id(known or now))
         return recreated, out
+
+    def _deleted(self, mappings: list[TopicMapping]) -> list[TopicMapping]:
+        """The topics the task copied (their id known) that the source no longer has,
+        kept blocked with their id: a topic created again under the name is then known
+        for the new topic it is (`_check_topic_ids`), however long it was gone."""
+        listed = {m.source for m in mappings}
+        out = []
+        for m in self.known:
+            if m.topic_id and m.source not in listed and self.topic_filter.should_replicate(m.source):
+                gone = deleted_topic(m.source, m.target)
+                out.append(m if m.error == gone else m.blocked(gone))
+        return out
 
     def _create(
         self,
