@@ -83,3 +83,62 @@ def test_retention_overtaking_a_paused_tasks_position_is_reported_counted_and_sk
     }
     assert samples == {"0": DELETED}
     assert client.delete(url).status_code == 202
+
+
+def test_a_source_topic_deleted_and_created_again_is_blocked_on_the_task_while_the_rest_flows(
+    brokers, folder_server, unique
+):
+    source, target = brokers
+    again, steady = f"again.{unique}", f"steady.{unique}"
+    create_topic(source, again, 1)
+    create_topic(source, steady, 1)
+    client = folder_server.client()
+    src, dst = add_instance(client, source), add_instance(client, target)
+    task_id = create_task(client, task_body(src, dst, topics=[again, steady]))
+    url = f"/api/v1/tasks/{task_id}"
+    wait_status(client, task_id, "Running")
+    old = produce_now(source, again, 1, "old", 20)
+    with Follow(target, again, 1) as follow:
+        follow.wait_for(old)
+
+    admin = AdminClient({"bootstrap.servers": source.bootstrap, "log_level": 3})
+    admin.delete_topics([again])[again].result(timeout=30)
+    wait_until(
+        lambda: again not in admin.list_topics(timeout=10).topics,
+        timeout_s=30,
+        what=f"{again} to be deleted",
+    )
+
+    def topic_state(name: str) -> Any:
+        return {t["source"]: t for t in client.get(url).json()["topics"]}.get(name)
+
+    wait_until(
+        lambda: (t := topic_state(again)) and t["state"] == "blocked" and "no longer exists" in t["error"],
+        timeout_s=30,
+        what=f"{again} to show as deleted",
+    )
+
+    def held() -> int:
+        workers = client.get("/api/v1/workers").json()["workers"]
+        return sum(m["partitions"] for w in workers for m in w["members"] if m["task_id"] == task_id)
+
+    # The member has let go of the deleted topic: the new one's records could reach it no
+    # other way than through a check that failed.
+    wait_until(lambda: held() == 1, timeout_s=30, what="the member to hold only the steady topic")
+    create_topic(source, again, 1)
+    produce_now(source, again, 1, "new", 5)
+    shown = wait_until(
+        lambda: (t := topic_state(again)) and "deleted and created again" in (t["error"] or "") and t,
+        timeout_s=30,
+        what=f"{again} to show as recreated",
+    )
+    assert shown["state"] == "blocked"
+    assert "reset its progress" in shown["error"]
+    assert topic_state(steady)["state"] == "syncing"
+    with Follow(target, steady, 1) as follow:
+        follow.wait_for(produce_now(source, steady, 1, "still", 10))
+    with Follow(target, again, 1) as follow:
+        follow.poll(2.0)
+        # Nothing of the new topic was copied on top of the old one's records.
+        assert follow.values[0] == old[0]
+    assert client.delete(url).status_code == 202
