@@ -13,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
-from helpers import add_instance, create_topic, task_body, wait_status, wait_until
+from helpers import add_instance, create_topic, delete_topic, task_body, wait_status, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from ksync.domain.topics import lost_to_retention
@@ -101,13 +101,7 @@ def test_a_source_topic_deleted_and_created_again_is_blocked_on_the_task_while_t
     with Follow(target, again, 1) as follow:
         follow.wait_for(old)
 
-    admin = AdminClient({"bootstrap.servers": source.bootstrap, "log_level": 3})
-    admin.delete_topics([again])[again].result(timeout=30)
-    wait_until(
-        lambda: again not in admin.list_topics(timeout=10).topics,
-        timeout_s=30,
-        what=f"{again} to be deleted",
-    )
+    delete_topic(source, again)
 
     def topic_state(name: str) -> Any:
         return {t["source"]: t for t in client.get(url).json()["topics"]}.get(name)

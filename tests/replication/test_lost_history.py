@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
-from helpers import admin, create_topic, producer, read_all, wait_until
+from helpers import admin, create_topic, delete_topic, producer, read_all, wait_until
 
 from ksync.devkafka import KafkaCluster
 from ksync.domain.topics import TopicMapping, deleted_topic, lost_to_retention
@@ -26,6 +26,7 @@ from ksync.replication.topic_mirror import TopicMirror
 from ksync.spec import SourceSpec, StartPoint
 
 from .support import RunningMember, member_config
+from .test_member import committed as committed_offsets
 
 RunMember = Callable[[MemberConfig | Member], RunningMember]
 
@@ -45,11 +46,24 @@ def delete_before(broker: KafkaCluster, topic: str, offset: int) -> None:
 
 
 def committed(broker: KafkaCluster, group: str, topic: str) -> int:
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "log_level": 3})
-    try:
-        return int(c.committed([TopicPartition(topic, 0)], timeout=10)[0].offset)
-    finally:
-        c.close()
+    """The group's committed offset of the topic's only partition."""
+    return committed_offsets(broker, group, topic, 1)[0]
+
+
+def copied_then_stopped(
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, topic: str, values: list[bytes]
+) -> MemberConfig:
+    """A one-partition `topic` whose `values` a member copied, committed, and stopped."""
+    src, dst = brokers
+    create_topic(src, topic, 1)
+    create_topic(dst, topic, 1)
+    produce_values(src, topic, values)
+    cfg = member_config(src, dst, uuid.uuid4().hex[:8], {topic: topic})
+    first = run_member(cfg)
+    read_all(dst, topic, 1, len(values))
+    first.stop()
+    assert committed(src, cfg.group_id, topic) == len(values)
+    return cfg
 
 
 def test_records_deleted_past_a_stopped_members_position_are_counted_once_and_the_rest_copied(
@@ -57,16 +71,8 @@ def test_records_deleted_past_a_stopped_members_position_are_counted_once_and_th
 ) -> None:
     src, dst = brokers
     topic = f"lost-{unique}"
-    create_topic(src, topic, 1)
-    create_topic(dst, topic, 1)
     values = [f"r-{i}".encode() for i in range(200)]
-    produce_values(src, topic, values[:100])
-    cfg = member_config(src, dst, uuid.uuid4().hex[:8], {topic: topic})
-
-    first = run_member(cfg)
-    read_all(dst, topic, 1, 100)
-    first.stop()
-    assert committed(src, cfg.group_id, topic) == 100
+    cfg = copied_then_stopped(brokers, run_member, topic, values[:100])
 
     # While the member is away, 100 more arrive and retention deletes up to offset 150:
     # 100..149 were never copied.
@@ -109,13 +115,7 @@ def test_a_partition_deleted_up_to_its_end_commits_its_new_start_without_reading
 ) -> None:
     src, dst = brokers
     topic = f"lost-all-{unique}"
-    create_topic(src, topic, 1)
-    create_topic(dst, topic, 1)
-    produce_values(src, topic, [b"a"] * 10)
-    cfg = member_config(src, dst, uuid.uuid4().hex[:8], {topic: topic})
-    first = run_member(cfg)
-    read_all(dst, topic, 1, 10)
-    first.stop()
+    cfg = copied_then_stopped(brokers, run_member, topic, [b"a"] * 10)
     produce_values(src, topic, [b"b"] * 30)
     delete_before(src, topic, 40)  # nothing left after the member's position
 
@@ -126,8 +126,10 @@ def test_a_partition_deleted_up_to_its_end_commits_its_new_start_without_reading
         what="the new start (40) to be committed",
     )
     assert second.stop().lost == {(topic, 0): Lost(records=30, first=10, earliest=40)}
-    third = run_member(cfg)
+    third = run_member(cfg)  # reads on from 40: the gap is not met again
     third.wait_assigned(1)
+    produce_values(src, topic, [b"c"])
+    assert [m.value() for m in read_all(dst, topic, 1, 11)[0]] == [b"a"] * 10 + [b"c"]
     assert third.stop().lost == {}
 
 
@@ -182,13 +184,7 @@ def test_a_recreated_source_topic_is_blocked_with_a_sentence_until_the_progress_
     assert all(m.topic_id for m in first.values()) and ids[again] != ids[steady]
     assert reconcile(first.values())[0] == first  # the same topics: nothing changes
 
-    client = AdminClient({"bootstrap.servers": src.bootstrap, "log_level": 3})
-    client.delete_topics([again])[again].result(timeout=30)
-    wait_until(
-        lambda: again not in client.list_topics(timeout=10).topics,
-        timeout_s=30,
-        what=f"{again} to be deleted",
-    )
+    delete_topic(src, again)
     # Gone from the source: shown blocked, its id kept for as long as it is gone.
     gone, _ = reconcile(first.values())
     assert gone[again].state == "blocked" and gone[again].topic_id == ids[again]

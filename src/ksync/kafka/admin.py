@@ -13,7 +13,14 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
-from confluent_kafka.admin import AdminClient, ConfigEntry, ConfigResource, ConfigSource, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+    NewTopic,
+    TopicDescription,
+)
 
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
@@ -81,6 +88,9 @@ def _refusal(exc: BaseException, doing: str) -> TopicRefused | None:
 
 # Kafka's zero topic id, as a broker without topic ids answers.
 NO_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAA"
+
+# A topic DescribeTopics answers with an error for, rather than failing the call.
+_NOT_DESCRIBED = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED})
 
 
 def is_internal_topic(name: str) -> bool:
@@ -217,48 +227,46 @@ class InstanceAdmin:
         user named that is missing from it is either absent or hidden by an ACL; asking
         for it by name tells the two apart (a missing topic is simply not returned).
         """
-        if not names:
-            return {}
-        futures = self._client.describe_topics(
-            TopicCollection(sorted(names)), request_timeout=self.timeout_s
-        )
-        refused: dict[str, KafkaError] = {}
-        for name, fut in futures.items():
-            try:
-                fut.result(timeout=self.timeout_s + 1)
-            except KafkaException as exc:
-                err = kafka_error_in(exc)
-                if err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-                    refused[name] = err
-                elif err is None or err.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    raise self._failure(exc, f"cannot describe topic {name} on") from None
-            except TimeoutError as exc:
-                raise self._failure(exc, f"cannot describe topic {name} on") from None
-        return refused
+        return {
+            name: found
+            for name, found in self._describe_topics(names).items()
+            if isinstance(found, KafkaError)
+            and found.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        }
 
     def topic_ids(self, names: list[str]) -> dict[str, str]:
         """Each topic's id (Kafka gives a topic a new one when it is deleted and created
-        again under the same name); a topic gone meanwhile, or without an id (a broker
-        that has none), is left out."""
+        again under the same name); a topic gone meanwhile, hidden, or without an id (a
+        broker that has none) is left out."""
+        out: dict[str, str] = {}
+        for name, found in self._describe_topics(names).items():
+            if isinstance(found, KafkaError) or found.topic_id is None:
+                continue
+            topic_id = str(found.topic_id)
+            if topic_id != NO_TOPIC_ID:
+                out[name] = topic_id
+        return out
+
+    def _describe_topics(self, names: list[str]) -> dict[str, TopicDescription | KafkaError]:
+        """DescribeTopics for `names`: each topic's description, or the broker's error for
+        a topic that does not exist or that the instance may not describe; any other
+        failure raises."""
         if not names:
             return {}
         futures = self._client.describe_topics(
             TopicCollection(sorted(names)), request_timeout=self.timeout_s
         )
-        out: dict[str, str] = {}
+        out: dict[str, TopicDescription | KafkaError] = {}
         for name, fut in futures.items():
             try:
-                desc = fut.result(timeout=self.timeout_s + 1)
-            except (KafkaException, TimeoutError) as exc:
+                out[name] = fut.result(timeout=self.timeout_s + 1)
+            except KafkaException as exc:
                 err = kafka_error_in(exc)
-                if err is not None and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    continue
-                raise self._failure(
-                    exc, f"cannot describe topic {name} on", grant=f"Describe on topic {name}"
-                ) from None
-            topic_id = str(desc.topic_id) if desc.topic_id is not None else ""
-            if topic_id and topic_id != NO_TOPIC_ID:
-                out[name] = topic_id
+                if err is None or err.code() not in _NOT_DESCRIBED:
+                    raise self._failure(exc, f"cannot describe topic {name} on") from None
+                out[name] = err
+            except TimeoutError as exc:
+                raise self._failure(exc, f"cannot describe topic {name} on") from None
         return out
 
     def topic_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
