@@ -24,6 +24,13 @@ before it. How:
    number and committed at once, before it is consumed: a restart neither re-resolves
    `latest` to a later offset nor decides a partition's start twice.
 
+6. A position the source no longer has (its retention deleted records not copied yet: a
+   long pause, a target outage) is never jumped over silently: the consumer reports it
+   (`auto.offset.reset` is `error`), and `resume_at_earliest` counts the records lost,
+   per partition and exactly, and goes on from the earliest record left. Those records
+   count as lost, never as delivered, and the new position is committed at the next
+   checkpoint even before a record is read from it, so a restart does not count them again.
+
 The rule of 2-4 is `committable`, a pure function; `Progress` is the pure state it reads
 (what the member holds and committed); `Checkpointer` does the I/O around them.
 

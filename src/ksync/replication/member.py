@@ -556,9 +556,9 @@ class Member:
             return
         if err.code() == KafkaError._AUTO_OFFSET_RESET:  # the source no longer has the position
             assert self._commits is not None
-            lost = self._commits.resume_at_earliest(msg.topic(), msg.partition(), msg.offset())
-            if lost is not None:
-                self._warn(lost)
+            warning = self._commits.resume_at_earliest(msg.topic(), msg.partition(), msg.offset())
+            if warning is not None:
+                self._warn(warning)
             return
         failure = read_failure(
             err, self.cfg.source, msg.topic(), msg.partition(), self._read_rights()
