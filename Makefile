@@ -54,6 +54,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP) kafka
 	bash scripts/fetch-kafka --mirror >/dev/null
+	bash scripts/fetch-kafka --tools >/dev/null
 	$(BIN)/python benchmarks/sync_throughput.py --far
 
 # Before/after an optimisation, in one run: make bench-compare BASE=HEAD~1

@@ -296,6 +296,10 @@ class CpuMeter:
                 key = (pid, start)
                 if key in self.seen:
                     self.seen[key].seconds = secs
+                    if self.seen[key].seconds < 1.0:
+                        # A child first seen between fork and exec still shows its
+                        # parent's command line: name it again until it has worked.
+                        self.seen[key].label = _label(pid, comm)
                 else:
                     self.seen[key] = ProcCpu(pid, _label(pid, comm), secs)
 

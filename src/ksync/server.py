@@ -63,6 +63,7 @@ def _worker(store: Store, settings: Settings, default_id: str) -> Worker:
             heartbeat_interval_s=settings.heartbeat_interval_s,
             measure=settings.measure,
             commit_interval_s=settings.commit_interval_s,
+            max_members=settings.max_members,
         ),
         member_host(settings),
     )

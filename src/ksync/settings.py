@@ -38,6 +38,9 @@ class Settings(BaseModel):
     # Member processes of the worker: None = one per core, 0 = members as threads of the
     # worker's own process (ksync.worker.pool).
     member_processes: int | None = Field(default=None, ge=0, le=256)
+    # Members this worker hosts at most, over all tasks (the controller gives it no more
+    # slots); None = no cap.
+    max_members: int | None = Field(default=None, ge=1, le=100_000)
     measure: bool = True
     api_keys_file: Path | None = None
     insecure_listen: bool = False

@@ -34,6 +34,13 @@ _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
+def check_topic_name(name: str) -> str:
+    """`name` if Kafka accepts it as a topic name; ValueError saying what is allowed."""
+    if not _TOPIC_NAME.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"'{name}' is not a valid topic name: use 1 to 249 of [A-Za-z0-9._-]")
+    return name
+
+
 def _printable(value: str) -> str:
     """Names are logged and shown: a control character (a newline, an escape, a
     direction override) would let a name forge log lines or hide what it says."""
@@ -161,10 +168,7 @@ class SourceSpec(_Frozen):
     @classmethod
     def _topic_names(cls, topics: list[str]) -> list[str]:
         for name in topics:
-            if not _TOPIC_NAME.fullmatch(name) or name in (".", ".."):
-                raise ValueError(
-                    f"'{name}' is not a valid topic name: use 1 to 249 of [A-Za-z0-9._-]"
-                )
+            check_topic_name(name)
         return list(dict.fromkeys(topics))
 
     @field_validator("topic_regex")
@@ -188,10 +192,19 @@ class SourceSpec(_Frozen):
 
 
 class TargetSpec(_Frozen):
+    """Where and under which names the selected topics are written.
+
+    `topic_map` names the target topic of individual source topics (`{"orders":
+    "orders-bak"}`); the others get `topic_prefix + separator + name`. The naming rule
+    itself, and which maps are allowed (several source topics onto one target topic only
+    without keep_partition), belong to `ksync.replication.policy`.
+    """
+
     instance_id: str
     topic_prefix: str = Field(default="", max_length=200)
     separator: str = Field(default=".", max_length=10)
     keep_partition: bool = True
+    topic_map: dict[str, str] = Field(default_factory=dict, max_length=10_000)
 
     @field_validator("topic_prefix", "separator")
     @classmethod
@@ -199,6 +212,20 @@ class TargetSpec(_Frozen):
         if v and not re.fullmatch(r"[A-Za-z0-9._-]+", v):
             raise ValueError(f"'{v}' may only contain [A-Za-z0-9._-]: it becomes part of topic names")
         return v
+
+    @field_validator("topic_map")
+    @classmethod
+    def _map_names(cls, topic_map: dict[str, str]) -> dict[str, str]:
+        for source, target in topic_map.items():
+            try:
+                check_topic_name(source)
+                check_topic_name(target)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{source!r}: {target!r} is not allowed: {exc}; give source topic names as "
+                    "keys and target topic names as values"
+                ) from None
+        return topic_map
 
 
 class ClientTuning(_Frozen):

@@ -372,3 +372,19 @@ def test_api_key(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         # A wrong key on the command line wins over a right one in the environment.
         fails(ksync(url, "task", "list", "--api-key", "wrong-key-123", key=secret), 1)
     assert caplog.records and secret not in caplog.text
+
+
+def test_task_create_with_topic_map(local: LocalApi) -> None:
+    base = ("task", "create", "--source", local.src, "--target", local.dst,
+            "--topic", "cli-orders", "--topic", "cli-eu", "--topic", "cli-us")
+    maps = ("--map", "cli-orders=cli-orders-bak", "--map", "cli-eu=cli-all", "--map", "cli-us = cli-all")
+    # A merge under keep_partition: the API's 422 names the field and says why.
+    err = fails(ksync(local.url, *base, "--name", "cli-map-bad", *maps), 1)
+    assert err.startswith("error: 422 invalid_request: target.topic_map: ") and "cannot keep their numbers" in err, err
+    task = as_json(ksync(local.url, *base, "--name", "cli-map", *maps, "--no-keep-partition", "-o", "json"))
+    assert task["target"]["topic_map"] == {"cli-orders": "cli-orders-bak", "cli-eu": "cli-all", "cli-us": "cli-all"}
+    shown = ok(ksync(local.url, "task", "show", task["id"]))
+    assert "topic map:" in shown and "cli-orders -> cli-orders-bak, cli-eu -> cli-all, cli-us -> cli-all" in shown, shown
+    usage = fails(ksync(local.url, *base, "--name", "cli-map-usage", "--map", "cli-orders"), 2)
+    assert "'cli-orders' is not SOURCE=TARGET" in usage, usage
+    assert ok(ksync(local.url, "task", "rm", task["id"])).startswith(f"{task['id']}: delete requested")

@@ -1,7 +1,8 @@
 """The Kafka Connect REST face against the shared Kafka clusters, driven by plain HTTP
 with MirrorMaker 2 configs: connectors are created from MM2 keys (registering the
 clusters as instances), records flow, and the Connect operations (status, pause, resume,
-stop, restart, reconfigure, offsets, delete) behave and answer in Connect's shapes.
+stop, restart, reconfigure, PATCH config, a task's status and restart, topics reset,
+offsets, delete) behave and answer in Connect's shapes.
 
 Tests share one server per module and use topic and connector names of their own (the
 clusters are shared by the whole run); each deletes what it creates. What the face
@@ -62,6 +63,17 @@ def produce(broker: KafkaCluster, topic: str, partitions: int, count: int, start
     for i in range(start, start + count):
         p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % partitions)
     assert p.flush(30) == 0
+
+
+def connector_over(
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster], name: str, topic: str, count: int
+) -> None:
+    """A new 2-partition `topic` holding `count` records, and connector `name` copying it."""
+    src, dst = brokers
+    create_topic(src, topic, 2)
+    produce(src, topic, 2, count)
+    r = client.post("/connectors", json={"name": name, "config": mm2_config(src, dst, topics=topic)})
+    assert r.status_code == 201, r.text
 
 
 def status(client: httpx.Client, name: str) -> dict[str, Any]:
@@ -256,10 +268,7 @@ def test_stop_then_reset_offsets_copies_again_from_the_start(
 ) -> None:
     src, dst = brokers
     name, ledger = unique("ledger-copy"), unique("ledger")
-    create_topic(src, ledger, 2)
-    produce(src, ledger, 2, 20)
-    r = client.post("/connectors", json={"name": name, "config": mm2_config(src, dst, topics=ledger)})
-    assert r.status_code == 201, r.text
+    connector_over(client, brokers, name, ledger, 20)
     read_all(dst, f"east.{ledger}", 2, 20)
     wait_state(client, name, "RUNNING")
 
@@ -484,3 +493,49 @@ def test_producer_and_consumer_overrides_tune_the_task(
         assert options()["linger_ms"] == 5
     finally:
         delete_connector(client, name)
+
+
+def test_patch_config_task_status_and_restart_on_a_running_connector(
+    client: httpx.Client, brokers: tuple[KafkaCluster, KafkaCluster]
+) -> None:
+    src, dst = brokers
+    name, events = unique("patched"), unique("events")
+    connector_over(client, brokers, name, events, 20)
+    wait_state(client, name, "RUNNING")
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "healthy", health.text
+
+    # PATCH: one key more, the rest kept; the connector runs again with two tasks.
+    r = client.patch(f"/connectors/{name}/config", json={"tasks.max": "2"})
+    assert r.status_code == 200, r.text
+    assert r.json()["tasks"] == [{"connector": name, "task": 0}, {"connector": name, "task": 1}]
+    assert r.json()["config"]["topics"] == events
+    s = wait_state(client, name, "RUNNING")
+    assert [t["id"] for t in s["tasks"]] == [0, 1]
+    one = client.get(f"/connectors/{name}/tasks/1/status")
+    assert one.status_code == 200, one.text
+    assert one.json() == {"id": 1, "state": "RUNNING", "worker_id": s["tasks"][1]["worker_id"]}
+    assert one.json()["worker_id"]
+
+    # A task restart restarts the connector's members; they resume from their progress.
+    r = client.post(f"/connectors/{name}/tasks/0/restart")
+    assert r.status_code == 204 and r.content == b"", r.text
+    produce(src, events, 2, 20, start=20)
+    wait_state(client, name, "RUNNING")
+    expected = {p: {f"v{i}".encode() for i in range(40) if i % 2 == p} for p in (0, 1)}
+
+    def all_copied() -> bool:
+        copied = read_all(dst, f"east.{events}", 2, 40)
+        return {p: {m.value() for m in msgs} for p, msgs in copied.items()} == expected
+
+    wait_until(all_copied, timeout_s=60, what=f"all 40 records on east.{events}")
+
+    # Running, nothing failed: onlyFailed restarts nothing and says so.
+    r = client.post(f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})
+    assert r.status_code == 202, r.text
+    assert {r.json()["connector"]["state"], *(t["state"] for t in r.json()["tasks"])} == {"RUNNING"}
+
+    # Topics reset is accepted; the list is the connector's current target topics.
+    assert client.put(f"/connectors/{name}/topics/reset").status_code == 202
+    assert client.get(f"/connectors/{name}/topics").json() == {name: {"topics": [f"east.{events}"]}}
+    delete_connector(client, name)

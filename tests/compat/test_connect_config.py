@@ -304,3 +304,37 @@ def test_a_native_tasks_tuning_is_shown_as_overrides_and_round_trips() -> None:
     }
     back = parse("far", config).task_spec("ins-gz", "ins-sh")
     assert back.options.tuning == spec.options.tuning
+
+
+# ---- ksync.topic.map ---------------------------------------------------------------------
+
+
+def test_topic_map_key_names_target_topics_and_round_trips() -> None:
+    config = base(topics="orders,payments,audit", **{"ksync.topic.map": " orders:orders-bak , payments:pay-bak"})
+    m = parse("c", config)
+    spec = m.task_spec("ins-a", "ins-b")
+    assert spec.target.topic_map == {"orders": "orders-bak", "payments": "pay-bak"}
+    assert spec.target.topic_prefix == "east"  # audit keeps the policy's name, east.audit
+    assert "ksync.topic.map" not in m.ignored
+    shown = config_of_spec("c", spec, None, None)
+    assert shown["ksync.topic.map"] == "orders:orders-bak,payments:pay-bak"
+    again = parse("c", {**base(topics="orders,payments,audit"), "ksync.topic.map": shown["ksync.topic.map"]})
+    assert again.task_spec("ins-a", "ins-b").target.topic_map == spec.target.topic_map
+    assert "ksync.topic.map" not in config_of_spec("c", parse("c", base()).task_spec("ins-a", "ins-b"), None, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("orders", "'orders' is not source:target; give comma-separated pairs"),
+        ("orders:", "'orders:' is not source:target"),
+        ("a:b:c", "'a:b:c' is not source:target"),
+        ("a:b,a:c", "source topic a is given two targets (b, c)"),
+        ("orders:orders bak", "'orders bak' is not a valid topic name"),
+    ],
+)
+def test_a_bad_topic_map_names_the_key(value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse("c", base(**{"ksync.topic.map": value})).task_spec("ins-a", "ins-b")
+    assert info.value.key == "ksync.topic.map"
+    assert message in info.value.message

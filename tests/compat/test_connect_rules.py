@@ -55,7 +55,7 @@ def test_server_info_and_plugins(api: TestClient) -> None:
     assert r.status_code == 200, r.text
     info = r.json()
     assert set(info) == {"version", "commit", "kafka_cluster_id"}
-    assert info["version"].startswith("3.") and isinstance(info["commit"], str)
+    assert info["version"].startswith("4.") and isinstance(info["commit"], str)
     assert isinstance(info["kafka_cluster_id"], str)
     # A browser asking for HTML gets the web console's answer, not Connect's JSON.
     html = api.get("/", headers={"accept": "text/html,application/xhtml+xml"})
@@ -212,6 +212,6 @@ def test_api_keys_guard_the_connect_face(tmp_path: Path) -> None:
         good = {"authorization": f"Bearer {secret}"}
         r = c.get("/connectors", headers=good)
         assert r.status_code == 200 and r.json() == [], r.text
-        assert c.get("/", headers=good).json()["version"].startswith("3.")
+        assert c.get("/", headers=good).json()["version"].startswith("4.")
         assert_connect_error(c.put("/connectors/x/pause"), 401)
         assert_connect_error(c.put("/connectors/x/pause", headers=good), 404, "x")

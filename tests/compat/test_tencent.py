@@ -1,7 +1,8 @@
 """The Tencent Cloud CKafka face against the shared Kafka clusters, driven by the official
 SDK against a live server with API keys: connect resources for the two clusters (each
 registration connects), and a DataHub task whose records arrive on the target: describe,
-pause -> 6, resume -> 1, restart, group offsets, delete -> ResourceNotFound.
+pause -> 6, resume -> 1, restart, group offsets, delete -> ResourceNotFound; and a running
+task modified (name, TasksMax, SyncThrottleLimit), followed with DescribeTaskStatus.
 
 What the face answers without a cluster (refusals, listing and paging, signatures) is in
 test_tencent_rules.py. Topic and task names are the test's own: the clusters are shared.
@@ -20,6 +21,7 @@ import pytest
 from helpers import KsyncServer, create_topic, producer, read_all, running_server, wait_until
 from tencentcloud.ckafka.v20190819 import ckafka_client
 
+from ksync.api.compat.tencent.flows import flow_id
 from ksync.devkafka import KafkaCluster
 
 from .tencent_sdk import (
@@ -62,6 +64,14 @@ def produce(broker: KafkaCluster, topic: str, count: int, start: int = 0) -> Non
     for i in range(start, start + count):
         p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % PARTITIONS)
     assert p.flush(30) == 0
+
+
+def new_topic(broker: KafkaCluster, prefix: str, count: int) -> str:
+    """A topic of the test's own (PARTITIONS partitions) holding `count` records."""
+    topic = f"{prefix}.{uuid.uuid4().hex[:6]}"
+    create_topic(broker, topic, PARTITIONS)
+    produce(broker, topic, count)
+    return topic
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +165,7 @@ def test_datahub_task_end_to_end(
 ) -> None:
     source, target = brokers
     src_id, dst_id = resources
-    topic = f"tc.orders.{uuid.uuid4().hex[:6]}"
-    create_topic(source, topic, PARTITIONS)
-    produce(source, topic, 300)
+    topic = new_topic(source, "tc.orders", 300)
 
     name = f"tcsync-{uuid.uuid4().hex[:6]}"
     created = call(
@@ -279,3 +287,70 @@ def test_datahub_task_end_to_end(
     ):
         assert refused(tc, action, TaskId=task_id).code == "ResourceNotFound"
     assert sum(map(len, read_all(target, f"bak.{topic}", PARTITIONS, 330).values())) >= 330
+
+
+def test_modify_datahub_task_and_follow_its_flow(
+    tc: ckafka_client.CkafkaClient,
+    resources: tuple[str, str],
+    brokers: tuple[KafkaCluster, KafkaCluster],
+) -> None:
+    source, target = brokers
+    src_id, dst_id = resources
+    topic = new_topic(source, "tc.modify", 90)
+    name = f"tcmod-{uuid.uuid4().hex[:6]}"
+    task_id = call(
+        tc,
+        "CreateDatahubTask",
+        TaskName=name,
+        TaskType="SOURCE",
+        SourceResource=kafka(src_id, Topic=topic, OffsetType="earliest"),
+        TargetResource=kafka(dst_id, Prefix="mod", KeepPartition=True),
+    ).Result.TaskId
+    flow = flow_id(task_id)
+
+    def flow_done() -> Any:
+        result = call(tc, "DescribeTaskStatus", FlowId=flow).Result
+        assert result.Status in (0, 2) and task_id in result.Output, result.Output
+        return result if result.Status == 0 else None
+
+    wait_until(flow_done, timeout_s=60, what=f"the flow of task {task_id} to be done")
+    assert sum(map(len, read_all(target, f"mod.{topic}", PARTITIONS, 90).values())) >= 90
+
+    # Parallelism, throttle, name and description in one call; the flow is done once the
+    # new generation's three members run, and nothing is lost on the way.
+    renamed = f"{name}-x3"
+    call(
+        tc,
+        "ModifyDatahubTask",
+        TaskId=task_id,
+        TaskName=renamed,
+        Description="three members",
+        TasksMax=3,
+        SyncThrottleLimit=50,
+    )
+    produce(source, topic, 30, start=90)
+    wait_until(flow_done, timeout_s=90, what=f"task {task_id} to run with 3 members")
+    task = wait_task(tc, task_id, 1)
+    assert (task.TaskName, task.Description, task.TaskMax, task.SyncThrottleLimit) == (
+        renamed,
+        "three members",
+        3,
+        50,
+    )
+    # Every record in the partition it came from (a restart may repeat some, never lose one).
+    expected = {p: {f"v{i}".encode() for i in range(120) if i % PARTITIONS == p} for p in range(PARTITIONS)}
+
+    def all_copied() -> bool:
+        copied = read_all(target, f"mod.{topic}", PARTITIONS, 120)
+        return {p: {m.value() for m in msgs} for p, msgs in copied.items()} == expected
+
+    wait_until(all_copied, timeout_s=90, what=f"all 120 records on mod.{topic}")
+
+    # A refused value changes nothing on the running task.
+    exc = refused(tc, "ModifyDatahubTask", TaskId=task_id, TasksMax=0, TaskName="tc-never")
+    assert exc.code == "InvalidParameterValue" and "TasksMax" in exc.message
+    assert (describe(tc, task_id).TaskName, describe(tc, task_id).TaskMax) == (renamed, 3)
+
+    call(tc, "DeleteDatahubTask", TaskId=task_id)
+    wait_gone(tc, task_id)
+    assert refused(tc, "DescribeTaskStatus", FlowId=flow).code == "ResourceNotFound"

@@ -120,7 +120,7 @@ def test_compression_type_maps_onto_the_task_compression(
     spec, mine = datahub._spec(request(*pair, source=source, target=target))
     assert spec.options.compression == codec
     # Describe shows it on the target resource, where records are written, as given.
-    row = lifecycle.create(store, spec, external={"tencent": mine})
+    row = lifecycle.create(store, spec, external={"tencent": mine}, max_tasks=10)
     info = datahub.task_info(store, row, {})
     assert info["TargetResource"]["KafkaParam"]["CompressionType"] == shown
     assert "CompressionType" not in info["SourceResource"]["KafkaParam"]
@@ -131,7 +131,7 @@ def test_a_task_without_compression_type_is_uncompressed_and_says_so(
 ) -> None:
     spec, mine = datahub._spec(request(*pair))
     assert spec.options.compression == "none"
-    row = lifecycle.create(store, spec, external={"tencent": mine})
+    row = lifecycle.create(store, spec, external={"tencent": mine}, max_tasks=10)
     assert datahub.task_info(store, row, {})["TargetResource"]["KafkaParam"]["CompressionType"] == "none"
 
 
@@ -174,7 +174,7 @@ def test_refusals(
 
 def test_status_codes_follow_the_lifecycle(store: Store, pair: tuple[str, str]) -> None:
     spec, mine = datahub._spec(request(*pair, target={"Prefix": "x"}))
-    row = lifecycle.create(store, spec, external={"tencent": mine})
+    row = lifecycle.create(store, spec, external={"tencent": mine}, max_tasks=10)
     tid = row.id
 
     def code() -> int:
@@ -203,3 +203,54 @@ def test_status_codes_follow_the_lifecycle(store: Store, pair: tuple[str, str]) 
     assert info["SourceResource"]["KafkaParam"]["ResourceName"] == "east"
     datahub.delete(ctx, Params({"TaskId": tid}))
     assert code() == 2  # deleting
+
+
+# ---- target topics by name (TargetResource.KafkaParam.Topic/TopicList) --------------------
+
+
+def test_target_topics_pair_with_source_topics_by_position(pair: tuple[str, str]) -> None:
+    src, dst = pair
+    spec, _ = datahub._spec(
+        request(src, dst, source={"TopicList": ["a", "b", "c"]}, target={"TopicList": ["a-bak", "b", "x.c"], "Prefix": "x"})
+    )
+    # b -> b differs from the prefix name x.b: mapped; c -> x.c is the prefix name anyway.
+    assert spec.target.topic_map == {"a": "a-bak", "b": "b"}
+    same, _ = datahub._spec(request(src, dst, source={"Topic": "a,b"}, target={"Topic": "b,a"}))
+    assert same.target.topic_map == {}  # the derived names, in any order: nothing to map
+
+
+def test_one_target_topic_for_several_sources_is_a_merge_without_keep_partition(
+    store: Store, pair: tuple[str, str]
+) -> None:
+    src, dst = pair
+    spec, _ = datahub._spec(
+        request(src, dst, source={"Topic": "eu,us,asia"}, target={"Topic": "all"})
+    )
+    assert spec.target.topic_map == {"eu": "all", "us": "all", "asia": "all"}
+    assert spec.target.keep_partition is False  # Tencent's default
+    ctx = Context(store, Settings())
+    kept = request(src, dst, source={"Topic": "eu,us"}, target={"Topic": "all", "KeepPartition": True})
+    with pytest.raises(TencentError) as info:
+        datahub.create(ctx, kept)
+    assert info.value.code == "InvalidParameterValue"
+    assert "TargetResource.KafkaParam.TopicList" in info.value.message
+    assert "cannot keep their numbers in one target topic" in info.value.message
+    created = datahub.create(ctx, request(src, dst, source={"Topic": "eu,us,asia"}, target={"Topic": "all"}))
+    row = store.tasks.get(created["Result"]["TaskId"])
+    assert row.spec.target.topic_map == {"eu": "all", "us": "all", "asia": "all"}
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "message"),
+    [
+        ({"Topic": "a,b,c"}, {"Topic": "x,y"}, "names 2 topics for 3 source topics"),
+        ({"TopicRegularExpression": "a.*"}, {"Topic": "x"}, "not for a TopicRegularExpression"),
+    ],
+)
+def test_target_topics_that_cannot_be_paired_are_refused(
+    pair: tuple[str, str], source: dict[str, Any], target: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TencentError) as info:
+        datahub._spec(request(*pair, source=source, target=target))
+    assert info.value.code == "UnsupportedOperation"
+    assert message in info.value.message

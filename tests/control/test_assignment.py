@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ksync.control.assignment import assign_slots
+from ksync.control.assignment import assign_slots, no_room_warning
 
 
 def test_a_slot_on_a_live_worker_never_moves_even_when_the_load_is_uneven() -> None:
@@ -53,3 +53,40 @@ def test_the_load_is_updated_in_place_so_successive_tasks_spread_too() -> None:
 def test_a_lower_task_max_drops_the_slots_above_it() -> None:
     got = assign_slots("t", 1, {0: "w1", 1: "w2", 2: "w3"}, ["w1", "w2", "w3"], Counter())
     assert got == {0: "w1"}
+
+
+# ---- --max-members ----------------------------------------------------------------------
+
+
+def test_a_worker_is_never_given_more_slots_than_its_cap() -> None:
+    load = Counter({"w1": 1, "w2": 0})
+    got = assign_slots("t", 4, {}, ["w1", "w2"], load, {"w1": 2, "w2": 1})
+    assert got == {0: "w2", 1: "w1", 2: None, 3: None}
+    assert load == Counter({"w1": 2, "w2": 1})
+
+
+def test_a_worker_without_a_cap_takes_what_the_capped_ones_cannot() -> None:
+    got = assign_slots("t", 3, {}, ["w1", "w2"], Counter(), {"w1": 1, "w2": None})
+    assert got == {0: "w1", 1: "w2", 2: "w2"}
+
+
+def test_a_worker_over_its_cap_gives_up_slots_until_it_is_not() -> None:
+    # Restarted under the same id with a lower --max-members: 3 slots, room for 2.
+    load = Counter({"w1": 3, "w2": 0})
+    got = assign_slots("t", 3, {0: "w1", 1: "w1", 2: "w1"}, ["w1", "w2"], load, {"w1": 2})
+    assert got == {0: "w2", 1: "w1", 2: "w1"}
+    assert load == Counter({"w1": 2, "w2": 1})
+
+
+def test_the_warning_names_the_waiting_slots_the_full_workers_and_the_option() -> None:
+    load = Counter({"w1": 2, "w2": 1})
+    message = no_room_warning({0: "w1", 1: None, 2: None}, {"w1": 2, "w2": 1}, load)
+    assert message is not None
+    assert "slots 1, 2 not assigned" in message
+    assert "w1 2 of 2, w2 1 of 1" in message
+    assert "raise --max-members" in message and "add a worker" in message
+
+
+def test_no_warning_when_every_slot_has_a_worker_or_no_worker_is_alive() -> None:
+    assert no_room_warning({0: "w1"}, {"w1": 1}, Counter({"w1": 1})) is None
+    assert no_room_warning({0: None}, {}, Counter()) is None

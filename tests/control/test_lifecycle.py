@@ -233,3 +233,29 @@ def test_the_progress_is_reset_only_once_every_member_stopped(store: Store) -> N
     row = lifecycle.reset_progress(store, task.id)
     assert row.reset_start is not None
     assert row.reset_start.model_dump() == {"type": "latest", "timestamp_ms": None}
+
+
+# ---- changes in place -------------------------------------------------------------------
+
+
+def test_update_options_renames_and_keeps_faces_parts_without_a_restart(store: Store) -> None:
+    task = add_task(store)
+    running = observe(store, task.id, "Running")
+    row = lifecycle.update_options(
+        store, task.id, {"throttle_mb_s": 5}, name="orders-renamed", external={"tencent": {"Description": "d"}}
+    )
+    assert (row.name, row.spec.name, row.spec.options.throttle_mb_s) == ("orders-renamed", "orders-renamed", 5)
+    assert row.external == {"tencent": {"Description": "d"}}
+    assert (row.generation, row.status) == (running.generation, "Running")  # nothing restarts
+    assert store.tasks.get(task.id).name == "orders-renamed"
+    # Left out, the faces' parts stay.
+    assert lifecycle.update_options(store, task.id, {"qps_limit": 7}).external == row.external
+
+
+def test_update_options_refuses_a_taken_name_and_writes_nothing(store: Store) -> None:
+    first, second = add_task(store), add_task(store)
+    lifecycle.update_options(store, first.id, {}, name="taken-name")
+    before = store.tasks.get(second.id)
+    with pytest.raises(Conflict, match="taken-name"):
+        lifecycle.update_options(store, second.id, {"throttle_mb_s": 9}, name="taken-name")
+    assert store.tasks.get(second.id) == before

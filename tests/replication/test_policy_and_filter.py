@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import pytest
 
+from ksync.kafka.admin import InstanceAdmin, TopicInfo
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.topic_filter import TopicFilter
-from ksync.spec import SourceSpec
+from ksync.replication.topic_mirror import TopicMirror
+from ksync.spec import SourceSpec, TargetSpec
 
 
 def topic_filter(
@@ -119,3 +122,98 @@ def test_internal_topics_never_match_even_when_listed_or_matched(name: str) -> N
 
 def test_a_single_underscore_is_not_internal() -> None:
     assert topic_filter(regex=".*").should_replicate("_orders")
+
+
+# ---- naming by topic_map -------------------------------------------------------------------
+
+
+def test_a_mapped_topic_gets_its_name_and_the_others_the_prefix_rule() -> None:
+    policy = ReplicationPolicy(prefix="bak", topic_map={"orders": "orders-bak", "eu": "all"})
+    assert policy.target_topic("orders") == "orders-bak"
+    assert policy.target_topic("eu") == "all"
+    assert policy.target_topic("payments") == "bak.payments"
+    assert policy.prefixed("orders") == "bak.orders"
+    assert policy.mapped_sources("all") == ["eu"]
+    assert policy.mapped_sources("bak.payments") == []
+
+
+def test_mapped_names_are_target_topics_a_task_never_reads_back() -> None:
+    policy = ReplicationPolicy(prefix="bak", topic_map={"orders": "orders-bak"})
+    assert policy.is_target_topic("orders-bak")
+    assert policy.is_target_topic("bak.payments")
+    assert not policy.is_target_topic("orders")
+    assert ReplicationPolicy(topic_map={"orders": "copy"}).is_target_topic("copy")
+    assert not ReplicationPolicy(topic_map={"orders": "copy"}).is_target_topic("orders")
+
+
+def test_merges_lists_each_shared_target_with_its_sources() -> None:
+    policy = ReplicationPolicy(
+        prefix="p", topic_map={"eu": "all", "us": "all", "asia": "all", "x": "p.y"}
+    )
+    assert policy.merges(["eu", "us", "asia", "x", "y", "z"]) == {
+        "all": ["asia", "eu", "us"],
+        "p.y": ["x", "y"],
+    }
+    assert policy.merges(["eu", "z"]) == {}
+
+
+def test_of_reads_the_map_of_a_target_spec() -> None:
+    target = TargetSpec(instance_id="ins-b", topic_prefix="p", topic_map={"a": "b"})
+    assert ReplicationPolicy.of(target).target_topic("a") == "b"
+    assert ReplicationPolicy.of(target).target_topic("c") == "p.c"
+
+
+def test_a_merge_problem_only_under_keep_partition() -> None:
+    policy = ReplicationPolicy(topic_map={"eu": "all", "us": "all"})
+    assert policy.merge_problem([], lambda t: False, keep_partition=False) is None
+    problem = policy.merge_problem([], lambda t: False, keep_partition=True)
+    assert problem is not None and problem.startswith(
+        "source topics eu, us would all be copied to target topic all with keep_partition true"
+    )
+    # A mapped name that is another selected topic's own name (no prefix).
+    clash = ReplicationPolicy(topic_map={"orders": "payments"})
+    assert clash.merge_problem(["orders"], lambda t: t == "payments", True) is not None
+    assert clash.merge_problem(["orders"], lambda t: False, True) is None
+
+
+# ---- the plan of a topic map (TopicMirror.plan makes no Kafka call) ------------------------
+
+
+def plan(policy: ReplicationPolicy, topics: dict[str, int], keep_partition: bool) -> list[dict[str, object]]:
+    mirror = TopicMirror(
+        source=cast(InstanceAdmin, None),
+        target=cast(InstanceAdmin, None),
+        policy=policy,
+        topic_filter=topic_filter(regex=".*"),
+        keep_partition=keep_partition,
+        sync_configs=False,
+        target_broker_count=1,
+    )
+    listed = {name: TopicInfo(name, n, 1) for name, n in topics.items()}
+    return [m.as_json() for m in mirror.plan(listed)]
+
+
+def test_a_merge_plans_every_source_onto_the_one_target() -> None:
+    policy = ReplicationPolicy(topic_map={"eu": "all", "us": "all", "orders": "orders-bak"})
+    planned = plan(policy, {"eu": 2, "us": 3, "orders": 1, "misc": 1}, keep_partition=False)
+    assert [(m["source"], m["target"], m["state"]) for m in planned] == [
+        ("eu", "all", "syncing"),
+        ("misc", "misc", "syncing"),
+        ("orders", "orders-bak", "syncing"),
+        ("us", "all", "syncing"),
+    ]
+
+
+def test_under_keep_partition_a_topic_found_later_cannot_take_a_mapped_target() -> None:
+    """The task was saved when `bak.x` was nobody's; a topic `x` matched by the regex
+    afterwards would share it with the mapped `orders`: it is blocked, `orders` flows."""
+    policy = ReplicationPolicy(prefix="bak", topic_map={"orders": "bak.x"})
+    planned = plan(policy, {"orders": 1, "x": 1}, keep_partition=True)
+    assert [(m["source"], m["target"], m["state"]) for m in planned] == [
+        ("orders", "bak.x", "syncing"),
+        ("x", "bak.x", "blocked"),
+    ]
+    assert str(planned[1]["error"]).startswith(
+        "target topic bak.x already takes source topic orders (through target.topic_map); "
+        "partitions of different source topics cannot keep their numbers"
+    )

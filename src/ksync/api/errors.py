@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,7 +12,15 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from ksync.domain.errors import Conflict, DomainError, InstanceUnreachable, InvalidField, NotFound
+from ksync.domain.errors import (
+    Conflict,
+    DomainError,
+    InstanceUnreachable,
+    InvalidField,
+    LimitExceeded,
+    NotFound,
+    RateLimited,
+)
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
@@ -29,8 +38,10 @@ class ErrorBody(BaseModel):
 
 _MEANING = {
     404: "No such resource.",
-    409: "Not allowed in the resource's current state; the message says why and what to do.",
+    409: "Not allowed in the resource's current state, or a cap is reached (`limit_exceeded`, "
+    "naming the server option that raises it); the message says why and what to do.",
     422: "Invalid input: the message names the field and what is allowed. Nothing was written.",
+    429: "Too many calls of this kind for now; Retry-After says when to try again.",
     502: "The Kafka instance could not be reached; the message carries the client's error.",
 }
 
@@ -55,6 +66,10 @@ def domain_answer(exc: DomainError) -> tuple[int, str]:
     for the native API (the compatible faces answer in their own shapes)."""
     if isinstance(exc, NotFound):
         return 404, "not_found"
+    if isinstance(exc, LimitExceeded):
+        return 409, "limit_exceeded"
+    if isinstance(exc, RateLimited):
+        return 429, "too_many_requests"
     if isinstance(exc, Conflict):
         return 409, "conflict"
     if isinstance(exc, InvalidField):
@@ -106,7 +121,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         status, code = domain_answer(exc)
-        return JSONResponse(error_body(code, str(exc)), status_code=status)
+        headers = None
+        if isinstance(exc, RateLimited):
+            headers = {"retry-after": str(max(1, math.ceil(exc.retry_after_s)))}
+        return JSONResponse(error_body(code, str(exc)), status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -209,6 +209,8 @@ class Worker(BaseModel):
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+    # Members it hosts at most (`--max-members`); null = no cap.
+    max_members: int | None
     members: list[WorkerMember]
 
     @classmethod
@@ -219,6 +221,7 @@ class Worker(BaseModel):
             pid=info.pid,
             started_at=info.started_at,
             heartbeat_at=info.heartbeat_at,
+            max_members=info.max_members,
             members=[
                 WorkerMember(
                     task_id=m.task_id, slot=m.slot, state=m.state, partitions=len(m.partitions)

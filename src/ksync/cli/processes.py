@@ -83,6 +83,13 @@ PauseRetention = Annotated[float, typer.Option(help="Seconds a paused task keeps
 # One owner of the retention window: the lifecycle rules.
 PAUSE_RETENTION_S = DEFAULT_PAUSE_RETENTION.total_seconds()
 LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")]
+MaxMembers = Annotated[
+    int | None,
+    typer.Option(
+        help="Members this worker hosts at most, over all tasks (default: no cap); slots "
+        "no worker has room for stay unassigned",
+    ),
+]
 MemberProcesses = Annotated[
     int | None,
     typer.Option(
@@ -143,10 +150,17 @@ def server(
         typer.Option(help="A network (CIDR) instance bootstrap addresses must not be in (repeat for several)"),
     ] = None,
     limit_concurrency: Annotated[int, typer.Option(help="Connections served at once (then 503)")] = 200,
+    max_tasks: Annotated[
+        int, typer.Option(help="Tasks the store may hold; creating one more is refused (409)")
+    ] = Settings.model_fields["max_tasks"].default,
+    max_test_events_per_minute: Annotated[
+        int, typer.Option(help="Test events one alarm rule may send per minute (then 429)")
+    ] = Settings.model_fields["max_test_events_per_minute"].default,
     measure: Annotated[
         bool, typer.Option(hidden=True, help="Per-batch metrics in members (off: benchmark only)")
     ] = True,
     member_processes: MemberProcesses = None,
+    max_members: MaxMembers = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run the REST API, the controller and an embedded worker."""
@@ -173,8 +187,11 @@ def server(
         secure_cookies=secure_cookies,
         bootstrap_refuse=tuple(bootstrap_refuse or ()),
         limit_concurrency=limit_concurrency,
+        max_tasks=max_tasks,
+        max_test_events_per_minute=max_test_events_per_minute,
         measure=measure,
         member_processes=member_processes,
+        max_members=max_members,
     )
     configure_logging(log_level)
     try:
@@ -196,6 +213,7 @@ def worker(
     commit_interval: CommitInterval = 1.0,
     pause_retention: PauseRetention = PAUSE_RETENTION_S,
     member_processes: MemberProcesses = None,
+    max_members: MaxMembers = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run members only; share the store of one or more servers."""
@@ -210,6 +228,7 @@ def worker(
         commit_interval_s=commit_interval,
         pause_retention_s=pause_retention,
         member_processes=member_processes,
+        max_members=max_members,
     )
     configure_logging(log_level)
     run_worker(settings)

@@ -96,6 +96,7 @@ def _details(task: Json, events: list[Json] | None = None) -> str:
         ("source", f"{src['instance_id']}  topics: {_selection(src) or '-'}  start: {_start_text(src['start'])}"),
         ("target", (f"{dst['instance_id']}  prefix: {dst['topic_prefix'] or '-'}  separator: "
                     f"{dst['separator']!r}  keep partition: {cell(dst['keep_partition'])}")),
+        ("topic map", ", ".join(f"{s} -> {t}" for s, t in (dst.get("topic_map") or {}).items()) or None),
         ("options", ", ".join(f"{k.replace('_', ' ')} {cell(v)}" for k, v in opt.items() if v is not None)),
         ("paused at", task.get("paused_at")),
         ("created", task["created_at"]),
@@ -146,6 +147,17 @@ def _start_point(start: StartType | None, timestamp_ms: int | None, option: str)
     return point
 
 
+def _topic_map(pairs: list[str]) -> Json:
+    """`--map SOURCE=TARGET` flags as target.topic_map (the API checks the names)."""
+    out: Json = {}
+    for pair in pairs:
+        source, eq, name = pair.partition("=")
+        if not eq or not source.strip() or not name.strip():
+            raise typer.BadParameter(f"'{pair}' is not SOURCE=TARGET", param_hint="--map")
+        out[source.strip()] = name.strip()
+    return out
+
+
 # ---- commands -------------------------------------------------------------------------------
 
 
@@ -168,6 +180,14 @@ def create(
     keep_partition: Annotated[
         bool | None,
         typer.Option("--keep-partition/--no-keep-partition", help="Write partition p to p (default: keep)"),
+    ] = None,
+    topic_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="SOURCE=TARGET: the target topic of one source topic; repeat for more",
+            show_default=False,
+        ),
     ] = None,
     task_max: Annotated[int | None, typer.Option(help="Members (consumer/producer pairs) (default: 1)")] = None,
     sync_configs: Annotated[
@@ -215,6 +235,7 @@ def create(
         (dst_spec, "topic_prefix", prefix),
         (dst_spec, "separator", separator),
         (dst_spec, "keep_partition", keep_partition),
+        (dst_spec, "topic_map", _topic_map(topic_map) if topic_map else None),
         (opt_spec, "task_max", task_max),
         (opt_spec, "sync_topic_configs", sync_configs),
         (opt_spec, "compression", compression),

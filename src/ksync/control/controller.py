@@ -14,13 +14,13 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ksync.control.assignment import assign_slots
+from ksync.control.assignment import assign_slots, no_room_warning
 from ksync.control.status import derive_status
 from ksync.domain.groups import group_id
 from ksync.domain.instance import InstanceView
@@ -62,6 +62,8 @@ class _TaskMemory:
     job_started: float = 0.0
     job_generation: int = 0  # the task's generation when the job was launched
     next_refresh: float = 0.0
+    # The target naming a refresh was last started for ahead of time (a new topic_map).
+    renamed_for: Mapping[str, str] | None = None
     resolved: bool = False
     topic_warnings: list[str] = field(default_factory=list)
     delete_attempts: int = 0
@@ -142,7 +144,9 @@ class Controller:
                 timedelta(seconds=self.settings.worker_timeout_s)
             ):
                 log.warning("worker %s missed its heartbeats; its members move", worker_id)
-        live = [w.id for w in self.store.workers.all()]
+        workers = self.store.workers.all()
+        live = [w.id for w in workers]
+        capacity = {w.id: w.max_members for w in workers}
         tasks = self.store.tasks.all()
         instances = {i.id: i for i in self.store.instances.all()}
         slots: dict[str, dict[int, str | None]] = defaultdict(dict, self.store.workers.slot_map())
@@ -153,7 +157,7 @@ class Controller:
         for task in tasks:
             try:
                 self._reconcile(
-                    task, tasks, instances, slots[task.id], members[task.id], live, load
+                    task, tasks, instances, slots[task.id], members[task.id], live, load, capacity
                 )
             except Exception:
                 log.exception("controller: task %s could not be reconciled", task.id)
@@ -196,6 +200,7 @@ class Controller:
         members: list[MemberView],
         live: list[str],
         load: Counter[str],
+        capacity: dict[str, int | None],
     ) -> None:
         mem = self._tasks[task.id]
         task = self._collect_job(task, mem)
@@ -217,7 +222,7 @@ class Controller:
         previous = [m for m in in_the_way(members, task.generation) if m.worker_id in live]
         # Members start once the selection is known, so they take their shares of it.
         if runnable and not previous and (mem.resolved or task.topics):
-            wanted = assign_slots(task.id, spec.options.task_max, slots, live, load)
+            wanted = assign_slots(task.id, spec.options.task_max, slots, live, load, capacity)
         else:
             wanted = {}
         if wanted != slots:
@@ -232,6 +237,9 @@ class Controller:
         )
         warnings = list(mem.topic_warnings)
         warnings += cycle_warnings(task, tasks, instances)
+        full = no_room_warning(wanted, capacity, load)
+        if full is not None:
+            warnings.append(full)
         for m in members:
             if m.generation == task.generation and m.worker_id in live:
                 warnings += [w for w in m.warnings if w not in warnings]
@@ -284,9 +292,19 @@ class Controller:
     def _maybe_refresh_topics(
         self, task: TaskView, mem: _TaskMemory, instances: dict[str, InstanceView]
     ) -> None:
-        if mem.job is not None or time.monotonic() < mem.next_refresh:
+        if mem.job is not None:
             return
         spec = task.spec
+        # A new target.topic_map is taken up at once: until then members write the
+        # renamed topics under their old names.
+        policy = ReplicationPolicy.of(spec.target)
+        renamed = mem.renamed_for != spec.target.topic_map and any(
+            policy.target_topic(m.source) != m.target for m in task.topics
+        )
+        if time.monotonic() < mem.next_refresh and not renamed:
+            return
+        if renamed:
+            mem.renamed_for = spec.target.topic_map  # once: a failing refresh keeps its pace
         src = instances.get(spec.source.instance_id)
         dst = instances.get(spec.target.instance_id)
         if src is None or dst is None:
@@ -299,7 +317,7 @@ class Controller:
             mirror = TopicMirror(
                 source=source,
                 target=target,
-                policy=ReplicationPolicy.of(spec.target),
+                policy=policy,
                 topic_filter=TopicFilter.from_spec(spec.source),
                 keep_partition=spec.target.keep_partition,
                 sync_configs=spec.options.sync_topic_configs,

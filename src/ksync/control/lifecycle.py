@@ -17,15 +17,18 @@ Rules (docs/design.md "Lifecycle and statuses"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ksync.domain.errors import Conflict, InvalidField, NotFound
+from ksync.domain.errors import Conflict, InvalidField, LimitExceeded, NotFound
 from ksync.domain.status import Desired, TaskStatus
 from ksync.domain.task import KEEP, NO_CHANGE, Keep, TaskChange, TaskView
+from ksync.patterns import PatternError
+from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
-from ksync.spec import StartPoint, TaskOptions, TaskSpec
+from ksync.replication.topic_filter import TopicFilter
+from ksync.spec import StartPoint, TargetSpec, TaskOptions, TaskSpec
 from ksync.store.repo import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -61,13 +64,70 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
             f"source and target are the same Kafka cluster ({src.cluster_id}); with an empty "
             "prefix every topic would be synced onto itself: set a prefix",
         )
+    _check_naming(spec, same_cluster=src.cluster_id == dst.cluster_id)
+    _check_name_free(store, spec.name, task_id)
+
+
+def _check_name_free(store: Store, name: str, task_id: str | None) -> None:
+    """Conflict when another live task (not `task_id`) is named `name`."""
     for t in store.tasks.all():
-        if t.name == spec.name and t.id != task_id and not t.deleted:
-            raise Conflict(f"name: a task named '{spec.name}' already exists ({t.id})")
+        if t.name == name and t.id != task_id and not t.deleted:
+            raise Conflict(f"name: a task named '{name}' already exists ({t.id})")
 
 
-def create(store: Store, spec: TaskSpec, external: Mapping[str, Any] | None = None) -> TaskView:
-    """Create a task (status Unassigned); warns when it closes a sync loop."""
+def check_room(store: Store, max_tasks: int) -> None:
+    """`LimitExceeded` when the store already holds `max_tasks` tasks (`ksync server
+    --max-tasks`). Tasks being deleted do not count: they are gone once their members stop.
+
+    A face that writes anything before it creates the task (the Connect face registers the
+    clusters of a connector config) calls this first, so a refused create writes nothing.
+    Concurrent creates on several servers may pass the cap by the number of simultaneous
+    calls: the count and the insert are not one transaction."""
+    count = sum(1 for t in store.tasks.all() if not t.deleted)
+    if count >= max_tasks:
+        raise LimitExceeded(
+            f"this server allows at most {max_tasks} tasks and has {count}: delete a task, or "
+            "ask the operator to raise --max-tasks (ksync server option)",
+            option="--max-tasks",
+        )
+
+
+def _check_naming(spec: TaskSpec, same_cluster: bool) -> None:
+    """The target names the policy gives must be allowed (`InvalidField` on
+    `target.topic_map`): no merge under keep_partition, and within one cluster no topic
+    mapped onto itself or onto a topic the task reads."""
+    policy = ReplicationPolicy.of(spec.target)
+    if same_cluster:
+        onto_itself = sorted(s for s, t in spec.target.topic_map.items() if s == t)
+        if onto_itself:
+            raise InvalidField(
+                "target.topic_map",
+                f"source and target are the same Kafka cluster: {', '.join(onto_itself)} "
+                "would be synced onto itself; map it to another name",
+            )
+        read_back = sorted(set(spec.target.topic_map.values()) & set(spec.source.topics))
+        if read_back:
+            raise InvalidField(
+                "target.topic_map",
+                f"source and target are the same Kafka cluster: {', '.join(read_back)} would "
+                "be both read and written by this task; map to a topic the task does not read",
+            )
+    selects: Callable[[str], bool]
+    try:
+        selects = TopicFilter.from_spec(spec.source).should_replicate
+    except PatternError:
+        selects = spec.source.topics.__contains__  # reported when the selection runs
+    problem = policy.merge_problem(spec.source.topics, selects, spec.target.keep_partition)
+    if problem is not None:
+        raise InvalidField("target.topic_map", problem)
+
+
+def create(
+    store: Store, spec: TaskSpec, external: Mapping[str, Any] | None = None, *, max_tasks: int
+) -> TaskView:
+    """Create a task (status Unassigned); warns when it closes a sync loop. Refused with
+    `LimitExceeded` past `max_tasks` (see `check_room`)."""
+    check_room(store, max_tasks)
     check_spec(store, spec)
     task = store.tasks.add(spec, warnings=[], external=external)
     log.info(
@@ -118,6 +178,21 @@ def _generation_for(task: TaskView, spec: TaskSpec) -> int | Keep:
     if spec.options.task_max != task.spec.options.task_max:
         return task.generation + 1
     return KEEP
+
+
+def _renamed(task: TaskView, policy: ReplicationPolicy) -> str:
+    """The event sentence for the topics whose target topic `policy` changes ('' if none)."""
+    moves = [
+        f"{m.source} now goes to {policy.target_topic(m.source)} (was {m.target})"
+        for m in task.topics
+        if policy.target_topic(m.source) != m.target
+    ]
+    if not moves:
+        return ""
+    return (
+        f"target.topic_map changed: {'; '.join(moves)}; records copied before stay on the old "
+        "target topic, and each topic goes on from its committed progress"
+    )
 
 
 def _gone(task: TaskView) -> None:
@@ -235,25 +310,66 @@ def delete(store: Store, task_id: str) -> TaskView:
     return store.tasks.change(task_id, decide)
 
 
-def update_options(store: Store, task_id: str, options: Mapping[str, Any]) -> TaskView:
+def update_options(
+    store: Store,
+    task_id: str,
+    options: Mapping[str, Any],
+    name: str | None = None,
+    external: Mapping[str, Any] | None = None,
+    topic_map: Mapping[str, str] | None = None,
+) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
     heartbeat, sync_topic_configs the next refresh; a change of client tuning
     (`TaskOptions.tuning`) restarts the task's members, and one of task_max moves the task
     to a new generation (every member restarts with its new share, progress kept).
+    `name` renames the task (unique, as on create) and `external` replaces what the faces
+    keep about it; neither restarts anything.
 
-    Raises pydantic's ValidationError for bad values (the edge turns it into a 422)."""
+    `topic_map` (when given) replaces `target.topic_map`. A topic whose target topic it
+    changes goes on from its committed progress into the new target topic once the
+    controller has resolved the new names (at once, not at the next periodic refresh):
+    the records copied before stay on the old target topic, nothing is copied twice or
+    deleted (logged with the topics concerned). The whole history under the new name takes
+    a new task, or a progress reset (`reset_progress`) of the whole task.
+
+    Raises pydantic's ValidationError for bad values (the edge turns it into a 422),
+    `InvalidField` for a naming the policy forbids (a 422 too) and Conflict for a name
+    another task has; nothing is written then."""
+    current = store.tasks.get(task_id)
+    same_cluster = False
+    if topic_map is not None:
+        src = store.instances.get(current.spec.source.instance_id)
+        dst = store.instances.get(current.spec.target.instance_id)
+        same_cluster = src.cluster_id == dst.cluster_id
 
     def decide(task: TaskView) -> TaskChange:
         _gone(task)
         merged = TaskOptions.model_validate(
             {**task.spec.options.model_dump(mode="json"), **options}
         )
-        spec = task.spec.model_copy(update={"options": merged})
+        update: dict[str, Any] = {"options": merged}
+        if name is not None and name != task.name:
+            update["name"] = TaskSpec.model_validate(
+                {**task.spec.model_dump(mode="json"), "name": name}
+            ).name
+            _check_name_free(store, name, task.id)
+        if topic_map is not None:
+            update["target"] = TargetSpec.model_validate(
+                {**task.spec.target.model_dump(mode="json"), "topic_map": dict(topic_map)}
+            )
+        spec = task.spec.model_copy(update=update)
+        if topic_map is not None:
+            _check_naming(spec, same_cluster)
+            renamed = _renamed(task, ReplicationPolicy.of(spec.target))
+            if renamed:
+                log.info("task %s: %s", task.id, renamed)
+        kept: Mapping[str, Any] | Keep = KEEP if external is None else external
         generation = _generation_for(task, spec)
         if generation == KEEP:
-            return TaskChange(spec=spec)
+            return TaskChange(spec=spec, external=kept)
         return TaskChange(
             spec=spec,
+            external=kept,
             generation=generation,
             event=(
                 f"task_max {task.spec.options.task_max} -> {merged.task_max}: every member "

@@ -24,6 +24,25 @@ class Conflict(DomainError):
     """The request contradicts the current state (HTTP 409); the message says why."""
 
 
+class LimitExceeded(Conflict):
+    """A cap on how many of something may exist is reached (HTTP 409, Tencent
+    `LimitExceeded`); nothing was written. The message names the cap and the server option
+    that raises it, and `option` names that option for faces that show it apart."""
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class RateLimited(DomainError):
+    """Too many calls of one kind in a short time (HTTP 429 with Retry-After); nothing was
+    done. `retry_after_s` is how long until the next call is accepted."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class InvalidField(DomainError, ValueError):
     """One field of the request is wrong given the state (HTTP 422); nothing was written."""
 

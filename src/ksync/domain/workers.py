@@ -20,6 +20,8 @@ class WorkerView:
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+    # How many members it hosts at most (`--max-members`); None = no cap.
+    max_members: int | None = None
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,24 @@ A source topic deleted and created again under its name (another topic id than t
 the task stored) is blocked too, until the task's progress is reset: its offsets start
 over, and copying it on from the old topic's progress would skip or mix records.
 Only a selection where nothing can be copied is a persistent error (the task fails).
+
+Several source topics may be copied to one target topic (`target.topic_map`, only without
+keep_partition): it is created once, with the most partitions among them, and its configs
+follow the first of them by name (following each in turn would change them at every
+refresh). A topic the selection finds later whose name the map already gives another
+topic is blocked under keep_partition (the mapped topic keeps its target).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ksync.domain.topics import TopicMapping, deleted_topic, recreated_topic
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, access_error
-from ksync.replication.policy import ReplicationPolicy
+from ksync.replication.policy import MERGE_NEEDS_SPREAD, ReplicationPolicy
 from ksync.replication.topic_filter import TopicFilter
 
 log = logging.getLogger(__name__)
@@ -123,10 +129,34 @@ class TopicMirror:
         names = self.topic_filter.select(source_topics)
         if self.same_cluster:
             names = [n for n in names if not self.policy.is_target_topic(n)]
-        return [
+        mappings = [
             TopicMapping(name, self.policy.target_topic(name), source_topics[name].partitions)
             for name in names
         ]
+        return self._one_source_per_target(mappings) if self.keep_partition else mappings
+
+    def _one_source_per_target(self, mappings: list[TopicMapping]) -> list[TopicMapping]:
+        """Under keep_partition a target topic takes one source topic: the one the map
+        names (the task was saved with at most one); the others are blocked."""
+        merged = self.policy.merges(m.source for m in mappings)
+        out = []
+        for m in mappings:
+            sources = merged.get(m.target)
+            if sources is None:
+                out.append(m)
+                continue
+            keeper = (self.policy.mapped_sources(m.target) or sources)[0]
+            if m.source == keeper:
+                out.append(m)
+                continue
+            out.append(
+                m.blocked(
+                    f"target topic {m.target} already takes source topic {keeper} (through "
+                    f"target.topic_map); {MERGE_NEEDS_SPREAD}; ksync tries again at every "
+                    "topic refresh"
+                )
+            )
+        return out
 
     def excluded(self, source_topics: dict[str, TopicInfo]) -> list[TopicMapping]:
         """Topics the user named that exist but the exclude regex (or, within one cluster,
@@ -183,16 +213,23 @@ class TopicMirror:
         configs = (
             self.source.topic_configs([m.source for m in mappings]) if self.sync_configs else {}
         )
-        plans: dict[str, NewTopicPlan] = {}
+        new_targets: dict[str, NewTopicPlan] = {}  # target topic -> how to create it
+        creates: dict[str, str] = {}  # source topic -> the new target topic it goes to
         blocked = dict(recreated)  # source topic -> why it is not copied
         result.warnings += recreated.values()
         for m in mappings:
-            if m.source in recreated:
+            if not m.syncing or m.source in recreated:
                 continue
             src = source_topics[m.source]
             existing = target_topics.get(m.target)
             if existing is None:
-                plans[m.source] = NewTopicPlan(
+                creates[m.source] = m.target
+                planned = new_targets.get(m.target)
+                if planned is not None:  # a merge: room for the largest of its sources
+                    if src.partitions > planned.partitions:
+                        new_targets[m.target] = replace(planned, partitions=src.partitions)
+                    continue
+                new_targets[m.target] = NewTopicPlan(
                     name=m.target,
                     partitions=src.partitions,
                     replication_factor=max(
@@ -206,13 +243,18 @@ class TopicMirror:
                 too_small = self._grow_or_block(m, existing, result)
                 if too_small is not None:
                     blocked[m.source] = too_small
+        plans = {source: new_targets[target] for source, target in creates.items()}
         blocked.update(self._create(plans, source_topics, result))
         result.mappings = [
             m.blocked(blocked[m.source]) if m.source in blocked else m for m in mappings
         ]
         if self.sync_configs:
-            syncing = [m for m in result.mappings if m.syncing]
-            self._sync_configs(syncing, configs, set(result.created), result)
+            # One source per target topic sets its configs: the first by name.
+            firsts: dict[str, TopicMapping] = {}
+            for m in sorted(result.mappings, key=lambda m: m.source):
+                if m.syncing:
+                    firsts.setdefault(m.target, m)
+            self._sync_configs(list(firsts.values()), configs, set(result.created), result)
         result.mappings += hidden + excluded
         return result
 
@@ -255,9 +297,10 @@ class TopicMirror:
     ) -> dict[str, str]:
         """Create the planned target topics (source topic -> plan), in one request; returns
         the source topics whose target the target refused, each with why (also a warning)."""
-        outcome = self.target.create_topics_apart(list(plans.values()))
+        outcome = self.target.create_topics_apart(list({p.name: p for p in plans.values()}.values()))
         result.created += outcome.created
         blocked: dict[str, str] = {}
+        logged: set[str] = set()
         target_id = self.target.conn.instance_id
         for source, plan in plans.items():
             refusal = outcome.refused.get(plan.name)
@@ -269,7 +312,8 @@ class TopicMirror:
                 result.warnings.append(blocked[source])
                 log.warning("target %s refused topic %s: %s", target_id, plan.name, refusal)
                 continue
-            if plan.name in outcome.created:
+            if plan.name in outcome.created and plan.name not in logged:
+                logged.add(plan.name)  # once for a topic several sources merge into
                 log.info(
                     "created topic %s on target %s (%d partitions, replication factor %d)",
                     plan.name,

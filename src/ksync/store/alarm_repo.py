@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 
 from ksync.domain.alarms import AlarmEvent, AlarmRuleSpec
 from ksync.domain.errors import NotFound
-from ksync.store.repo import Store, new_id, utcnow
+from ksync.store.repo import Store, as_utc, new_id, utcnow
 from ksync.store.tables import AlarmEventRow, AlarmRuleRow
 
 # The fields of a rule that define its condition: changing one restarts its pending timers.
@@ -156,6 +156,14 @@ class AlarmStore:
         with self.store.session() as s:
             s.add(row)
         return row
+
+    def event_times(self, rule_id: str, kind: str, since: datetime) -> list[datetime]:
+        """When the rule's events of `kind` at or after `since` happened, oldest first."""
+        q = select(AlarmEventRow.at).where(
+            AlarmEventRow.rule_id == rule_id, AlarmEventRow.kind == kind, AlarmEventRow.at >= since
+        )
+        with self.store.session() as s:
+            return [as_utc(at) for at in s.scalars(q.order_by(AlarmEventRow.at))]
 
     def get_event(self, event_id: int) -> AlarmEventRow:
         with self.store.session() as s:

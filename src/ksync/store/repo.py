@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ksync.store.base import as_utc, new_id, utcnow
@@ -37,6 +38,16 @@ class Store:
         self.metrics = MetricRepo(self._sessions)
         self.workers = WorkerRepo(self._sessions)
         self.leases = LeaseRepo(self._sessions)
+
+    def unreachable(self) -> str | None:
+        """Why the database does not answer a trivial query (for health checks), or None
+        when it does."""
+        try:
+            with self._sessions.begin() as s:
+                s.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        return None
 
     @contextmanager
     def session(self) -> Iterator[Session]:

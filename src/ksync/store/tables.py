@@ -71,6 +71,8 @@ class WorkerRow(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+    # The worker's --max-members, sent with every heartbeat (None: no cap).
+    max_members: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class SlotRow(Base):

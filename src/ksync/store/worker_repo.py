@@ -38,8 +38,16 @@ def member_view(row: MemberRow) -> MemberView:
 class WorkerRepo(Repository):
     """Heartbeats, slot assignments and member reports."""
 
-    def heartbeat(self, worker_id: str, host: str, pid: int, reports: Iterable[MemberReport]) -> None:
-        """Record that `worker_id` is alive and what its members are doing."""
+    def heartbeat(
+        self,
+        worker_id: str,
+        host: str,
+        pid: int,
+        reports: Iterable[MemberReport],
+        max_members: int | None = None,
+    ) -> None:
+        """Record that `worker_id` is alive, how many members it may host (None: no cap)
+        and what its members are doing."""
         now = utcnow()
         with self.session() as s:
             row = s.get(WorkerRow, worker_id)
@@ -47,9 +55,19 @@ class WorkerRepo(Repository):
                 if row is not None:
                     s.delete(row)
                     s.flush()
-                s.add(WorkerRow(id=worker_id, host=host, pid=pid, started_at=now, heartbeat_at=now))
+                s.add(
+                    WorkerRow(
+                        id=worker_id,
+                        host=host,
+                        pid=pid,
+                        started_at=now,
+                        heartbeat_at=now,
+                        max_members=max_members,
+                    )
+                )
             else:
                 row.heartbeat_at = now
+                row.max_members = max_members
             reported = set()
             for r in reports:
                 reported.add((r.task_id, r.slot))
@@ -88,7 +106,14 @@ class WorkerRepo(Repository):
         """Every worker that has not left or expired, by id."""
         with self.session() as s:
             return [
-                WorkerView(w.id, w.host, w.pid, as_utc(w.started_at), as_utc(w.heartbeat_at))
+                WorkerView(
+                    w.id,
+                    w.host,
+                    w.pid,
+                    as_utc(w.started_at),
+                    as_utc(w.heartbeat_at),
+                    w.max_members,
+                )
                 for w in s.scalars(select(WorkerRow).order_by(WorkerRow.id))
             ]
 

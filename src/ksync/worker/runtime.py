@@ -57,6 +57,9 @@ class WorkerSettings:
     max_backoff_s: float = 30.0
     measure: bool = True
     commit_interval_s: float = 1.0
+    # Members this worker hosts at most (`--max-members`), reported with every heartbeat
+    # for the controller's slot assignment to respect; None = no cap.
+    max_members: int | None = None
     # How long a shutdown waits for members to commit and stop.
     stop_timeout_s: float = 60.0
 
@@ -144,7 +147,9 @@ class Worker:
             # Alive before acting: a worker restarted under the same id must not start
             # members from its old slots while its row still looks dead to the controller,
             # which would stop them again mid-join.
-            self.store.workers.heartbeat(self.worker_id, self.host, self.pid, [])
+            self.store.workers.heartbeat(
+                self.worker_id, self.host, self.pid, [], self.settings.max_members
+            )
         except Exception:
             log.exception("worker %s: first heartbeat failed; retrying in the loop", self.worker_id)
         while not self._stop.is_set():
@@ -197,7 +202,9 @@ class Worker:
         if wanted:  # after starting members: a new one must not run unthrottled
             self._apply_limits(wanted)
         self._prune_stopped()
-        self.store.workers.heartbeat(self.worker_id, self.host, self.pid, self._reports())
+        self.store.workers.heartbeat(
+            self.worker_id, self.host, self.pid, self._reports(), self.settings.max_members
+        )
 
     def _apply_limits(self, wanted: dict[SlotKey, TaskView]) -> None:
         """Give each running member its share of task limits and instance quotas."""

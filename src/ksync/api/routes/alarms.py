@@ -23,6 +23,7 @@ from ksync.domain.status import TaskStatus
 from ksync.monitoring.alarms.delivery import deliver_event
 from ksync.monitoring.alarms.evaluation import evaluate_rule, test_event
 from ksync.monitoring.alarms.snapshot import TaskSnapshot
+from ksync.monitoring.alarms.test_budget import check_test_budget
 from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
 from ksync.monitoring.alarms.webhooks import WebhookDispatcher
 from ksync.store.alarm_repo import AlarmStore, spec_of_row
@@ -257,14 +258,16 @@ def delete_alarm(
 
 
 @router.post(
-    "/{rule_id}/test", status_code=202, response_model=AlarmEventOut, responses=documented(404)
+    "/{rule_id}/test", status_code=202, response_model=AlarmEventOut, responses=documented(404, 429)
 )
 def test_alarm(
-    rule_id: str, store: StoreDep, alarms: AlarmsDep, dispatcher: DispatcherDep
+    rule_id: str, store: StoreDep, alarms: AlarmsDep, dispatcher: DispatcherDep, settings: SettingsDep
 ) -> AlarmEventOut:
     """Send a `test` event to the rule's webhooks now (enabled or not). Returns the stored
-    event at once; its `delivery` fills in as receivers answer (see `/alarms/events`)."""
+    event at once; its `delivery` fills in as receivers answer (see `/alarms/events`).
+    429 with Retry-After past `--max-test-events-per-minute` test events of the rule."""
     row = alarms.get_rule(rule_id)
+    check_test_budget(alarms, rule_id, settings.max_test_events_per_minute, datetime.now(UTC))
     spec = spec_of_row(row)
     task = None
     if spec.task_id is not None:

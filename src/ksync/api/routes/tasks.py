@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ksync.api.deps import SettingsDep, StoreDep
 from ksync.api.errors import documented
@@ -34,9 +34,10 @@ def _quotas(store: Store) -> dict[str, float | None]:
 
 
 @router.post("", status_code=202, response_model=Task, responses=documented(409, 422))
-def create_task(spec: TaskSpec, store: StoreDep) -> Task:
-    """Create a sync task; it starts as Unassigned and converges to Running."""
-    return task_view(store, lifecycle.create(store, spec))
+def create_task(spec: TaskSpec, store: StoreDep, settings: SettingsDep) -> Task:
+    """Create a sync task; it starts as Unassigned and converges to Running. 409 when the
+    server holds `--max-tasks` tasks already."""
+    return task_view(store, lifecycle.create(store, spec, max_tasks=settings.max_tasks))
 
 
 @router.get("", response_model=TaskList)
@@ -49,26 +50,47 @@ def list_tasks(store: StoreDep) -> TaskList:
     return TaskList(tasks=[Task.of(t, by_task[t.id], quotas) for t in store.tasks.all()])
 
 
-class TaskPatch(BaseModel):
-    """Options to change on a running task (any subset of TaskOptions)."""
+class TargetPatch(BaseModel):
+    """What of a task's target can change in place: the names of its target topics."""
 
     model_config = ConfigDict(extra="forbid")
 
-    options: dict[str, Any]
+    topic_map: dict[str, str]
+
+
+class TaskPatch(BaseModel):
+    """Options to change on a running task (any subset of TaskOptions), and its
+    `target.topic_map` (replaced as a whole)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    options: dict[str, Any] = Field(default_factory=dict)
+    target: TargetPatch | None = None
 
 
 @router.patch("/{task_id}", response_model=Task, responses=documented(404, 409, 422))
 def update_task(task_id: str, patch: TaskPatch, store: StoreDep) -> Task:
     """Change options in place: throttle_mb_s, qps_limit, task_max, sync_topic_configs, and
     the client tuning (compression, linger_ms, batch_bytes, fetch_max_bytes), with which the
-    members restart from their committed progress. Bad values: 422, nothing changed."""
+    members restart from their committed progress. `target.topic_map` renames target
+    topics: a topic whose target changes goes on into the new one from its committed
+    progress (what was copied stays on the old one). Bad values: 422, nothing changed."""
+    topic_map = patch.target.topic_map if patch.target is not None else None
     try:
-        row = lifecycle.update_options(store, task_id, patch.options)
+        row = lifecycle.update_options(store, task_id, patch.options, topic_map=topic_map)
     except ValidationError as exc:
+        # Errors of the target's names are the TargetSpec's, the others the options'.
         raise RequestValidationError(
-            [{**e, "loc": ("body", "options", *e["loc"])} for e in exc.errors()]
+            [
+                {**e, "loc": ("body", *_patch_loc(e["loc"]))}
+                for e in exc.errors()
+            ]
         ) from None
     return task_view(store, row)
+
+
+def _patch_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    return ("target", *loc) if loc and loc[0] == "topic_map" else ("options", *loc)
 
 
 @router.get("/{task_id}/metrics", response_model=TaskMetricHistory, responses=documented(404, 422))

@@ -9,4 +9,5 @@ shared with the API and the store); this package runs them:
 * `webhook_policy`, `webhooks`, `delivery` -- where webhooks may go, the dispatcher that
   sends them on threads of its own, and how a stored event's outcomes are recorded;
 * `job` -- `AlarmEvaluator`, the controller's periodic job around all of it.
+* `test_budget` -- how many test events a rule may send a minute.
 """

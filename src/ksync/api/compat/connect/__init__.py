@@ -12,7 +12,8 @@ native API.
 * `states`     — connector and task states, the stopped mark;
 * `connectors` — tasks looked up by name, created and reconfigured;
 * `clusters`   — the instance of each side, found or registered;
-* `errors`     — Connect's error shape, in one place.
+* `errors`     — Connect's error shape, in one place;
+* `plugin_config` — the plugin's config definitions (types, defaults, documentation).
 
 Mapping choices (where Connect and ksync differ):
 
@@ -25,7 +26,15 @@ Mapping choices (where Connect and ksync differ):
   in Connect; resume does not retry a FAILED connector (use restart), also as in Connect.
   Other operations that make no sense in the current state answer 409.
 * Restart always restarts the whole task (every member): ksync has no connector object
-  apart from its members. `onlyFailed=true` restarts only a failed connector.
+  apart from its members, and their shares of the partitions are decided together. The
+  decision follows Connect's plan (`onlyFailed` restarts only when the connector, or with
+  `includeTasks` a task, is FAILED); then everything shows RESTARTING. Restarting one
+  task (`POST …/tasks/{id}/restart`) restarts the whole task too.
+* `PATCH …/config` merges keys into the config as shown by GET (null removes a key)
+  and goes through the same checks as PUT. `PUT …/topics/reset` is accepted and forgets
+  nothing: the topics shown are those the selection maps now, recomputed every refresh.
+* `GET /connector-plugins/{plugin}/config` lists the keys ksync acts on (`plugin_config`);
+  `GET /health` is healthy while the store answers.
 * Config keys ksync does not act on are kept, shown by GET config, and listed in the
   status under the `ksync` extension field (`ignored_config`), never dropped silently.
 * Secrets are never returned: they are stored hidden as `[hidden]` (see `hiding`).

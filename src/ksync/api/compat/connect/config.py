@@ -23,6 +23,10 @@ Rules, as MM2 behaves:
   the target topics' max.message.bytes) and `consumer.override.fetch.max.bytes` (or MM2's
   `source.consumer.` / `consumer.` spelling, as for auto.offset.reset). Two spellings of
   one setting with different values are refused; a missing one means ksync's default.
+* `ksync.topic.map` (ksync's own key; MM2 names remote topics by its policy only) names
+  the target topic of individual source topics: comma-separated `source:target` pairs,
+  `orders:orders-bak,payments:pay-bak` (`:` is not allowed in topic names). It becomes
+  `target.topic_map`; the unlisted topics keep the replication policy's names.
 * Keys ksync has no use for are kept in the stored config and listed as ignored, never
   dropped silently. Secret values (passwords, JAAS passwords, keys) are stored hidden as
   `[hidden]`: the secret itself lives only in the instance's security settings.
@@ -97,6 +101,9 @@ TUNING_KEYS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# ksync's key for target.topic_map (see the module docstring).
+TOPIC_MAP_KEY = "ksync.topic.map"
+
 # Keys whose value ksync uses (or, for converters, whose only meaningful value is what
 # ksync always does: copy the bytes).
 HONOURED = frozenset(
@@ -112,6 +119,7 @@ HONOURED = frozenset(
         "sync.topic.configs.enabled",
         "consumer.auto.offset.reset",
         "source.consumer.auto.offset.reset",
+        TOPIC_MAP_KEY,
     }
     | {f"{side}.cluster.{key}" for side in ("source", "target") for key in _CLUSTER_KEYS}
     | {key for keys in TUNING_KEYS.values() for key in keys}
@@ -160,6 +168,7 @@ class MirrorConfig:
     exclude_regex: str | None
     topic_prefix: str
     separator: str
+    topic_map: dict[str, str]
     task_max: int
     sync_topic_configs: bool
     start: StartPoint | None  # None: keep the task's current start point (default earliest)
@@ -193,6 +202,7 @@ class MirrorConfig:
                         "instance_id": target_id,
                         "topic_prefix": self.topic_prefix,
                         "separator": self.separator,
+                        "topic_map": self.topic_map,
                     },
                     "options": {
                         **kept.get("options", {}),
@@ -219,6 +229,7 @@ def _key_of(loc: tuple[Any, ...]) -> str:
         "source": "topics",
         "target.topic_prefix": "source.cluster.alias",
         "target.separator": "replication.policy.separator",
+        "target.topic_map": TOPIC_MAP_KEY,
         "options.task_max": "tasks.max",
         "options.sync_topic_configs": "sync.topic.configs.enabled",
     }.get(path, path or "config")
@@ -317,6 +328,7 @@ def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
         exclude_regex=_join(excludes),
         topic_prefix=prefix,
         separator=separator,
+        topic_map=_topic_map(cfg.get(TOPIC_MAP_KEY, "")),
         task_max=_int("tasks.max", cfg.get("tasks.max", "1"), 1, MAX_TASKS),
         sync_topic_configs=_bool("sync.topic.configs.enabled", cfg.get("sync.topic.configs.enabled", "true")),
         start=_start(cfg),
@@ -324,6 +336,27 @@ def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
         config=hide_secrets(cfg),
         ignored=ignored_keys(cfg),
     )
+
+
+def _topic_map(value: str) -> dict[str, str]:
+    """`source:target[,source:target...]` as a dict; the names are checked by TaskSpec."""
+    out: dict[str, str] = {}
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        source, colon, target = (part.strip() for part in entry.partition(":"))
+        if not colon or not source or not target or ":" in target:
+            raise ConfigError(
+                TOPIC_MAP_KEY,
+                f"'{entry}' is not source:target; give comma-separated pairs of a source topic "
+                "and its target topic, e.g. orders:orders-bak,payments:pay-bak",
+            )
+        if out.get(source, target) != target:
+            raise ConfigError(
+                TOPIC_MAP_KEY, f"source topic {source} is given two targets ({out[source]}, {target})"
+            )
+        out[source] = target
+    return out
 
 
 def _check_class(value: str | None) -> None:
@@ -569,6 +602,8 @@ def config_of_spec(
                 f"org.apache.kafka.common.security.{module} required "
                 f'username="{username}" password="{HIDDEN}";'
             )
+    if spec.target.topic_map:
+        config[TOPIC_MAP_KEY] = ",".join(f"{s}:{t}" for s, t in spec.target.topic_map.items())
     if spec.source.start.type == "latest":
         config["consumer.auto.offset.reset"] = "latest"
     for setting, value in spec.options.tuning.model_dump(exclude_defaults=True).items():

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from ksync.api.compat.connect.clusters import resolve_instance
-from ksync.api.compat.connect.config import ConfigError, MirrorConfig, config_of_spec
+from ksync.api.compat.connect.config import (
+    TOPIC_MAP_KEY,
+    ConfigError,
+    MirrorConfig,
+    config_of_spec,
+)
 from ksync.api.compat.connect.errors import ConnectError
 from ksync.api.compat.connect.hiding import hide_secrets
 from ksync.api.compat.connect.states import EXTERNAL_KEY, connect_part
@@ -58,6 +63,7 @@ _SPEC_KEYS = {
     "source.instance_id": "source.cluster.bootstrap.servers",
     "target.instance_id": "target.cluster.bootstrap.servers",
     "name": "name",
+    "target.topic_map": TOPIC_MAP_KEY,
 }
 
 
@@ -79,14 +85,19 @@ def with_connect_part(row: TaskView | None, parsed: MirrorConfig) -> dict[str, A
     return base
 
 
-def create(store: Store, parsed: MirrorConfig, policy: ServerCheck | None = None) -> TaskView:
+def create(
+    store: Store, parsed: MirrorConfig, max_tasks: int, policy: ServerCheck | None = None
+) -> TaskView:
     """A new task from a connector config, registering its clusters when needed (their
-    addresses checked against `policy`)."""
+    addresses checked against `policy`). Past `max_tasks` nothing is registered either."""
+    lifecycle.check_room(store, max_tasks)
     source_id = resolve_instance(store, parsed.source, policy)
     target_id = resolve_instance(store, parsed.target, policy)
     spec = parsed.task_spec(source_id, target_id)
     try:
-        return lifecycle.create(store, spec, external=with_connect_part(None, parsed))
+        return lifecycle.create(
+            store, spec, external=with_connect_part(None, parsed), max_tasks=max_tasks
+        )
     except InvalidField as exc:
         raise _spec_error(exc) from None
 

@@ -4,6 +4,7 @@ parses the request, calls the task or instance service, and answers in Connect's
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from ksync.api.compat.connect.config import (
 )
 from ksync.api.compat.connect.errors import ConnectError, ConnectRoute
 from ksync.api.compat.connect.hiding import hide_secrets
+from ksync.api.compat.connect.plugin_config import GROUPS, key_info, plugin_config
 from ksync.api.compat.connect.states import (
     EXTERNAL_KEY,
     connect_part,
@@ -42,10 +44,11 @@ from ksync.domain.workers import MemberView
 from ksync.store.repo import Store
 
 # The Kafka Connect REST API level this face follows (restart with includeTasks/onlyFailed
-# is 3.0+, GET offsets 3.5+).
-CONNECT_API_VERSION = "3.7.0"
+# is 3.0+, PATCH config and GET offsets 3.5+, GET /health 3.9+ and 4.x).
+CONNECT_API_VERSION = "4.0.0"
 
 router = APIRouter(tags=["kafka-connect"], route_class=ConnectRoute)
+log = logging.getLogger("ksync.api.compat.connect")
 
 
 def _status_now(store: Store, row: TaskView) -> dict[str, Any]:
@@ -64,6 +67,31 @@ def server_info(store: StoreDep) -> dict[str, Any]:
     }
 
 
+@router.get("/health", response_model=None)
+def health(store: StoreDep) -> JSONResponse:
+    """Connect 4.x's health check (KIP-1017): 200 `healthy` once the server answers and
+    its store does (every operation needs it), else 500 `unhealthy` saying why."""
+    reason = store.unreachable()
+    if reason is not None:
+        log.warning("Kafka Connect face: health check: the store does not answer: %s", reason)
+        return JSONResponse(
+            # The reason may name the database's address: it stays in the server log.
+            {
+                "status": "unhealthy",
+                "message": "ksync cannot read its store; the server log says why",
+            },
+            status_code=500,
+        )
+    workers = len(store.workers.all())
+    return JSONResponse(
+        {
+            "status": "healthy",
+            "message": f"Worker has completed startup and is ready to handle requests "
+            f"({workers} ksync worker{'s' if workers != 1 else ''} reporting).",
+        }
+    )
+
+
 @router.get("/connector-plugins")
 def connector_plugins(connectorsOnly: bool = True) -> list[dict[str, str]]:
     """The one connector class ksync runs."""
@@ -74,6 +102,21 @@ def _plugin_matches(plugin: str, connector_class: str) -> bool:
     """Connect's plugin names: the class, its simple name, or that without "Connector"."""
     simple = connector_class.rsplit(".", 1)[-1]
     return plugin in (connector_class, simple, simple.removesuffix("Connector"))
+
+
+def _require_plugin(plugin: str) -> None:
+    if not _plugin_matches(plugin, SOURCE_CONNECTOR):
+        raise ConnectError(
+            404, f"Unknown plugin {plugin}. ksync runs one: {SOURCE_CONNECTOR}",
+        )
+
+
+@router.get("/connector-plugins/{plugin}/config")
+def connector_plugin_config(plugin: str) -> list[dict[str, Any]]:
+    """The plugin's config definitions (Connect's ConfigKeyInfo list): every key ksync
+    acts on, with its type, default and what it does."""
+    _require_plugin(plugin)
+    return plugin_config()
 
 
 @router.put("/connector-plugins/{plugin}/config/validate")
@@ -106,15 +149,10 @@ def validate_connector_config(plugin: str, config: Annotated[dict[str, Any], Bod
     return {
         "name": SOURCE_CONNECTOR,
         "error_count": sum(len(e) for e in errors.values()),
-        "groups": ["Common"],
+        "groups": list(GROUPS),
         "configs": [
             {
-                "definition": {
-                    "name": key, "type": "STRING", "required": key in ("name", "connector.class"),
-                    "default_value": None, "importance": "MEDIUM", "documentation": "",
-                    "group": "Common", "width": "NONE", "display_name": key, "dependents": [],
-                    "order": -1,
-                },
+                "definition": key_info(key),
                 "value": {
                     "name": key, "value": shown.get(key), "recommended_values": [],
                     "errors": errors.get(key, []), "visible": True,
@@ -165,7 +203,7 @@ def create_connector(
     parsed = parse(name, config)
     if connectors.find(store, name) is not None:
         raise ConnectError(409, f"Connector {name} already exists")
-    row = connectors.create(store, parsed, settings.bootstrap_policy)
+    row = connectors.create(store, parsed, settings.max_tasks, settings.bootstrap_policy)
     response.headers["location"] = f"/connectors/{quote(name, safe='')}"
     return connector_info(row, parsed.config)
 
@@ -195,11 +233,33 @@ def put_connector_config(
     parsed = parse(name, config)
     row = connectors.find(store, name)
     if row is None:
-        row = connectors.create(store, parsed, settings.bootstrap_policy)
+        row = connectors.create(store, parsed, settings.max_tasks, settings.bootstrap_policy)
         response.status_code = 201
         response.headers["location"] = f"/connectors/{quote(name, safe='')}"
     else:
         row = connectors.reconfigure(store, row, parsed, settings.bootstrap_policy)
+    return connector_info(row, parsed.config)
+
+
+@router.patch("/connectors/{name}/config")
+def patch_connector_config(
+    name: str,
+    patch: Annotated[dict[str, Any], Body()],
+    store: StoreDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Merge keys into a connector's config (Connect 3.5+, KIP-477): a key given replaces
+    its value, a key given as null is removed, the others stay. Checked as a whole config,
+    so a bad merge answers 400 and changes nothing."""
+    row = connectors.require(store, name)
+    merged: dict[str, Any] = dict(connectors.config_of(row, connectors.instances_by_id(store)))
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    parsed = parse(name, merged)
+    row = connectors.reconfigure(store, row, parsed, settings.bootstrap_policy)
     return connector_info(row, parsed.config)
 
 
@@ -231,11 +291,48 @@ def connector_tasks(name: str, store: StoreDep) -> list[dict[str, Any]]:
     return out
 
 
+def _task_id(row: TaskView, task: str) -> int:
+    """A Connect task id of `row`, or Connect's 404 (a stopped connector has none)."""
+    if not task.isdigit() or int(task) not in connect_tasks(row):
+        raise ConnectError(404, f"No status found for task {row.name}-{task}")
+    return int(task)
+
+
+@router.get("/connectors/{name}/tasks/{task}/status")
+def task_status(name: str, task: str, store: StoreDep) -> dict[str, Any]:
+    """One task's state (Connect's TaskState): the member slot's, as in the status."""
+    row = connectors.require(store, name)
+    slot = _task_id(row, task)
+    entry: dict[str, Any] = _status_now(store, row)["tasks"][slot]
+    return entry
+
+
+@router.post("/connectors/{name}/tasks/{task}/restart", status_code=204)
+def restart_task(name: str, task: str, store: StoreDep) -> Response:
+    """Restart a task: ksync restarts the whole connector (every member, from the
+    committed progress), since its members' shares of the partitions are decided together.
+    A paused connector answers 409: resume it instead."""
+    row = connectors.require(store, name)
+    if not task.isdigit() or int(task) not in connect_tasks(row):
+        raise ConnectError(404, f"Unknown task: {row.name}-{task}")
+    lifecycle.restart(store, row.id)
+    return Response(status_code=204)
+
+
 @router.get("/connectors/{name}/topics")
 def connector_topics(name: str, store: StoreDep) -> dict[str, Any]:
     """The target topics the connector writes to (KIP-558)."""
     row = connectors.require(store, name)
     return {row.name: {"topics": sorted({t.target for t in row.topics})}}
+
+
+@router.put("/connectors/{name}/topics/reset", status_code=202)
+def reset_connector_topics(name: str, store: StoreDep) -> Response:
+    """Accepted, as in Connect. ksync keeps no history of active topics to forget: the
+    topics GET …/topics lists are those the connector's selection maps now, worked out
+    again on every refresh, so a topic no longer selected leaves the list by itself."""
+    connectors.require(store, name)
+    return Response(status_code=202)
 
 
 @router.get("/connectors/{name}/offsets")
@@ -339,24 +436,26 @@ def restart_connector(
     includeTasks: bool = False,  # Connect's parameter names
     onlyFailed: bool = False,
 ) -> Response:
-    """Restart every member. 204 for a plain restart; with `includeTasks` or `onlyFailed`,
-    202 and the status with RESTARTING on what restarts (Connect 3.0+)."""
+    """Restart as Connect 3.0+ plans it: the connector unless `onlyFailed` and it is not
+    FAILED; with `includeTasks`, the tasks too (with `onlyFailed`, the FAILED ones). A
+    plain restart answers 204; otherwise 202 with the status, RESTARTING on what
+    restarts. ksync restarts the whole task (every member) whenever the plan restarts
+    anything, so then the connector and every task show RESTARTING."""
     row = connectors.require(store, name)
     before = _status_now(store, row)
-    failed = before["connector"]["state"] == "FAILED" or any(
-        t["state"] == "FAILED" for t in before["tasks"]
+    planned = (
+        not onlyFailed
+        or before["connector"]["state"] == "FAILED"
+        or (includeTasks and any(t["state"] == "FAILED" for t in before["tasks"]))
     )
-    restarting = not onlyFailed or failed
-    if restarting:
+    if planned:
         lifecycle.restart(store, row.id)
     if not includeTasks and not onlyFailed:
         return Response(status_code=204)
-    if restarting:
-        before["connector"]["state"] = "RESTARTING"
-        before["connector"].pop("trace", None)
-        for task in before["tasks"]:
-            task["state"] = "RESTARTING"
-            task.pop("trace", None)
+    if planned:
+        for state in (before["connector"], *before["tasks"]):
+            state["state"] = "RESTARTING"
+            state.pop("trace", None)
     return JSONResponse(before, status_code=202)
 
 

@@ -7,7 +7,8 @@ no change but the endpoint and the credentials:
 * `endpoint`   — the route: authenticate, dispatch `X-TC-Action`, answer `{"Response"}`;
 * `params`     — reading parameters by the SDK's names, refusing what is not honoured;
 * `resources`  — `*ConnectResource*`: connect resources are ksync instances;
-* `datahub`    — `*DatahubTask*`: DataHub tasks are ksync sync tasks.
+* `datahub`    — `*DatahubTask*`: DataHub tasks are ksync sync tasks;
+* `flows`      — `DescribeTaskStatus`: how far a task's latest operation has come.
 """
 
 from ksync.api.compat.tencent.endpoint import Auth, router

@@ -11,6 +11,7 @@ resources (ksync instances) is a ksync TaskSpec:
 | OffsetType earliest/latest/timestamp + StartTime s| source.start (timestamp in ms)      |
 | TargetResource.KafkaParam.Resource                | target.instance_id                  |
 | Prefix, Separator, KeepPartition (either side)    | target.topic_prefix/separator/keep_partition |
+| TargetResource.KafkaParam.Topic / TopicList       | target.topic_map (paired by position) |
 | TaskMax (top level, when a client sends it)       | options.task_max                    |
 | CompressionType none/open (either side)           | options.compression none/lz4        |
 
@@ -26,6 +27,11 @@ otherwise (OffsetType earliest, Separator "."). Operations go through
 (Unassigned since creation), 1 running, 2 deleting (Terminating), 5 pausing (pause asked,
 members still committing), 6 paused, 8 resuming (Unassigned after having been started
 before: resume, restart, rebalance), -1 failed (ErrorMessage says why).
+
+`ModifyDatahubTask` changes TaskName, Description, TasksMax, SyncThrottleLimit and
+(ksync's addition) QpsLimit in place, through the same service as the native API's
+`PATCH /api/v1/tasks/{id}`. `DescribeTaskStatus` follows a task's latest operation
+(`flows`).
 
 The members of a task form the consumer group `ksync-<TaskId>` on the source cluster;
 `DescribeDatahubGroupOffsets` with that Group shows its committed progress.
@@ -50,6 +56,7 @@ from ksync.api.compat.tencent.context import (
 from ksync.api.compat.tencent.errors import (
     FAILED_OPERATION,
     INVALID_PARAMETER_VALUE,
+    LIMIT_EXCEEDED,
     RESOURCE_NOT_FOUND,
     TencentError,
     bad_value,
@@ -60,7 +67,7 @@ from ksync.api.compat.tencent.params import Params
 from ksync.api.compat.tencent.resources import KAFKA, get_instance
 from ksync.api.schemas import progress_of
 from ksync.control import lifecycle
-from ksync.domain.errors import Conflict, InvalidField, NotFound
+from ksync.domain.errors import Conflict, InvalidField, LimitExceeded, NotFound
 from ksync.domain.groups import group_id, task_of_group
 from ksync.domain.instance import InstanceView
 from ksync.domain.status import Desired, TaskStatus
@@ -129,6 +136,7 @@ _FIELD_NAMES = {
     "target.topic_prefix": "Prefix",
     "target.separator": "Separator",
     "target.keep_partition": "KeepPartition",
+    "target.topic_map": "TargetResource.KafkaParam.TopicList",
     "target": "TargetResource.KafkaParam",
     "options.task_max": "TaskMax",
     "options.qps_limit": "QpsLimit",
@@ -317,14 +325,7 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     except ValidationError as exc:
         raise validation_error(exc, _FIELD_NAMES) from None
     if target_topics is not None:
-        policy = ReplicationPolicy.of(spec.target)
-        expected = [policy.target_topic(t) for t in spec.source.topics]
-        if spec.source.topic_regex or sorted(set(target_topics)) != sorted(set(expected)):
-            raise unsupported(
-                "TargetResource.KafkaParam.Topic/TopicList must name the target topics ksync "
-                f"derives (Prefix + Separator + source topic: {', '.join(expected) or 'none'}); "
-                "ksync cannot write a source topic to a topic of another name"
-            )
+        spec = _with_target_topics(spec, target_topics)
     sides = {
         k: v[0].split(".")[0] for k, v in naming.items() if k not in ("QpsLimit", "CompressionType")
     }
@@ -338,6 +339,42 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
         "NamingOn": "SourceResource" if "SourceResource" in sides.values() else "TargetResource",
     }
     return spec, mine
+
+
+def _with_target_topics(spec: TaskSpec, target_topics: list[str]) -> TaskSpec:
+    """The task with the target topics the request names, as the CKafka console pairs
+    them: the n-th target topic for the n-th source topic, or one target topic for all
+    (a merge, which needs KeepPartition false). Names the prefix rule gives anyway stay
+    out of `target.topic_map`."""
+    policy = ReplicationPolicy.of(spec.target)
+    sources = list(spec.source.topics)
+    derived = [policy.target_topic(t) for t in sources]
+    if sorted(set(target_topics)) == sorted(set(derived)):
+        return spec
+    if spec.source.topic_regex or not sources:
+        raise unsupported(
+            "TargetResource.KafkaParam.Topic/TopicList can name target topics only for the "
+            "source topics listed in SourceResource.KafkaParam.Topic/TopicList, not for a "
+            "TopicRegularExpression"
+        )
+    if len(target_topics) != len(sources):  # Topic and TopicList may both name them
+        target_topics = list(dict.fromkeys(target_topics))
+    if len(target_topics) == 1:
+        targets = target_topics * len(sources)
+    elif len(target_topics) == len(sources):
+        targets = list(target_topics)
+    else:
+        raise unsupported(
+            f"TargetResource.KafkaParam.Topic/TopicList names {len(target_topics)} topics for "
+            f"{len(sources)} source topics: give one target topic per source topic, in the "
+            "same order, or a single one for all of them"
+        )
+    topic_map = {s: t for s, t in zip(sources, targets, strict=True) if policy.prefixed(s) != t}
+    target = spec.target.model_copy(update={"topic_map": topic_map})
+    try:
+        return TaskSpec.model_validate({**spec.model_dump(mode="json"), "target": target.model_dump()})
+    except ValidationError as exc:
+        raise validation_error(exc, _FIELD_NAMES) from None
 
 
 # ---- describing a task ----------------------------------------------------------------
@@ -444,9 +481,13 @@ def create(ctx: Context, p: Params) -> dict[str, Any]:
     get_instance(ctx, spec.source.instance_id, "SourceResource.KafkaParam.Resource")
     get_instance(ctx, spec.target.instance_id, "TargetResource.KafkaParam.Resource")
     try:
-        row = lifecycle.create(ctx.store, spec, external=with_own_external(None, mine))
+        row = lifecycle.create(
+            ctx.store, spec, external=with_own_external(None, mine), max_tasks=ctx.settings.max_tasks
+        )
     except InvalidField as exc:
         raise bad_value(_FIELD_NAMES.get(exc.field, exc.field), exc.reason) from None
+    except LimitExceeded as exc:
+        raise TencentError(LIMIT_EXCEEDED, exc.message) from None
     except Conflict as exc:  # the name is taken
         raise bad_value("TaskName", str(exc).removeprefix("name: ")) from None
     return {"Result": {"TaskId": row.id, "DatahubId": None}}
@@ -515,6 +556,62 @@ def restart(ctx: Context, p: Params) -> dict[str, Any]:
 
 def delete(ctx: Context, p: Params) -> dict[str, Any]:
     return _operate(ctx, p, "delete", lambda tid: lifecycle.delete(ctx.store, tid))
+
+
+# ksync's option fields -> ModifyDatahubTask's, for validation messages (TasksMax is spelled
+# with an s in this action, TaskMax in CreateDatahubTask).
+_MODIFY_FIELDS = {
+    "name": "TaskName",
+    "task_max": "TasksMax",
+    "throttle_mb_s": "SyncThrottleLimit",
+    "qps_limit": "QpsLimit",
+}
+
+
+def modify(ctx: Context, p: Params) -> dict[str, Any]:
+    """Rename a task, change its Description, parallelism (TasksMax), throttle
+    (SyncThrottleLimit, MB/s) or records per second (QpsLimit, ksync's addition: the SDK's
+    model has no such field, send it with `call_json`). Limits apply without a restart; a
+    new TasksMax restarts every member with its new share, progress kept. Every value is
+    checked before anything is written."""
+    task_id = p.text("TaskId", required=True)
+    name = p.text("TaskName")
+    description = p.text("Description")
+    task_max = p.integer("TasksMax")
+    throttle = p.integer("SyncThrottleLimit")
+    qps = p.integer("QpsLimit")
+    auto_expand = p.flag("AutoExpandFlag")
+    p.done()
+    if auto_expand:
+        raise unsupported(
+            "AutoExpandFlag true is not supported: ksync runs the TasksMax members it is "
+            "given; change TasksMax to scale a task"
+        )
+    if name is not None and not _TASK_NAME.fullmatch(name):
+        raise bad_value(
+            "TaskName",
+            "must start with a letter and hold at most 64 letters, digits, '-', '.' and '_'",
+        )
+    row = _task(ctx, task_id)
+    options: dict[str, Any] = {}
+    for key, value in (("task_max", task_max), ("throttle_mb_s", throttle), ("qps_limit", qps)):
+        if value is not None:
+            options[key] = value
+    external = None
+    if description is not None:
+        mine = {**own_external(row.external), "Description": description}
+        external = with_own_external(row.external, mine)
+    try:
+        lifecycle.update_options(ctx.store, task_id, options, name=name, external=external)
+    except ValidationError as exc:
+        raise validation_error(exc, _MODIFY_FIELDS) from None
+    except NotFound:
+        raise TencentError(RESOURCE_NOT_FOUND, f"TaskId: task {task_id} does not exist") from None
+    except Conflict as exc:
+        if str(exc).startswith("name: "):
+            raise bad_value("TaskName", str(exc).removeprefix("name: ")) from None
+        raise TencentError(FAILED_OPERATION, f"cannot modify the task: {exc}") from None
+    return {"Result": {"TaskId": task_id, "DatahubId": None}}
 
 
 def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:

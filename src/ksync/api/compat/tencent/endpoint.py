@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ksync.api.auth import KeyRing
-from ksync.api.compat.tencent import datahub, resources, signature
+from ksync.api.compat.tencent import datahub, flows, resources, signature
 from ksync.api.compat.tencent.context import Context
 from ksync.api.compat.tencent.errors import (
     FAILED_OPERATION,
@@ -60,7 +60,9 @@ ACTIONS: dict[str, Action] = {
     "ResumeDatahubTask": datahub.resume,
     "RestartDatahubTask": datahub.restart,
     "DeleteDatahubTask": datahub.delete,
+    "ModifyDatahubTask": datahub.modify,
     "DescribeDatahubGroupOffsets": datahub.group_offsets,
+    "DescribeTaskStatus": flows.task_status,
 }
 
 router = APIRouter(tags=["tencent-cloud"])

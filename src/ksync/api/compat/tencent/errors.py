@@ -28,6 +28,8 @@ RESOURCE_NOT_FOUND = "ResourceNotFound"
 RESOURCE_IN_USE = "ResourceInUse"
 RESOURCE_UNAVAILABLE = "ResourceUnavailable"
 FAILED_OPERATION = "FailedOperation"
+# A quota is reached (Tencent Cloud's common code for "exceeds the quota limit").
+LIMIT_EXCEEDED = "LimitExceeded"
 INTERNAL_ERROR = "InternalError"
 
 

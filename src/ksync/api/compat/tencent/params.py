@@ -63,6 +63,10 @@ class Params:
             raise self._type_error(key, "a string")
         return value
 
+    @overload
+    def integer(self, key: str, required: Literal[True]) -> int: ...
+    @overload
+    def integer(self, key: str, required: bool = False) -> int | None: ...
     def integer(self, key: str, required: bool = False) -> int | None:
         value = self._get(key, required)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):

@@ -169,6 +169,7 @@ export function configView(t, instancesById) {
     ["Start point", startText(t.source.start)],
     ["Target instance", inst(t.target.instance_id)],
     ["Target topic names", t.target.topic_prefix ? `${t.target.topic_prefix}${t.target.separator}<source topic>` : "same as the source"],
+    ["Named target topics", Object.entries(t.target.topic_map || {}).map(([from, to]) => `${from} → ${to}`).join(", ") || "none"],
     ["Keep partition", t.target.keep_partition ? "yes: partition p is written to partition p" : "no: partitioned by key"],
     ["Members (task_max)", String(o.task_max ?? DASH)],
     ["Sync topic configs", o.sync_topic_configs ? "yes" : "no"],

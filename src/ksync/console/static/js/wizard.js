@@ -54,6 +54,7 @@ export function mountWizard(view, ctx) {
     dstTopics: null, // Map name -> topic of the target
     dstError: null,
     selected: new Set(),
+    topicMap: new Map(), // source topic -> the target topic the user typed or picked
     nameTouched: false,
   };
   const byId = () => new Map(state.instances.map((i) => [i.id, i]));
@@ -76,6 +77,9 @@ export function mountWizard(view, ctx) {
   const loopWarning = h("div", { class: "notice warn", id: "loop-warning", hidden: true });
   const sameCluster = h("div", { class: "notice warn", id: "same-cluster", hidden: true });
   const targetPreview = h("div", { class: "preview", id: "target-preview" });
+  // The target's existing topics, offered to every "name it" field (type or pick, as the
+  // CKafka console does).
+  const targetNames = h("datalist", { id: "target-topic-names" });
   const startRadios = ["earliest", "latest", "timestamp"].map((v) =>
     h("input", { type: "radio", name: "start-type", id: `start-${v}`, value: v, checked: v === "earliest" }),
   );
@@ -146,7 +150,9 @@ export function mountWizard(view, ctx) {
         field("target.keep_partition", null, check(keepPartition, "Keep partitions (source partition p → target partition p)"), null, "check-field"),
       ),
       h("h3", {}, "Target topics"),
-      targetPreview,
+      h("p", { class: "hint" }, "Type or pick another name for a source topic's target topic; the others follow the prefix. Several source topics may share one target topic only without Keep partitions: their records are then spread by key."),
+      targetNames,
+      h("div", { class: "field", dataset: { field: "target.topic_map" } }, targetPreview, h("p", { class: "field-error", role: "alert", hidden: true })),
     ),
     h(
       "section",
@@ -221,7 +227,12 @@ export function mountWizard(view, ctx) {
     return { inc, exc, matched: matched.sort() };
   };
 
-  const targetName = (n) => (prefix.value ? `${prefix.value}${separator.value}${n}` : n);
+  const prefixName = (n) => (prefix.value ? `${prefix.value}${separator.value}${n}` : n);
+  const mappedName = (n) => (state.topicMap.get(n) || "").trim();
+  const targetName = (n) => mappedName(n) || prefixName(n);
+  /** target.topic_map: the selected topics given a name other than the prefix's. */
+  const topicMap = (matched) =>
+    Object.fromEntries(matched.filter((n) => mappedName(n) && mappedName(n) !== prefixName(n)).map((n) => [n, mappedName(n)]));
 
   const body = () => {
     const startType = startRadios.find((r) => r.checked).value;
@@ -245,6 +256,7 @@ export function mountWizard(view, ctx) {
         topic_prefix: prefix.value,
         separator: separator.value,
         keep_partition: keepPartition.checked,
+        topic_map: topicMap(selection().matched),
       },
       options,
     };
@@ -341,23 +353,48 @@ export function mountWizard(view, ctx) {
       targetPreview.append(h("p", { class: "muted" }, "No topic is selected right now."));
       return;
     }
+    // Re-rendering replaces the "name it" fields: keep the one being typed in focused.
+    const typing = document.activeElement && document.activeElement.classList.contains("map-name") ? document.activeElement : null;
+    const typingAt = typing ? [typing.dataset.source, typing.selectionStart, typing.selectionEnd] : null;
+    clear(targetNames).append(...[...(state.dstTopics ? state.dstTopics.keys() : [])].sort().map((t) => h("option", { value: t })));
     const srcBy = new Map((state.srcTopics || []).map((t) => [t.name, t]));
+    const sharing = new Map(); // target topic -> the selected source topics going to it
+    for (const n of matched) sharing.set(targetName(n), [...(sharing.get(targetName(n)) || []), n]);
     const rows = matched.map((n) => {
       const s = srcBy.get(n);
       const tn = targetName(n);
       const existing = state.dstTopics ? state.dstTopics.get(tn) : null;
       const rf = s ? Math.min(s.replication_factor, dst.broker_count || 1) : null;
+      const others = sharing.get(tn).filter((o) => o !== n);
       let what;
-      if (!state.dstTopics) what = h("span", { class: "muted" }, "checking…");
+      if (others.length && keepPartition.checked)
+        what = h("span", { class: "error-text" }, `shared with ${others.join(", ")}: partitions of different topics cannot keep their numbers in one topic; turn Keep partitions off`);
+      else if (src && dst && src.cluster_id === dst.cluster_id && tn === n)
+        what = h("span", { class: "error-text" }, "the same topic on the same cluster: give it another name");
+      else if (!state.dstTopics) what = h("span", { class: "muted" }, "checking…");
       else if (!existing) what = h("span", { class: "ok-text" }, "will be created");
       else if (s && existing.partitions < s.partitions && keepPartition.checked)
         what = h("span", { class: "error-text" }, `exists with ${existing.partitions} partitions, fewer than the source's ${s.partitions}: the task will fail unless partitions are added`);
       else what = h("span", {}, `exists (${existing.partitions} partitions): records are added to it`);
+      if (others.length && !keepPartition.checked) what = h("span", {}, what, h("span", { class: "muted" }, ` · merged with ${others.join(", ")}, spread by key`));
+      const rename = h("input", {
+        type: "text",
+        class: "mono map-name",
+        list: "target-topic-names",
+        maxlength: 249,
+        placeholder: prefixName(n),
+        value: state.topicMap.get(n) || "",
+        autocomplete: "off",
+        spellcheck: "false",
+        "aria-label": `Target topic for ${n}`,
+        dataset: { source: n },
+      });
       return h(
         "tr",
-        {},
+        { dataset: { source: n } },
         h("td", { class: "mono" }, n),
         h("td", { class: "mono target-topic" }, tn),
+        h("td", {}, rename),
         h("td", { class: "num" }, s ? fmtInt(s.partitions) : DASH),
         h("td", { class: "num" }, existing ? DASH : rf === null ? DASH : String(rf)),
         h("td", {}, what),
@@ -367,7 +404,7 @@ export function mountWizard(view, ctx) {
       h(
         "table",
         { class: "table compact", id: "target-table" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Source topic"), h("th", {}, "Target topic"), h("th", { class: "num" }, "Partitions"), h("th", { class: "num" }, "New RF"), h("th", {}, "On the target"))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Source topic"), h("th", {}, "Target topic"), h("th", {}, "Name it"), h("th", { class: "num" }, "Partitions"), h("th", { class: "num" }, "New RF"), h("th", {}, "On the target"))),
         h("tbody", {}, rows),
       ),
       h(
@@ -379,6 +416,13 @@ export function mountWizard(view, ctx) {
           : " and the target cluster's default configs (topic configs are not synced).",
       ),
     );
+    if (typingAt) {
+      const again = [...targetPreview.querySelectorAll("input.map-name")].find((el) => el.dataset.source === typingAt[0]);
+      if (again) {
+        again.focus();
+        again.setSelectionRange(typingAt[1], typingAt[2]);
+      }
+    }
   };
 
   const renderReview = () => {
@@ -407,6 +451,7 @@ export function mountWizard(view, ctx) {
           ["Exclude", b.source.exclude_regex || DASH],
           ["Target", inst(b.target.instance_id)],
           ["Target names", b.target.topic_prefix ? `${b.target.topic_prefix}${b.target.separator}<topic>` : "same as the source"],
+          ["Named", Object.entries(b.target.topic_map).map(([from, to]) => `${from} → ${to}`).join(", ") || DASH],
           ["Keep partition", b.target.keep_partition ? "yes" : "no"],
           ["Start point", startText(b.source.start)],
           ["Members", String(o.task_max)],
@@ -528,6 +573,22 @@ export function mountWizard(view, ctx) {
     renderAll();
   });
   topicFilter.addEventListener("input", renderPicker);
+  const liveTarget = debounce(renderTarget, 120);
+  // The API's refusal of the names is about the names as they were: gone once they change.
+  const namesChanged = () => {
+    const slot = form.querySelector('[data-field="target.topic_map"] > .field-error');
+    slot.hidden = true;
+    slot.parentElement.classList.remove("has-error");
+  };
+  targetPreview.addEventListener("input", (ev) => {
+    const box = ev.target;
+    if (!box.classList.contains("map-name")) return;
+    if (box.value.trim()) state.topicMap.set(box.dataset.source, box.value);
+    else state.topicMap.delete(box.dataset.source);
+    namesChanged();
+    liveTarget();
+  });
+  keepPartition.addEventListener("change", namesChanged);
   form.querySelector("#select-shown").addEventListener("click", () => {
     for (const box of topicList.querySelectorAll("input[type=checkbox]")) state.selected.add(box.value);
     renderAll();
