@@ -42,9 +42,10 @@ NOWHERE = "127.0.0.1:9"
 
 
 @contextlib.contextmanager
-def app_on_store(folder: Path, keys: KeyRing | None = None) -> Iterator[FastAPI]:
-    """The app over a fresh SQLite store in `folder`; the store is closed on exit."""
-    settings = Settings(data_dir=folder)
+def app_on_store(folder: Path, keys: KeyRing | None = None, **options: Any) -> Iterator[FastAPI]:
+    """The app over a fresh SQLite store in `folder` (`options`: other Settings); the
+    store is closed on exit."""
+    settings = Settings(data_dir=folder, **options)
     store = open_store(settings)
     try:
         yield create_app(store, settings, keys=keys)

@@ -167,3 +167,12 @@ def test_a_test_event_reaches_the_webhooks_and_its_delivery_is_recorded(client: 
             return events[0]["delivery"][ok.url]["status"] == 200
 
         wait_until(delivered, timeout_s=10, what="the delivery recorded")
+
+
+def test_the_rule_cap_answers_409_naming_the_setting(store: Store) -> None:
+    settings = Settings(allowed_hosts=("testserver",), webhook_allow=("127.0.0.0/8",), max_alarm_rules=1)
+    with TestClient(create_app(store, settings)) as c:
+        assert c.post("/api/v1/alarms", json=body()).status_code == 201
+        message = error_message(c.post("/api/v1/alarms", json=body(name="second")), 409)
+        assert "max_alarm_rules = 1" in message and "--max-alarm-rules" in message
+        assert len(c.get("/api/v1/alarms").json()["alarms"]) == 1

@@ -16,6 +16,8 @@ from ksync.domain.errors import InvalidField
 from ksync.spec import InstanceSpec, TaskSpec
 from ksync.store.repo import Store
 
+MAX_TASKS = 100  # the task cap is not what these tests are about
+
 
 def instances(store: Store, same_cluster: bool = False) -> tuple[str, str]:
     src = store.instances.add(
@@ -41,7 +43,7 @@ def spec(src: str, dst: str, source: dict[str, Any], **target: Any) -> TaskSpec:
 
 def refused(store: Store, task: TaskSpec) -> str:
     with pytest.raises(InvalidField) as info:
-        lifecycle.create(store, task)
+        lifecycle.create(store, task, max_tasks=MAX_TASKS)
     assert info.value.field == "target.topic_map"
     assert store.tasks.all() == []  # nothing written
     return info.value.reason
@@ -79,6 +81,7 @@ def test_a_merge_needs_keep_partition_false(store: Store) -> None:
     task = lifecycle.create(
         store,
         spec(src, dst, {"topics": ["eu", "us", "asia"]}, topic_map=merge, keep_partition=False),
+        max_tasks=MAX_TASKS,
     )
     assert dict(task.spec.target.topic_map) == merge
 
@@ -95,7 +98,8 @@ def test_a_mapped_name_must_not_take_another_topics_prefix_name(store: Store) ->
         )
     # Not selected: no collision. Mapped itself: its prefix name is free.
     lifecycle.create(
-        store, spec(src, dst, {"topics": ["orders"]}, topic_prefix="bak", topic_map=collide)
+        store, spec(src, dst, {"topics": ["orders"]}, topic_prefix="bak", topic_map=collide),
+        max_tasks=MAX_TASKS,
     )
     both = {"orders": "bak.payments", "payments": "pay-bak"}
     lifecycle.create(
@@ -103,12 +107,13 @@ def test_a_mapped_name_must_not_take_another_topics_prefix_name(store: Store) ->
         spec(
             src, dst, {"topics": ["orders", "payments"]}, topic_prefix="bak", topic_map=both
         ).model_copy(update={"name": "swapped"}),
+        max_tasks=MAX_TASKS,
     )
 
 
 def test_a_patch_is_checked_the_same_way(store: Store) -> None:
     src, dst = instances(store)
-    task = lifecycle.create(store, spec(src, dst, {"topics": ["eu", "us"]}))
+    task = lifecycle.create(store, spec(src, dst, {"topics": ["eu", "us"]}), max_tasks=MAX_TASKS)
     with pytest.raises(InvalidField) as info:
         lifecycle.reconfigure(
             store, task.id, spec(src, dst, {"topics": ["eu", "us"]}, topic_map={"eu": "us"})

@@ -1,10 +1,10 @@
-"""Dependencies injected into routes."""
+"""Dependencies injected into routes, and the query parameters several routes share."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from ksync.settings import Settings
 from ksync.store.repo import Store
@@ -20,3 +20,9 @@ def get_settings(request: Request) -> Settings:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+# A window of the 24 h metric history: how far back, and how long each point is.
+HistorySince = Annotated[int, Query(ge=10, le=86_400, description="seconds back from now")]
+HistoryStep = Annotated[
+    int, Query(ge=10, le=86_400, multiple_of=10, description="seconds per point")
+]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from ksync.control.instances import Direction, Traffic
+from ksync.control.instances import Direction, Traffic, TrafficPoint
+from ksync.control.lifecycle import progress_kept_until
 from ksync.domain.instance import InstanceView
 from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskEvent as TaskEventView
@@ -136,6 +137,9 @@ class Task(BaseModel):
     metrics: TaskMetrics | None
     limits: TaskLimits
     paused_at: datetime | None
+    # Until when a paused task keeps its progress: a start after it begins from the
+    # start point given with it (default latest). None while not paused.
+    progress_kept_until: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -145,8 +149,10 @@ class Task(BaseModel):
         task: TaskView,
         members: list[MemberView],
         quotas: dict[str, float | None] | None = None,
+        pause_retention: timedelta | None = None,
     ) -> Task:
-        """The API shape; `quotas` maps instance id -> sync_quota_mb_s (to show limits)."""
+        """The API shape; `quotas` maps instance id -> sync_quota_mb_s (to show limits),
+        `pause_retention` (the server's) dates `progress_kept_until`."""
         spec = task.spec
         metrics = TaskMetrics.model_validate(task.metrics) if task.metrics else None
         quotas = quotas or {}
@@ -182,6 +188,11 @@ class Task(BaseModel):
                 throttled=bool(metrics and metrics.throttled),
             ),
             paused_at=task.paused_at,
+            progress_kept_until=(
+                progress_kept_until(task.paused_at, pause_retention)
+                if pause_retention is not None
+                else None
+            ),
             created_at=task.created_at,
             updated_at=task.updated_at,
         )
@@ -321,4 +332,37 @@ class InstanceTraffic(BaseModel):
             sync_quota_mb_s=traffic.instance.sync_quota_mb_s,
             read=TrafficDirection.of(traffic.read),
             written=TrafficDirection.of(traffic.written),
+        )
+
+
+class InstanceTrafficPoint(BaseModel):
+    """One step of sync traffic: read from the instance (in) and written to it (out)."""
+
+    at: datetime
+    read_records_per_s: float
+    read_bytes_per_s: float
+    written_records_per_s: float
+    written_bytes_per_s: float
+
+
+class InstanceTrafficHistory(BaseModel):
+    """Sync traffic through an instance over time, against its sync quota (MB/s, 10^6
+    bytes, of record values read from or written to it; null: none)."""
+
+    instance_id: str
+    sync_quota_mb_s: float | None
+    since: datetime
+    step: int
+    points: list[InstanceTrafficPoint]
+
+    @classmethod
+    def of(
+        cls, instance: InstanceView, since: datetime, step: int, points: Sequence[TrafficPoint]
+    ) -> InstanceTrafficHistory:
+        return cls(
+            instance_id=instance.id,
+            sync_quota_mb_s=instance.sync_quota_mb_s,
+            since=since,
+            step=step,
+            points=[InstanceTrafficPoint(**vars(p)) for p in points],
         )

@@ -1,8 +1,8 @@
 """The `ksync` command line: the process commands (`server`, `worker`, `demo`) and the
-REST API client commands (`instance …`, `task …`).
+REST API client commands (`instance …`, `task …`, `alarm …`).
 
-One module per concern: `processes` runs ksync itself; `instances`, `tasks` and `watch`
-are the client commands per resource; `calls` holds the options they share and maps
+One module per concern: `processes` runs ksync itself; `instances`, `tasks`, `alarms`
+and `watch` are the client commands per resource; `calls` holds the options they share and maps
 client errors to exit codes; `output` prints tables and JSON; `client` is the typed HTTP
 client of the API.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from ksync.cli import instances, processes, tasks, watch
+from ksync.cli import alarms, instances, processes, tasks, watch
 from ksync.cli.calls import EXIT_CODES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kafka data sync service.")
@@ -20,6 +20,7 @@ for command in (processes.server, processes.worker, processes.demo):
 tasks.app.command("watch", epilog=EXIT_CODES)(watch.watch)
 app.add_typer(instances.app, name="instance")
 app.add_typer(tasks.app, name="task")
+app.add_typer(alarms.app, name="alarm")
 
 
 def main() -> None:

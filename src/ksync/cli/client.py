@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Self
+from urllib.parse import urlencode
 
 import httpx
 
@@ -173,6 +174,34 @@ class KsyncClient:
 
     def task_events(self, task_id: str) -> list[Json]:
         return list(self._call("GET", f"/api/v1/tasks/{_seg(task_id)}/events")["events"])
+
+    # Alarms
+
+    def list_alarms(self) -> list[Json]:
+        return list(self._call("GET", "/api/v1/alarms")["alarms"])
+
+    def get_alarm(self, rule_id: str) -> Json:
+        return self._call("GET", f"/api/v1/alarms/{_seg(rule_id)}")
+
+    def create_alarm(self, spec: Json) -> Json:
+        return self._call("POST", "/api/v1/alarms", spec)
+
+    def update_alarm(self, rule_id: str, patch: Json) -> Json:
+        return self._call("PATCH", f"/api/v1/alarms/{_seg(rule_id)}", patch)
+
+    def delete_alarm(self, rule_id: str) -> None:
+        self._call("DELETE", f"/api/v1/alarms/{_seg(rule_id)}")
+
+    def alarm_events(
+        self, rule_id: str | None = None, task_id: str | None = None, limit: int = 100
+    ) -> list[Json]:
+        """Firing, resolved and test events, newest first."""
+        params: dict[str, str | int] = {"limit": limit}
+        if rule_id is not None:
+            params["rule_id"] = rule_id
+        if task_id is not None:
+            params["task_id"] = task_id
+        return list(self._call("GET", "/api/v1/alarms/events?" + urlencode(params))["events"])
 
     # Workers
 

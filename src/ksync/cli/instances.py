@@ -17,7 +17,7 @@ from ksync.cli.calls import (
     target,
 )
 from ksync.cli.client import DEFAULT_URL, Json
-from ksync.cli.output import emit, emit_list, fields, print_json, table
+from ksync.cli.output import emit, emit_list, emit_removed, fields, table
 from ksync.spec import SaslMechanism, SecurityProtocol
 
 app = typer.Typer(
@@ -170,7 +170,4 @@ def rm(
     iid = object_id(instance_id, "instance")
     with api(t) as client:
         client.delete_instance(iid)
-    if t.json:
-        print_json({"id": iid, "deleted": True})
-    else:
-        typer.echo(f"removed {iid}")
+    emit_removed(t, iid)

@@ -67,3 +67,11 @@ def emit_list(t: Target, key: str, items: list[Json], render: Callable[[list[Jso
         typer.echo(f"no {key}")
     else:
         typer.echo(render(items))
+
+
+def emit_removed(t: Target, object_id: str) -> None:
+    """That `object_id` is gone: `{"id", "deleted": true}` as JSON, "removed <id>" for people."""
+    if t.json:
+        print_json({"id": object_id, "deleted": True})
+    else:
+        typer.echo(f"removed {object_id}")

@@ -156,6 +156,9 @@ def server(
     max_test_events_per_minute: Annotated[
         int, typer.Option(help="Test events one alarm rule may send per minute (then 429)")
     ] = Settings.model_fields["max_test_events_per_minute"].default,
+    max_alarm_rules: Annotated[
+        int, typer.Option(help="Alarm rules the API lets callers define (then 409)")
+    ] = Settings.model_fields["max_alarm_rules"].default,
     measure: Annotated[
         bool, typer.Option(hidden=True, help="Per-batch metrics in members (off: benchmark only)")
     ] = True,
@@ -189,6 +192,7 @@ def server(
         limit_concurrency=limit_concurrency,
         max_tasks=max_tasks,
         max_test_events_per_minute=max_test_events_per_minute,
+        max_alarm_rules=max_alarm_rules,
         measure=measure,
         member_processes=member_processes,
         max_members=max_members,

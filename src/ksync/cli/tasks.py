@@ -54,12 +54,18 @@ def _selection(source: Json) -> str:
     return " ".join(parts)
 
 
+def _topic_count(topics: list[Json]) -> str:
+    """'3', or '3 (1 blocked)' when some are not copied now."""
+    blocked = sum(1 for m in topics if m.get("state") == "blocked")
+    return f"{len(topics)} ({blocked} blocked)" if blocked else str(len(topics))
+
+
 def _rows(tasks: list[Json]) -> str:
     return table(
         ["ID", "NAME", "STATUS", "SOURCE", "TARGET", "TOPICS", "LAG"],
         [
             [t["id"], t["name"], t["status"], t["source"]["instance_id"], t["target"]["instance_id"],
-             len(t["topics"]) if t["topics"] else _selection(t["source"]), lag_total(t)]
+             _topic_count(t["topics"]) if t["topics"] else _selection(t["source"]), lag_total(t)]
             for t in tasks
         ],
     )
@@ -105,9 +111,11 @@ def _details(task: Json, events: list[Json] | None = None) -> str:
     if task.get("warnings"):
         lines += ["warnings:", *(f"  - {w}" for w in task["warnings"])]
     if task.get("topics"):
+        # A blocked topic is not copied now (retried at every refresh); ERROR says why.
         lines += ["topics:", indent(table(
-            ["SOURCE", "TARGET", "PARTITIONS"],
-            [[m["source"], m["target"], m["partitions"]] for m in task["topics"]],
+            ["SOURCE", "TARGET", "PARTITIONS", "STATE", "ERROR"],
+            [[m["source"], m["target"], m["partitions"], m.get("state", "syncing"), m.get("error")]
+             for m in task["topics"]],
         ))]
     if task.get("progress"):
         lines += ["progress:", indent(progress_table(task["progress"]))]
@@ -273,7 +281,8 @@ def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output 
 
 @app.command("show", epilog=EXIT_CODES)
 def show(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
-    """One task: status, error, warnings, topics, per-partition progress with lag, recent events."""
+    """One task: status, error, warnings, topics with their state (and why one is blocked),
+    per-partition progress with lag, recent events."""
     t = target(api_url, api_key, output)
     tid = object_id(task_id, "task")
     with api(t) as client:

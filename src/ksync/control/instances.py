@@ -1,5 +1,5 @@
 """The instance service: register, change and forget Kafka instances, list their topics
-and the sync traffic through them.
+and the sync traffic through them (now, and over the last hours).
 
 Every face calls these functions (the native API, the Kafka Connect face's
 find-or-register, the Tencent Cloud face's connect resources) and answers their typed
@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -34,6 +35,7 @@ from ksync.domain.errors import InstanceUnreachable, InvalidField
 from ksync.domain.instance import InstanceView
 from ksync.kafka.admin import ClusterInfo, InstanceAdmin, TopicInfo
 from ksync.kafka.errors import ClientSettingsError, KsyncKafkaError
+from ksync.monitoring import history
 from ksync.spec import Connection, InstanceSpec, SecuritySpec
 from ksync.store.repo import Store
 
@@ -220,3 +222,49 @@ def traffic(store: Store, instance_id: str) -> Traffic:
         if task.target_id == instance_id:
             written.append(entry)
     return Traffic(instance, Direction.of(read), Direction.of(written))
+
+
+@dataclass(frozen=True)
+class TrafficPoint:
+    """Sync traffic through an instance during one step starting at `at`: what the tasks
+    read from it (in) and wrote to it (out), summed over the tasks."""
+
+    at: datetime
+    read_records_per_s: float
+    read_bytes_per_s: float
+    written_records_per_s: float
+    written_bytes_per_s: float
+
+
+def traffic_history(
+    store: Store, instance_id: str, since: datetime, step_s: int
+) -> tuple[InstanceView, list[TrafficPoint]]:
+    """The instance and its sync traffic from `since` to now, one point per `step_s`
+    (every step, 0 where no task moved anything), from the tasks' 10 s history.
+
+    A task reading from and writing to the same instance counts both ways, as the
+    instance's sync quota does."""
+    instance = store.instances.get(instance_id)
+    sums: dict[datetime, list[float]] = {}
+    for task in store.tasks.all():
+        reads, writes = task.source_id == instance_id, task.target_id == instance_id
+        if not (reads or writes):
+            continue
+        total, _ = history.series(store.metrics.points(task.id, since), since, step_s, False)
+        for point in total:
+            entry = sums.setdefault(point["at"], [0.0, 0.0, 0.0, 0.0])
+            if reads:
+                entry[0] += point["records_per_s"]
+                entry[1] += point["bytes_per_s"]
+            if writes:
+                entry[2] += point["records_per_s"]
+                entry[3] += point["bytes_per_s"]
+    steps = int((datetime.now(since.tzinfo) - since).total_seconds() // step_s) + 1
+    points = []
+    for i in range(steps):
+        at = since + timedelta(seconds=i * step_s)
+        r_rec, r_bytes, w_rec, w_bytes = sums.get(at, (0.0, 0.0, 0.0, 0.0))
+        points.append(
+            TrafficPoint(at, round(r_rec, 2), round(r_bytes, 2), round(w_rec, 2), round(w_bytes, 2))
+        )
+    return instance, points

@@ -40,10 +40,22 @@ DEFAULT_PAUSE_RETENTION = timedelta(hours=24)
 NEVER_EXPIRES = timedelta.max
 
 
+def progress_kept_until(paused_at: datetime | None, retention: timedelta) -> datetime | None:
+    """Until when a task paused at `paused_at` keeps its progress: a start after it
+    begins again from a start point. None: never paused, or a retention that never ends."""
+    if paused_at is None:
+        return None
+    try:
+        return paused_at + retention
+    except OverflowError:
+        return None  # NEVER_EXPIRES
+
+
 def retention_expired(paused_at: datetime | None, retention: timedelta, now: datetime) -> bool:
     """Whether a task paused at `paused_at` has outlived its pause retention, so that
     starting it drops its progress. A task that was never paused keeps it."""
-    return paused_at is not None and now - paused_at > retention
+    until = progress_kept_until(paused_at, retention)
+    return until is not None and now > until
 
 
 def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None:

@@ -7,8 +7,9 @@ with a threshold (or, for `status`, with a status).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -17,10 +18,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ksync.domain.status import TaskStatus
 from ksync.spec import Name
 
-METRICS = ("status", "error", "lag", "latency_p99", "records_per_s", "stalled", "records_lost")
+# Counts of the task's topics in a state, read from its `topics` (not its metrics) while
+# it is meant to run; compared with a number, by default `> 0` ("when any topic is so").
+TOPIC_METRICS: tuple[str, ...] = ("blocked_topics",)
+METRICS: tuple[str, ...] = (
+    "status",
+    "error",
+    "lag",
+    "latency_p99",
+    "records_per_s",
+    "stalled",
+    "records_lost",
+    *TOPIC_METRICS,
+)
 # Compared with a number threshold. records_lost: records the source deleted (retention)
 # before they were copied, in the last ~10 s, so `> 0` fires once per loss and resolves.
-NUMERIC_METRICS = ("lag", "latency_p99", "records_per_s", "records_lost")
+NUMERIC_METRICS: tuple[str, ...] = (
+    "lag",
+    "latency_p99",
+    "records_per_s",
+    "records_lost",
+    *TOPIC_METRICS,
+)
 # Yes/no conditions, compared as 0/1 (default: `== 1`, i.e. "when it is so").
 FLAG_METRICS = ("error", "stalled")
 # Read only while the task is meant to run (desired running).
@@ -90,6 +109,8 @@ class AlarmRuleSpec(BaseModel):
         if not isinstance(data, dict) or data.get("metric") not in METRICS:
             return data  # the field validator names the unknown metric
         metric = data["metric"]
+        if metric in TOPIC_METRICS and data.get("comparison") is None and data.get("threshold") is None:
+            data = {**data, "comparison": ">", "threshold": 0.0}
         if metric in NUMERIC_METRICS:
             for key in ("comparison", "threshold"):
                 if data.get(key) is None:
@@ -182,3 +203,71 @@ class AlarmEvent:
     kind: EventKind
     at: datetime
     payload: dict[str, Any]
+
+
+def _moment(value: str) -> datetime:
+    """A time a rule's state keeps as ISO text, in UTC."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A rule's condition holding for one task: `pending` until `duration_s` has passed,
+    then `firing`; `value` is the metric when it began to hold, or when it fired."""
+
+    task_id: str
+    state: Literal["pending", "firing"]
+    since: datetime
+    firing_since: datetime | None
+    value: float | str | None
+
+
+@dataclass(frozen=True)
+class AlarmRuleView:
+    """A stored rule as every face sees it: its definition, and per task the state of
+    its condition (`{"pending_since", "firing_since", "value"}`, written by the alarm
+    job; `ksync.monitoring.alarms.evaluation` owns its meaning)."""
+
+    id: str
+    spec: AlarmRuleSpec
+    state: Mapping[str, Mapping[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def rule(self) -> AlarmRule:
+        """The rule as the evaluation takes it."""
+        return AlarmRule(self.id, self.spec)
+
+    @property
+    def firing(self) -> bool:
+        """Whether the rule has fired for some task and not resolved yet."""
+        return any(entry.get("firing_since") for entry in self.state.values())
+
+    def alerts(self) -> list[Alert]:
+        """The tasks whose condition holds now, by task id."""
+        return [
+            Alert(
+                task_id=task_id,
+                state="firing" if entry.get("firing_since") else "pending",
+                since=_moment(entry["pending_since"]),
+                firing_since=_moment(entry["firing_since"]) if entry.get("firing_since") else None,
+                value=entry.get("value"),
+            )
+            for task_id, entry in sorted(self.state.items())
+        ]
+
+
+@dataclass(frozen=True)
+class AlarmEventView:
+    """A stored event: what the webhooks got (`payload`, with the event's `id`) and, per
+    webhook URL, how its delivery went (`{"status", "attempts", "error", "pending"}`)."""
+
+    id: int
+    rule_id: str
+    task_id: str | None
+    kind: EventKind
+    at: datetime
+    payload: Mapping[str, Any]
+    delivery: Mapping[str, Mapping[str, Any]]

@@ -3,7 +3,8 @@
 * `WorkerCollector`: the members one process runs — records and bytes copied, lag per
   partition, the replication latency histogram, time spent throttled, records lost to
   retention per partition.
-* `StoreCollector` (servers): every task's status and every worker's liveness.
+* `StoreCollector` (servers): every task's status, the state of each of its topics, and
+  every worker's liveness.
 
 Counters restart from zero when a member restarts; Prometheus' rate() handles resets.
 """
@@ -24,6 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ksync.domain.status import TaskStatus
+from ksync.domain.topics import TOPIC_STATES
 from ksync.monitoring.latency import BUCKETS_MS, LatencyHistogram
 from ksync.store.repo import Store, utcnow
 from ksync.worker.runtime import Worker
@@ -107,7 +109,8 @@ def _latency_family(by_task: dict[str, LatencyHistogram]) -> HistogramMetricFami
 
 
 class StoreCollector(Collector):
-    """Task statuses and worker liveness, from the store (what any server can see)."""
+    """Task statuses, topic states and worker liveness, from the store (what any server
+    can see)."""
 
     def __init__(self, store: Store, worker_timeout_s: float) -> None:
         self.store = store
@@ -119,9 +122,24 @@ class StoreCollector(Collector):
             "1 for the task's current status, 0 for the others",
             labels=["task", "name", "status"],
         )
+        topic_state = GaugeMetricFamily(
+            "ksync_task_topic_state",
+            "1 for the topic's current state in the task (syncing, blocked, excluded), 0 for the others",
+            labels=["task", "topic", "state"],
+        )
+        blocked = GaugeMetricFamily(
+            "ksync_task_topic_blocked",
+            "1 while the task cannot copy the topic (the task's topics[].error says why)",
+            labels=["task", "topic"],
+        )
         for task in self.store.tasks.all():
             for s in TaskStatus:
                 status.add_metric([task.id, task.name, s.value], 1.0 if task.status == s else 0.0)
+            for mapping in task.topics:
+                for state in TOPIC_STATES:
+                    value = 1.0 if mapping.state == state else 0.0
+                    topic_state.add_metric([task.id, mapping.source, state], value)
+                blocked.add_metric([task.id, mapping.source], 1.0 if mapping.state == "blocked" else 0.0)
         up = GaugeMetricFamily(
             "ksync_worker_up", "1 while the worker heartbeats within worker_timeout", labels=["worker"]
         )
@@ -135,6 +153,8 @@ class StoreCollector(Collector):
             up.add_metric([w.id], 1.0 if now - w.heartbeat_at <= self.worker_timeout else 0.0)
             seen.add_metric([w.id], w.heartbeat_at.timestamp())
         yield status
+        yield topic_state
+        yield blocked
         yield up
         yield seen
 

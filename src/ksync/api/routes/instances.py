@@ -3,21 +3,25 @@ service, control.instances, decides; these routes parse and format)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ksync.api.deps import SettingsDep, StoreDep
+from ksync.api.deps import HistorySince, HistoryStep, SettingsDep, StoreDep
 from ksync.api.errors import documented
 from ksync.api.schemas import (
     Instance,
     InstanceList,
     InstanceTraffic,
+    InstanceTrafficHistory,
     Topic,
     TopicList,
 )
 from ksync.control import instances
 from ksync.spec import InstanceSpec, SecuritySpec
+from ksync.store.repo import utcnow
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
@@ -91,3 +95,21 @@ def list_topics(instance_id: str, store: StoreDep) -> TopicList:
 def instance_traffic(instance_id: str, store: StoreDep) -> InstanceTraffic:
     """Sync traffic read from and written to this instance now, by task."""
     return InstanceTraffic.of(instances.traffic(store, instance_id))
+
+
+@router.get(
+    "/{instance_id}/traffic/history",
+    response_model=InstanceTrafficHistory,
+    responses=documented(404, 422),
+)
+def instance_traffic_history(
+    instance_id: str,
+    store: StoreDep,
+    since: HistorySince = 3600,
+    step: HistoryStep = 60,
+) -> InstanceTrafficHistory:
+    """Sync traffic read from (in) and written to (out) this instance over the last
+    `since` seconds (at most 24 h), one point per `step`, with its sync quota."""
+    start = utcnow() - timedelta(seconds=since)
+    instance, points = instances.traffic_history(store, instance_id, start, step)
+    return InstanceTrafficHistory.of(instance, start, step, points)

@@ -11,22 +11,24 @@ from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ksync.api.deps import SettingsDep, StoreDep
+from ksync.api.deps import HistorySince, HistoryStep, SettingsDep, StoreDep
 from ksync.api.errors import documented
 from ksync.api.schemas import Task, TaskEvent, TaskEventList, TaskList, TaskMetricHistory
 from ksync.control import lifecycle
 from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberView
 from ksync.monitoring import history
+from ksync.settings import Settings
 from ksync.spec import StartPoint, TaskSpec
 from ksync.store.repo import Store, utcnow
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
-def task_view(store: Store, task: TaskView) -> Task:
-    """The API shape of one task, with its members' progress and the quotas in force."""
-    return Task.of(task, store.workers.members(task.id), _quotas(store))
+def task_view(store: Store, settings: Settings, task: TaskView) -> Task:
+    """The API shape of one task, with its members' progress, the quotas in force and
+    until when a paused task keeps its progress."""
+    return Task.of(task, store.workers.members(task.id), _quotas(store), settings.pause_retention)
 
 
 def _quotas(store: Store) -> dict[str, float | None]:
@@ -37,17 +39,18 @@ def _quotas(store: Store) -> dict[str, float | None]:
 def create_task(spec: TaskSpec, store: StoreDep, settings: SettingsDep) -> Task:
     """Create a sync task; it starts as Unassigned and converges to Running. 409 when the
     server holds `--max-tasks` tasks already."""
-    return task_view(store, lifecycle.create(store, spec, max_tasks=settings.max_tasks))
+    return task_view(store, settings, lifecycle.create(store, spec, max_tasks=settings.max_tasks))
 
 
 @router.get("", response_model=TaskList)
-def list_tasks(store: StoreDep) -> TaskList:
+def list_tasks(store: StoreDep, settings: SettingsDep) -> TaskList:
     """Every task with its status, topics and progress."""
     by_task: dict[str, list[MemberView]] = defaultdict(list)
     for m in store.workers.members():
         by_task[m.task_id].append(m)
     quotas = _quotas(store)
-    return TaskList(tasks=[Task.of(t, by_task[t.id], quotas) for t in store.tasks.all()])
+    retention = settings.pause_retention
+    return TaskList(tasks=[Task.of(t, by_task[t.id], quotas, retention) for t in store.tasks.all()])
 
 
 class TargetPatch(BaseModel):
@@ -69,7 +72,7 @@ class TaskPatch(BaseModel):
 
 
 @router.patch("/{task_id}", response_model=Task, responses=documented(404, 409, 422))
-def update_task(task_id: str, patch: TaskPatch, store: StoreDep) -> Task:
+def update_task(task_id: str, patch: TaskPatch, store: StoreDep, settings: SettingsDep) -> Task:
     """Change options in place: throttle_mb_s, qps_limit, task_max, sync_topic_configs, and
     the client tuning (compression, linger_ms, batch_bytes, fetch_max_bytes), with which the
     members restart from their committed progress. `target.topic_map` renames target
@@ -86,7 +89,7 @@ def update_task(task_id: str, patch: TaskPatch, store: StoreDep) -> Task:
                 for e in exc.errors()
             ]
         ) from None
-    return task_view(store, row)
+    return task_view(store, settings, row)
 
 
 def _patch_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -97,10 +100,8 @@ def _patch_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 def task_metrics(
     task_id: str,
     store: StoreDep,
-    since: Annotated[int, Query(ge=10, le=86_400, description="seconds back from now")] = 3600,
-    step: Annotated[
-        int, Query(ge=10, le=86_400, multiple_of=10, description="seconds per point")
-    ] = 60,
+    since: HistorySince = 3600,
+    step: HistoryStep = 60,
     by: Annotated[Literal["topic", "partition"], Query()] = "topic",
 ) -> TaskMetricHistory:
     """Throughput, lag and latency over the last `since` seconds (at most 24 h), one point
@@ -115,9 +116,9 @@ def task_metrics(
 
 
 @router.get("/{task_id}", response_model=Task, responses=documented(404))
-def get_task(task_id: str, store: StoreDep) -> Task:
+def get_task(task_id: str, store: StoreDep, settings: SettingsDep) -> Task:
     """One task, or 404 (also once a deleted task's members have all stopped)."""
-    return task_view(store, store.tasks.get(task_id))
+    return task_view(store, settings, store.tasks.get(task_id))
 
 
 @router.get("/{task_id}/events", response_model=TaskEventList, responses=documented(404))
@@ -128,17 +129,17 @@ def task_events(task_id: str, store: StoreDep) -> TaskEventList:
 
 
 @router.delete("/{task_id}", status_code=202, response_model=Task, responses=documented(404))
-def delete_task(task_id: str, store: StoreDep) -> Task:
+def delete_task(task_id: str, store: StoreDep, settings: SettingsDep) -> Task:
     """Stop the sync and forget the task: copied data, topics and instances stay."""
-    return task_view(store, lifecycle.delete(store, task_id))
+    return task_view(store, settings, lifecycle.delete(store, task_id))
 
 
 @router.post(
     "/{task_id}/pause", status_code=202, response_model=Task, responses=documented(404, 409)
 )
-def pause_task(task_id: str, store: StoreDep) -> Task:
+def pause_task(task_id: str, store: StoreDep, settings: SettingsDep) -> Task:
     """Members commit their progress and stop; the status becomes Paused."""
-    return task_view(store, lifecycle.pause(store, task_id))
+    return task_view(store, settings, lifecycle.pause(store, task_id))
 
 
 class StartRequest(BaseModel):
@@ -156,12 +157,12 @@ def start_task(
     """Resume a paused task (or retry a failed one). After the pause retention, progress
     restarts from `start` (default: latest)."""
     point = body.start if body is not None else None
-    return task_view(store, lifecycle.start(store, task_id, point, settings.pause_retention))
+    return task_view(store, settings, lifecycle.start(store, task_id, point, settings.pause_retention))
 
 
 @router.post(
     "/{task_id}/restart", status_code=202, response_model=Task, responses=documented(404, 409)
 )
-def restart_task(task_id: str, store: StoreDep) -> Task:
+def restart_task(task_id: str, store: StoreDep, settings: SettingsDep) -> Task:
     """Stop and start every member; progress is kept."""
-    return task_view(store, lifecycle.restart(store, task_id))
+    return task_view(store, settings, lifecycle.restart(store, task_id))

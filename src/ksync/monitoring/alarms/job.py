@@ -13,15 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ksync.domain.alarms import AlarmRule
+from ksync.domain.alarms import AlarmRuleView
 from ksync.monitoring.alarms.delivery import deliver_event
 from ksync.monitoring.alarms.evaluation import evaluate_rule
 from ksync.monitoring.alarms.snapshot import TaskSnapshot
 from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
 from ksync.monitoring.alarms.webhooks import WebhookDispatcher
-from ksync.store.alarm_repo import AlarmStore, spec_of_row
+from ksync.store.alarm_repo import AlarmStore
 from ksync.store.repo import Store
-from ksync.store.tables import AlarmRuleRow
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +74,11 @@ class AlarmEvaluator:
             now = self.clock()
             tasks = [TaskSnapshot.of(t) for t in self.store.tasks.all()]
             created: list[int] = []
-            for row in self.alarms.list_rules():
+            for seen in self.alarms.list_rules():
                 try:
-                    created += self._evaluate_row(row, tasks, now)
+                    created += self._evaluate(seen, tasks, now)
                 except Exception:
-                    log.exception("alarm rule %s could not be evaluated", row.id)
+                    log.exception("alarm rule %s could not be evaluated", seen.id)
             if time.monotonic() - self._last_prune > 3600:
                 self._last_prune = time.monotonic()
                 removed = self.alarms.prune_events(now - timedelta(seconds=self.event_retention_s))
@@ -87,28 +86,28 @@ class AlarmEvaluator:
                     log.info("alarm events: %d older than the retention removed", removed)
             return created
 
-    def _evaluate_row(self, row: AlarmRuleRow, tasks: list[TaskSnapshot], now: datetime) -> list[int]:
+    def _evaluate(self, seen: AlarmRuleView, tasks: list[TaskSnapshot], now: datetime) -> list[int]:
         assert self.dispatcher is not None
-        rule = AlarmRule(row.id, spec_of_row(row))
-        state = dict(row.state or {})
-        new_state, events = evaluate_rule(rule, row.enabled, tasks, now, state)
+        rule = seen.rule
+        state = dict(seen.state)
+        new_state, events = evaluate_rule(rule, rule.spec.enabled, tasks, now, state)
         if new_state == state and not events:
             return []
-        stored = self.alarms.commit_evaluation(row, new_state, events)
+        stored = self.alarms.commit_evaluation(seen, new_state, events)
         if stored is None:
             return []  # the rule changed meanwhile: the next run sees the new definition
-        for event_row in stored:
-            log.info("alarm %s: %s", event_row.kind, event_row.payload["message"])
-            deliver_event(self.alarms, self.dispatcher, event_row.id, rule.spec.webhooks, event_row.payload)
+        for event in stored:
+            log.info("alarm %s: %s", event.kind, event.payload["message"])
+            deliver_event(self.alarms, self.dispatcher, event.id, rule.spec.webhooks, dict(event.payload))
         return [e.id for e in stored]
 
     def _redeliver(self) -> None:
         assert self.dispatcher is not None
         since = self.clock() - timedelta(seconds=self.redeliver_window_s)
-        for event_row in self.alarms.unfinished_deliveries(since):
-            urls = [u for u, d in event_row.delivery.items() if d.get("pending")]
-            log.info("alarm event %d: delivering again to %d webhook(s)", event_row.id, len(urls))
-            deliver_event(self.alarms, self.dispatcher, event_row.id, urls, event_row.payload)
+        for event in self.alarms.unfinished_deliveries(since):
+            urls = [u for u, d in event.delivery.items() if d.get("pending")]
+            log.info("alarm event %d: delivering again to %d webhook(s)", event.id, len(urls))
+            deliver_event(self.alarms, self.dispatcher, event.id, urls, dict(event.payload))
 
     def close(self) -> None:
         if self.dispatcher is not None:

@@ -52,6 +52,8 @@ def describe_value(spec: AlarmRuleSpec, value: float | str | None, task: TaskSna
         if value and task is not None and task.error:
             return f"has an error: {task.error}"
         return "has an error" if value else "has no error"
+    if metric == "blocked_topics":
+        return _blocked_words(value, task)
     if metric == "stalled":
         if not value:
             return "not stalled"
@@ -59,6 +61,15 @@ def describe_value(spec: AlarmRuleSpec, value: float | str | None, task: TaskSna
         traffic = f" ({fmt_number(offered)} records/s)" if offered else ""
         return f"copies no records while its source has traffic{traffic}"
     return f"{_LABELS[metric]} {fmt_number(value)} {_UNITS[metric]}"
+
+
+def _blocked_words(count: float, task: TaskSnapshot | None) -> str:
+    """'2 blocked topics (bt-c: target topic has 1 partition, needs 4; bt-d: …)'."""
+    words = f"{fmt_number(count)} blocked topic" + ("" if count == 1 else "s")
+    blocked = task.blocked_topics if task is not None else ()
+    if blocked:
+        words += " (" + "; ".join(f"{t.source}: {t.error or 'blocked'}" for t in blocked) + ")"
+    return words
 
 
 def describe_condition(spec: AlarmRuleSpec) -> str:
@@ -72,6 +83,9 @@ def describe_condition(spec: AlarmRuleSpec) -> str:
             words = "has an error" if metric == "error" else "stalled"
         else:
             words = f"{metric} {spec.comparison} {fmt_number(spec.threshold)}"
+    elif metric == "blocked_topics":
+        assert spec.threshold is not None
+        words = f"blocked topics {spec.comparison} {fmt_number(spec.threshold)}"
     else:
         assert spec.threshold is not None
         words = f"{_LABELS[metric]} {spec.comparison} {fmt_number(spec.threshold)} {_UNITS[metric]}"
@@ -83,6 +97,12 @@ def firing_message(spec: AlarmRuleSpec, task: TaskSnapshot, value: float | str) 
     held = f" for {fmt_seconds(spec.duration_s)}" if spec.duration_s else ""
     head = _task_label(task, task.id)
     metric = spec.metric
+    if metric == "blocked_topics":
+        assert isinstance(value, float) and spec.threshold is not None
+        return (
+            f"{head}: {describe_value(spec, value, task)}, blocked topics {spec.comparison} "
+            f"{fmt_number(spec.threshold)}{held}"
+        )
     if metric in NUMERIC_METRICS:
         assert isinstance(value, float) and spec.threshold is not None
         return (
@@ -145,7 +165,8 @@ def event_payload(
     message: str,
 ) -> dict[str, Any]:
     """The JSON a webhook receives (the stored event adds its `id`)."""
-    if isinstance(value, float) and spec.metric in ("lag",) + FLAG_METRICS and value == int(value):
+    counts = ("lag", "blocked_topics", "records_lost", *FLAG_METRICS)
+    if isinstance(value, float) and spec.metric in counts and value == int(value):
         value = int(value)
     return {
         "event": kind,

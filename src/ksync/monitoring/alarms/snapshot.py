@@ -3,8 +3,8 @@
 No data is not a breach: a metric the task does not report right now (a new task, a
 paused task, metrics older than `METRICS_STALE_S`) reads as None, and a condition on
 None never holds. Traffic metrics (lag, latency_p99, records_per_s, stalled,
-records_lost) are read
-only for tasks that are meant to run: a paused task is not stalled.
+records_lost) and topic counts (blocked_topics, read from the task's topic states) are
+read only for tasks that are meant to run: a paused task is not stalled.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from ksync.domain.status import Desired
 from ksync.domain.task import TaskView
+from ksync.domain.topics import TopicMapping
 from ksync.store.base import as_utc
 
 # Task metrics older than this are no data (the controller writes them every few seconds).
@@ -33,6 +34,12 @@ class TaskSnapshot:
     desired: str = Desired.RUNNING
     error: str | None = None
     metrics: Mapping[str, Any] | None = None
+    topics: tuple[TopicMapping, ...] = ()
+
+    @property
+    def blocked_topics(self) -> tuple[TopicMapping, ...]:
+        """The topics the task selected but cannot copy now."""
+        return tuple(t for t in self.topics if t.state == "blocked")
 
     @classmethod
     def of(cls, task: TaskView) -> TaskSnapshot:
@@ -44,6 +51,7 @@ class TaskSnapshot:
             desired=task.desired,
             error=task.error,
             metrics=task.metrics,
+            topics=task.topics,
         )
 
 
@@ -81,6 +89,8 @@ def read_value(metric: str, task: TaskSnapshot, now: datetime) -> float | str | 
         return 1.0 if task.error else 0.0
     if task.desired != Desired.RUNNING:
         return None
+    if metric == "blocked_topics":
+        return float(len(task.blocked_topics))
     metrics = _fresh_metrics(task, now)
     if metrics is None:
         return None

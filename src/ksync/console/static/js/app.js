@@ -1,5 +1,5 @@
 // The console's entry point: a hash router (#/tasks, #/tasks/new, #/tasks/<id>,
-// #/instances, #/instances/<id>, #/workers), page polling, flash messages and dialogs.
+// #/instances, #/instances/<id>, #/alarms, #/workers), page polling, flash messages and dialogs.
 
 import { clear, h } from "./dom.js";
 import { POLL_MS } from "./ui.js";
@@ -8,6 +8,7 @@ import { mountTasks } from "./tasks.js";
 import { mountWizard } from "./wizard.js";
 import { mountDetail } from "./detail.js";
 import { mountWorkers } from "./workers.js";
+import { mountAlarms } from "./alarms.js";
 
 
 const routes = [
@@ -16,6 +17,7 @@ const routes = [
   [/^\/tasks\/([\w-]+)$/, "tasks", mountDetail],
   [/^\/instances\/?$/, "instances", mountInstances],
   [/^\/instances\/([\w-]+)$/, "instances", mountInstance],
+  [/^\/alarms\/?$/, "alarms", mountAlarms],
   [/^\/workers\/?$/, "workers", mountWorkers],
 ];
 

@@ -176,7 +176,7 @@ export function mountDetail(view, ctx, id) {
     const byTopic = new Map();
     for (const m of task.topics) byTopic.set(m.source, { mapping: m, parts: [] });
     for (const p of task.progress) {
-      if (!byTopic.has(p.topic)) byTopic.set(p.topic, { mapping: { source: p.topic, target: DASH, partitions: null }, parts: [] });
+      if (!byTopic.has(p.topic)) byTopic.set(p.topic, { mapping: { source: p.topic, target: DASH, partitions: null, state: null }, parts: [] });
       byTopic.get(p.topic).parts.push(p);
     }
     if (!byTopic.size) {
@@ -193,12 +193,17 @@ export function mountDetail(view, ctx, id) {
           { class: "topic-row", dataset: { topic } },
           h("td", {}, h("button", { type: "button", class: "toggle", "aria-expanded": String(open), dataset: { topic } }, open ? "▾" : "▸"), h("span", { class: "mono" }, topic)),
           h("td", { class: "mono" }, mapping.target),
+          h("td", {}, mapping.state ? h("span", { class: `topic-state state-${mapping.state}` }, mapping.state) : DASH),
           h("td", { class: "num" }, fmtInt(mapping.partitions ?? parts.length)),
           h("td", { class: "num" }, fmtInt(sum(parts, "committed_offset"))),
           h("td", { class: "num" }, fmtInt(sum(parts, "end_offset"))),
           h("td", { class: "num lag" }, fmtInt(sum(parts, "lag"))),
         ),
       );
+      // A blocked topic is not copied now; the controller retries it at every refresh.
+      if (mapping.state === "blocked") {
+        rows.push(h("tr", { class: "topic-error", dataset: { topic } }, h("td", { colspan: "7" }, h("span", { class: "field-error" }, mapping.error || "blocked"))));
+      }
       if (open) {
         for (const p of parts.sort((a, b) => a.partition - b.partition)) {
           rows.push(
@@ -206,6 +211,7 @@ export function mountDetail(view, ctx, id) {
               "tr",
               { class: "partition-row", dataset: { topic, partition: String(p.partition) } },
               h("td", { class: "indent" }, `partition ${p.partition}`),
+              h("td", {}),
               h("td", {}),
               h("td", {}),
               h("td", { class: "num" }, fmtInt(p.committed_offset)),
@@ -220,7 +226,7 @@ export function mountDetail(view, ctx, id) {
       h(
         "table",
         { class: "table compact", id: "progress-table" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Source topic"), h("th", {}, "Target topic"), h("th", { class: "num" }, "Partitions"), h("th", { class: "num" }, "Committed offset"), h("th", { class: "num" }, "End offset"), h("th", { class: "num" }, "Lag"))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Source topic"), h("th", {}, "Target topic"), h("th", {}, "State"), h("th", { class: "num" }, "Partitions"), h("th", { class: "num" }, "Committed offset"), h("th", { class: "num" }, "End offset"), h("th", { class: "num" }, "Lag"))),
         h("tbody", {}, rows),
       ),
       h("p", { class: "hint" }, "Committed offset: the source position up to which every record is on the target. Click a topic for its partitions."),
@@ -411,6 +417,7 @@ export function mountDetail(view, ctx, id) {
             ),
           )
         : h("p", { class: "muted" }, "No alarm rule applies to this task."),
+      h("p", {}, h("a", { href: "#/alarms", id: "manage-alarms" }, "Create, edit or delete alarm rules")),
       h("h3", {}, "Recent alarm events"),
       events_.length
         ? h(

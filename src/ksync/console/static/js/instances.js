@@ -1,8 +1,9 @@
 // Instances: the list (with a live reachability probe), the add / edit form whose POST is
-// the connection check, and one instance's topics.
+// the connection check, and one instance's topics and sync traffic over time.
 
 import { ApiError, clearErrors, del, get, patch, post, showErrors } from "./api.js";
-import { DASH, clear, fmtAgo, fmtInt, fmtTime, h } from "./dom.js";
+import { DASH, clear, fmtAgo, fmtInt, fmtSi, fmtTime, h } from "./dom.js";
+import { lineChart, toMs } from "./charts.js";
 import { dialog, flash } from "./ui.js";
 
 const INSTANCE_ROOTS = ["name", "bootstrap_servers", "region", "zone", "security", "sync_quota_mb_s", "body"];
@@ -262,9 +263,12 @@ export function mountInstance(view, ctx, id) {
   const tbody = h("tbody");
   const topicsNote = h("p", { class: "muted", id: "topics-note" }, "Reading topics from the brokers…");
   const usedBy = h("div", { class: "card" });
+  const trafficChart = h("div", { class: "chart", id: "chart-instance-traffic" });
+  const trafficNote = h("p", { class: "muted small", id: "traffic-note" });
   view.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/instances" }, "Instances"), " / ", h("span", { class: "mono" }, id)),
     info,
+    h("section", { class: "card", id: "instance-traffic" }, h("div", { class: "card-head" }, h("h2", {}, "Sync traffic, last hour")), trafficNote, trafficChart),
     h(
       "div",
       { class: "card flush" },
@@ -321,6 +325,26 @@ export function mountInstance(view, ctx, id) {
     }
   };
   ctx.poll(loadTopics, 10_000);
+  // In: what tasks read from this instance; out: what they write to it. The quota caps
+  // both together (MB/s of record values, 10^6 bytes), so it is drawn as one line.
+  ctx.poll(async () => {
+    const r = await get(`/instances/${encodeURIComponent(id)}/traffic/history?since=3600&step=60`);
+    if (!ctx.alive) return;
+    const to = Date.now();
+    const from = to - 3600 * 1000;
+    const series = [
+      { name: "in (read by tasks)", points: r.points.map((p) => ({ t: toMs(p.at), v: p.read_bytes_per_s })) },
+      { name: "out (written by tasks)", points: r.points.map((p) => ({ t: toMs(p.at), v: p.written_bytes_per_s })) },
+    ];
+    const quota = r.sync_quota_mb_s ? r.sync_quota_mb_s * 1_000_000 : null;
+    if (quota) series.push({ name: "sync quota", points: [...r.points.map((p) => ({ t: toMs(p.at), v: quota })), { t: to, v: quota }] });
+    trafficChart.dataset.quota = quota ? String(quota) : "";
+    trafficNote.textContent = quota
+      ? `Bytes per second of record values, in and out, against the instance's sync quota of ${r.sync_quota_mb_s} MB/s, which caps both together.`
+      : "Bytes per second of record values, in and out. This instance has no sync quota.";
+    // Decimal units, as the quota's MB/s are: a 2 MB/s quota reads "2MB/s", not 1.91 MiB.
+    lineChart(trafficChart, { series, from, to, step: 60_000, format: (v) => `${fmtSi(v)}B/s`, label: "sync traffic in and out, bytes per second", empty: "No sync traffic in the last hour" });
+  }, 10_000);
   ctx.poll(async () => {
     const r = await get("/tasks");
     if (!ctx.alive) return;

@@ -51,6 +51,47 @@ const CONFIRM = {
   }),
 };
 
+/** Whether a start now begins from a start point: the task was paused longer than the
+ * server's pause retention (`progress_kept_until`, which the API dates). */
+export function progressExpired(t, now = Date.now()) {
+  return t.status === "Paused" && !!t.progress_kept_until && Date.parse(t.progress_kept_until) < now;
+}
+
+/**
+ * Ask where a task whose progress expired starts again: earliest, latest, or a date and
+ * time. Resolves to the start point ({type, timestamp_ms}) or null (cancelled). A time
+ * left empty is sent as it is, and the API's message says what is missing.
+ */
+async function askStartPoint(t) {
+  const radios = ["latest", "earliest", "timestamp"].map((v) =>
+    h("input", { type: "radio", name: "restart-from", id: `restart-from-${v}`, value: v, checked: v === "latest" }),
+  );
+  const time = h("input", { id: "restart-from-time", type: "datetime-local", step: "1", disabled: true });
+  for (const r of radios) r.addEventListener("change", () => (time.disabled = !radios[2].checked));
+  const choice = (radio, text) => h("label", { class: "check", for: radio.id }, radio, " ", text);
+  const body = h(
+    "div",
+    { id: "start-point-prompt" },
+    h(
+      "p",
+      {},
+      `${t.name} was paused on ${fmtTime(t.paused_at)}, longer than the pause retention (its progress was kept until ${fmtTime(t.progress_kept_until)}). Its progress is dropped: where should every partition start again?`,
+    ),
+    h(
+      "div",
+      { class: "choices" },
+      choice(radios[0], "Latest: only records produced from now on"),
+      choice(radios[1], "Earliest: everything the source still holds (records already copied are copied again)"),
+      h("div", { class: "inline" }, choice(radios[2], "From a date and time:"), " ", time),
+    ),
+  );
+  if (!(await dialog({ title: `Start ${t.name} from where?`, body, confirmText: "Start" }))) return null;
+  const type = radios.find((r) => r.checked).value;
+  const point = { type };
+  if (type === "timestamp" && time.value) point.timestamp_ms = new Date(time.value).getTime();
+  return point;
+}
+
 const DONE = { start: "Start requested", pause: "Pause requested", restart: "Restart requested", delete: "Delete requested" };
 
 /**
@@ -59,9 +100,15 @@ const DONE = { start: "Start requested", pause: "Pause requested", restart: "Res
  */
 export async function runOp(op, t) {
   if (CONFIRM[op] && !(await dialog(CONFIRM[op](t)))) return null;
+  let body;
+  if (op === "start" && progressExpired(t)) {
+    const start = await askStartPoint(t);
+    if (!start) return null;
+    body = { start };
+  }
   try {
     const path = `/tasks/${encodeURIComponent(t.id)}`;
-    const updated = op === "delete" ? await del(path) : await post(`${path}/${op}`);
+    const updated = op === "delete" ? await del(path) : await post(`${path}/${op}`, body);
     flash(`${DONE[op]} for ${t.name} (${t.id}): ${op === "delete" ? "it disappears once every member stopped" : "the status follows as the workers act"}`);
     return updated;
   } catch (exc) {
