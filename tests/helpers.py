@@ -12,6 +12,7 @@ from typing import Any, Self
 
 import httpx
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from ksync.devkafka import KafkaCluster, stop_process
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
@@ -32,6 +33,17 @@ def create_topic(broker: KafkaCluster, name: str, partitions: int, configs: dict
     client = admin(broker)
     client.create_topics([NewTopicPlan(name, partitions, 1, configs or {})])
     wait_until(lambda: name in client.list_topics(include_internal=True), timeout_s=30, what=f"topic {name}")
+
+
+def delete_topic(broker: KafkaCluster, name: str) -> None:
+    """Delete a topic and wait until the broker no longer lists it."""
+    client = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
+    client.delete_topics([name])[name].result(timeout=30)
+    wait_until(
+        lambda: name not in client.list_topics(timeout=10).topics,
+        timeout_s=30,
+        what=f"topic {name} to be deleted",
+    )
 
 
 class CheckedProducer(Producer):

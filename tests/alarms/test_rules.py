@@ -296,3 +296,22 @@ def test_a_deleted_task_a_retargeted_or_disabled_rule_resolves_what_fired() -> N
     slow = lag_rule(duration_s=60)
     pending, _ = evaluate_rule(slow, True, [lagging(0, 50_000)], at(0), {})
     assert evaluate_rule(slow, False, [lagging(2, 50_000)], at(2), pending) == ({}, [])
+
+
+def test_a_records_lost_rule_fires_while_the_last_window_lost_records_and_resolves_after() -> None:
+    r = rule(metric="records_lost", comparison=">", threshold=0)
+
+    def snap(s: float, lost: int) -> Any:
+        return task(metrics=metrics(at(s), lost_records=lost, lost_records_total=60))
+
+    timeline = [(0, snap(0, 0)), (2, snap(2, 60)), (4, snap(4, 60)), (12, snap(12, 0))]
+    assert run(r, timeline) == [(2, "firing"), (12, "resolved")]
+    _, fired = evaluate(r, snap(2, 60), at(2), None)
+    assert fired is not None
+    assert fired.payload["message"] == (
+        "Task orders-to-sh (task-aaaaaaaa): lost to retention in the last 10 s: 60 records > 0"
+    )
+    # A task that does not report the count (metrics from before it existed) is no data.
+    assert run(r, [(0, task(metrics=metrics(at(0))))]) == []
+    with pytest.raises(ValidationError, match="threshold is required with metric 'records_lost'"):
+        rule(metric="records_lost", comparison=">")

@@ -15,7 +15,7 @@ from ksync.domain.task import TaskEvent as TaskEventView
 from ksync.domain.task import TaskView
 from ksync.domain.topics import TopicState
 from ksync.domain.workers import MemberView, WorkerView
-from ksync.monitoring.progress import partition_progress
+from ksync.monitoring.progress import lost_warnings, partition_progress
 from ksync.spec import (
     SaslMechanism,
     SecurityProtocol,
@@ -71,6 +71,9 @@ class TopicMapping(BaseModel):
     # syncing | blocked | excluded; `error` says why a blocked topic is not copied.
     state: TopicState = "syncing"
     error: str | None = None
+    # Records of its partitions that the source deleted before they were copied, one
+    # sentence per partition (naming it and the count), as the members that saw it report.
+    warnings: list[str] = []
 
 
 class PartitionProgress(BaseModel):
@@ -79,6 +82,12 @@ class PartitionProgress(BaseModel):
     committed_offset: int | None
     end_offset: int | None
     lag: int | None
+    # Records the source deleted (retention) before they were copied, as reported by the
+    # member holding the partition (since it started); the last gap's offsets
+    # lost_first to lost_earliest - 1.
+    lost_records: int | None = None
+    lost_first: int | None = None
+    lost_earliest: int | None = None
 
 
 class LatencyMs(BaseModel):
@@ -98,6 +107,10 @@ class TaskMetrics(BaseModel):
     records_total: int = 0
     bytes_total: int = 0
     throttled: bool = False
+    # Records the source deleted (retention) before they were copied: since the task
+    # began, and in the last ~10 s (what the `records_lost` alarm metric reads).
+    lost_records_total: int = 0
+    lost_records: int = 0
 
 
 class TaskLimits(BaseModel):
@@ -143,6 +156,8 @@ class Task(BaseModel):
         spec = task.spec
         metrics = TaskMetrics.model_validate(task.metrics) if task.metrics else None
         quotas = quotas or {}
+        progress = partition_progress(members)
+        lost = lost_warnings(progress)
         return cls(
             id=task.id,
             name=task.name,
@@ -159,10 +174,11 @@ class Task(BaseModel):
                     partitions=t.partitions,
                     state=t.state,
                     error=t.error,
+                    warnings=lost.get(t.source, []),
                 )
                 for t in task.topics
             ],
-            progress=progress_of(members),
+            progress=[PartitionProgress(**p) for p in progress],
             metrics=metrics,
             limits=TaskLimits(
                 throttle_mb_s=spec.options.throttle_mb_s,

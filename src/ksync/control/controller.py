@@ -324,6 +324,7 @@ class Controller:
                 target_broker_count=dst.broker_count,
                 same_cluster=src.cluster_id == dst.cluster_id,
                 group_id=group_id(task.id),
+                known=task.topics,
             )
             return mirror.reconcile()
 

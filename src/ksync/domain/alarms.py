@@ -21,13 +21,29 @@ from ksync.spec import Name
 # Counts of the task's topics in a state, read from its `topics` (not its metrics) while
 # it is meant to run; compared with a number, by default `> 0` ("when any topic is so").
 TOPIC_METRICS: tuple[str, ...] = ("blocked_topics",)
-METRICS: tuple[str, ...] = ("status", "error", "lag", "latency_p99", "records_per_s", "stalled", *TOPIC_METRICS)
-# Compared with a number threshold.
-NUMERIC_METRICS: tuple[str, ...] = ("lag", "latency_p99", "records_per_s", *TOPIC_METRICS)
+METRICS: tuple[str, ...] = (
+    "status",
+    "error",
+    "lag",
+    "latency_p99",
+    "records_per_s",
+    "stalled",
+    "records_lost",
+    *TOPIC_METRICS,
+)
+# Compared with a number threshold. records_lost: records the source deleted (retention)
+# before they were copied, in the last ~10 s, so `> 0` fires once per loss and resolves.
+NUMERIC_METRICS: tuple[str, ...] = (
+    "lag",
+    "latency_p99",
+    "records_per_s",
+    "records_lost",
+    *TOPIC_METRICS,
+)
 # Yes/no conditions, compared as 0/1 (default: `== 1`, i.e. "when it is so").
 FLAG_METRICS = ("error", "stalled")
 # Read only while the task is meant to run (desired running).
-TRAFFIC_METRICS = ("lag", "latency_p99", "records_per_s", "stalled")
+TRAFFIC_METRICS = ("lag", "latency_p99", "records_per_s", "stalled", "records_lost")
 COMPARISONS = (">", ">=", "<", "<=", "==", "!=")
 
 Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
@@ -64,7 +80,8 @@ def webhook_problem(url: str) -> str | None:
 class AlarmRuleSpec(BaseModel):
     """A rule as the user defines it; validated once here and trusted inside.
 
-    `threshold` is a number for lag (records), latency_p99 (ms) and records_per_s, and
+    `threshold` is a number for lag (records), latency_p99 (ms), records_per_s and
+    records_lost (records lost to retention in the last ~10 s), and
     0/1 for error and stalled (default `== 1`: "fire when it has an error / is stalled");
     a `status` rule compares the task's status (`status`) with `==` or `!=` instead.
     """

@@ -30,7 +30,10 @@ class TopicMapping:
     `partitions_at_start`: how many of its partitions existed when the task started; those
     begin at the task's start point, later ones at their first record (see
     `partition_start`). None until the controller has decided it. `state` and `error`:
-    whether it is copied, and the sentence saying why not when it is blocked.
+    whether it is copied, and the sentence saying why not when it is blocked. `topic_id`:
+    the source topic's Kafka topic id when the task first saw it; a topic deleted and
+    created again under its name has another, and is blocked, not copied on top of what
+    the old one left on the target (`replication.topic_mirror`).
     """
 
     source: str
@@ -40,6 +43,7 @@ class TopicMapping:
     state: TopicState = "syncing"
     error: str | None = None
     blocked_by: BlockedBy | None = None
+    topic_id: str | None = None
 
     @property
     def syncing(self) -> bool:
@@ -66,12 +70,14 @@ class TopicMapping:
             out["partitions_at_start"] = self.partitions_at_start
         if self.blocked_by is not None:
             out["blocked_by"] = self.blocked_by
+        if self.topic_id is not None:
+            out["topic_id"] = self.topic_id
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TopicMapping:
-        """The mapping as `as_json` stored it (or as stored before `partitions_at_start`
-        and `state`: syncing)."""
+        """The mapping as `as_json` stored it (or as stored before `partitions_at_start`,
+        `state` and `topic_id`: syncing, id not known yet)."""
         at_start = data.get("partitions_at_start")
         state = data.get("state", "syncing")
         return cls(
@@ -82,6 +88,7 @@ class TopicMapping:
             state=state if state in TOPIC_STATES else "syncing",
             error=data.get("error"),
             blocked_by=data.get("blocked_by"),
+            topic_id=data.get("topic_id"),
         )
 
     def with_partitions_at_start(self, value: int) -> TopicMapping:
@@ -92,6 +99,56 @@ class TopicMapping:
         """The same mapping, blocked for the reason `error`."""
         return replace(self, state="blocked", error=error, blocked_by=by)
 
+    def with_topic_id(self, topic_id: str | None) -> TopicMapping:
+        """The same mapping, for the source topic with id `topic_id`."""
+        return replace(self, topic_id=topic_id)
+
     def unblocked(self) -> TopicMapping:
         """The same mapping, syncing."""
         return replace(self, state="syncing", error=None, blocked_by=None)
+
+
+def lost_to_retention(topic: str, partition: int, records: int, first: int, earliest: int) -> str:
+    """The warning for records of a partition that the source deleted (retention) before
+    ksync copied them: `records` in all, the last gap being offsets `first` to
+    `earliest` - 1; copying goes on from `earliest`, the earliest record left."""
+    gap = f"offsets {first} to {earliest - 1}"
+    return (
+        f"topic {topic} partition {partition}: {records} record{'s' if records != 1 else ''} "
+        f"lost to retention: the source deleted them before ksync copied them (the task was "
+        f"paused or behind for longer than the topic's retention; last gap {gap}); copying "
+        f"goes on from offset {earliest}, the earliest record left"
+    )
+
+
+def past_the_end(topic: str, partition: int, position: int, end: int, earliest: int) -> str:
+    """The warning for a partition whose progress lies beyond its end on the source (its
+    log was truncated, or the topic was recreated): copied again from its first record."""
+    return (
+        f"topic {topic} partition {partition}: the task's position {position} is past the "
+        f"partition's end {end} on the source (its log was truncated, or the topic was "
+        f"deleted and created again); copying goes on from offset {earliest}, the earliest "
+        "record left, so records may repeat on the target"
+    )
+
+
+def recreated_topic(source: str, target: str, known_id: str, topic_id: str) -> str:
+    """Why a source topic deleted and created again under its name is not copied."""
+    return (
+        f"source topic {source} was deleted and created again (topic id {known_id} before, "
+        f"{topic_id} now): its offsets start over, so ksync does not copy it on top of what "
+        f"the old topic left in target topic {target}. To copy the new topic, pause the task, "
+        "reset its progress (DELETE /connectors/<name>/offsets on the Connect face, or a start "
+        "after the pause retention) and start it; delete target topic "
+        f"{target} first if the old topic's records must not stay in front of the new ones. "
+        "The rest of the task keeps flowing"
+    )
+
+
+def deleted_topic(source: str, target: str) -> str:
+    """Why a source topic the task copied shows as blocked once the source deleted it."""
+    return (
+        f"source topic {source} no longer exists on the source (deleted): nothing is copied "
+        f"from it; if a topic of that name is created again, ksync blocks it rather than copy "
+        f"it on top of target topic {target}, until the task's progress is reset"
+    )

@@ -13,7 +13,14 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
-from confluent_kafka.admin import AdminClient, ConfigEntry, ConfigResource, ConfigSource, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+    NewTopic,
+    TopicDescription,
+)
 
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
@@ -77,6 +84,13 @@ def _refusal(exc: BaseException, doing: str) -> TopicRefused | None:
     if isinstance(err, KafkaError) and err.code() in _TOPIC_REFUSALS:
         return TopicRefused(f"{doing}: {words(err)}", err.code())
     return None
+
+
+# Kafka's zero topic id, as a broker without topic ids answers.
+NO_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAA"
+
+# A topic DescribeTopics answers with an error for, rather than failing the call.
+_NOT_DESCRIBED = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED})
 
 
 def is_internal_topic(name: str) -> bool:
@@ -213,24 +227,47 @@ class InstanceAdmin:
         user named that is missing from it is either absent or hidden by an ACL; asking
         for it by name tells the two apart (a missing topic is simply not returned).
         """
+        return {
+            name: found
+            for name, found in self._describe_topics(names).items()
+            if isinstance(found, KafkaError)
+            and found.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        }
+
+    def topic_ids(self, names: list[str]) -> dict[str, str]:
+        """Each topic's id (Kafka gives a topic a new one when it is deleted and created
+        again under the same name); a topic gone meanwhile, hidden, or without an id (a
+        broker that has none) is left out."""
+        out: dict[str, str] = {}
+        for name, found in self._describe_topics(names).items():
+            if isinstance(found, KafkaError) or found.topic_id is None:
+                continue
+            topic_id = str(found.topic_id)
+            if topic_id != NO_TOPIC_ID:
+                out[name] = topic_id
+        return out
+
+    def _describe_topics(self, names: list[str]) -> dict[str, TopicDescription | KafkaError]:
+        """DescribeTopics for `names`: each topic's description, or the broker's error for
+        a topic that does not exist or that the instance may not describe; any other
+        failure raises."""
         if not names:
             return {}
         futures = self._client.describe_topics(
             TopicCollection(sorted(names)), request_timeout=self.timeout_s
         )
-        refused: dict[str, KafkaError] = {}
+        out: dict[str, TopicDescription | KafkaError] = {}
         for name, fut in futures.items():
             try:
-                fut.result(timeout=self.timeout_s + 1)
+                out[name] = fut.result(timeout=self.timeout_s + 1)
             except KafkaException as exc:
                 err = kafka_error_in(exc)
-                if err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-                    refused[name] = err
-                elif err is None or err.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                if err is None or err.code() not in _NOT_DESCRIBED:
                     raise self._failure(exc, f"cannot describe topic {name} on") from None
+                out[name] = err
             except TimeoutError as exc:
                 raise self._failure(exc, f"cannot describe topic {name} on") from None
-        return refused
+        return out
 
     def topic_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
         """The configs explicitly set on each topic (not broker or static defaults)."""

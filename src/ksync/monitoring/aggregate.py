@@ -7,6 +7,8 @@ Sources, and why they are exact or not:
 * source traffic per partition: the advance of the partition's end offset;
 * bytes: each member's cumulative value bytes, per task exact; per topic and partition
   apportioned by records (an estimate, labelled so in the API docs);
+* records lost: each member's count of records the source deleted before they were
+  copied (retention overtook its position), per task exact;
 * latency: the members' histograms (see `monitoring.latency`), p50/p99 of their change
   over the window, and the largest sample any member saw in the last 10 s.
 
@@ -43,6 +45,7 @@ class Sample:
     latency: dict[str, LatencyHistogram]
     throttled_s: dict[str, float]
     latency_max_ms: float | None
+    lost: dict[str, int] = field(default_factory=dict)  # per member run, since it started
 
     @classmethod
     def of(cls, members: list[MemberRow], at: float) -> Sample:
@@ -57,6 +60,7 @@ class Sample:
         nbytes: dict[str, int] = {}
         latency: dict[str, LatencyHistogram] = {}
         throttled: dict[str, float] = {}
+        lost: dict[str, int] = {}
         worst: float | None = None
         for m in members:
             data = m.metrics
@@ -66,9 +70,10 @@ class Sample:
             nbytes[run] = int(data.get("bytes_total", 0))
             latency[run] = LatencyHistogram.from_json(data.get("latency"))
             throttled[run] = float(data.get("throttled_s", 0.0))
+            lost[run] = int(data.get("lost_total", 0))
             if data.get("latency_max_ms") is not None:
                 worst = max(worst or 0.0, float(data["latency_max_ms"]))
-        return cls(at, committed, ends, nbytes, latency, throttled, worst)
+        return cls(at, committed, ends, nbytes, latency, throttled, worst, lost)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Delta:
     bytes: int
     latency: LatencyHistogram
     throttled_s: float
+    lost: int = 0  # records the source deleted before they were copied
 
     @classmethod
     def between(cls, old: Sample, new: Sample) -> Delta:
@@ -99,7 +105,8 @@ class Delta:
             latency = latency.plus(new.latency[run].minus(old.latency.get(run, LatencyHistogram())))
             t_before = old.throttled_s.get(run, 0.0)
             throttled += new.throttled_s[run] - t_before if new.throttled_s[run] >= t_before else 0.0
-        return cls(max(new.at - old.at, 1e-9), records, source, nbytes, latency, throttled)
+        lost = sum(n - old.lost.get(run, 0) for run, n in new.lost.items() if n >= old.lost.get(run, 0))
+        return cls(max(new.at - old.at, 1e-9), records, source, nbytes, latency, throttled, lost)
 
     @classmethod
     def empty(cls) -> Delta:
@@ -119,6 +126,7 @@ class Delta:
             self.bytes + other.bytes,
             self.latency.plus(other.latency),
             self.throttled_s + other.throttled_s,
+            self.lost + other.lost,
         )
 
     @property
@@ -203,6 +211,8 @@ class Aggregator:
             "records_total": int(previous.get("records_total", 0)) + series.since_write.total_records,
             "bytes_total": int(previous.get("bytes_total", 0)) + series.since_write.bytes,
             "throttled": window.throttled_s > 0.05 * window.seconds,
+            "lost_records_total": int(previous.get("lost_records_total", 0)) + series.since_write.lost,
+            "lost_records": window.lost,
         }
 
     def _point(self, delta: Delta, sample: Sample) -> dict[str, Any]:
@@ -212,6 +222,7 @@ class Aggregator:
             "records": delta.total_records,
             "bytes": delta.bytes,
             "source_records": sum(delta.source_records.values()),
+            "lost_records": delta.lost,
             "lag": lag_of(sample),
             "latency": _latency(delta.latency, sample.latency_max_ms),
             "partitions": [

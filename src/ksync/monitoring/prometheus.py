@@ -1,7 +1,8 @@
 """Prometheus exposition, read at scrape time from live state (nothing on the hot path).
 
 * `WorkerCollector`: the members one process runs — records and bytes copied, lag per
-  partition, the replication latency histogram, time spent throttled.
+  partition, the replication latency histogram, time spent throttled, records lost to
+  retention per partition.
 * `StoreCollector` (servers): every task's status, the state of each of its topics, and
   every worker's liveness.
 
@@ -53,6 +54,11 @@ class WorkerCollector(Collector):
         throttled = CounterMetricFamily(
             "ksync_throttled_seconds", "Time members waited to honour traffic limits", labels=["task"]
         )
+        lost = CounterMetricFamily(
+            "ksync_records_lost",
+            "Records the source deleted (retention) before they were copied",
+            labels=["task", "topic", "partition"],
+        )
         members = GaugeMetricFamily(
             "ksync_worker_members", "Members this worker runs", labels=["worker"]
         )
@@ -67,6 +73,8 @@ class WorkerCollector(Collector):
                 end = snap.end_offsets.get((topic, partition))
                 if end is not None:
                     lag.add_metric([task_id, topic, str(partition)], max(0, end - committed))
+            for (topic, partition), gone in sorted(snap.lost.items()):
+                lost.add_metric([task_id, topic, str(partition)], gone.records)
             per_task_bytes[task_id] += snap.bytes_total
             per_task_throttled[task_id] += snap.throttled_s
             latency[task_id] = latency[task_id].plus(snap.latency)
@@ -79,6 +87,7 @@ class WorkerCollector(Collector):
         yield nbytes
         yield lag
         yield throttled
+        yield lost
         yield members
         yield _latency_family(latency)
 

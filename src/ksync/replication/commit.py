@@ -24,6 +24,13 @@ before it. How:
    number and committed at once, before it is consumed: a restart neither re-resolves
    `latest` to a later offset nor decides a partition's start twice.
 
+6. A position the source no longer has (its retention deleted records not copied yet: a
+   long pause, a target outage) is never jumped over silently: the consumer reports it
+   (`auto.offset.reset` is `error`), and `resume_at_earliest` counts the records lost,
+   per partition and exactly, and goes on from the earliest record left. Those records
+   count as lost, never as delivered, and the new position is committed at the next
+   checkpoint even before a record is read from it, so a restart does not count them again.
+
 The rule of 2-4 is `committable`, a pure function; `Progress` is the pure state it reads
 (what the member holds and committed); `Checkpointer` does the I/O around them.
 
@@ -41,9 +48,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from ksync.domain.topics import lost_to_retention, past_the_end
 from ksync.kafka.errors import (
     KsyncKafkaError,
     TransientKafkaError,
@@ -111,15 +120,43 @@ def committable(
     }
 
 
+@dataclass(frozen=True)
+class Lost:
+    """Records of one partition the source deleted (retention) before the member copied
+    them: `records` in all since the member started, the last gap being offsets `first`
+    to `earliest` - 1."""
+
+    records: int
+    first: int
+    earliest: int
+
+
+def lost_entry(lost: Lost | None) -> dict[str, int]:
+    """A partition's loss as its progress entry carries it (nothing when none)."""
+    if lost is None:
+        return {}
+    return {"lost_records": lost.records, "lost_first": lost.first, "lost_earliest": lost.earliest}
+
+
 class Progress:
-    """What a member holds and has committed, per partition, and the source's end offsets
-    it last saw; read by `snapshot()` from other threads (hence the lock)."""
+    """What a member holds and has committed, per partition, the source's end offsets it
+    last saw, and the records the source deleted before they were copied; read by
+    `snapshot()` from other threads (hence the lock).
+
+    Invariant: records delivered per partition count only records the target
+    acknowledged. A gap the source deleted (`lose`) lies between the last commit and the
+    next one, so the commit that passes it subtracts it from the advance.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._committed: dict[Key, int] = {}  # owned partitions, and where each stands
         self._ends: dict[Key, int] = {}
         self._records: dict[Key, int] = {}  # records delivered, from committed advances
+        self._lost: dict[Key, Lost] = {}
+        # Per partition: records lost since its last commit, and the offset after the
+        # latest gap; the first commit at or past it subtracts them from the advance.
+        self._gaps: dict[Key, tuple[int, int]] = {}
 
     def take_up(self, offsets: Mapping[Key, int]) -> None:
         """The member now holds these partitions, committed up to `offsets`."""
@@ -132,25 +169,67 @@ class Progress:
             for key in keys:
                 self._committed.pop(key, None)
                 self._ends.pop(key, None)
+                self._gaps.pop(key, None)
 
     def plan(
         self, positions: Mapping[Key, int], unacked: int, delivery_failed: bool
     ) -> dict[Key, int]:
-        """`committable` against what the member holds and committed."""
+        """`committable` against what the member holds and committed. A partition that
+        resumed after a gap (`lose`) and has read nothing since has no position yet
+        (librdkafka's -1001 until a record arrives): the offset it resumed at stands in, so
+        that a restart does not meet, and count, the same gap again."""
         with self._lock:
+            resumed = {
+                key: gap[1] for key, gap in self._gaps.items() if positions.get(key, -1) < 0
+            }
             return committable(
-                positions, self._committed, self._committed.keys(), unacked, delivery_failed
+                {**positions, **resumed},
+                self._committed,
+                self._committed.keys(),
+                unacked,
+                delivery_failed,
             )
 
     def advance(self, done: Mapping[Key, int]) -> None:
-        """`done` was committed: count the records it covers, for partitions still held."""
+        """`done` was committed: count the records it covers, for partitions still held
+        (less the records the source deleted in between)."""
         with self._lock:
             for key, offset in done.items():
                 before = self._committed.get(key)
                 if before is None or offset <= before:
                     continue
-                self._records[key] = self._records.get(key, 0) + offset - before
+                delivered = offset - before
+                gap = self._gaps.get(key)
+                if gap is not None and offset >= gap[1]:
+                    delivered -= gap[0]
+                    del self._gaps[key]
+                self._records[key] = self._records.get(key, 0) + max(0, delivered)
                 self._committed[key] = offset
+
+    def lose(self, key: Key, position: int, earliest: int) -> Lost | None:
+        """The source no longer has offsets `position` to `earliest` - 1 of a held
+        partition, none of them copied: count them. None when nothing was lost (or the
+        partition is not held)."""
+        with self._lock:
+            if key not in self._committed or earliest <= position:
+                return None
+            records = earliest - position
+            before = self._lost.get(key)
+            lost = Lost((before.records if before else 0) + records, position, earliest)
+            self._lost[key] = lost
+            pending = self._gaps.get(key, (0, earliest))[0]
+            self._gaps[key] = (pending + records, earliest)
+            return lost
+
+    def holds(self, key: Key) -> bool:
+        """The member holds this partition."""
+        with self._lock:
+            return key in self._committed
+
+    def lost(self) -> dict[Key, Lost]:
+        """Records lost to retention per partition, since the member started."""
+        with self._lock:
+            return dict(self._lost)
 
     def set_ends(self, ends: Mapping[Key, int]) -> None:
         """The source's end offsets of held partitions."""
@@ -340,6 +419,44 @@ class Checkpointer:
                 self.checkpoint(partitions, closing=True)
             self._consumer.incremental_unassign(partitions)
         self._progress.forget((tp.topic, tp.partition) for tp in partitions)
+
+    def resume_at_earliest(self, topic: str, partition: int, position: int | None) -> str | None:
+        """The source no longer has `position` of a held partition (librdkafka's
+        _AUTO_OFFSET_RESET): count the records its retention deleted before they were
+        copied (`Progress.lose`), go on from the earliest record left, and return the
+        warning that says so (None for a partition the member no longer holds, or whose
+        position is in range again).
+
+        A position past the partition's end (a truncated log, a recreated topic) also goes
+        on from the earliest record: records may repeat, none is skipped. The new position
+        is committed at the next checkpoint, after the target acknowledged every record
+        before it, as any other (module docstring, point 2).
+        """
+        key = (topic, partition)
+        if not self._progress.holds(key):
+            return None
+        tp = TopicPartition(topic, partition)
+        with self._naming("finding the earliest record of", [tp]):
+            if position is None or position < 0:  # not in the error: the consumer knows
+                position = self._consumer.position([tp])[0].offset
+            low, high = self._consumer.get_watermark_offsets(
+                tp, timeout=self._timeout_s, cached=False
+            )
+            # In range again (the log moved while the error was on its way): read on there.
+            resume = position if low <= position <= high else low
+            # A partition that stopped fetching takes no seek: assign it afresh.
+            self._consumer.incremental_unassign([tp])
+            self._consumer.incremental_assign([TopicPartition(topic, partition, resume)])
+        if resume == position:
+            log.info("%s: %s[%d] in range again at %d", self._name, topic, partition, position)
+            return None
+        lost = self._progress.lose(key, position, low)
+        if lost is not None:
+            text = lost_to_retention(topic, partition, lost.records, lost.first, lost.earliest)
+        else:
+            text = past_the_end(topic, partition, position, high, low)
+        log.warning("%s: %s", self._name, text)
+        return text
 
     @contextlib.contextmanager
     def _naming(self, doing: str, partitions: list[TopicPartition]) -> Iterator[None]:

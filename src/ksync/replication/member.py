@@ -71,7 +71,7 @@ from ksync.kafka.errors import (
 )
 from ksync.kafka.target_producer import StoppedMidBatch, TargetProducer
 from ksync.monitoring.latency import LatencyHistogram, LatencySampler
-from ksync.replication.commit import Checkpointer, Progress
+from ksync.replication.commit import Checkpointer, Lost, Progress
 from ksync.replication.member_clients import consumer_settings
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.shares import share
@@ -98,6 +98,7 @@ class Record(Protocol):
     def partition(self) -> int: ...
     def value(self) -> bytes | None: ...
     def key(self) -> bytes | None: ...
+    def offset(self) -> int | None: ...
     def __len__(self) -> int: ...
 
 
@@ -160,6 +161,13 @@ class MemberSnapshot:
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     latency_max_ms: float | None = None  # over the last LATENCY_WINDOW_S
     throttled_s: float = 0.0
+    # Records the source deleted (retention) before they were copied, per partition.
+    lost: dict[tuple[str, int], Lost] = field(default_factory=dict)
+
+    @property
+    def lost_total(self) -> int:
+        """Records lost to retention since the member started."""
+        return sum(lost.records for lost in self.lost.values())
 
 
 class Member:
@@ -248,6 +256,7 @@ class Member:
                 latency=LatencyHistogram(s.latency.counts, s.latency.sum_ms),
                 latency_max_ms=self._latency.recent_max(),
                 throttled_s=self._throttle.throttled_s,
+                lost=self._progress.lost(),
             )
 
     # ---- the run -----------------------------------------------------------------------
@@ -544,6 +553,12 @@ class Member:
     def _on_message_error(self, msg: Record) -> None:
         err = msg.error()
         if err is None or err.code() == KafkaError._PARTITION_EOF:
+            return
+        if err.code() == KafkaError._AUTO_OFFSET_RESET:  # the source no longer has the position
+            assert self._commits is not None
+            warning = self._commits.resume_at_earliest(msg.topic(), msg.partition(), msg.offset())
+            if warning is not None:
+                self._warn(warning)
             return
         failure = read_failure(
             err, self.cfg.source, msg.topic(), msg.partition(), self._read_rights()

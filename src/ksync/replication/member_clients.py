@@ -30,9 +30,12 @@ def consumer_settings(
         "client.id": client_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
-        # Used only when a committed offset is out of range (data expired):
-        # a replicator then copies what remains rather than skipping ahead.
-        "auto.offset.reset": "earliest",
+        # Every position is explicit (a commit, or a start resolved to a number), so this
+        # applies only when the source no longer has it (retention deleted records not
+        # copied yet): librdkafka then reports _AUTO_OFFSET_RESET instead of jumping on
+        # silently, and the member counts what was lost before it goes on from the
+        # earliest record left (`Checkpointer.resume_at_earliest`).
+        "auto.offset.reset": "error",
         # A far source pays a round trip per fetch: larger fetches, fewer trips.
         "fetch.max.bytes": tuning.fetch_max_bytes,
         "max.partition.fetch.bytes": min(_PARTITION_FETCH_BYTES, tuning.fetch_max_bytes),

@@ -63,8 +63,10 @@ def carry_start_layout(
 
 
 def restart_layout(topics: Iterable[TopicMapping]) -> list[TopicMapping]:
-    """After a progress reset the start point applies again to every partition there is."""
-    return [m.with_partitions_at_start(m.partitions) for m in topics]
+    """After a progress reset the start point applies again to every partition there is,
+    and each topic's id is taken afresh at the next refresh: a topic deleted and created
+    again is then copied as the new topic it is."""
+    return [m.with_partitions_at_start(m.partitions).with_topic_id(None) for m in topics]
 
 
 class _OffsetLookup(Protocol):

@@ -15,6 +15,9 @@ member copies them while every other topic flows; a config change the target ref
 leaves that topic's configs as they were, with a warning naming the topic, the keys and the
 broker's reason, while its records keep flowing. All are tried again at every refresh, and
 a blocked topic resumes by itself, from its committed progress, once the cause is gone.
+A source topic deleted and created again under its name (another topic id than the one
+the task stored) is blocked too, until the task's progress is reset: its offsets start
+over, and copying it on from the old topic's progress would skip or mix records.
 Only a selection where nothing can be copied is a persistent error (the task fails).
 
 Several source topics may be copied to one target topic (`target.topic_map`, only without
@@ -27,9 +30,10 @@ topic is blocked under keep_partition (the mapped topic keeps its target).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from ksync.domain.topics import TopicMapping
+from ksync.domain.topics import TopicMapping, deleted_topic, recreated_topic
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, access_error
 from ksync.replication.policy import MERGE_NEEDS_SPREAD, ReplicationPolicy
@@ -111,6 +115,9 @@ class TopicMirror:
     target_broker_count: int
     same_cluster: bool = False
     group_id: str | None = None  # the task's consumer group on the source, for ACL advice
+    # The task's stored mappings: the topic id of each source topic when the task first
+    # saw it, and the topics it copied that the source no longer has.
+    known: Sequence[TopicMapping] = ()
 
     def plan(self, source_topics: dict[str, TopicInfo]) -> list[TopicMapping]:
         """The mapping for the current selection (no Kafka calls).
@@ -182,6 +189,7 @@ class TopicMirror:
         blocked = [m for m in result.mappings if m.state == "blocked"]
         if blocked and not syncing:
             raise PersistentKafkaError("; ".join(dict.fromkeys(str(m.error) for m in blocked)))
+        result.mappings += self._deleted(result.mappings)
         return result
 
     def _reconcile(self) -> MirrorResult:
@@ -200,15 +208,17 @@ class TopicMirror:
         if not mappings:
             result.mappings = hidden + excluded
             return result
+        recreated, mappings = self._check_topic_ids(mappings)
         target_topics = self.target.list_topics()
         configs = (
             self.source.topic_configs([m.source for m in mappings]) if self.sync_configs else {}
         )
         new_targets: dict[str, NewTopicPlan] = {}  # target topic -> how to create it
         creates: dict[str, str] = {}  # source topic -> the new target topic it goes to
-        blocked: dict[str, str] = {}  # source topic -> why it is not copied
+        blocked = dict(recreated)  # source topic -> why it is not copied
+        result.warnings += recreated.values()
         for m in mappings:
-            if not m.syncing:
+            if not m.syncing or m.source in recreated:
                 continue
             src = source_topics[m.source]
             existing = target_topics.get(m.target)
@@ -247,6 +257,37 @@ class TopicMirror:
             self._sync_configs(list(firsts.values()), configs, set(result.created), result)
         result.mappings += hidden + excluded
         return result
+
+    def _check_topic_ids(
+        self, mappings: list[TopicMapping]
+    ) -> tuple[dict[str, str], list[TopicMapping]]:
+        """Each mapping with its source topic's id, and the topics deleted and created
+        again under their names since the task first saw them (source topic -> why it is
+        blocked): such a topic keeps the id the task knew, so it stays blocked until the
+        task's progress is reset (which forgets the ids)."""
+        ids = self.source.topic_ids([m.source for m in mappings])
+        known_ids = {m.source: m.topic_id for m in self.known if m.topic_id}
+        recreated: dict[str, str] = {}
+        out = []
+        for m in mappings:
+            known, now = known_ids.get(m.source), ids.get(m.source)
+            if known is not None and now is not None and now != known:
+                recreated[m.source] = recreated_topic(m.source, m.target, known, now)
+                log.warning("source topic %s was recreated (id %s, was %s)", m.source, now, known)
+            out.append(m.with_topic_id(known or now))
+        return recreated, out
+
+    def _deleted(self, mappings: list[TopicMapping]) -> list[TopicMapping]:
+        """The topics the task copied (their id known) that the source no longer has,
+        kept blocked with their id: a topic created again under the name is then known
+        for the new topic it is (`_check_topic_ids`), however long it was gone."""
+        listed = {m.source for m in mappings}
+        out = []
+        for m in self.known:
+            if m.topic_id and m.source not in listed and self.topic_filter.should_replicate(m.source):
+                gone = deleted_topic(m.source, m.target)
+                out.append(m if m.error == gone else m.blocked(gone))
+        return out
 
     def _create(
         self,

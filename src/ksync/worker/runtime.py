@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberReport, blocks, in_the_way
+from ksync.replication.commit import lost_entry
 from ksync.replication.member import MemberConfig, MemberSnapshot
 from ksync.replication.throttle import member_limits
 from ksync.spec import ClientTuning, StartPoint
@@ -362,6 +363,7 @@ class Worker:
                             "partition": p,
                             "committed_offset": off,
                             "end_offset": snap.end_offsets.get((t, p)),
+                            **lost_entry(snap.lost.get((t, p))),
                         }
                         for (t, p), off in sorted(snap.committed.items())
                     ],
@@ -376,6 +378,7 @@ class Worker:
                         "latency": snap.latency.to_json(),
                         "latency_max_ms": snap.latency_max_ms,
                         "throttled_s": snap.throttled_s,
+                        "lost_total": snap.lost_total,
                     },
                 )
             )

@@ -14,8 +14,13 @@ from ksync.domain.alarms import FLAG_METRICS, NUMERIC_METRICS, AlarmRuleSpec, Ev
 from ksync.domain.status import TaskStatus
 from ksync.monitoring.alarms.snapshot import TaskSnapshot, number
 
-_UNITS = {"lag": "records", "latency_p99": "ms", "records_per_s": "records/s"}
-_LABELS = {"lag": "lag", "latency_p99": "p99 latency", "records_per_s": "copy rate"}
+_UNITS = {"lag": "records", "latency_p99": "ms", "records_per_s": "records/s", "records_lost": "records"}
+_LABELS = {
+    "lag": "lag",
+    "latency_p99": "p99 latency",
+    "records_per_s": "copy rate",
+    "records_lost": "lost to retention in the last 10 s:",
+}
 
 
 def fmt_number(value: float) -> str:
@@ -160,7 +165,7 @@ def event_payload(
     message: str,
 ) -> dict[str, Any]:
     """The JSON a webhook receives (the stored event adds its `id`)."""
-    counts = ("lag", "blocked_topics", *FLAG_METRICS)
+    counts = ("lag", "blocked_topics", "records_lost", *FLAG_METRICS)
     if isinstance(value, float) and spec.metric in counts and value == int(value):
         value = int(value)
     return {

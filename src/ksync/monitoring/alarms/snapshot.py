@@ -2,9 +2,9 @@
 
 No data is not a breach: a metric the task does not report right now (a new task, a
 paused task, metrics older than `METRICS_STALE_S`) reads as None, and a condition on
-None never holds. Traffic metrics (lag, latency_p99, records_per_s, stalled) and topic
-counts (blocked_topics, read from the task's topic states) are read only for tasks that
-are meant to run: a paused task is not stalled.
+None never holds. Traffic metrics (lag, latency_p99, records_per_s, stalled,
+records_lost) and topic counts (blocked_topics, read from the task's topic states) are
+read only for tasks that are meant to run: a paused task is not stalled.
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ def read_value(metric: str, task: TaskSnapshot, now: datetime) -> float | str | 
         return number(latency.get("p99")) if isinstance(latency, Mapping) else None
     if metric == "records_per_s":
         return number(metrics.get("records_per_s"))
+    if metric == "records_lost":
+        return number(metrics.get("lost_records"))
     if metric == "stalled":
         copied = number(metrics.get("records_per_s"))
         offered = number(metrics.get("source_records_per_s"))
