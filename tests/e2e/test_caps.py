@@ -113,7 +113,13 @@ def test_a_slot_past_max_members_waits_until_the_worker_has_room(
             task = wait_until(lambda: _full_warning(client, task_id), timeout_s=90, what="the full-worker warning")
             warning = next(w for w in task["warnings"] if "--max-members" in w)
             assert "slot 1 not assigned" in warning and "1 of 1" in warning, warning
-            (worker,) = client.get("/api/v1/workers").json()["workers"]
+            # The controller assigned slot 0 when it wrote the warning; the worker reports the
+            # member it started at its next heartbeat.
+            def one_member() -> Any:
+                (worker,) = client.get("/api/v1/workers").json()["workers"]
+                return worker if worker["members"] else None
+
+            worker = wait_until(one_member, timeout_s=60, what="the worker's one member")
             assert worker["max_members"] == 1
             assert [m["task_id"] for m in worker["members"]] == [task_id]
         srv.stop()
