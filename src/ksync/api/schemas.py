@@ -12,7 +12,7 @@ from ksync.domain.instance import InstanceView
 from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskEvent as TaskEventView
 from ksync.domain.task import TaskView
-from ksync.domain.topics import TopicState
+from ksync.domain.topics import BlockedBy, TopicState
 from ksync.domain.workers import MemberView, WorkerView
 from ksync.monitoring.progress import partition_progress
 from ksync.spec import (
@@ -70,6 +70,9 @@ class TopicMapping(BaseModel):
     # syncing | blocked | excluded; `error` says why a blocked topic is not copied.
     state: TopicState = "syncing"
     error: str | None = None
+    # Who blocked it: "topic" (the target topic cannot take it) or "record" (the target
+    # refuses one of its records); None while it is not blocked.
+    blocked_by: BlockedBy | None = None
 
 
 class PartitionProgress(BaseModel):
@@ -97,6 +100,10 @@ class TaskMetrics(BaseModel):
     records_total: int = 0
     bytes_total: int = 0
     throttled: bool = False
+    # Records the target refused that options.errors (tolerance all) sent to the
+    # dead-letter topic, or skipped when it names none, since the task began.
+    dead_lettered_total: int = 0
+    skipped_refused_total: int = 0
 
 
 class TaskLimits(BaseModel):
@@ -153,6 +160,7 @@ class Task(BaseModel):
                     partitions=t.partitions,
                     state=t.state,
                     error=t.error,
+                    blocked_by=t.blocked_by,
                 )
                 for t in task.topics
             ],

@@ -29,6 +29,9 @@ from ksync.monitoring.progress import partition_progress
 
 Key = tuple[str, int]
 
+# Members' cumulative counts of refused records, summed per task like bytes.
+REFUSED_COUNTERS = ("dead_lettered_total", "skipped_refused_total")
+
 POINT_STEP_S = 10.0
 CURRENT_WINDOW_S = 10.0
 WRITE_EVERY_S = 2.0
@@ -43,6 +46,7 @@ class Sample:
     latency: dict[str, LatencyHistogram]
     throttled_s: dict[str, float]
     latency_max_ms: float | None
+    refused: dict[str, dict[str, int]] = field(default_factory=dict)  # run -> counter -> n
 
     @classmethod
     def of(cls, members: list[MemberRow], at: float) -> Sample:
@@ -57,6 +61,7 @@ class Sample:
         nbytes: dict[str, int] = {}
         latency: dict[str, LatencyHistogram] = {}
         throttled: dict[str, float] = {}
+        refused: dict[str, dict[str, int]] = {}
         worst: float | None = None
         for m in members:
             data = m.metrics
@@ -66,9 +71,10 @@ class Sample:
             nbytes[run] = int(data.get("bytes_total", 0))
             latency[run] = LatencyHistogram.from_json(data.get("latency"))
             throttled[run] = float(data.get("throttled_s", 0.0))
+            refused[run] = {name: int(data.get(name, 0)) for name in REFUSED_COUNTERS}
             if data.get("latency_max_ms") is not None:
                 worst = max(worst or 0.0, float(data["latency_max_ms"]))
-        return cls(at, committed, ends, nbytes, latency, throttled, worst)
+        return cls(at, committed, ends, nbytes, latency, throttled, worst, refused)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class Delta:
     bytes: int
     latency: LatencyHistogram
     throttled_s: float
+    refused: dict[str, int] = field(default_factory=dict)  # counter -> records
 
     @classmethod
     def between(cls, old: Sample, new: Sample) -> Delta:
@@ -99,7 +106,12 @@ class Delta:
             latency = latency.plus(new.latency[run].minus(old.latency.get(run, LatencyHistogram())))
             t_before = old.throttled_s.get(run, 0.0)
             throttled += new.throttled_s[run] - t_before if new.throttled_s[run] >= t_before else 0.0
-        return cls(max(new.at - old.at, 1e-9), records, source, nbytes, latency, throttled)
+        refused: dict[str, int] = {}
+        for run, counts in new.refused.items():
+            for name, value in counts.items():
+                before = old.refused.get(run, {}).get(name, 0)
+                refused[name] = refused.get(name, 0) + (value - before if value >= before else value)
+        return cls(max(new.at - old.at, 1e-9), records, source, nbytes, latency, throttled, refused)
 
     @classmethod
     def empty(cls) -> Delta:
@@ -119,6 +131,10 @@ class Delta:
             self.bytes + other.bytes,
             self.latency.plus(other.latency),
             self.throttled_s + other.throttled_s,
+            {
+                name: self.refused.get(name, 0) + other.refused.get(name, 0)
+                for name in set(self.refused) | set(other.refused)
+            },
         )
 
     @property
@@ -203,6 +219,10 @@ class Aggregator:
             "records_total": int(previous.get("records_total", 0)) + series.since_write.total_records,
             "bytes_total": int(previous.get("bytes_total", 0)) + series.since_write.bytes,
             "throttled": window.throttled_s > 0.05 * window.seconds,
+            **{
+                name: int(previous.get(name, 0)) + series.since_write.refused.get(name, 0)
+                for name in REFUSED_COUNTERS
+            },
         }
 
     def _point(self, delta: Delta, sample: Sample) -> dict[str, Any]:

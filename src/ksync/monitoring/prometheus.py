@@ -1,7 +1,8 @@
 """Prometheus exposition, read at scrape time from live state (nothing on the hot path).
 
 * `WorkerCollector`: the members one process runs — records and bytes copied, lag per
-  partition, the replication latency histogram, time spent throttled.
+  partition, the replication latency histogram, time spent throttled, refused records
+  tolerated (dead-lettered or skipped) and topics blocked by a refused record.
 * `StoreCollector` (servers): every task's status and every worker's liveness.
 
 Counters restart from zero when a member restarts; Prometheus' rate() handles resets.
@@ -51,12 +52,25 @@ class WorkerCollector(Collector):
         throttled = CounterMetricFamily(
             "ksync_throttled_seconds", "Time members waited to honour traffic limits", labels=["task"]
         )
+        refused = CounterMetricFamily(
+            "ksync_refused_records",
+            "Records the target refused that options.errors tolerated: sent to the "
+            "dead-letter topic (outcome dead_lettered) or skipped (outcome skipped)",
+            labels=["task", "outcome"],
+        )
+        blocked = GaugeMetricFamily(
+            "ksync_blocked_topics",
+            "Topics a member stopped copying because the target refuses one of their records",
+            labels=["task", "topic"],
+        )
         members = GaugeMetricFamily(
             "ksync_worker_members", "Members this worker runs", labels=["worker"]
         )
         latency: dict[str, LatencyHistogram] = defaultdict(LatencyHistogram)
         per_task_bytes: dict[str, float] = defaultdict(float)
         per_task_throttled: dict[str, float] = defaultdict(float)
+        per_task_refused: dict[tuple[str, str], int] = defaultdict(int)
+        blocked_topics: set[tuple[str, str]] = set()
         running = self.worker.running_members()
         for task_id, topics, snap in running:
             for (topic, partition), count in sorted(snap.partition_records.items()):
@@ -67,16 +81,25 @@ class WorkerCollector(Collector):
                     lag.add_metric([task_id, topic, str(partition)], max(0, end - committed))
             per_task_bytes[task_id] += snap.bytes_total
             per_task_throttled[task_id] += snap.throttled_s
+            per_task_refused[(task_id, "dead_lettered")] += snap.dead_lettered_total
+            per_task_refused[(task_id, "skipped")] += snap.skipped_refused_total
+            blocked_topics.update((task_id, topic) for topic in snap.blocked)
             latency[task_id] = latency[task_id].plus(snap.latency)
         for task_id, value in per_task_bytes.items():
             nbytes.add_metric([task_id], value)
         for task_id, value in per_task_throttled.items():
             throttled.add_metric([task_id], value)
+        for (task_id, outcome), count in sorted(per_task_refused.items()):
+            refused.add_metric([task_id, outcome], count)
+        for task_id, topic in sorted(blocked_topics):
+            blocked.add_metric([task_id, topic], 1.0)
         members.add_metric([self.worker.worker_id], len(running))
         yield records
         yield nbytes
         yield lag
         yield throttled
+        yield refused
+        yield blocked
         yield members
         yield _latency_family(latency)
 
