@@ -21,7 +21,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import ConfigResource
-from helpers import wait_status, wait_until
+from helpers import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from .topics_support import (
