@@ -253,8 +253,9 @@ class Checkpointer:
             else:
                 positions[(tp.topic, tp.partition)] = tp.offset
         for key, cap in self._held().items():
-            # Records from `cap` on were held back (the target refuses one of them).
-            if positions.get(key, -1) > cap:
+            # Paused with every record before `cap` produced and none after it: the
+            # position is `cap` (the consumer's reads as unknown after a seek back).
+            if key in positions:
                 positions[key] = cap
         plan = self._progress.plan(positions, remaining, failure is not None)
         if plan:
