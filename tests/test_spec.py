@@ -344,3 +344,4 @@ def test_errors_default_to_blocking_and_all_may_go_without_a_dead_letter_topic()
 def test_unknown_error_keys_are_rejected_by_name() -> None:
     text, locs = rejected(TaskOptions, {"errors": {"tolerance": "all", "retries": 3}})
     assert locs == [("errors", "retries")]
+    assert "Extra inputs are not permitted" in text
