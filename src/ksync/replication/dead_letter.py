@@ -443,10 +443,15 @@ class RecordGuard:
         if self.tolerance.tolerance == "all":
             if self._dead_letters is None:
                 self.skipped += 1
+                log.warning(
+                    "%s: skipped the record at offset %d of %s[%d]: %s",
+                    self._name, refusal.offset, refusal.topic, refusal.partition, refusal.reason,
+                )
+                # One sentence per topic, however many records: the count is in the metrics.
                 self._warn(
-                    f"skipped the record at offset {refusal.offset} of {refusal.topic}"
-                    f"[{refusal.partition}]: {refusal.reason}; options.errors.tolerance is "
-                    "all and no dead_letter_topic is set"
+                    f"records of topic {refusal.topic} that target topic {refusal.target} "
+                    "refuses are skipped (options.errors.tolerance is all and no "
+                    "dead_letter_topic is set); the task's skipped_refused_total counts them"
                 )
                 return None
             failed = self._dead_letters.write(msg, refusal, max(self._size_hint, refusal.size or 0))
