@@ -8,7 +8,8 @@ it holds.
   the topic from the record, and the target then holds every record, in order, once.
 * tolerance all with a dead-letter topic: the record is in the dead-letter topic with its
   key, value and the `ksync.errors.*` headers, every other record of both topics is on the
-  target, and the Task JSON and Prometheus count it.
+  target, and the Task JSON and Prometheus count it; without one, the record is skipped
+  with a warning and counted.
 
 Config sync is off: it would copy the source's (default) limit onto the target topic,
 which is exactly what a user with a stricter target did not do.
@@ -189,3 +190,31 @@ def test_with_tolerance_all_the_record_goes_to_the_dead_letter_topic_and_the_res
         )
 
     wait_until(scraped, timeout_s=30, what="ksync_refused_records_total to count the dead letter")
+
+
+def test_with_tolerance_all_and_no_dead_letter_topic_the_record_is_skipped_and_counted(
+    brokers, server, unique
+):
+    source, target = brokers
+    flows, strict, records = _setup(source, target, unique)
+    client = server.client()
+    task_id = start_task(
+        client,
+        source,
+        target,
+        topics=[flows, strict],
+        options={"sync_topic_configs": False, "errors": {"tolerance": "all"}},
+    )
+    wait_values(target, flows, tagged("f", range(2), 20))
+    wait_values(target, strict, {0: [r for r in records[0] if r != BIG], 1: records[1]})
+    warned: list[str] = []  # the warning lasts a minute: collected from every look
+
+    def counted() -> dict[str, Any] | None:
+        task = get_task(client, task_id)
+        warned.extend(w for w in task["warnings"] if strict in w and "skipped" in w)
+        metrics = task["metrics"]
+        return task if metrics and metrics["skipped_refused_total"] == 1 and warned else None
+
+    task = wait_until(counted, timeout_s=60, what="the skipped record counted and warned of")
+    assert task["metrics"]["dead_lettered_total"] == 0
+    assert _topic(client, task_id, strict)["state"] == "syncing"
