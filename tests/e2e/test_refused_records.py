@@ -117,6 +117,23 @@ def test_a_refused_record_blocks_only_its_topic_until_the_target_accepts_it(
     )
 
 
+def _tolerated(client: Any, brokers: Any, unique: str, errors: dict[str, Any]) -> tuple[str, str]:
+    """A task over both topics with `errors` (tolerance all), once every record but the
+    refused one is on the target; returns the task id and the strict topic."""
+    source, target = brokers
+    flows, strict, records = _setup(source, target, unique)
+    task_id = start_task(
+        client,
+        source,
+        target,
+        topics=[flows, strict],
+        options={"sync_topic_configs": False, "errors": errors},
+    )
+    wait_values(target, flows, tagged("f", range(2), 20))
+    wait_values(target, strict, {0: [r for r in records[0] if r != BIG], 1: records[1]})
+    return task_id, strict
+
+
 def _dead_letters(broker: Any, topic: str, expected: int) -> list[Any]:
     consumer = Consumer(
         {"bootstrap.servers": broker.bootstrap, "group.id": f"dlq-reader-{topic}", "log_level": 3}
@@ -139,22 +156,10 @@ def _dead_letters(broker: Any, topic: str, expected: int) -> list[Any]:
 def test_with_tolerance_all_the_record_goes_to_the_dead_letter_topic_and_the_rest_flows(
     brokers, server, unique
 ):
-    source, target = brokers
-    flows, strict, records = _setup(source, target, unique)
+    _, target = brokers
     dlq = f"rr-dlq-{unique}"
     client = server.client()
-    task_id = start_task(
-        client,
-        source,
-        target,
-        topics=[flows, strict],
-        options={
-            "sync_topic_configs": False,
-            "errors": {"tolerance": "all", "dead_letter_topic": dlq},
-        },
-    )
-    wait_values(target, flows, tagged("f", range(2), 20))
-    wait_values(target, strict, {0: [r for r in records[0] if r != BIG], 1: records[1]})
+    task_id, strict = _tolerated(client, brokers, unique, {"tolerance": "all", "dead_letter_topic": dlq})
     (letter,) = _dead_letters(target, dlq, 1)
     assert letter.value() == BIG
     headers = dict(letter.headers())
@@ -195,18 +200,8 @@ def test_with_tolerance_all_the_record_goes_to_the_dead_letter_topic_and_the_res
 def test_with_tolerance_all_and_no_dead_letter_topic_the_record_is_skipped_and_counted(
     brokers, server, unique
 ):
-    source, target = brokers
-    flows, strict, records = _setup(source, target, unique)
     client = server.client()
-    task_id = start_task(
-        client,
-        source,
-        target,
-        topics=[flows, strict],
-        options={"sync_topic_configs": False, "errors": {"tolerance": "all"}},
-    )
-    wait_values(target, flows, tagged("f", range(2), 20))
-    wait_values(target, strict, {0: [r for r in records[0] if r != BIG], 1: records[1]})
+    task_id, strict = _tolerated(client, brokers, unique, {"tolerance": "all"})
     warned: list[str] = []  # the warning lasts a minute: collected from every look
 
     def counted() -> dict[str, Any] | None:
