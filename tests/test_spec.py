@@ -321,3 +321,27 @@ def test_a_stored_spec_without_tuning_reads_back_with_the_defaults() -> None:
     """Tasks saved before the tuning existed keep their behaviour."""
     spec = TaskSpec.model_validate({**task(topics=["a"]), "options": {"task_max": 2}}, context=STORED)
     assert spec.options.tuning == ClientTuning()
+
+
+# ---- error toleration ----------------------------------------------------------------------
+
+
+def test_errors_default_to_blocking_and_all_may_go_without_a_dead_letter_topic() -> None:
+    errors = TaskOptions().errors
+    assert (errors.tolerance, errors.dead_letter_topic, errors.dead_letter_instance) == (
+        "none",
+        None,
+        "target",
+    )
+    # As Kafka Connect: tolerance all without a dead-letter topic skips refused records.
+    assert TaskOptions.model_validate({"errors": {"tolerance": "all"}}).errors.dead_letter_topic is None
+    kept = TaskOptions.model_validate(
+        {"errors": {"tolerance": "all", "dead_letter_topic": "dlq", "dead_letter_instance": "source"}}
+    ).errors
+    assert (kept.dead_letter_topic, kept.dead_letter_instance) == ("dlq", "source")
+
+
+def test_unknown_error_keys_are_rejected_by_name() -> None:
+    text, locs = rejected(TaskOptions, {"errors": {"tolerance": "all", "retries": 3}})
+    assert locs == [("errors", "retries")]
+    assert "Extra inputs are not permitted" in text

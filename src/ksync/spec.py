@@ -28,6 +28,8 @@ SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 StartType = Literal["earliest", "latest", "timestamp"]
 Compression = Literal["none", "lz4", "zstd", "snappy", "gzip"]
+Tolerance = Literal["none", "all"]
+InstanceSide = Literal["source", "target"]
 
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 # Kafka's own rule for topic names (legal characters, at most 249).
@@ -250,6 +252,34 @@ class ClientTuning(_Frozen):
     fetch_max_bytes: int = Field(default=52_428_800, ge=1_048_576, le=268_435_456)
 
 
+class ErrorTolerance(_Frozen):
+    """What a task does with a record the target refuses for its content (larger than
+    the target topic accepts, say): `none` blocks the record's topic until the cause is
+    fixed (the rest of the task goes on), `all` sends the record to `dead_letter_topic` on
+    the `dead_letter_instance`, or skips it with a warning when no topic is given (as Kafka
+    Connect's `errors.tolerance=all`), and goes on."""
+
+    tolerance: Tolerance = "none"
+    dead_letter_topic: str | None = None
+    dead_letter_instance: InstanceSide = "target"
+
+    @field_validator("dead_letter_topic")
+    @classmethod
+    def _topic_name(cls, name: str | None) -> str | None:
+        if name is not None and (not _TOPIC_NAME.fullmatch(name) or name in (".", "..")):
+            raise ValueError(f"'{name}' is not a valid topic name: use 1 to 249 of [A-Za-z0-9._-]")
+        return name
+
+    @model_validator(mode="after")
+    def _topic_needs_all(self) -> ErrorTolerance:
+        if self.dead_letter_topic is not None and self.tolerance != "all":
+            raise ValueError(
+                "options.errors.dead_letter_topic only applies with options.errors.tolerance "
+                "'all' (with 'none' a refused record blocks its topic)"
+            )
+        return self
+
+
 class TaskOptions(ClientTuning):
     """A task's options. The client tuning fields (`ClientTuning`) are options of their own
     (`options.compression`, ...), kept flat like the others; `tuning` is them as one value."""
@@ -259,6 +289,7 @@ class TaskOptions(ClientTuning):
     # Traffic caps for the whole task, shared by its members; None = unlimited.
     throttle_mb_s: float | None = Field(default=None, gt=0, le=100_000)
     qps_limit: int | None = Field(default=None, gt=0, le=100_000_000)
+    errors: ErrorTolerance = ErrorTolerance()
 
     @property
     def tuning(self) -> ClientTuning:

@@ -135,6 +135,33 @@ TASK_CASES: list[tuple[str, Callable[[Ids], Any], int, list[str]]] = [
         ["options.compression", "'none', 'lz4', 'zstd', 'snappy' or 'gzip'"],
     ),
     (
+        "unknown error tolerance",
+        lambda i: _task(i, options={"errors": {"tolerance": "some"}}),
+        422,
+        ["options.errors.tolerance", "'none' or 'all'"],
+    ),
+    (
+        "dead-letter topic without tolerance all",
+        lambda i: _task(i, options={"errors": {"dead_letter_topic": "dlq"}}),
+        422,
+        ["options.errors.dead_letter_topic", "tolerance 'all'"],
+    ),
+    (
+        "dead-letter topic that is no topic name",
+        lambda i: _task(i, options={"errors": {"tolerance": "all", "dead_letter_topic": "d l q"}}),
+        422,
+        ["options.errors.dead_letter_topic", "A-Za-z0-9._-"],
+    ),
+    (
+        "dead-letter instance neither source nor target",
+        lambda i: _task(
+            i,
+            options={"errors": {"tolerance": "all", "dead_letter_topic": "dlq", "dead_letter_instance": "other"}},
+        ),
+        422,
+        ["options.errors.dead_letter_instance", "'source' or 'target'"],
+    ),
+    (
         "linger_ms too long",
         lambda i: _task(i, options={"linger_ms": 10_001}),
         422,

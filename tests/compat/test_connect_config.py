@@ -338,3 +338,53 @@ def test_a_bad_topic_map_names_the_key(value: str, message: str) -> None:
         parse("c", base(**{"ksync.topic.map": value})).task_spec("ins-a", "ins-b")
     assert info.value.key == "ksync.topic.map"
     assert message in info.value.message
+
+
+def test_connects_error_tolerance_and_dead_letter_topic_become_options_errors() -> None:
+    m = parse("c", base(**{"errors.tolerance": "ALL", "errors.deadletterqueue.topic.name": "dlq-c"}))
+    errors = m.task_spec("ins-a", "ins-b").options.errors
+    assert (errors.tolerance, errors.dead_letter_topic, errors.dead_letter_instance) == (
+        "all",
+        "dlq-c",
+        "target",
+    )
+    assert m.ignored == []
+    # Connect ignores a dead-letter topic under tolerance none; so does ksync.
+    quiet = parse("c", base(**{"errors.deadletterqueue.topic.name": "dlq-c"}))
+    assert quiet.task_spec("ins-a", "ins-b").options.errors.tolerance == "none"
+    assert quiet.task_spec("ins-a", "ins-b").options.errors.dead_letter_topic is None
+    # Taken out of the config, it goes back to Connect's default, none.
+    current = m.task_spec("ins-a", "ins-b")
+    assert parse("c", base()).task_spec("ins-a", "ins-b", current).options.errors.tolerance == "none"
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        ({"errors.tolerance": "some"}, "errors.tolerance", "use none or all"),
+        (
+            {"errors.tolerance": "all", "errors.deadletterqueue.topic.name": "d l q"},
+            "errors.deadletterqueue.topic.name",
+            "not a valid topic name",
+        ),
+    ],
+)
+def test_bad_error_settings_name_the_key(change: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse("c", base(**change))
+    assert err.value.key == key, err.value
+    assert words in str(err.value), err.value
+
+
+def test_a_native_tasks_error_tolerance_is_shown_in_connects_keys_and_round_trips() -> None:
+    spec = TaskSpec.model_validate({
+        "name": "dl",
+        "source": {"instance_id": "ins-gz", "topics": ["a"]},
+        "target": {"instance_id": "ins-sh"},
+        "options": {"errors": {"tolerance": "all", "dead_letter_topic": "dlq-a"}},
+    })
+    config = config_of_spec("dl", spec, _instance("gz", "h1:9092"), _instance("sh", "h2:9092"))
+    assert config["errors.tolerance"] == "all"
+    assert config["errors.deadletterqueue.topic.name"] == "dlq-a"
+    back = parse("dl", config).task_spec("ins-gz", "ins-sh")
+    assert back.options.errors == spec.options.errors

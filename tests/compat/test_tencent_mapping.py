@@ -147,7 +147,14 @@ def test_a_bad_compression_type_names_the_field_and_the_values() -> None:
     ("source", "target", "top", "code"),
     [
         ({"Topic": "a", "StartTime": 5}, {}, {}, "InvalidParameterValue"),
-        ({"Topic": "a", "EnableToleration": True}, {}, {}, "UnsupportedOperation"),
+        ({"Topic": "a"}, {}, {"TransformsParam": {"FieldChain": []}}, "UnsupportedOperation"),
+        ({"Topic": "a"}, {}, {"TransformsParam": {"FailureParam": {"Type": "IGNORE_ERROR"}}},
+         "UnsupportedOperation"),
+        ({"Topic": "a"}, {}, {"TransformsParam": {"FailureParam": {"Type": "DLQ", "DlqType": "TOPIC"}}},
+         "UnsupportedOperation"),
+        ({"Topic": "a", "EnableToleration": False}, {},
+         {"TransformsParam": {"FailureParam": {"Type": "DROP"}}}, "InvalidParameterValue"),
+        ({"Topic": "a", "EnableToleration": True}, {"EnableToleration": False}, {}, "InvalidParameterValue"),
         ({"Topic": "a", "UseAutoCreateTopic": False}, {}, {}, "UnsupportedOperation"),
         ({"Topic": "a", "CompressionType": "brotli"}, {}, {}, "InvalidParameterValue"),
         ({"Topic": "a", "CompressionType": "open"}, {"CompressionType": "none"}, {}, "InvalidParameterValue"),
@@ -254,3 +261,52 @@ def test_target_topics_that_cannot_be_paired_are_refused(
         datahub._spec(request(*pair, source=source, target=target))
     assert info.value.code == "UnsupportedOperation"
     assert message in info.value.message
+
+
+def _dlq(resource: str, topic: str = "dlq-a") -> dict[str, Any]:
+    return {
+        "TransformsParam": {
+            "FailureParam": {
+                "Type": "DLQ",
+                "DlqType": "CKAFKA",
+                "KafkaParam": {"Resource": resource, "Topic": topic},
+            }
+        }
+    }
+
+
+def test_enable_toleration_and_the_failure_params_dead_letter_queue_become_options_errors(
+    store: Store, pair: tuple[str, str]
+) -> None:
+    src, dst = pair
+    spec, _ = datahub._spec(request(src, dst, target={"EnableToleration": True}))
+    errors = spec.options.errors
+    assert (errors.tolerance, errors.dead_letter_topic) == ("all", None)
+    for resource, side in ((src, "source"), (dst, "target")):
+        spec, mine = datahub._spec(request(src, dst, target={"EnableToleration": True}, **_dlq(resource)))
+        errors = spec.options.errors
+        assert (errors.tolerance, errors.dead_letter_topic, errors.dead_letter_instance) == (
+            "all", "dlq-a", side
+        )
+        # Described back as it was given.
+        row = lifecycle.create(
+            store, spec.model_copy(update={"name": f"t-{side}"}), external={"tencent": mine}, max_tasks=10
+        )
+        info = datahub.task_info(store, row, {}, detailed=True)
+        assert info["TargetResource"]["KafkaParam"]["EnableToleration"] is True
+        assert info["TransformsParam"] == _dlq(resource)["TransformsParam"]
+    spec, _ = datahub._spec(request(src, dst, TransformsParam={"FailureParam": {"Type": "DROP"}}))
+    assert (spec.options.errors.tolerance, spec.options.errors.dead_letter_topic) == ("all", None)
+    # Without either, a refused record blocks its topic (ksync's default).
+    spec, _ = datahub._spec(request(src, dst))
+    assert spec.options.errors.tolerance == "none"
+
+
+def test_a_dead_letter_queue_on_another_instance_is_refused_naming_the_field(
+    pair: tuple[str, str]
+) -> None:
+    with pytest.raises(TencentError) as info:
+        datahub._spec(request(*pair, **_dlq("ins-elsewhere")))
+    assert info.value.code == "InvalidParameterValue"
+    assert "TransformsParam.FailureParam.KafkaParam.Resource" in str(info.value), info.value
+    assert "ins-elsewhere" in str(info.value)

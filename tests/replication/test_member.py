@@ -661,9 +661,12 @@ def test_a_topic_whose_limit_is_below_the_current_batch_joins_a_running_member(
     assert state.error is None
 
 
-def test_a_record_too_large_for_the_target_fails_the_member_before_any_record_after_it_lands(
-    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+def test_a_record_too_large_for_the_target_blocks_its_topic_before_any_record_after_it_lands(
+    brokers: tuple[KafkaCluster, KafkaCluster], run_member: RunMember, unique: str
 ) -> None:
+    """The member finds the record before producing it (the target topic accepts less than
+    the source's): it stops that topic there, commits up to it and keeps running; nothing
+    after the record lands, for it would land before the record once the limit is raised."""
     src, dst = brokers
     topic = f"too-large-{unique}"
     create_topic(src, topic, 1)
@@ -672,20 +675,21 @@ def test_a_record_too_large_for_the_target_fails_the_member_before_any_record_af
     records[100] = Rec(0, None, b"big-" + b"." * (2 * SMALL_LIMIT))
     produce(src, topic, records)
 
-    member = Member(member_config(src, dst, task_id(), {topic: topic}))
-    with pytest.raises(KsyncKafkaError, match=f"target topic {topic} partition 0 refused a batch of records as too large"):
-        member.run()
-
-    # A record after the refused one would land before it: the restart that copies the
-    # refused one again (once the limit is raised) would put it after them.
-    reader = Consumer({"bootstrap.servers": dst.bootstrap, "group.id": f"wm-{unique}", "log_level": 3})
-    try:
-        _, high = reader.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-    finally:
-        reader.close()
-    landed = values(read_all(dst, topic, 1, high)[0]) if high else []
-    assert len(landed) <= 100
-    assert landed == [r.value for r in records[: len(landed)]]
+    member = run_member(member_config(src, dst, task_id(), {topic: topic}))
+    blocked = wait_until(
+        lambda: member.snapshot().blocked, timeout_s=60, what=f"{topic} blocked by the member"
+    )
+    assert f"offset 100 of {topic}[0]" in blocked[topic], blocked
+    assert f"{SMALL_LIMIT} bytes" in blocked[topic], blocked
+    wait_until(
+        lambda: member.snapshot().committed.get((topic, 0)) == 100,
+        timeout_s=60,
+        what="progress committed up to the refused record",
+    )
+    assert values(read_all(dst, topic, 1, 100)[0]) == [r.value for r in records[:100]]
+    state = member.stop()
+    assert state.error is None
+    assert state.committed[(topic, 0)] == 100
 
 
 def test_the_batch_fits_the_smallest_target_limit_and_never_exceeds_the_default() -> None:

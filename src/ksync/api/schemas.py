@@ -13,7 +13,7 @@ from ksync.domain.instance import InstanceView
 from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskEvent as TaskEventView
 from ksync.domain.task import TaskView
-from ksync.domain.topics import TopicState
+from ksync.domain.topics import BlockedBy, TopicState
 from ksync.domain.workers import MemberView, WorkerView
 from ksync.monitoring.progress import lost_warnings, partition_progress
 from ksync.spec import (
@@ -74,6 +74,9 @@ class TopicMapping(BaseModel):
     # Records of its partitions that the source deleted before they were copied, one
     # sentence per partition (naming it and the count), as the members that saw it report.
     warnings: list[str] = []
+    # Who blocked it: "topic" (the target topic cannot take it) or "record" (the target
+    # refuses one of its records); None while it is not blocked.
+    blocked_by: BlockedBy | None = None
 
 
 class PartitionProgress(BaseModel):
@@ -111,6 +114,10 @@ class TaskMetrics(BaseModel):
     # began, and in the last ~10 s (what the `records_lost` alarm metric reads).
     lost_records_total: int = 0
     lost_records: int = 0
+    # Records the target refused that options.errors (tolerance all) sent to the
+    # dead-letter topic, or skipped when it names none, since the task began.
+    dead_lettered_total: int = 0
+    skipped_refused_total: int = 0
 
 
 class TaskLimits(BaseModel):
@@ -175,6 +182,7 @@ class Task(BaseModel):
                     state=t.state,
                     error=t.error,
                     warnings=lost.get(t.source, []),
+                    blocked_by=t.blocked_by,
                 )
                 for t in task.topics
             ],

@@ -229,6 +229,7 @@ class Controller:
             self.store.workers.set_slots(task.id, wanted)
             if self.on_slots_changed is not None:
                 self.on_slots_changed()
+        task = self._overlay_record_blocks(task, members, live)
         expected = None
         if mem.resolved or task.topics:
             expected = {(t.source, p) for t in task.topics if t.copied for p in range(t.partitions)}
@@ -240,6 +241,7 @@ class Controller:
         full = no_room_warning(wanted, capacity, load)
         if full is not None:
             warnings.append(full)
+        warnings += [t.error for t in task.topics if t.blocked_by == "record" and t.error]
         for m in members:
             if m.generation == task.generation and m.worker_id in live:
                 warnings += [w for w in m.warnings if w not in warnings]
@@ -251,6 +253,29 @@ class Controller:
             if derived.status == TaskStatus.FAILED:
                 log.error("task %s failed: %s", task.id, derived.error)
         self.store.tasks.observe(task.id, change, expect_generation=task.generation)
+
+    def _overlay_record_blocks(
+        self, task: TaskView, members: list[MemberView], live: list[str]
+    ) -> TaskView:
+        """Show on each topic whether a member of the current generation blocked it
+        because the target refused a record (members report `blocked` in their metrics);
+        a topic no member reports any more is syncing again."""
+        reported: dict[str, str] = {}
+        for m in members:
+            if m.generation == task.generation and m.worker_id in live and m.metrics:
+                reported.update(m.metrics.get("blocked") or {})
+        topics = []
+        for t in task.topics:
+            if t.blocked_by == "record" and t.source not in reported:
+                t = t.unblocked()
+            elif t.source in reported and (t.syncing or t.blocked_by == "record"):
+                t = t.blocked(reported[t.source], by="record")
+            topics.append(t)
+        new = tuple(topics)
+        if new == task.topics:
+            return task
+        self.store.tasks.observe(task.id, TaskChange(topics=new), expect_generation=task.generation)
+        return replace(task, topics=new)
 
     def _terminate(
         self,
@@ -389,6 +414,14 @@ class Controller:
         """Record a fresh resolution of the selection, deciding for each topic which of its
         partitions existed when the task started (see `partition_start`)."""
         started = task.topics_resolved_at is not None or bool(task.topics)
+        # A topic a member blocked stays so until the member reports it unblocked.
+        by_record = {t.source: t for t in task.topics if t.blocked_by == "record"}
+        mappings = [
+            m.blocked(str(by_record[m.source].error), by="record")
+            if m.syncing and m.source in by_record
+            else m
+            for m in mappings
+        ]
         topics = tuple(carry_start_layout(task.topics, mappings, started))
         change = TaskChange()
         if topics != task.topics:

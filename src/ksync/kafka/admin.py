@@ -49,6 +49,16 @@ class TopicInfo:
 
 
 @dataclass(frozen=True)
+class TopicLimits:
+    """What a topic accepts of a record: `max_message_bytes` (the largest record batch;
+    None when the broker does not report it) and whether it is compacted (a compacted
+    topic refuses records without a key)."""
+
+    max_message_bytes: int | None
+    compacted: bool
+
+
+@dataclass(frozen=True)
 class NewTopicPlan:
     name: str
     partitions: int
@@ -277,11 +287,23 @@ class InstanceAdmin:
         """The largest record batch each topic accepts: its `max.message.bytes`, set on the
         topic or the brokers' default. Topics that do not exist are left out, and so are
         topics whose broker does not report the key (tansu lists only keys that were set)."""
-        limits: dict[str, int] = {}
+        return {
+            name: limits.max_message_bytes
+            for name, limits in self.topic_limits(names).items()
+            if limits.max_message_bytes is not None
+        }
+
+    def topic_limits(self, names: list[str]) -> dict[str, TopicLimits]:
+        """What each topic accepts of a record (`TopicLimits`), from its configs as set on
+        the topic or the brokers' defaults; topics that do not exist are left out."""
+        limits: dict[str, TopicLimits] = {}
         for name, entries in self._describe_configs(names, missing_ok=True).items():
-            entry = entries.get("max.message.bytes")
-            if entry is not None and entry.value is not None:
-                limits[name] = int(entry.value)
+            size = entries.get("max.message.bytes")
+            policy = entries.get("cleanup.policy")
+            limits[name] = TopicLimits(
+                max_message_bytes=None if size is None or size.value is None else int(size.value),
+                compacted=policy is not None and "compact" in (policy.value or ""),
+            )
         return limits
 
     def _describe_configs(

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 # cap (`ClientTuning.batch_bytes`): large batches mean few produce requests per record.
 MAX_BATCH_BYTES: int = ClientTuning.model_fields["batch_bytes"].default
 _DEFAULT_TUNING = ClientTuning()
+# The largest record the producer sends; a larger one it refuses itself.
+PRODUCER_MAX_MESSAGE_BYTES = 100_000_000
 
 # The arguments of one `Producer.produce` call, positional: (topic, value, key, partition,
 # callback, on_delivery, timestamp, headers).
@@ -105,7 +107,7 @@ def producer_settings(
         "queue.buffering.max.kbytes": 65_536,
         # Java's default partitioner, for keep_partition = false.
         "partitioner": "murmur2_random",
-        "message.max.bytes": 100_000_000,
+        "message.max.bytes": PRODUCER_MAX_MESSAGE_BYTES,
         # No per-record delivery callback on the hot path: a checkpoint's flush() tells
         # that everything arrived; only failures are reported.
         "delivery.report.only.error": True,

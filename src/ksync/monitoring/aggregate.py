@@ -31,6 +31,9 @@ from ksync.monitoring.progress import partition_progress
 
 Key = tuple[str, int]
 
+# Members' cumulative counts of refused records, summed per task like bytes.
+REFUSED_COUNTERS = ("dead_lettered_total", "skipped_refused_total")
+
 POINT_STEP_S = 10.0
 CURRENT_WINDOW_S = 10.0
 WRITE_EVERY_S = 2.0
@@ -46,6 +49,7 @@ class Sample:
     throttled_s: dict[str, float]
     latency_max_ms: float | None
     lost: dict[str, int] = field(default_factory=dict)  # per member run, since it started
+    refused: dict[str, dict[str, int]] = field(default_factory=dict)  # run -> counter -> n
 
     @classmethod
     def of(cls, members: list[MemberRow], at: float) -> Sample:
@@ -61,6 +65,7 @@ class Sample:
         latency: dict[str, LatencyHistogram] = {}
         throttled: dict[str, float] = {}
         lost: dict[str, int] = {}
+        refused: dict[str, dict[str, int]] = {}
         worst: float | None = None
         for m in members:
             data = m.metrics
@@ -71,9 +76,10 @@ class Sample:
             latency[run] = LatencyHistogram.from_json(data.get("latency"))
             throttled[run] = float(data.get("throttled_s", 0.0))
             lost[run] = int(data.get("lost_total", 0))
+            refused[run] = {name: int(data.get(name, 0)) for name in REFUSED_COUNTERS}
             if data.get("latency_max_ms") is not None:
                 worst = max(worst or 0.0, float(data["latency_max_ms"]))
-        return cls(at, committed, ends, nbytes, latency, throttled, worst, lost)
+        return cls(at, committed, ends, nbytes, latency, throttled, worst, lost, refused)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class Delta:
     latency: LatencyHistogram
     throttled_s: float
     lost: int = 0  # records the source deleted before they were copied
+    refused: dict[str, int] = field(default_factory=dict)  # counter -> records
 
     @classmethod
     def between(cls, old: Sample, new: Sample) -> Delta:
@@ -106,7 +113,14 @@ class Delta:
             t_before = old.throttled_s.get(run, 0.0)
             throttled += new.throttled_s[run] - t_before if new.throttled_s[run] >= t_before else 0.0
         lost = sum(n - old.lost.get(run, 0) for run, n in new.lost.items() if n >= old.lost.get(run, 0))
-        return cls(max(new.at - old.at, 1e-9), records, source, nbytes, latency, throttled, lost)
+        refused: dict[str, int] = {}
+        for run, counts in new.refused.items():
+            for name, value in counts.items():
+                before = old.refused.get(run, {}).get(name, 0)
+                refused[name] = refused.get(name, 0) + (value - before if value >= before else value)
+        return cls(
+            max(new.at - old.at, 1e-9), records, source, nbytes, latency, throttled, lost, refused
+        )
 
     @classmethod
     def empty(cls) -> Delta:
@@ -127,6 +141,10 @@ class Delta:
             self.latency.plus(other.latency),
             self.throttled_s + other.throttled_s,
             self.lost + other.lost,
+            {
+                name: self.refused.get(name, 0) + other.refused.get(name, 0)
+                for name in set(self.refused) | set(other.refused)
+            },
         )
 
     @property
@@ -213,6 +231,10 @@ class Aggregator:
             "throttled": window.throttled_s > 0.05 * window.seconds,
             "lost_records_total": int(previous.get("lost_records_total", 0)) + series.since_write.lost,
             "lost_records": window.lost,
+            **{
+                name: int(previous.get(name, 0)) + series.since_write.refused.get(name, 0)
+                for name in REFUSED_COUNTERS
+            },
         }
 
     def _point(self, delta: Delta, sample: Sample) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 * `WorkerCollector`: the members one process runs — records and bytes copied, lag per
   partition, the replication latency histogram, time spent throttled, records lost to
-  retention per partition.
-* `StoreCollector` (servers): every task's status, the state of each of its topics, and
-  every worker's liveness.
+  retention per partition, refused records tolerated (dead-lettered or skipped).
+* `StoreCollector` (servers): every task's status, the state of each of its topics (a
+  topic a refused record blocks among them), and every worker's liveness.
 
 Counters restart from zero when a member restarts; Prometheus' rate() handles resets.
 """
@@ -59,12 +59,19 @@ class WorkerCollector(Collector):
             "Records the source deleted (retention) before they were copied",
             labels=["task", "topic", "partition"],
         )
+        refused = CounterMetricFamily(
+            "ksync_refused_records",
+            "Records the target refused that options.errors tolerated: sent to the "
+            "dead-letter topic (outcome dead_lettered) or skipped (outcome skipped)",
+            labels=["task", "outcome"],
+        )
         members = GaugeMetricFamily(
             "ksync_worker_members", "Members this worker runs", labels=["worker"]
         )
         latency: dict[str, LatencyHistogram] = defaultdict(LatencyHistogram)
         per_task_bytes: dict[str, float] = defaultdict(float)
         per_task_throttled: dict[str, float] = defaultdict(float)
+        per_task_refused: dict[tuple[str, str], int] = defaultdict(int)
         running = self.worker.running_members()
         for task_id, topics, snap in running:
             for (topic, partition), count in sorted(snap.partition_records.items()):
@@ -77,17 +84,22 @@ class WorkerCollector(Collector):
                 lost.add_metric([task_id, topic, str(partition)], gone.records)
             per_task_bytes[task_id] += snap.bytes_total
             per_task_throttled[task_id] += snap.throttled_s
+            per_task_refused[(task_id, "dead_lettered")] += snap.dead_lettered_total
+            per_task_refused[(task_id, "skipped")] += snap.skipped_refused_total
             latency[task_id] = latency[task_id].plus(snap.latency)
         for task_id, value in per_task_bytes.items():
             nbytes.add_metric([task_id], value)
         for task_id, value in per_task_throttled.items():
             throttled.add_metric([task_id], value)
+        for (task_id, outcome), count in sorted(per_task_refused.items()):
+            refused.add_metric([task_id, outcome], count)
         members.add_metric([self.worker.worker_id], len(running))
         yield records
         yield nbytes
         yield lag
         yield throttled
         yield lost
+        yield refused
         yield members
         yield _latency_family(latency)
 

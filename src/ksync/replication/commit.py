@@ -253,7 +253,9 @@ class Checkpointer:
 
     `group` is the task's consumer group (named in refusals), `grant()` names the ACLs the member needs on the source, `warn` shows a transient
     problem, `at_start()` is the member's current start layout (see `partition_start`),
-    `acknowledged` is called when the target acknowledged everything produced.
+    `acknowledged` is called when the target acknowledged everything produced; `held()`
+    maps a partition whose records from an offset on were held back to that offset, which
+    no commit passes (`ksync.replication.dead_letter`).
     """
 
     def __init__(
@@ -272,6 +274,7 @@ class Checkpointer:
         timeout_s: float,
         stop: threading.Event,
         acknowledged: Callable[[], None],
+        held: Callable[[], Mapping[Key, int]] = dict,
     ) -> None:
         self._consumer = consumer
         self._target = target
@@ -286,6 +289,7 @@ class Checkpointer:
         self._timeout_s = timeout_s
         self._stop = stop
         self._acknowledged = acknowledged
+        self._held = held
         self._abandoned = False
 
     def abandon(self) -> None:
@@ -327,6 +331,11 @@ class Checkpointer:
                 )
             else:
                 positions[(tp.topic, tp.partition)] = tp.offset
+        for key, cap in self._held().items():
+            # Paused with every record before `cap` produced and none after it: the
+            # position is `cap` (the consumer's reads as unknown after a seek back).
+            if key in positions:
+                positions[key] = cap
         plan = self._progress.plan(positions, remaining, failure is not None)
         if plan:
             self._progress.advance(self._commit(plan))

@@ -44,6 +44,12 @@ target topics, read when the member opens and when a topic switch adds target to
 smaller limit then replaces the producer after a checkpoint (`TargetProducer.replace`). A
 limit lowered on a running topic is met at the next start.
 
+Refused records. A record the target would refuse for its content (larger than a target
+topic accepts) would stop the target producer for every partition; `RecordGuard`
+(`ksync.replication.dead_letter`) finds such records before they are produced, only for
+topics whose target is stricter than their source, and blocks their topic or sends them
+to the dead-letter topic as `options.errors` says.
+
 Reading order: the hot path (`_loop`, `_forward`), then topic switching, then the
 plumbing. The consumer's settings are in `member_clients`, the error sentences in
 `ksync.kafka.errors`, latency sampling in `ksync.monitoring.latency`.
@@ -61,6 +67,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ksync.domain.groups import group_id
 from ksync.domain.status import MemberState
+from ksync.kafka.admin import InstanceAdmin, TopicLimits
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
     KsyncKafkaError,
@@ -69,14 +76,15 @@ from ksync.kafka.errors import (
     read_rights,
     wrap,
 )
-from ksync.kafka.target_producer import StoppedMidBatch, TargetProducer
+from ksync.kafka.target_producer import PRODUCER_MAX_MESSAGE_BYTES, StoppedMidBatch, TargetProducer
 from ksync.monitoring.latency import LatencyHistogram, LatencySampler
 from ksync.replication.commit import Checkpointer, Lost, Progress
+from ksync.replication.dead_letter import RecordGuard, extra_header_bytes
 from ksync.replication.member_clients import consumer_settings
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.shares import share
 from ksync.replication.throttle import Limits, Throttle
-from ksync.spec import ClientTuning, Connection, StartPoint
+from ksync.spec import ClientTuning, Connection, ErrorTolerance, StartPoint
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +145,8 @@ class MemberConfig:
     measure: bool = True
     # The task's producer and consumer settings (compression, linger, batch cap, fetch size).
     tuning: ClientTuning = field(default_factory=ClientTuning)
+    # What to do with a record the target refuses (`options.errors`).
+    errors: ErrorTolerance = field(default_factory=ErrorTolerance)
 
     @property
     def group_id(self) -> str:
@@ -168,6 +178,10 @@ class MemberSnapshot:
     def lost_total(self) -> int:
         """Records lost to retention since the member started."""
         return sum(lost.records for lost in self.lost.values())
+    # Source topic -> why the member does not copy it now (the target refuses a record).
+    blocked: dict[str, str] = field(default_factory=dict)
+    dead_lettered_total: int = 0  # refused records written to the dead-letter topic
+    skipped_refused_total: int = 0  # refused records skipped (tolerance all, no such topic)
 
 
 class Member:
@@ -209,6 +223,16 @@ class Member:
         self._origin_only: Headers = [self._origin_pair]
         self._via_pair = (VIA_HEADER, source_id)
         self._target_origin = cfg.target_cluster_id.encode()
+        self._guard = RecordGuard(
+            cfg.errors,
+            name=self._name,
+            dead_letter_conn=cfg.source if cfg.errors.dead_letter_instance == "source" else cfg.target,
+            producer_max=PRODUCER_MAX_MESSAGE_BYTES,
+            timeout_s=cfg.flush_timeout_s,
+            warn=self._warn,
+            limits=self._topic_limits,
+        )
+        self._extra_header = extra_header_bytes((ORIGIN_HEADER, VIA_HEADER), source_id)
 
     # ---- control, from other threads -------------------------------------------------
 
@@ -257,6 +281,9 @@ class Member:
                 latency_max_ms=self._latency.recent_max(),
                 throttled_s=self._throttle.throttled_s,
                 lost=self._progress.lost(),
+                blocked=self._guard.blocked(),
+                dead_lettered_total=self._guard.dead_lettered,
+                skipped_refused_total=self._guard.skipped,
             )
 
     # ---- the run -----------------------------------------------------------------------
@@ -290,6 +317,7 @@ class Member:
     def _open(self) -> None:
         cfg = self.cfg
         self._target.open(self._topics.values())
+        self._guard.learn(self._topics)
         self._consumer = new_client(
             Consumer,
             cfg.source,
@@ -310,6 +338,7 @@ class Member:
             timeout_s=cfg.flush_timeout_s,
             stop=self._stop,
             acknowledged=self._flushed,
+            held=self._guard.held,
         )
         self._take_share()
 
@@ -389,6 +418,8 @@ class Member:
                 producer = target.client  # replaced when a new target topic needs smaller batches
             if time.monotonic() >= next_checkpoint:
                 commits.checkpoint()
+                if self._guard.retry_due():
+                    self._guard.retry(self._topics, consumer)
                 next_checkpoint = time.monotonic() + self.cfg.commit_interval_s
 
     def _forward(self, msgs: list[Record]) -> int:
@@ -398,6 +429,11 @@ class Member:
         topics = self._topics
         # Most members copy one topic: skip decoding and hashing each record's topic name.
         only_target = next(iter(topics.values())) if len(topics) == 1 else None
+        if self._guard.screens:  # a target topic stricter than its source: look first
+            only_source = next(iter(topics)) if len(topics) == 1 else None
+            msgs = self._guard.screen(msgs, only_source, self._extra_header, self._consumer)
+            if not msgs:
+                return 0
         origin_only = self._origin_only
         origin_pair = self._origin_pair
         via_pair = self._via_pair
@@ -487,6 +523,7 @@ class Member:
             # Records already produced used the old mapping; everything after uses the new one.
             self._topics = topics
             self._target.use(topics.values())
+            self._guard.learn(topics)
         self._take_share()
 
     def _fit_batches(self, topics: dict[str, str]) -> bool:
@@ -526,6 +563,7 @@ class Member:
         commits.checkpoint(closing=True)
         consumer.close()  # in no group: nothing to leave, nothing committed by closing
         self._target.close()
+        self._guard.close()
 
     def _abandon(self) -> None:
         """Close clients after a failure without committing anything."""
@@ -538,6 +576,7 @@ class Member:
             except (KafkaException, RuntimeError) as exc:
                 log.warning("%s: close after failure: %s", self._name, exc)
         self._target.abandon()
+        self._guard.close()
 
     # ---- error plumbing ----------------------------------------------------------------------
 
@@ -566,6 +605,16 @@ class Member:
         if failure.persistent:
             raise failure
         self._warn(str(failure))
+
+    def _topic_limits(
+        self, sources: list[str], targets: list[str]
+    ) -> tuple[dict[str, TopicLimits], dict[str, TopicLimits]]:
+        """What the source topics hold and the target topics accept (`RecordGuard`)."""
+        timeout = min(10.0, self.cfg.flush_timeout_s)
+        return (
+            InstanceAdmin(self.cfg.source, timeout_s=timeout).topic_limits(sources),
+            InstanceAdmin(self.cfg.target, timeout_s=timeout).topic_limits(targets),
+        )
 
     def _read_rights(self) -> str:
         """The ACLs this member needs on the source, for a sentence that asks for them."""

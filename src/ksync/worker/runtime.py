@@ -37,7 +37,7 @@ from ksync.domain.workers import MemberReport, blocks, in_the_way
 from ksync.replication.commit import lost_entry
 from ksync.replication.member import MemberConfig, MemberSnapshot
 from ksync.replication.throttle import member_limits
-from ksync.spec import ClientTuning, StartPoint
+from ksync.spec import ClientTuning, ErrorTolerance, StartPoint
 from ksync.store.repo import Store
 from ksync.worker.hosting import MemberHandle, MemberHost, SlotKey, ThreadHost
 
@@ -95,6 +95,8 @@ class _Running:
     # The client settings it was started with: librdkafka cannot change them on a running
     # client, so a change restarts the member (it commits first).
     tuning: ClientTuning
+    # What it does with a record the target refuses; a change restarts it too.
+    errors: ErrorTolerance
     # Tells the aggregator that counters restarted from zero.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     failures: int = 0
@@ -177,7 +179,10 @@ class Worker:
             current = self._members[key]
             if wanted_task is None or wanted_task.generation != current.generation:
                 self._stop_member(key, "unassigned" if wanted_task is None else "new generation")
-            elif wanted_task.spec.options.tuning != current.tuning:
+            elif (wanted_task.spec.options.tuning, wanted_task.spec.options.errors) != (
+                current.tuning,
+                current.errors,
+            ):
                 # Applied live: the next reconcile starts it again with the new settings,
                 # once this one has committed and stopped.
                 self._stop_member(key, "client settings changed")
@@ -276,14 +281,16 @@ class Worker:
             measure=self.settings.measure,
             commit_interval_s=self.settings.commit_interval_s,
             tuning=spec.options.tuning,
+            errors=spec.options.errors,
         )
 
     def _start_member(
         self, key: SlotKey, task: TaskView, topics: _TaskTopics, failures: int = 0
     ) -> None:
         member = self._host.start(key, self._member_config(task, key[1], topics))
+        options = task.spec.options
         self._members[key] = _Running(
-            member, task.generation, topics, task.spec.options.tuning, failures=failures
+            member, task.generation, topics, options.tuning, options.errors, failures=failures
         )
         log.info("task %s: member %d started on worker %s", key[0], key[1], self.worker_id)
 
@@ -379,6 +386,11 @@ class Worker:
                         "latency_max_ms": snap.latency_max_ms,
                         "throttled_s": snap.throttled_s,
                         "lost_total": snap.lost_total,
+                        # Topics the member stopped copying because the target refuses
+                        # one of their records (the controller shows them on the task).
+                        "blocked": dict(snap.blocked),
+                        "dead_lettered_total": snap.dead_lettered_total,
+                        "skipped_refused_total": snap.skipped_refused_total,
                     },
                 )
             )

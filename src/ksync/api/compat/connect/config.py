@@ -53,6 +53,7 @@ from ksync.patterns import PatternError, compile_pattern
 from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import (
     ClientTuning,
+    ErrorTolerance,
     SecuritySpec,
     StartPoint,
     TaskSpec,
@@ -103,6 +104,10 @@ TUNING_KEYS: dict[str, tuple[str, ...]] = {
 
 # ksync's key for target.topic_map (see the module docstring).
 TOPIC_MAP_KEY = "ksync.topic.map"
+# Connect's error handling keys: tolerance none | all and the dead-letter topic (written
+# on the target, as the connector's producer writes there).
+ERRORS_TOLERANCE = "errors.tolerance"
+ERRORS_DLQ = "errors.deadletterqueue.topic.name"
 
 # Keys whose value ksync uses (or, for converters, whose only meaningful value is what
 # ksync always does: copy the bytes).
@@ -120,6 +125,8 @@ HONOURED = frozenset(
         "consumer.auto.offset.reset",
         "source.consumer.auto.offset.reset",
         TOPIC_MAP_KEY,
+        ERRORS_TOLERANCE,
+        ERRORS_DLQ,
     }
     | {f"{side}.cluster.{key}" for side in ("source", "target") for key in _CLUSTER_KEYS}
     | {key for keys in TUNING_KEYS.values() for key in keys}
@@ -174,6 +181,8 @@ class MirrorConfig:
     start: StartPoint | None  # None: keep the task's current start point (default earliest)
     tuning: ClientTuning
     config: dict[str, str]  # as stored and shown: `name` set, secrets hidden
+    # As for the tuning, the config says all there is: no errors keys is tolerance none.
+    errors: ErrorTolerance = field(default_factory=ErrorTolerance)
     ignored: list[str] = field(default_factory=list)
 
     def task_spec(
@@ -209,6 +218,7 @@ class MirrorConfig:
                         "sync_topic_configs": self.sync_topic_configs,
                         "task_max": self.task_max,
                         **self.tuning.model_dump(mode="json"),
+                        "errors": self.errors.model_dump(mode="json"),
                     },
                 }
             )
@@ -333,6 +343,7 @@ def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
         sync_topic_configs=_bool("sync.topic.configs.enabled", cfg.get("sync.topic.configs.enabled", "true")),
         start=_start(cfg),
         tuning=_tuning(cfg),
+        errors=_errors(cfg),
         config=hide_secrets(cfg),
         ignored=ignored_keys(cfg),
     )
@@ -518,6 +529,26 @@ def _start(cfg: dict[str, str]) -> StartPoint | None:
     return None
 
 
+def _errors(cfg: dict[str, str]) -> ErrorTolerance:
+    """`errors.tolerance` (default none) and the dead-letter topic, as Connect reads them:
+    a dead-letter topic means nothing with tolerance none (Connect ignores it; so does
+    ksync)."""
+    tolerance = cfg.get(ERRORS_TOLERANCE, "none").strip().lower()
+    if tolerance not in ("none", "all"):
+        raise ConfigError(
+            ERRORS_TOLERANCE, f"'{cfg[ERRORS_TOLERANCE]}' is not allowed: use none or all"
+        )
+    topic = cfg.get(ERRORS_DLQ, "").strip() or None
+    try:
+        return ErrorTolerance(
+            tolerance=tolerance,  # type: ignore[arg-type]
+            dead_letter_topic=topic if tolerance == "all" else None,
+        )
+    except ValidationError as exc:
+        message = str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
+        raise ConfigError(ERRORS_DLQ, message) from None
+
+
 def _tuning(cfg: dict[str, str]) -> ClientTuning:
     """The producer and consumer overrides of `cfg` (see TUNING_KEYS), validated by
     ClientTuning's rules; an error names the key that was given."""
@@ -608,4 +639,9 @@ def config_of_spec(
         config["consumer.auto.offset.reset"] = "latest"
     for setting, value in spec.options.tuning.model_dump(exclude_defaults=True).items():
         config[TUNING_KEYS[setting][0]] = str(value)
+    errors = spec.options.errors
+    if errors.tolerance != "none":
+        config[ERRORS_TOLERANCE] = errors.tolerance
+        if errors.dead_letter_topic:
+            config[ERRORS_DLQ] = errors.dead_letter_topic
     return config

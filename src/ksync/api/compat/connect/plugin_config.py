@@ -16,6 +16,8 @@ from ksync.api.compat.connect.config import (
     DEFAULT_POLICY,
     DEFAULT_SEPARATOR,
     DEFAULT_TOPICS,
+    ERRORS_DLQ,
+    ERRORS_TOLERANCE,
     HONOURED,
     MAX_TASKS,
     TOPIC_MAP_KEY,
@@ -111,6 +113,15 @@ DEFINITIONS: dict[str, KeyDef] = {
         "LIST", "", "MEDIUM", COMMON,
         "ksync's own key: source:target pairs naming the target topic of individual source "
         "topics (orders:orders-bak); the others keep the replication policy's names.",
+    ),
+    ERRORS_TOLERANCE: KeyDef(
+        "STRING", "none", "MEDIUM", COMMON,
+        "none: a record the target refuses blocks its topic until the target accepts it; "
+        "all: it goes to the dead-letter topic (or is skipped and counted without one).",
+    ),
+    ERRORS_DLQ: KeyDef(
+        "STRING", "", "MEDIUM", COMMON,
+        "The dead-letter topic on the target for refused records (errors.tolerance all).",
     ),
     "sync.topic.configs.enabled": KeyDef(
         "BOOLEAN", "true", "MEDIUM", COMMON, "Whether source topic configs are copied to the target."

@@ -14,6 +14,10 @@ resources (ksync instances) is a ksync TaskSpec:
 | TargetResource.KafkaParam.Topic / TopicList       | target.topic_map (paired by position) |
 | TaskMax (top level, when a client sends it)       | options.task_max                    |
 | CompressionType none/open (either side)           | options.compression none/lz4        |
+| EnableToleration true (either side)               | options.errors.tolerance all        |
+| TransformsParam.FailureParam Type DLQ, DlqType    | options.errors.dead_letter_topic,   |
+|   CKAFKA, KafkaParam.Resource + Topic             |   dead_letter_instance source/target|
+| TransformsParam.FailureParam Type DROP            | tolerance all, no dead-letter topic |
 
 Tencent documents CompressionType as "none" or "open" without naming the codec; ksync
 compresses with lz4 for "open" (fast, and the order CKafka recommends: LZ4 > GZIP >
@@ -87,7 +91,6 @@ _UNCHANGED = "ksync copies every record unchanged (key, value, headers, timestam
 
 TASK_UNSUPPORTED = {
     "TransformParam": _UNCHANGED,
-    "TransformsParam": _UNCHANGED,
     "SchemaId": _UNCHANGED,
     "PrivateLinkParam": "ksync reaches clusters at their BrokerAddress; there is no private link",
     "TaskId": "ksync chooses the task id (task-…) and returns it in Result.TaskId",
@@ -118,8 +121,6 @@ KAFKA_PARAM_UNSUPPORTED = {
     "ZoneId": "ksync reaches the cluster at its connect resource's BrokerAddress, in any zone",
     "TopicId": "name topics by Topic, TopicList or TopicRegularExpression",
     "PartitionNum": "ksync creates a missing target topic with the source topic's partitions",
-    "EnableToleration": "ksync has no dead-letter queue: a record that cannot be written "
-    "fails the task with the reason",
     "TableMappings": "ksync maps each source topic to one target topic by Prefix and Separator",
     "UseTableMapping": "ksync maps each source topic to one target topic by Prefix and Separator",
     "MsgMultiple": _UNCHANGED + ", each exactly once",
@@ -142,6 +143,7 @@ _FIELD_NAMES = {
     "options.qps_limit": "QpsLimit",
     "options.throttle_mb_s": "SyncThrottleLimit",
     "options.compression": "CompressionType",
+    "options.errors": "TransformsParam.FailureParam",
 }
 
 
@@ -183,6 +185,8 @@ def _common_kafka_fields(kp: Params, naming: dict[str, tuple[str, Any]]) -> dict
         ("Separator", kp.text),
         ("KeepPartition", kp.flag),
         ("QpsLimit", kp.integer),  # records per second for the whole task
+        # A record the target refuses goes to the dead-letter queue (or is dropped).
+        ("EnableToleration", kp.flag),
         # How the target producer compresses batches.
         ("CompressionType", lambda key: _compression(kp, key)),
     ):
@@ -197,6 +201,68 @@ def _common_kafka_fields(kp: Params, naming: dict[str, tuple[str, Any]]) -> dict
             )
         naming[key] = (kp.name(key), value)
     return out
+
+
+# TransformsParam's fields other than FailureParam: data processing ksync does not do.
+_TRANSFORMS_UNSUPPORTED = {
+    name: _UNCHANGED
+    for name in (
+        "Content",
+        "FieldChain",
+        "FilterParam",
+        "Result",
+        "SourceType",
+        "OutputFormat",
+        "RowParam",
+        "KeepMetadata",
+        "BatchAnalyse",
+    )
+}
+_FAILURE_UNSUPPORTED = {
+    "RetryInterval": "ksync retries transient errors itself, with backoff",
+    "MaxRetryAttempts": "ksync retries transient errors itself, with backoff",
+    "TopicParam": "the dead-letter queue is a topic of the task's source or target "
+    "instance: give DlqType CKAFKA and KafkaParam",
+}
+
+
+def _failure(p: Params, source_id: str, target_id: str) -> dict[str, Any] | None:
+    """TransformsParam.FailureParam -> options.errors (None when not given): only the
+    failure handling of a transform applies to a copy, which changes nothing else."""
+    transforms = p.nested("TransformsParam")
+    if transforms is None:
+        return None
+    failure = transforms.nested("FailureParam")
+    transforms.done(_TRANSFORMS_UNSUPPORTED)
+    if failure is None:
+        raise missing(transforms.name("FailureParam"))
+    kind = failure.text("Type", required=True)
+    dlq_type = failure.text("DlqType")
+    kafka = failure.nested("KafkaParam")
+    resource = kafka.text("Resource", required=True) if kafka is not None else None
+    topic = kafka.text("Topic", required=True) if kafka is not None else None
+    if kafka is not None:
+        kafka.done()
+    failure.done(_FAILURE_UNSUPPORTED)
+    if kind == "DROP":
+        return {"tolerance": "all"}
+    if kind != "DLQ":
+        raise unsupported(
+            f"{failure.name('Type')} {kind} is not supported: a record the target refuses "
+            "goes to a dead-letter queue (DLQ) or is dropped (DROP)"
+        )
+    if dlq_type not in (None, "CKAFKA"):
+        raise unsupported(f"{failure.name('DlqType')} {dlq_type} is not supported: use CKAFKA")
+    if kafka is None:
+        raise missing(failure.name("KafkaParam"))
+    sides = {source_id: "source", target_id: "target"}
+    if resource not in sides:
+        raise bad_value(
+            kafka.name("Resource"),
+            f"the dead-letter queue must be on the task's source ({source_id}) or target "
+            f"({target_id}) instance, not {resource}",
+        )
+    return {"tolerance": "all", "dead_letter_topic": topic, "dead_letter_instance": sides[resource]}
 
 
 # CompressionType's "open" (compress, codec unnamed) -> the codec ksync uses.
@@ -297,6 +363,7 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     tag_list = tags(p)
     task_max = p.integer("TaskMax")
     throttle = p.integer("SyncThrottleLimit")  # MB/s for the whole task
+    errors = _failure(p, source["instance_id"], target_id)
     p.done(TASK_UNSUPPORTED)
     if not _TASK_NAME.fullmatch(name):
         raise bad_value(
@@ -319,6 +386,17 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
         options["throttle_mb_s"] = throttle
     if "CompressionType" in naming:
         options["compression"] = naming["CompressionType"][1]
+    tolerant = naming.get("EnableToleration", ("", None))[1]
+    if errors is not None and tolerant is False:
+        raise bad_value(
+            naming["EnableToleration"][0],
+            "is false while TransformsParam.FailureParam says what to do with refused "
+            "records: set it true, or leave out FailureParam",
+        )
+    if errors is not None:
+        options["errors"] = errors
+    elif tolerant:
+        options["errors"] = {"tolerance": "all"}
     body = {"name": name, "source": source, "target": target, "options": options}
     try:
         spec = TaskSpec.model_validate(body)
@@ -327,7 +405,9 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     if target_topics is not None:
         spec = _with_target_topics(spec, target_topics)
     sides = {
-        k: v[0].split(".")[0] for k, v in naming.items() if k not in ("QpsLimit", "CompressionType")
+        k: v[0].split(".")[0]
+        for k, v in naming.items()
+        if k not in ("QpsLimit", "CompressionType", "EnableToleration")
     }
     mine = {
         "TaskType": SOURCE,
@@ -430,6 +510,7 @@ def task_info(
         "TopicList": targets or None,
         # The request's spelling: "open" for the codec it stands for, else the codec.
         "CompressionType": "open" if compression == _OPEN_CODEC else compression,
+        "EnableToleration": spec.options.errors.tolerance == "all",
         **mine.get("Target", {}),
     }
     naming = {
@@ -453,6 +534,21 @@ def task_info(
         "SyncThrottleLimit": spec.options.throttle_mb_s,
         "WarnMessage": "; ".join(row.warnings),
     }
+    errors = spec.options.errors
+    if detailed and errors.tolerance == "all":  # DatahubTaskInfo has no TransformsParam
+        failure: dict[str, Any] = {"Type": "DROP"}
+        if errors.dead_letter_topic:
+            failure = {
+                "Type": "DLQ",
+                "DlqType": "CKAFKA",
+                "KafkaParam": {
+                    "Resource": src.instance_id
+                    if errors.dead_letter_instance == "source"
+                    else dst.instance_id,
+                    "Topic": errors.dead_letter_topic,
+                },
+            }
+        info["TransformsParam"] = {"FailureParam": failure}
     if detailed:
         info["Tags"] = mine.get("Tags") or []
         info["Connections"] = [
