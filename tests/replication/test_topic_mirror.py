@@ -256,6 +256,27 @@ def test_a_target_that_cannot_grow_is_a_warning_without_keep_partition(
     assert admin(brokers[1]).list_topics()[f"bk.{few}"].partitions == 1
 
 
+def test_a_target_name_the_target_refuses_blocks_only_its_topic(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+) -> None:
+    """A source topic of Kafka's longest name (249 characters) gets a target name over the
+    limit once prefixed: the target refuses that topic, not the task's selection."""
+    src, _dst = brokers
+    long = f"long-{unique}-".ljust(249, "x")
+    other = f"short-{unique}"
+    create_topic(src, long, 1)
+    create_topic(src, other, 1)
+
+    result = mirror(brokers, topics=[long, other]).reconcile()
+
+    by_source = {m.source: m for m in result.mappings}
+    assert by_source[other].state == "syncing"
+    blocked = by_source[long]
+    assert blocked.state == "blocked" and blocked.blocked_by == "topic"
+    assert blocked.error is not None and f"cannot create topic bk.{long}" in blocked.error
+    assert result.created == [f"bk.{other}"]
+
+
 # ---- configs --------------------------------------------------------------------------------
 
 

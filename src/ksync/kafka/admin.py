@@ -74,6 +74,9 @@ class TopicRefused(PersistentKafkaError):
 # Codes by which a broker refuses a request about one topic's attributes. Authorization
 # refusals are not among them: a missing ACL concerns the instance's credentials.
 _TOPIC_REFUSALS = {
+    # InvalidTopicException: a name the target does not allow (over 249 characters once
+    # the prefix is added, say); it concerns that topic alone.
+    KafkaError.TOPIC_EXCEPTION,
     KafkaError.INVALID_CONFIG,
     KafkaError.POLICY_VIOLATION,
     KafkaError.INVALID_REPLICATION_FACTOR,
