@@ -50,12 +50,24 @@ def test_static_answers_404_for_any_bad_path(make_client: AppFactory) -> None:
 
 
 def test_a_websocket_needs_a_key(make_client: AppFactory) -> None:
+    """A websocket route that accepts anyone (none ships today; one added later must not
+    open a hole): without a key the handshake is refused, with one it is served."""
     import pytest
-    from starlette.websockets import WebSocketDisconnect
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    async def greet(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("hello")
+        await ws.close()
 
     client = make_client(keys=KEYS)
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/v1/tasks"):
-        pass
+    # Ahead of the console's catch-all mount, which would take the path otherwise.
+    client.app.router.routes.insert(0, WebSocketRoute("/ws-probe", greet))  # type: ignore[attr-defined]
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws-probe") as ws:
+        ws.receive_text()
+    with client.websocket_connect("/ws-probe", headers=BEARER) as ws:
+        assert ws.receive_text() == "hello"
 
 
 def test_anonymous_requests_do_not_wake_the_controller(store) -> None:  # type: ignore[no-untyped-def]
