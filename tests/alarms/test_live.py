@@ -1,8 +1,8 @@
 """Alarms end to end: a live `ksync server`, real brokers, and webhook receivers this test
 runs on 127.0.0.1 -- one that answers 200, one that answers 500, one that hangs.
 
-A task is made Failed the way a user meets it (a record larger than the target topic
-accepts), fixed (the topic's max.message.bytes raised, the task started again), and the
+A task is made Failed the way a user meets it (its only topic blocked: the target copy is
+too small and ksync may not grow it), fixed (the right granted, the task started again), and the
 `status == Failed` rule fires once and resolves once. The tests share a server, so each
 names its tasks and topics with its own suffix.
 """
@@ -13,12 +13,13 @@ import time
 from typing import Any
 
 import httpx
+from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 from helpers import add_instance, create_topic, producer, task_body, wait_status, wait_until
 from lifecycle.support import SteadyProducer
+from replication.support import grant
+from scram_users import scram_user
 
-from ksync.kafka.admin import InstanceAdmin
 from ksync.monitoring.alarms.webhooks import NOT_REACHED
-from ksync.spec import Connection
 
 from .support import Receiver
 
@@ -43,109 +44,116 @@ def timed_get(client: httpx.Client, url: str) -> float:
 def test_a_failed_task_fires_and_resolves_and_bad_receivers_delay_no_one(brokers, folder_server, unique):
     source, target = brokers
     topic, name = f"al.failed.{unique}", f"orders-to-sh-{unique}"
-    create_topic(source, topic, 1)
-    create_topic(target, topic, 1, {"max.message.bytes": "50000"})
-    p = producer(source)
-    p.produce(topic, b"." * 100_000)  # twice what the target topic takes
-    assert p.flush(30) == 0
+    # The target copy has 1 partition against the source's 2, and ksync's user there may
+    # not add partitions: under keep_partition the task's only topic is blocked, so the
+    # task has nothing it can copy and is Failed.
+    create_topic(source, topic, 2)
+    create_topic(target, topic, 1)
     client = folder_server.client()
-    src, dst = add_instance(client, source), add_instance(client, target)
-    # Config sync off: it would reset the target's max.message.bytes, which the source
-    # does not set, and so fix the cause by itself.
-    body = task_body(src, dst, name=name, topics=[topic], options={"sync_topic_configs": False})
-    r = client.post("/api/v1/tasks", json=body)
-    assert r.status_code == 202, r.text
-    task_id = r.json()["id"]
-
-    with Receiver("ok") as ok, Receiver("fail") as bad, Receiver("hang") as hang:
+    with scram_user([target], "fl") as user:
+        rights = [AclOperation.DESCRIBE, AclOperation.DESCRIBE_CONFIGS, AclOperation.CREATE,
+                  AclOperation.READ, AclOperation.WRITE]
+        grant(target, user.name, ResourceType.TOPIC, topic, rights, ResourcePatternType.LITERAL)
+        src = add_instance(client, source)
         r = client.post(
-            "/api/v1/alarms",
-            json={
-                "name": "sync failed",
-                "task_id": task_id,
-                "metric": "status",
-                "status": "Failed",
-                "webhooks": [hang.url, bad.url, ok.url],
-            },
+            "/api/v1/instances",
+            json={"name": f"fl-{unique}", "bootstrap_servers": target.sasl_bootstrap, "security": user.security()},
         )
         assert r.status_code == 201, r.text
-        rule = r.json()
-
-        failed = wait_status(client, task_id, "Failed", timeout_s=60)
-        seen_failed = time.monotonic()
-        fired = ok.wait_for(lambda b: len(b) >= 1, timeout_s=15, what="the firing event")[0]
-        took = ok.arrivals()[0] - seen_failed
-        print(f"\nfiring event {took:.2f} s after the API showed Failed: {fired['message']}")
-        assert took < 6  # evaluated every 2 s; sent at once
-        # The hanging and the failing receivers were sent the same event at the same time,
-        # and did not hold up the good one.
-        hang.wait_for(lambda b: len(b) >= 1, timeout_s=5, what="the hanging receiver's first attempt")
-        bad.wait_for(lambda b: len(b) >= 1, timeout_s=5, what="the failing receiver's first attempt")
-        assert abs(ok.arrivals()[0] - hang.arrivals()[0]) < 1.0
-        assert abs(ok.arrivals()[0] - bad.arrivals()[0]) < 1.0
-        assert fired["event"] == "firing"
-        assert fired["rule"] == {
-            "id": rule["id"], "name": "sync failed", "metric": "status", "comparison": "==",
-            "threshold": "Failed", "duration_s": 0.0,
-        }
-        assert fired["task"]["id"] == task_id and fired["task"]["name"] == name
-        assert fired["task"]["status"] == "Failed"
-        assert fired["value"] == "Failed" and fired["threshold"] == "Failed"
-        assert fired["message"] == f"Task {name} ({task_id}): status is Failed: {failed['error']}"
-        assert "max.message.bytes" in fired["message"]
-
-        # While the hanging receiver holds its delivery, the API answers at once, and the
-        # rule shows the alert firing.
-        assert len(hang.requests) < 3
-        assert timed_get(client, "/healthz") < 1.0
-        assert timed_get(client, f"/api/v1/tasks/{task_id}") < 1.0
-        shown = client.get(f"/api/v1/alarms/{rule['id']}").json()
-        assert [(a["task_id"], a["state"], a["value"]) for a in shown["alerts"]] == [(task_id, "firing", "Failed")]
-
-        # The user fixes the cause: the target topic takes larger records.
-        target_admin = InstanceAdmin(Connection(instance_id=dst, bootstrap_servers=target.bootstrap))
-        target_admin.alter_topic_configs(topic, {"max.message.bytes": "1000000"})
-        assert client.post(f"/api/v1/tasks/{task_id}/start").status_code == 202
-        wait_status(client, task_id, "Running", timeout_s=60)
-        bodies = ok.wait_for(lambda b: len(b) >= 2, timeout_s=15, what="the resolved event")
-        assert kinds(bodies) == ["firing", "resolved"]
-        resolved = bodies[1]
-        assert resolved["since"] == fired["since"] and resolved["at"] >= fired["at"]
-        # Started again, the task leaves Failed at once (Unassigned, then Running).
-        assert resolved["value"] in ("Unassigned", "Running")
-        assert resolved["message"] == (
-            f"Task {name} ({task_id}): resolved, status is {resolved['value']} "
-            "(rule: status == Failed)"
-        )
-
-        # The 500 receiver got exactly 3 attempts per event, the hanging one timed out 3
-        # times; each outcome is in the event's delivery record.
-        def firing_delivered() -> dict[str, Any] | None:
-            firing = [e for e in events(client, rule_id=rule["id"]) if e["kind"] == "firing"]
-            assert len(firing) == 1
-            delivery = firing[0]["delivery"]
-            return delivery if not any(d["pending"] for d in delivery.values()) else None
-
-        delivery = wait_until(firing_delivered, timeout_s=60, what="every delivery of the firing event")
-        assert delivery == {
-            ok.url: {"status": 200, "attempts": 1, "error": None, "pending": False},
-            bad.url: {"status": 500, "attempts": 3, "error": "HTTP 500", "pending": False},
-            hang.url: {"status": None, "attempts": 3, "error": NOT_REACHED.format(timeout=5), "pending": False},
-        }
-        assert kinds(bad.bodies).count("firing") == 3
-        assert kinds(hang.bodies).count("firing") == 3
-        history = events(client, task_id=task_id)
-        assert [e["kind"] for e in history] == ["resolved", "firing"]
-        assert history[0]["payload"]["id"] == history[0]["id"]
-
-        # A test event goes out now, to every webhook of the rule.
-        r = client.post(f"/api/v1/alarms/{rule['id']}/test")
+        dst = r.json()["id"]
+        body = task_body(src, dst, name=name, topics=[topic], options={"sync_topic_configs": False})
+        r = client.post("/api/v1/tasks", json=body)
         assert r.status_code == 202, r.text
-        assert r.json()["kind"] == "test"
-        test = ok.wait_for(lambda b: len(b) >= 3, timeout_s=10, what="the test event")[2]
-        assert test["event"] == "test" and test["id"] == r.json()["id"]
-        assert test["task"]["status"] == "Running"
-        assert kinds(ok.bodies) == ["firing", "resolved", "test"]
+        task_id = r.json()["id"]
+
+        with Receiver("ok") as ok, Receiver("fail") as bad, Receiver("hang") as hang:
+            r = client.post(
+                "/api/v1/alarms",
+                json={
+                    "name": "sync failed",
+                    "task_id": task_id,
+                    "metric": "status",
+                    "status": "Failed",
+                    "webhooks": [hang.url, bad.url, ok.url],
+                },
+            )
+            assert r.status_code == 201, r.text
+            rule = r.json()
+
+            failed = wait_status(client, task_id, "Failed", timeout_s=60)
+            seen_failed = time.monotonic()
+            fired = ok.wait_for(lambda b: len(b) >= 1, timeout_s=15, what="the firing event")[0]
+            took = ok.arrivals()[0] - seen_failed
+            print(f"\nfiring event {took:.2f} s after the API showed Failed: {fired['message']}")
+            assert took < 6  # evaluated every 2 s; sent at once
+            # The hanging and the failing receivers were sent the same event at the same time,
+            # and did not hold up the good one.
+            hang.wait_for(lambda b: len(b) >= 1, timeout_s=5, what="the hanging receiver's first attempt")
+            bad.wait_for(lambda b: len(b) >= 1, timeout_s=5, what="the failing receiver's first attempt")
+            assert abs(ok.arrivals()[0] - hang.arrivals()[0]) < 1.0
+            assert abs(ok.arrivals()[0] - bad.arrivals()[0]) < 1.0
+            assert fired["event"] == "firing"
+            assert fired["rule"] == {
+                "id": rule["id"], "name": "sync failed", "metric": "status", "comparison": "==",
+                "threshold": "Failed", "duration_s": 0.0,
+            }
+            assert fired["task"]["id"] == task_id and fired["task"]["name"] == name
+            assert fired["task"]["status"] == "Failed"
+            assert fired["value"] == "Failed" and fired["threshold"] == "Failed"
+            assert fired["message"] == f"Task {name} ({task_id}): status is Failed: {failed['error']}"
+            assert "has 1 partitions but source topic" in fired["message"], fired["message"]
+
+            # While the hanging receiver holds its delivery, the API answers at once, and the
+            # rule shows the alert firing.
+            assert len(hang.requests) < 3
+            assert timed_get(client, "/healthz") < 1.0
+            assert timed_get(client, f"/api/v1/tasks/{task_id}") < 1.0
+            shown = client.get(f"/api/v1/alarms/{rule['id']}").json()
+            assert [(a["task_id"], a["state"], a["value"]) for a in shown["alerts"]] == [(task_id, "firing", "Failed")]
+
+            # The user fixes the cause: ksync's user may now add partitions.
+            grant(target, user.name, ResourceType.TOPIC, topic, [AclOperation.ALTER], ResourcePatternType.LITERAL)
+            assert client.post(f"/api/v1/tasks/{task_id}/start").status_code == 202
+            wait_status(client, task_id, "Running", timeout_s=60)
+            bodies = ok.wait_for(lambda b: len(b) >= 2, timeout_s=15, what="the resolved event")
+            assert kinds(bodies) == ["firing", "resolved"]
+            resolved = bodies[1]
+            assert resolved["since"] == fired["since"] and resolved["at"] >= fired["at"]
+            # Started again, the task leaves Failed at once (Unassigned, then Running).
+            assert resolved["value"] in ("Unassigned", "Running")
+            assert resolved["message"] == (
+                f"Task {name} ({task_id}): resolved, status is {resolved['value']} "
+                "(rule: status == Failed)"
+            )
+
+            # The 500 receiver got exactly 3 attempts per event, the hanging one timed out 3
+            # times; each outcome is in the event's delivery record.
+            def firing_delivered() -> dict[str, Any] | None:
+                firing = [e for e in events(client, rule_id=rule["id"]) if e["kind"] == "firing"]
+                assert len(firing) == 1
+                delivery = firing[0]["delivery"]
+                return delivery if not any(d["pending"] for d in delivery.values()) else None
+
+            delivery = wait_until(firing_delivered, timeout_s=60, what="every delivery of the firing event")
+            assert delivery == {
+                ok.url: {"status": 200, "attempts": 1, "error": None, "pending": False},
+                bad.url: {"status": 500, "attempts": 3, "error": "HTTP 500", "pending": False},
+                hang.url: {"status": None, "attempts": 3, "error": NOT_REACHED.format(timeout=5), "pending": False},
+            }
+            assert kinds(bad.bodies).count("firing") == 3
+            assert kinds(hang.bodies).count("firing") == 3
+            history = events(client, task_id=task_id)
+            assert [e["kind"] for e in history] == ["resolved", "firing"]
+            assert history[0]["payload"]["id"] == history[0]["id"]
+
+            # A test event goes out now, to every webhook of the rule.
+            r = client.post(f"/api/v1/alarms/{rule['id']}/test")
+            assert r.status_code == 202, r.text
+            assert r.json()["kind"] == "test"
+            test = ok.wait_for(lambda b: len(b) >= 3, timeout_s=10, what="the test event")[2]
+            assert test["event"] == "test" and test["id"] == r.json()["id"]
+            assert test["task"]["status"] == "Running"
+            assert kinds(ok.bodies) == ["firing", "resolved", "test"]
 
 
 def test_a_lag_rule_fires_and_resolves_on_real_traffic(brokers, folder_server, unique):

@@ -87,7 +87,7 @@ def test_create_answers_at_once_then_runs_and_copies(
         assert task_id in _task_ids(client)
 
         running = wait_status(client, task_id, "Running")
-        assert running["topics"] == [{"source": orders, "target": target, "partitions": 3, "state": "syncing", "error": None, "blocked_by": None}]
+        assert running["topics"] == [{"source": orders, "target": target, "partitions": 3, "state": "syncing", "error": None, "warnings": [], "blocked_by": None}]
         assert running["error"] is None
         assert datetime.fromisoformat(running["updated_at"]) > created
         # The target topic exists with the source's partition count and holds the records.
@@ -134,7 +134,7 @@ def test_empty_prefix_keeps_the_topic_name(
             lambda: (t := client.get(f"/api/v1/tasks/{task_id}").json())["topics"] and t,
             what="topics to resolve",
         )
-        assert task["topics"] == [{"source": topic, "target": topic, "partitions": 2, "state": "syncing", "error": None, "blocked_by": None}]
+        assert task["topics"] == [{"source": topic, "target": topic, "partitions": 2, "state": "syncing", "error": None, "warnings": [], "blocked_by": None}]
     finally:
         delete_task_and_wait(client, task_id)
 
@@ -240,6 +240,6 @@ def test_same_cluster_selection_leaves_out_its_own_targets(
             ),
             what="the selection to settle or grow",
         )
-        assert task["topics"] == [{"source": topic, "target": f"bak.{topic}", "partitions": 1, "state": "syncing", "error": None, "blocked_by": None}]
+        assert task["topics"] == [{"source": topic, "target": f"bak.{topic}", "partitions": 1, "state": "syncing", "error": None, "warnings": [], "blocked_by": None}]
     finally:
         delete_task_and_wait(client, task_id)
