@@ -34,6 +34,9 @@ def _below_ephemeral_ports() -> range:
     return range(10_000, max(low, 11_000))
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now.
 
@@ -42,14 +45,24 @@ def free_port() -> int:
     client connection (a broker's, a test's) can take it as its local port, which made
     a Kafka node fail to start with "Address already in use".
     """
+    # A port handed out is free until its child binds it, seconds later: nothing here may
+    # hand it out again meanwhile (a 3-node cluster asks for 12 at once), and parallel
+    # test processes (pytest-xdist workers) draw from disjoint slices of the range.
     ports = _below_ephemeral_ports()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if worker.startswith("gw") and worker[2:].isdigit() and count > 1:
+        ports = ports[int(worker[2:]) % count :: count]
     for _ in range(100):
         port = random.choice(ports)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue  # in use: another
+            _HANDED_OUT.add(port)
             return port
     with socket.socket() as s:  # a crowded range: let the kernel choose
         s.bind(("127.0.0.1", 0))
