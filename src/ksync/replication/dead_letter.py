@@ -43,6 +43,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer, Topic
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicLimits
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import KsyncKafkaError, words
+from ksync.kafka.target_producer import PRODUCER_MAX_MESSAGE_BYTES
 from ksync.spec import Connection, ErrorTolerance
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ ERRORS_MESSAGE = "ksync.errors.exception.message"
 # A blocked topic is looked at again this often: its target's configs are read anew and,
 # when they now accept the refused record, copying resumes from it.
 RETRY_S = 10.0
+
+# Kafka's default max.message.bytes: how large a dead-letter topic's records may be when
+# no source topic says more.
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 
 # RecordBatch v2 framing before the records: base offset, length, leader epoch, magic, crc,
 # attributes, last offset delta, two timestamps, producer id and epoch, base sequence, count.
@@ -121,12 +126,14 @@ def screen_for(
     known (None) are taken as lenient: a check would then refuse what may pass."""
     if target is None:
         return None
-    limits = [v for v in (target.max_message_bytes, producer_max) if v is not None]
-    limit = min(limits)
     source_max = source.max_message_bytes if source is not None else None
-    max_bytes = limit if source_max is None or limit < source_max else None
-    if source_max is None and target.max_message_bytes is None:
-        max_bytes = None
+    max_bytes: int | None
+    if target.max_message_bytes is None:
+        # Only the producer's own cap, which matters against a source known to hold more.
+        max_bytes = producer_max if source_max is not None and producer_max < source_max else None
+    else:
+        limit = min(target.max_message_bytes, producer_max)
+        max_bytes = limit if source_max is None or limit < source_max else None
     needs_key = target.compacted and (source is None or not source.compacted)
     if max_bytes is None and not needs_key:
         return None
@@ -287,7 +294,7 @@ class DeadLetters:
                 **{
                     "acks": "all",
                     "enable.idempotence": True,
-                    "message.max.bytes": 100_000_000,
+                    "message.max.bytes": PRODUCER_MAX_MESSAGE_BYTES,
                     "linger.ms": 0,
                 },
             )
@@ -345,7 +352,7 @@ class RecordGuard:
         self._lock = threading.Lock()
         self.screens: dict[str, Screen] = {}  # source topic -> its screen
         self._blocks: dict[str, _Block] = {}  # source topic -> why it is not copied
-        self._size_hint = 1_048_588
+        self._size_hint = DEFAULT_MAX_MESSAGE_BYTES
         self._next_retry = 0.0
         self._dead_letters = (
             DeadLetters(
@@ -508,15 +515,12 @@ class RecordGuard:
         fresh = self._read(blocked)
         for topic, block in list(self._blocks.items()):
             screen = fresh.get(topic)
-            if not block.dead_letter and screen is not None and not screen.accepts(block.refusal):
-                if screen != self.screens.get(topic):
-                    self.screens[topic] = screen
-                continue
             if screen is None:
                 self.screens.pop(topic, None)
             else:
                 self.screens[topic] = screen
-            self._resume(topic, block, consumer)
+            if block.dead_letter or screen is None or screen.accepts(block.refusal):
+                self._resume(topic, block, consumer)
 
     def _resume(self, topic: str, block: _Block, consumer: Any) -> None:
         parts = [tp for tp in consumer.assignment() if tp.topic == topic]

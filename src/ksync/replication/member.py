@@ -173,15 +173,15 @@ class MemberSnapshot:
     throttled_s: float = 0.0
     # Records the source deleted (retention) before they were copied, per partition.
     lost: dict[tuple[str, int], Lost] = field(default_factory=dict)
+    # Source topic -> why the member does not copy it now (the target refuses a record).
+    blocked: dict[str, str] = field(default_factory=dict)
+    dead_lettered_total: int = 0  # refused records written to the dead-letter topic
+    skipped_refused_total: int = 0  # refused records skipped (tolerance all, no such topic)
 
     @property
     def lost_total(self) -> int:
         """Records lost to retention since the member started."""
         return sum(lost.records for lost in self.lost.values())
-    # Source topic -> why the member does not copy it now (the target refuses a record).
-    blocked: dict[str, str] = field(default_factory=dict)
-    dead_lettered_total: int = 0  # refused records written to the dead-letter topic
-    skipped_refused_total: int = 0  # refused records skipped (tolerance all, no such topic)
 
 
 class Member:
