@@ -30,6 +30,9 @@ StartType = Literal["earliest", "latest", "timestamp"]
 Compression = Literal["none", "lz4", "zstd", "snappy", "gzip"]
 Tolerance = Literal["none", "all"]
 InstanceSide = Literal["source", "target"]
+# `data`: copy records (and keep topics in step); `metadata`: keep topics in step only.
+SyncMode = Literal["data", "metadata"]
+Delivery = Literal["at_least_once", "exactly_once"]
 
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 # Kafka's own rule for topic names (legal characters, at most 249).
@@ -280,6 +283,33 @@ class ErrorTolerance(_Frozen):
         return self
 
 
+class GroupOffsetSync(_Frozen):
+    """Consumer-group offset sync (`options.sync_group_offsets`): the committed offsets of
+    the selected source groups, translated to the target topics' offsets, written to the
+    same groups on the target, so their consumers can move there and miss nothing.
+
+    A group is selected when it is listed in `groups` or matches `groups_regex` (a whole-name
+    match, as topic patterns), and does not match `groups_exclude_regex`. Enabled with
+    neither `groups` nor `groups_regex`, every group is selected (as MirrorMaker 2's
+    `groups=.*`)."""
+
+    enabled: bool = False
+    groups: list[str] = Field(default_factory=list, max_length=10_000)
+    groups_regex: str | None = None
+    groups_exclude_regex: str | None = None
+    interval_s: float = Field(default=10.0, ge=1.0, le=86_400.0)
+
+    @field_validator("groups_regex")
+    @classmethod
+    def _groups(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _pattern("options.sync_group_offsets.groups_regex", v, info)
+
+    @field_validator("groups_exclude_regex")
+    @classmethod
+    def _exclude(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _pattern("options.sync_group_offsets.groups_exclude_regex", v, info)
+
+
 class TaskOptions(ClientTuning):
     """A task's options. The client tuning fields (`ClientTuning`) are options of their own
     (`options.compression`, ...), kept flat like the others; `tuning` is them as one value."""
@@ -290,6 +320,12 @@ class TaskOptions(ClientTuning):
     throttle_mb_s: float | None = Field(default=None, gt=0, le=100_000)
     qps_limit: int | None = Field(default=None, gt=0, le=100_000_000)
     errors: ErrorTolerance = ErrorTolerance()
+    # What the task keeps in step: records and topics (`data`), or topics only.
+    mode: SyncMode = "data"
+    sync_group_offsets: GroupOffsetSync = GroupOffsetSync()
+    # Copy the topic ACLs that let principals read the source topics (READ only).
+    sync_topic_acls: bool = False
+    delivery: Delivery = "at_least_once"
 
     @property
     def tuning(self) -> ClientTuning:
