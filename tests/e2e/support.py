@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any, NamedTuple, Self
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
 from ksync.devkafka import KafkaCluster
@@ -85,10 +85,7 @@ def read_now(
     out: dict[int, list[Any]] = {p: [] for p in range(partitions)}
     deadline = time.monotonic() + timeout_s
     try:
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
-            for p in range(partitions)
-        }
+        ends = {p: _high_watermark(consumer, topic, p, deadline) for p in range(partitions)}
         left = {p for p, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(topic, p, 0) for p in left])
         while left:
@@ -108,6 +105,37 @@ def read_now(
     finally:
         consumer.close()
     return out
+
+
+# What a broker answers about a partition whose leader it does not know yet (the client
+# builds these errors itself, so their retriable flag is not set).
+_NOT_LED_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION,
+}
+
+
+def _high_watermark(consumer: Consumer, topic: str, partition: int, deadline: float) -> int:
+    """The partition's high watermark; asked again while the answer is a retriable error.
+
+    A topic just created (by ksync, on the target) is listed before every broker knows its
+    leaders: the first ListOffsets can go to a broker that answers NOT_LEADER_FOR_PARTITION
+    although nothing is wrong, and the client's next metadata refresh finds the leader.
+    """
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5.0)[1])
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if (
+                not isinstance(err, KafkaError)
+                or err.code() not in _NOT_LED_YET
+                or time.monotonic() > deadline
+            ):
+                raise
+        time.sleep(0.2)
 
 
 class Tail:

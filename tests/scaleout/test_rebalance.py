@@ -1,16 +1,14 @@
-"""Real consumer-group rebalancing on Apache Kafka: three members (`task_max: 3`) of one
+"""Shares moving between processes on Apache Kafka: three members (`task_max: 3`) of one
 task, one per process (a server and two `ksync worker`s on one PostgreSQL database), over
 12 partitions.
 
-* Spread: Kafka's coordinator gives each member a third (4 partitions) within a few
-  seconds of the task's creation, as the REST API reports it.
-* A member's worker SIGKILLed mid-stream: nothing leaves the group, so the coordinator
-  notices only when the member's session expires (`session.timeout.ms`, 6 s here), then
-  moves its partitions to live members in one rebalance. Meanwhile the controller has
-  given the dead worker's slot to a live process (`--worker-timeout`, 5 s), so they go to
-  that member, on a live worker. The REST API shows live members owning all 12 within
-  that bound, and every source record ends up on the target (records after the dead
-  member's last commit are copied again: repeats, never loss).
+* Spread: each member's slot fixes its share (`replication.shares`): a third of the
+  partitions, 4 each, owned by three members on three processes, as the REST API reports.
+* A worker SIGKILLed mid-stream: its heartbeats stop, and once they are older than
+  `--worker-timeout` (5 s here) the controller gives its slot to a live process, whose
+  next reconcile starts a member for that share. The REST API shows live members owning
+  all 12 within that bound, and every source record ends up on the target (records after
+  the dead member's last commit are copied again: repeats, never loss).
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import time
 
 import pytest
 from helpers import (
-    TEST_SESSION_TIMEOUT_MS,
     add_instance,
     create_topic,
     task_body,
@@ -29,20 +26,16 @@ from helpers import (
 from lifecycle.support import Follow, SteadyProducer, check_order_and_dups, create_task
 
 from .rebalance_support import MemberWatch, owned_without, spread_evenly, warm_group_coordinator
+from .support import WORKER_TIMEOUT_S
 
 pytestmark = pytest.mark.postgres
 
 PARTITIONS, MEMBERS = 12, 3
-SESSION_S = TEST_SESSION_TIMEOUT_MS / 1000
-# From the task's creation: a controller tick and the topic resolution (about a second),
-# the workers' next reconcile (heartbeat 1 s), then members joining the group and Kafka's
-# cooperative rebalances (two rounds per join), reported with the next heartbeat. About
-# 4-5 s measured on a loaded machine; the bound leaves room for one shared with other suites.
-SPREAD_BOUND_S = 15.0
-# From the kill: the dead member's session expiring, one cooperative rebalance among the
-# live members (a heartbeat, SESSION_S / 5, to learn of it, then two join rounds), and the
-# next heartbeat report; the margin is for a loaded machine.
-MOVE_BOUND_S = SESSION_S + 10.0
+# From the kill: the dead worker's heartbeat growing older than the worker timeout, the
+# controller's next tick (1 s) moving its slot, the live worker's next reconcile (1 s)
+# starting the member, its first report (1 s); the margin is for a loaded machine. This
+# is the failover the design promises (docs/design.md, "Processes and data flow").
+MOVE_BOUND_S = WORKER_TIMEOUT_S + 10.0
 # The most records the dead member may have copied after its last commit and that its
 # successor copies again: a commit interval (1 s) of the whole load, with room to spare.
 REPEAT_BOUND = 5_000
@@ -79,10 +72,8 @@ def test_three_members_split_twelve_partitions_and_a_killed_members_share_moves(
         )
         print(f"\nmembers after creation: {watch.history(created)}")
         print(f"spread 4/4/4 {spread_at - created:.1f}s after the task was created")
+        # How soon is measured, not asserted: a time bound belongs to the benchmark.
         assert {m.worker for m in watch.latest()} == {"server-0", *workers}, "one member per process"
-        assert spread_at - created <= SPREAD_BOUND_S, (
-            f"4/4/4 only {spread_at - created:.1f}s after creation (bound {SPREAD_BOUND_S}s)"
-        )
         wait_until(lambda: follow.poll(0.2) >= 3_000, timeout_s=60, what="records flowing")
 
         doomed = "worker-1"
@@ -99,7 +90,8 @@ def test_three_members_split_twelve_partitions_and_a_killed_members_share_moves(
         print(f"{owned_before} partitions moved {moved_at - killed_at:.1f}s after the kill")
         assert moved_at - killed_at <= MOVE_BOUND_S, (
             f"the dead member's partitions moved {moved_at - killed_at:.1f}s after the kill "
-            f"(bound: session {SESSION_S}s + a rebalance = {MOVE_BOUND_S}s)"
+            f"(bound: worker timeout {WORKER_TIMEOUT_S}s + a tick, a reconcile and a report = "
+            f"{MOVE_BOUND_S}s)"
         )
 
         # The controller gives the dead worker's slot to a live one: three members again.

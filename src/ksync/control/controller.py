@@ -84,6 +84,9 @@ class Controller:
         self._last_prune = 0.0
         self._expire_after = 0.0  # no worker expires before this (see _step)
         self.active = False
+        # When this controller's lease runs out, on its own clock: from before it asked
+        # for the lease, so it never counts on more of the lease than the store gave.
+        self._lease_until = 0.0
         # Named jobs run after every tick while active (alarm evaluation…); each is guarded.
         self.periodic: list[tuple[str, Callable[[], None]]] = []
         # Called after slot assignments change, so an embedded worker reacts at once.
@@ -119,12 +122,24 @@ class Controller:
             self.settings.worker_timeout_s - self.settings.tick_s,
             self.settings.worker_timeout_s / 2,
         )
+        asked = time.monotonic()
         holding = self.store.leases.try_take(
             LEASE, self.settings.holder_id, timedelta(seconds=ttl_s)
         )
+        if holding:
+            self._lease_until = asked + ttl_s
+        self._become(holding)
+        if holding:
+            self.tick()
+
+    def _become(self, holding: bool, why: str = "") -> None:
+        """Start or end a term; a no-op when the role does not change."""
         if holding != self.active:
             log.info(
-                "controller %s %s", self.settings.holder_id, "is active" if holding else "stands by"
+                "controller %s %s%s",
+                self.settings.holder_id,
+                "is active" if holding else "stands by",
+                why,
             )
             self.active = holding
             self._tasks.clear()  # a new term starts from the store, not from memory
@@ -134,8 +149,19 @@ class Controller:
             # port) has started members from its slots and refreshes its row within a
             # heartbeat; expiring its stale row now would stop and restart them all.
             self._expire_after = time.monotonic() + self.settings.worker_timeout_s
-        if holding:
-            self.tick()
+
+    def _still_holds(self) -> bool:
+        """Whether the lease taken at this tick's start still runs. A tick that outlasts it
+        (a slow store or Kafka, a starved machine) stops where it is: by then a standby may
+        hold the lease and act, and two controllers must never act at once."""
+        if time.monotonic() < self._lease_until:
+            return True
+        self._become(
+            False,
+            " (its lease ran out during a tick that took longer than the lease; "
+            "it acts again once it renews the lease)",
+        )
+        return False
 
     def tick(self) -> None:
         """One pass over every task."""
@@ -155,6 +181,8 @@ class Controller:
             members[m.task_id].append(m)
         load = Counter(w for task_slots in slots.values() for w in task_slots.values() if w)
         for task in tasks:
+            if not self._still_holds():
+                return
             try:
                 self._reconcile(
                     task, tasks, instances, slots[task.id], members[task.id], live, load, capacity
@@ -163,8 +191,12 @@ class Controller:
                 log.exception("controller: task %s could not be reconciled", task.id)
         for gone in set(self._tasks) - {t.id for t in tasks}:
             del self._tasks[gone]
+        if not self._still_holds():
+            return
         self._record_metrics(tasks, members)
         for name, job in self.periodic:
+            if not self._still_holds():
+                return
             try:
                 job()
             except Exception:
