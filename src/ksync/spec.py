@@ -328,6 +328,12 @@ class TaskOptions(ClientTuning):
     delivery: Delivery = "at_least_once"
 
     @property
+    def copies_records(self) -> bool:
+        """Members copy the task's records (`mode: data`); a `metadata` task runs none and
+        only keeps its target topics in step."""
+        return self.mode == "data"
+
+    @property
     def tuning(self) -> ClientTuning:
         """The producer and consumer settings of this task, for its members."""
         return ClientTuning.model_validate(self.model_dump(include=set(ClientTuning.model_fields)))

@@ -388,3 +388,20 @@ def test_task_create_with_topic_map(local: LocalApi) -> None:
     usage = fails(ksync(local.url, *base, "--name", "cli-map-usage", "--map", "cli-orders"), 2)
     assert "'cli-orders' is not SOURCE=TARGET" in usage, usage
     assert ok(ksync(local.url, "task", "rm", task["id"])).startswith(f"{task['id']}: delete requested")
+
+
+def test_task_create_sets_the_mode_and_acl_sync_and_show_says_what_is_copied(local: LocalApi) -> None:
+    base = ("task", "create", "--source", local.src, "--target", local.dst, "--topic", "cli-meta")
+    task = as_json(ksync(local.url, *base, "--name", "cli-meta", "--mode", "metadata", "--sync-acls", "-o", "json"))
+    assert task["options"]["mode"] == "metadata" and task["options"]["sync_topic_acls"] is True
+    assert task["copies_records"] is False
+    shown = ok(ksync(local.url, "task", "show", task["id"]))
+    assert "topics only (mode metadata: no record is copied)" in shown, shown
+    assert "mode metadata" in shown and "sync topic acls yes" in shown, shown
+    plain = as_json(ksync(local.url, *base, "--name", "cli-data", "-o", "json"))
+    assert (plain["options"]["mode"], plain["options"]["sync_topic_acls"]) == ("data", False)
+    assert "records and topics" in ok(ksync(local.url, "task", "show", plain["id"]))
+    usage = fails(ksync(local.url, *base, "--name", "cli-mode-bad", "--mode", "everything"), 2)
+    assert "everything" in usage and "metadata" in usage, usage
+    for t in (task, plain):
+        assert ok(ksync(local.url, "task", "rm", t["id"])).startswith(f"{t['id']}: delete requested")

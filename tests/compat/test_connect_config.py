@@ -388,3 +388,69 @@ def test_a_native_tasks_error_tolerance_is_shown_in_connects_keys_and_round_trip
     assert config["errors.deadletterqueue.topic.name"] == "dlq-a"
     back = parse("dl", config).task_spec("ins-gz", "ins-sh")
     assert back.options.errors == spec.options.errors
+
+
+# ---- MirrorCheckpointConnector and ACL sync -------------------------------------------------
+
+CHECKPOINT = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
+
+
+def test_a_checkpoint_connector_is_a_task_copying_no_records_with_offset_sync() -> None:
+    m = parse("cp", base(**{
+        "connector.class": "MirrorCheckpointConnector",
+        "topics": "orders",
+        "groups": "billing,app-.*",
+        "groups.exclude": "app-test-.*",
+        "sync.group.offsets.enabled": "true",
+        "sync.group.offsets.interval.seconds": "20",
+        "emit.checkpoints.interval.seconds": "30",
+    }))
+    spec = m.task_spec("ins-a", "ins-b")
+    assert m.connector_class == CHECKPOINT and m.ignored == []
+    assert spec.options.mode == "metadata" and not spec.options.copies_records
+    offsets = spec.options.sync_group_offsets
+    assert offsets.enabled and offsets.groups == ["billing"] and offsets.groups_regex == "app-.*"
+    assert offsets.groups_exclude_regex == "app-test-.*"
+    # No checkpoint topic in ksync: offsets are synced at the pace MM2 could write them.
+    assert offsets.interval_s == 30
+    # MM2's checkpoint connector syncs no topic config: left to the source connector.
+    assert spec.options.sync_topic_configs is False
+    assert spec.source.topics == ["orders"] and spec.target.topic_prefix == "east"
+
+
+def test_mm2s_group_defaults_and_acl_sync_off_unless_set() -> None:
+    spec = parse("cp", base(**{"connector.class": CHECKPOINT})).task_spec("ins-a", "ins-b")
+    offsets = spec.options.sync_group_offsets
+    assert offsets.enabled is False  # MM2's default: checkpoints only, groups untouched
+    assert (offsets.groups, offsets.groups_regex) == ([], ".*")
+    assert offsets.groups_exclude_regex == "(?:console-consumer-.*)|(?:connect-.*)|(?:__.*)"
+    assert offsets.interval_s == 60
+    assert spec.options.sync_topic_acls is False
+    source = parse("s", base(**{"sync.topic.acls.enabled": "true"})).task_spec("ins-a", "ins-b")
+    assert source.options.sync_topic_acls is True and source.options.mode == "data"
+    assert source.options.sync_topic_configs is True
+
+
+def test_a_source_connector_may_sync_offsets_too() -> None:
+    spec = parse("s", base(**{"sync.group.offsets.enabled": "true", "groups": "billing"})).task_spec("a", "b")
+    assert spec.options.mode == "data" and spec.options.sync_group_offsets.enabled
+    assert spec.options.sync_group_offsets.groups == ["billing"]
+
+
+def test_a_metadata_task_with_offsets_and_acls_is_shown_as_a_checkpoint_connector_and_round_trips() -> None:
+    spec = TaskSpec.model_validate({
+        "name": "native",
+        "source": {"instance_id": "ins-gz", "topics": ["a"]},
+        "target": {"instance_id": "ins-sh", "topic_prefix": "gz"},
+        "options": {
+            "mode": "metadata", "sync_topic_acls": True,
+            "sync_group_offsets": {"enabled": True, "groups": ["g1"], "groups_regex": "app-.*", "interval_s": 15},
+        },
+    })
+    config = config_of_spec("native", spec, _instance("gz", "h1:9092"), _instance("sh", "h2:9092"))
+    assert config["connector.class"] == CHECKPOINT
+    assert config["sync.topic.acls.enabled"] == "true" and config["sync.group.offsets.enabled"] == "true"
+    assert config["groups"] == "g1,app-.*" and config["sync.group.offsets.interval.seconds"] == "15"
+    back = parse("native", config).task_spec("ins-gz", "ins-sh")
+    assert back.options.mode == "metadata" and back.options.sync_topic_acls
+    assert back.options.sync_group_offsets == spec.options.sync_group_offsets

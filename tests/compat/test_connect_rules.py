@@ -64,15 +64,21 @@ def test_server_info_and_plugins(api: TestClient) -> None:
     r = api.get("/connector-plugins")
     assert r.status_code == 200, r.text
     plugins = r.json()
-    assert [p["class"] for p in plugins] == [SOURCE_CONNECTOR]
-    assert plugins[0]["type"] == "source" and isinstance(plugins[0]["version"], str)
+    assert [p["class"] for p in plugins] == [SOURCE_CONNECTOR, MIRROR + "MirrorCheckpointConnector"]
+    assert {p["type"] for p in plugins} == {"source"} and isinstance(plugins[0]["version"], str)
 
 
 @pytest.mark.parametrize(
     ("change", "key"),
     [
         ({"connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector"}, "connector.class"),
-        ({"connector.class": MIRROR + "MirrorCheckpointConnector"}, "connector.class"),
+        ({"connector.class": MIRROR + "MirrorHeartbeatConnector"}, "connector.class"),
+        ({"sync.group.offsets.enabled": "maybe"}, "sync.group.offsets.enabled"),
+        ({"sync.group.offsets.interval.seconds": "0"}, "sync.group.offsets.interval.seconds"),
+        ({"emit.checkpoints.interval.seconds": "often"}, "emit.checkpoints.interval.seconds"),
+        ({"groups": "app,bad["}, "groups"),
+        ({"groups.exclude": "(unclosed"}, "groups.exclude"),
+        ({"sync.topic.acls.enabled": "yes"}, "sync.topic.acls.enabled"),
         ({"connector.class": None}, "connector.class"),
         ({"replication.policy.class": "com.example.CustomReplicationPolicy"}, "replication.policy.class"),
         ({"tasks.max": "many"}, "tasks.max"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ksync.api.compat.tencent import datahub
+from ksync.api.compat.tencent import datahub, meta_sync
 from ksync.api.compat.tencent.context import Context
 from ksync.api.compat.tencent.errors import TencentError
 from ksync.api.compat.tencent.params import Params
@@ -310,3 +310,85 @@ def test_a_dead_letter_queue_on_another_instance_is_refused_naming_the_field(
     assert info.value.code == "InvalidParameterValue"
     assert "TransformsParam.FailureParam.KafkaParam.Resource" in str(info.value), info.value
     assert "ins-elsewhere" in str(info.value)
+
+
+# ---- the instance-level sync actions (meta_sync) ----------------------------------------
+
+
+def _created(store: Store, result: dict[str, Any]) -> Any:
+    return store.tasks.get(result["Result"]["TaskId"])
+
+
+def test_the_three_sync_actions_map_onto_mode_selection_and_offset_sync(
+    store: Store, pair: tuple[str, str]
+) -> None:
+    src, dst = pair
+    ctx = Context(store, Settings())
+    base = {"SourceResourceId": src, "TargetResourceId": dst, "Prefix": "bk"}
+    meta = _created(store, meta_sync.create_meta(ctx, Params(
+        {"TaskName": "m1", "SourceResourceId": src, "TargetResourceId": dst, "Description": "only topics"}
+    )))
+    assert meta.spec.options.mode == "metadata" and not meta.spec.options.copies_records
+    assert (meta.spec.source.topics, meta.spec.source.topic_regex) == ([], ".*")
+    assert meta.spec.target.topic_prefix == "" and meta.spec.target.keep_partition is True
+    assert meta.spec.options.sync_group_offsets.enabled is False
+
+    data = _created(store, meta_sync.create_meta_and_data(
+        ctx, Params({"TaskName": "m2", **base, "TopicList": ["a", "b"], "OffsetType": "latest", "Separator": "-"})
+    ))
+    assert data.spec.options.mode == "data" and data.spec.source.topics == ["a", "b"]
+    assert data.spec.source.topic_regex is None and data.spec.source.start.type == "latest"
+    assert (data.spec.target.topic_prefix, data.spec.target.separator) == ("bk", "-")
+
+    offsets = _created(store, meta_sync.create_meta_data_and_offsets(
+        ctx, Params({"TaskName": "m3", **base, "TopicRegularExpression": "^ord.*"})
+    ))
+    assert offsets.spec.options.mode == "data" and offsets.spec.source.topic_regex == "^ord.*"
+    assert offsets.spec.options.sync_group_offsets.enabled is True
+    assert offsets.spec.options.sync_group_offsets.groups == []  # every group
+
+    shown = {
+        t.name: datahub.task_info(store, t, {})["SourceResource"]["KafkaParam"]["ConnectorSyncType"]
+        for t in (meta, data, offsets)
+    }
+    assert shown == {
+        "m1": "META_SYNC_INSTANCE_TYPE",
+        "m2": "META_AND_DATA_SYNC_INSTANCE_TYPE",
+        "m3": "META_AND_DATA_SYNC_INSTANCE_TYPE",
+    }
+
+
+@pytest.mark.parametrize(
+    ("action", "params", "field"),
+    [
+        ("create_meta", {"TopicList": ["a"]}, "TopicList"),  # no selection in this action
+        ("create_meta_and_data", {"TopicList": ["a"], "TopicRegularExpression": "a.*"}, "TopicRegularExpression"),
+        ("create_meta_data_and_offsets", {"OffsetType": "timestamp"}, "OffsetType"),
+        ("create_meta_and_data", {"Prefix": "bad prefix"}, "Prefix"),
+        ("create_meta", {"TaskName": "9starts-with-a-digit"}, "TaskName"),
+    ],
+)
+def test_the_sync_actions_refuse_bad_fields_naming_them_and_write_nothing(
+    store: Store, pair: tuple[str, str], action: str, params: dict[str, Any], field: str
+) -> None:
+    src, dst = pair
+    body = {"TaskName": "bad", "SourceResourceId": src, "TargetResourceId": dst, **params}
+    with pytest.raises(TencentError) as refused:
+        getattr(meta_sync, action)(Context(store, Settings()), Params(body))
+    assert field in refused.value.message, refused.value.message
+    assert store.tasks.all() == []
+
+
+def test_create_datahub_task_takes_the_instance_level_sync_types(pair: tuple[str, str]) -> None:
+    src, dst = pair
+    meta, mine = datahub._spec(
+        request(src, dst, source={"ConnectorSyncType": "META_SYNC_INSTANCE_TYPE"})
+    )
+    assert meta.options.mode == "metadata" and meta.source.topic_regex == ".*"
+    assert mine["SyncType"] == "META_SYNC_INSTANCE_TYPE"
+    both, _ = datahub._spec(
+        request(src, dst, source={"Topic": "a", "ConnectorSyncType": "META_AND_DATA_SYNC_INSTANCE_TYPE"})
+    )
+    assert both.options.mode == "data" and both.source.topics == ["a"]
+    with pytest.raises(TencentError, match="ConnectorSyncType"):
+        datahub._spec(request(src, dst, source={"Topic": "a", "ConnectorSyncType": "NOPE"}))

@@ -210,7 +210,7 @@ def test_create_datahub_task_refusals(
         (
             {
                 "SourceResource": kafka(
-                    src_id, Topic="t", ConnectorSyncType="META_SYNC_INSTANCE_TYPE"
+                    src_id, Topic="t", ConnectorSyncType="TOPIC_AND_GROUP_TYPE"
                 )
             },
             "UnsupportedOperation",

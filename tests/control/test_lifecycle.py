@@ -259,3 +259,33 @@ def test_update_options_refuses_a_taken_name_and_writes_nothing(store: Store) ->
     with pytest.raises(Conflict, match="taken-name"):
         lifecycle.update_options(store, second.id, {"throttle_mb_s": 9}, name="taken-name")
     assert store.tasks.get(second.id) == before
+
+
+# ---- options that change only while paused (mode) ---------------------------------------
+
+
+def test_mode_changes_only_while_the_task_is_paused_and_the_refusal_says_to_pause_first(
+    store: Store,
+) -> None:
+    task = add_task(store)
+    observe(store, task.id, "Running")
+    with pytest.raises(Conflict, match="pause it first") as refused:
+        lifecycle.update_options(store, task.id, {"mode": "metadata"})
+    assert "options.mode" in str(refused.value)
+    assert store.tasks.get(task.id).spec.options.mode == "data"  # nothing written
+    # Other options still change in place on a running task.
+    assert lifecycle.update_options(store, task.id, {"sync_topic_acls": True}).spec.options.sync_topic_acls
+
+    lifecycle.pause(store, task.id)
+    row = lifecycle.update_options(store, task.id, {"mode": "metadata"})
+    assert row.spec.options.mode == "metadata" and not row.spec.options.copies_records
+    observe(store, task.id, "Paused")
+    lifecycle.start(store, task.id, None, RETENTION)
+    with pytest.raises(Conflict, match="pause it first"):
+        lifecycle.update_options(store, task.id, {"mode": "data"})
+
+
+def test_a_failed_task_runs_nothing_so_its_mode_may_change(store: Store) -> None:
+    task = add_task(store)
+    observe(store, task.id, "Failed", error="credentials refused")
+    assert lifecycle.update_options(store, task.id, {"mode": "metadata"}).spec.options.mode == "metadata"

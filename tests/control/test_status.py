@@ -131,3 +131,29 @@ def test_a_deleted_task_is_terminating_whatever_runs() -> None:
         assert derive([member(0, partitions=EVERYTHING)], desired="deleted", current=current) == (
             Derived("Terminating")
         )
+
+
+# ---- a metadata-only task (options.mode: metadata) runs no member ------------------------
+
+
+def metadata(
+    members: list[MemberView],
+    expected: set[tuple[str, int]] | None = TOPIC_PARTITIONS,
+    desired: str = "running",
+    current: str = "Unassigned",
+) -> Derived:
+    return derive_status(
+        Desired(desired), TaskStatus(current), 1, {}, members, LIVE, expected, copies_records=False
+    )
+
+
+def test_a_metadata_task_is_running_once_its_topics_are_resolved_without_any_slot() -> None:
+    assert metadata([]) == Derived("Running")
+    assert metadata([], expected=None) == Derived("Unassigned")  # selection not resolved yet
+    # The same task copying records would wait for a member forever.
+    assert derive([], slots={}) == Derived("Unassigned")
+
+
+def test_a_metadata_task_pauses_and_stays_failed_like_any_other() -> None:
+    assert metadata([], desired="paused", current="Running") == Derived("Paused")
+    assert metadata([], current="Failed") == Derived("Failed")

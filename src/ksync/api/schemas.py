@@ -131,6 +131,10 @@ class TaskLimits(BaseModel):
 
 
 class Task(BaseModel):
+    """A task as the API shows it. A metadata-only task (`options.mode: metadata`) copies
+    no records: `copies_records` is false, and it has no `metrics` or `progress` (null and
+    empty, not zero: nothing is stalled)."""
+
     id: str
     name: str
     source: SourceSpec
@@ -140,6 +144,8 @@ class Task(BaseModel):
     error: str | None
     warnings: list[str]
     topics: list[TopicMapping]
+    # False for a metadata-only task: its topics are kept in step, no record is copied.
+    copies_records: bool = True
     progress: list[PartitionProgress]
     metrics: TaskMetrics | None
     limits: TaskLimits
@@ -161,9 +167,11 @@ class Task(BaseModel):
         """The API shape; `quotas` maps instance id -> sync_quota_mb_s (to show limits),
         `pause_retention` (the server's) dates `progress_kept_until`."""
         spec = task.spec
-        metrics = TaskMetrics.model_validate(task.metrics) if task.metrics else None
+        copies = spec.options.copies_records
+        # Left from a time the task copied records (it was in mode data): not its state now.
+        metrics = TaskMetrics.model_validate(task.metrics) if task.metrics and copies else None
         quotas = quotas or {}
-        progress = partition_progress(members)
+        progress = partition_progress(members) if copies else []
         lost = lost_warnings(progress)
         return cls(
             id=task.id,
@@ -186,6 +194,7 @@ class Task(BaseModel):
                 )
                 for t in task.topics
             ],
+            copies_records=copies,
             progress=[PartitionProgress(**p) for p in progress],
             metrics=metrics,
             limits=TaskLimits(

@@ -23,7 +23,7 @@ from ksync.cli.calls import (
 )
 from ksync.cli.client import DEFAULT_URL, Json, KsyncClient, NotFoundError
 from ksync.cli.output import cell, emit, emit_list, fields, indent, table
-from ksync.spec import Compression, StartType
+from ksync.spec import Compression, StartType, SyncMode
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -106,6 +106,8 @@ def _details(task: Json, events: list[Json] | None = None) -> str:
         ("options", ", ".join(f"{k.replace('_', ' ')} {cell(v)}" for k, v in opt.items() if v is not None)),
         ("paused at", task.get("paused_at")),
         ("created", task["created_at"]),
+        ("copies", "records and topics" if task.get("copies_records", True)
+         else "topics only (mode metadata: no record is copied)"),
         ("lag", lag_total(task)),
     ])]
     if task.get("warnings"):
@@ -202,6 +204,20 @@ def create(
         bool | None,
         typer.Option("--sync-configs/--no-sync-configs", help="Copy topic configs (default: sync)"),
     ] = None,
+    mode: Annotated[
+        SyncMode | None,
+        typer.Option(
+            help="data: copy records and keep topics in step; metadata: keep topics (partitions, "
+            "configs) in step, copy no record (default: data)",
+        ),
+    ] = None,
+    sync_acls: Annotated[
+        bool | None,
+        typer.Option(
+            "--sync-acls/--no-sync-acls",
+            help="Make the source's READ ACLs on the synced topics on the target topics (default: no)",
+        ),
+    ] = None,
     compression: Annotated[
         Compression | None, typer.Option(help="How the target producer compresses batches (default: none)")
     ] = None,
@@ -246,6 +262,8 @@ def create(
         (dst_spec, "topic_map", _topic_map(topic_map) if topic_map else None),
         (opt_spec, "task_max", task_max),
         (opt_spec, "sync_topic_configs", sync_configs),
+        (opt_spec, "mode", mode),
+        (opt_spec, "sync_topic_acls", sync_acls),
         (opt_spec, "compression", compression),
         (opt_spec, "linger_ms", linger_ms),
         (opt_spec, "batch_bytes", batch_bytes),

@@ -207,7 +207,8 @@ class Controller:
         now = time.time()
         at = datetime.fromtimestamp(now, UTC)
         for task in tasks:
-            if task.deleted:
+            # A metadata-only task copies nothing: no rate or lag to show (nor to alarm on).
+            if task.deleted or not task.spec.options.copies_records:
                 continue
             current, point = self._metrics.observe(task, members[task.id], now)
             if current is not None:
@@ -252,8 +253,10 @@ class Controller:
         # after every member of the old one stopped: their shares may overlap (the worker
         # checks again before it starts a member, see `in_the_way`).
         previous = [m for m in in_the_way(members, task.generation) if m.worker_id in live]
-        # Members start once the selection is known, so they take their shares of it.
-        if runnable and not previous and (mem.resolved or task.topics):
+        # Members start once the selection is known, so they take their shares of it. A
+        # metadata-only task gets no slots at all: no worker runs a member for it.
+        copies = spec.options.copies_records
+        if copies and runnable and not previous and (mem.resolved or task.topics):
             wanted = assign_slots(task.id, spec.options.task_max, slots, live, load, capacity)
         else:
             wanted = {}
@@ -266,7 +269,7 @@ class Controller:
         if mem.resolved or task.topics:
             expected = {(t.source, p) for t in task.topics if t.copied for p in range(t.partitions)}
         derived = derive_status(
-            task.desired, task.status, task.generation, wanted, members, set(live), expected
+            task.desired, task.status, task.generation, wanted, members, set(live), expected, copies
         )
         warnings = list(mem.topic_warnings)
         warnings += cycle_warnings(task, tasks, instances)
@@ -378,9 +381,10 @@ class Controller:
                 topic_filter=TopicFilter.from_spec(spec.source),
                 keep_partition=spec.target.keep_partition,
                 sync_configs=spec.options.sync_topic_configs,
+                sync_acls=spec.options.sync_topic_acls,
                 target_broker_count=dst.broker_count,
                 same_cluster=src.cluster_id == dst.cluster_id,
-                group_id=group_id(task.id),
+                group_id=group_id(task.id) if spec.options.copies_records else None,
                 known=task.topics,
             )
             return mirror.reconcile()

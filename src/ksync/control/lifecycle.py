@@ -12,6 +12,9 @@ Rules (docs/design.md "Lifecycle and statuses"):
   `latest` when none is given (`retention_expired` is the one place this is decided).
 * Start on a Failed task and restart move the task to a new generation: every member
   stops and starts again, and a status observed for the old generation is discarded.
+* Some options change what a task is rather than how it runs (`PAUSED_ONLY`): they change
+  only while the task is paused (or failed: nothing runs then), so no member is cut off
+  in the middle of its work and the change takes effect from one clean start.
 """
 
 from __future__ import annotations
@@ -56,6 +59,26 @@ def retention_expired(paused_at: datetime | None, retention: timedelta, now: dat
     starting it drops its progress. A task that was never paused keeps it."""
     until = progress_kept_until(paused_at, retention)
     return until is not None and now > until
+
+
+# Options that change only while nothing runs (see the module docstring): `mode` decides
+# whether members copy records at all.
+PAUSED_ONLY = ("mode",)
+
+
+def _check_paused_only(task: TaskView, options: TaskOptions) -> None:
+    """`Conflict` when `options` changes a `PAUSED_ONLY` option of a task that runs."""
+    changed = [
+        name for name in PAUSED_ONLY if getattr(options, name) != getattr(task.spec.options, name)
+    ]
+    if not changed or task.desired == Desired.PAUSED or task.status == TaskStatus.FAILED:
+        return
+    name = changed[0]
+    raise Conflict(
+        f"options.{name}: task {task.id} is running; {name} can change only while the task "
+        f"is paused: pause it first, then change {name} "
+        f"({getattr(task.spec.options, name)} -> {getattr(options, name)}) and start it"
+    )
 
 
 def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None:
@@ -164,6 +187,7 @@ def reconfigure(
 
     def decide(task: TaskView) -> TaskChange:
         _gone(task)
+        _check_paused_only(task, spec.options)
         if task.desired != Desired.RUNNING:
             return TaskChange(
                 spec=spec,
@@ -331,7 +355,8 @@ def update_options(
     topic_map: Mapping[str, str] | None = None,
 ) -> TaskView:
     """Change options on a task in place, without a restart: limits apply within a
-    heartbeat, sync_topic_configs the next refresh; a change of client tuning
+    heartbeat, sync_topic_configs and sync_topic_acls the next refresh; `mode` only while
+    the task is paused (Conflict otherwise, see `PAUSED_ONLY`); a change of client tuning
     (`TaskOptions.tuning`) restarts the task's members, and one of task_max moves the task
     to a new generation (every member restarts with its new share, progress kept).
     `name` renames the task (unique, as on create) and `external` replaces what the faces
@@ -359,6 +384,7 @@ def update_options(
         merged = TaskOptions.model_validate(
             {**task.spec.options.model_dump(mode="json"), **options}
         )
+        _check_paused_only(task, merged)
         update: dict[str, Any] = {"options": merged}
         if name is not None and name != task.name:
             update["name"] = TaskSpec.model_validate(

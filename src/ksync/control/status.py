@@ -7,6 +7,8 @@ are enough to go round (Kafka's assignors give every member one when partitions 
 members, so an idle member means a rebalance is still moving partitions to it); anything
 short of that is Unassigned. Failed is
 decided by the controller (persistent errors) and stays until the user starts the task.
+A task that copies no records (`options.mode: metadata`) has no members: it is Running
+once its topic selection is resolved, since keeping its topics in step is all it does.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ def derive_status(
     members: Sequence[MemberView],
     live: set[str],
     expected_partitions: set[tuple[str, int]] | None,
+    copies_records: bool = True,
 ) -> Derived:
-    """The status a task shows now. `expected_partitions` is None before topics resolve."""
+    """The status a task shows now. `expected_partitions` is None before topics resolve;
+    `copies_records` is False for a metadata-only task (it runs no member)."""
     if desired == Desired.DELETED:
         return Derived(TaskStatus.TERMINATING)
     if desired == Desired.PAUSED:
@@ -52,6 +56,8 @@ def derive_status(
     for m in current:
         if m.state == MemberState.FAILED and m.error:
             return Derived(TaskStatus.FAILED, f"member {m.slot}: {m.error}")
+    if not copies_records:
+        return Derived(TaskStatus.UNASSIGNED if expected_partitions is None else TaskStatus.RUNNING)
     if expected_partitions is None or any(w is None for w in slots.values()) or not slots:
         return Derived(TaskStatus.UNASSIGNED)
     by_slot = {m.slot: m for m in live_members(members, generation, live)}

@@ -33,7 +33,10 @@ class TopicMapping:
     whether it is copied, and the sentence saying why not when it is blocked. `topic_id`:
     the source topic's Kafka topic id when the task first saw it; a topic deleted and
     created again under its name has another, and is blocked, not copied on top of what
-    the old one left on the target (`replication.topic_mirror`).
+    the old one left on the target (`replication.topic_mirror`). `acls_granted`: the READ
+    ACLs ksync itself created on the target topic (`options.sync_topic_acls`), each as
+    (principal, host, ALLOW or DENY): only these does it remove again when the source no
+    longer has them (`replication.acl_sync`).
     """
 
     source: str
@@ -44,6 +47,7 @@ class TopicMapping:
     error: str | None = None
     blocked_by: BlockedBy | None = None
     topic_id: str | None = None
+    acls_granted: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def syncing(self) -> bool:
@@ -72,6 +76,8 @@ class TopicMapping:
             out["blocked_by"] = self.blocked_by
         if self.topic_id is not None:
             out["topic_id"] = self.topic_id
+        if self.acls_granted:
+            out["acls_granted"] = [list(a) for a in self.acls_granted]
         return out
 
     @classmethod
@@ -89,6 +95,9 @@ class TopicMapping:
             error=data.get("error"),
             blocked_by=data.get("blocked_by"),
             topic_id=data.get("topic_id"),
+            acls_granted=tuple(
+                (str(p), str(h), str(perm)) for p, h, perm in data.get("acls_granted") or ()
+            ),
         )
 
     def with_partitions_at_start(self, value: int) -> TopicMapping:
@@ -102,6 +111,10 @@ class TopicMapping:
     def with_topic_id(self, topic_id: str | None) -> TopicMapping:
         """The same mapping, for the source topic with id `topic_id`."""
         return replace(self, topic_id=topic_id)
+
+    def with_acls_granted(self, granted: tuple[tuple[str, str, str], ...]) -> TopicMapping:
+        """The same mapping, with the READ ACLs ksync created on its target topic."""
+        return replace(self, acls_granted=granted)
 
     def unblocked(self) -> TopicMapping:
         """The same mapping, syncing."""

@@ -10,15 +10,25 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
     AdminClient,
     ConfigEntry,
     ConfigResource,
     ConfigSource,
     NewTopic,
+    ResourcePatternType,
+    ResourceType,
     TopicDescription,
 )
 
@@ -64,6 +74,54 @@ class NewTopicPlan:
     partitions: int
     replication_factor: int
     configs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicAcl:
+    """One ACL on topics: `principal` connecting from `host` is allowed or denied
+    (`permission`: ALLOW, DENY) `operation` (READ, WRITE, ALL...) on the topics `name`
+    stands for, as `pattern` reads it: LITERAL one topic (`*`: every topic), PREFIXED
+    every topic whose name starts with it. The words are Kafka's enum names."""
+
+    pattern: str
+    name: str
+    principal: str
+    host: str
+    operation: str
+    permission: str
+
+    def binding(self) -> AclBinding:
+        """The ACL as confluent-kafka's AclBinding."""
+        return AclBinding(
+            ResourceType.TOPIC,
+            self.name,
+            ResourcePatternType[self.pattern],
+            self.principal,
+            self.host,
+            AclOperation[self.operation],
+            AclPermissionType[self.permission],
+        )
+
+    @classmethod
+    def of(cls, binding: AclBinding) -> TopicAcl:
+        """The ACL a DescribeAcls answer holds (its fields are enums by then)."""
+        return cls(
+            pattern=_enum_name(binding.resource_pattern_type),
+            name=binding.name,
+            principal=binding.principal,
+            host=binding.host,
+            operation=_enum_name(binding.operation),
+            permission=_enum_name(binding.permission_type),
+        )
+
+
+def _enum_name(value: object) -> str:
+    return value.name if isinstance(value, Enum) else str(value)
+
+
+def no_authorizer(exc: KsyncKafkaError) -> bool:
+    """Whether `exc` is a broker saying it has no authorizer (so it keeps no ACLs)."""
+    return exc.code == KafkaError.SECURITY_DISABLED
 
 
 class TopicRefused(PersistentKafkaError):
@@ -420,6 +478,66 @@ class InstanceAdmin:
             except (KafkaException, TimeoutError) as exc:
                 refusal = _refusal(exc, f"{on} {self.conn.label}")
                 raise refusal or self._failure(exc, on, grant=f"AlterConfigs on topic {topic}") from None
+
+    def topic_acls(self) -> list[TopicAcl]:
+        """Every ACL on topics, of any pattern (DescribeAcls; needs Describe on the
+        cluster). A broker without an authorizer answers SECURITY_DISABLED (raised)."""
+        # None matches any name, principal and host (the stubs type them as str only).
+        every = AclBindingFilter(
+            ResourceType.TOPIC,
+            None,  # type: ignore[arg-type]
+            ResourcePatternType.ANY,
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            AclOperation.ANY,
+            AclPermissionType.ANY,
+        )
+        future = self._client.describe_acls(every, request_timeout=self.timeout_s)
+        try:
+            found = future.result(timeout=self.timeout_s + 1)
+        except (KafkaException, TimeoutError) as exc:
+            raise self._failure(
+                exc, "cannot read the topic ACLs of", grant="Describe on the cluster"
+            ) from None
+        return [TopicAcl.of(b) for b in found if b.restype == ResourceType.TOPIC]
+
+    def create_topic_acls(self, acls: list[TopicAcl]) -> None:
+        """Create `acls` (an ACL that exists already is not an error); needs Alter on the
+        cluster. The first refusal raises, after every ACL the broker accepted is made."""
+        if not acls:
+            return
+        futures = self._client.create_acls([a.binding() for a in acls], request_timeout=self.timeout_s)
+        self._first_acl_failure(futures.values(), "cannot create topic ACLs on")
+
+    def delete_topic_acls(self, acls: list[TopicAcl]) -> None:
+        """Delete exactly `acls` (each filter matches its one ACL); needs Alter on the
+        cluster. An ACL already gone is not an error."""
+        if not acls:
+            return
+        filters = [
+            AclBindingFilter(
+                ResourceType.TOPIC,
+                a.name,
+                ResourcePatternType[a.pattern],
+                a.principal,
+                a.host,
+                AclOperation[a.operation],
+                AclPermissionType[a.permission],
+            )
+            for a in acls
+        ]
+        futures = self._client.delete_acls(filters, request_timeout=self.timeout_s)
+        self._first_acl_failure(futures.values(), "cannot delete topic ACLs on")
+
+    def _first_acl_failure(self, futures: Iterable[Future[Any]], on: str) -> None:
+        failure: KsyncKafkaError | None = None
+        for fut in futures:
+            try:
+                fut.result(timeout=self.timeout_s + 1)
+            except (KafkaException, TimeoutError) as exc:
+                failure = failure or self._failure(exc, on, grant="Alter on the cluster")
+        if failure is not None:
+            raise failure
 
     def delete_consumer_group(self, group_id: str) -> None:
         """Remove a consumer group (the task's progress) from this instance."""

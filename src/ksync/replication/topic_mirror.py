@@ -20,6 +20,11 @@ the task stored) is blocked too, until the task's progress is reset: its offsets
 over, and copying it on from the old topic's progress would skip or mix records.
 Only a selection where nothing can be copied is a persistent error (the task fails).
 
+With `sync_acls` (`options.sync_topic_acls`) the READ ACLs of the synced topics follow
+the source's at every refresh (`replication.acl_sync` has the rule); a cluster that
+refuses to show or take ACLs (no authorizer, no Describe or Alter on the cluster) gives a
+warning, and the topics' records keep flowing.
+
 Several source topics may be copied to one target topic (`target.topic_map`, only without
 keep_partition): it is created once, with the most partitions among them, and its configs
 follow the first of them by name (following each in turn would change them at every
@@ -34,8 +39,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from ksync.domain.topics import TopicMapping, deleted_topic, recreated_topic
-from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused
+from ksync.kafka.admin import InstanceAdmin, NewTopicPlan, TopicInfo, TopicRefused, no_authorizer
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError, access_error
+from ksync.replication import acl_sync
 from ksync.replication.policy import MERGE_NEEDS_SPREAD, ReplicationPolicy
 from ksync.replication.topic_filter import TopicFilter
 
@@ -115,6 +121,7 @@ class TopicMirror:
     target_broker_count: int
     same_cluster: bool = False
     group_id: str | None = None  # the task's consumer group on the source, for ACL advice
+    sync_acls: bool = False  # options.sync_topic_acls
     # The task's stored mappings: the topic id of each source topic when the task first
     # saw it, and the topics it copied that the source no longer has.
     known: Sequence[TopicMapping] = ()
@@ -189,8 +196,67 @@ class TopicMirror:
         blocked = [m for m in result.mappings if m.state == "blocked"]
         if blocked and not syncing:
             raise PersistentKafkaError("; ".join(dict.fromkeys(str(m.error) for m in blocked)))
+        # What ksync granted on a target topic stays recorded whatever this refresh does.
+        # (Only for the same target topic: what was made on an old name is no longer ours
+        # to manage once target.topic_map renames it.)
+        granted = {(m.source, m.target): m.acls_granted for m in self.known}
+        result.mappings = [
+            m.with_acls_granted(granted.get((m.source, m.target), ())) for m in result.mappings
+        ]
+        if self.sync_acls:
+            self._sync_acls(result)
         result.mappings += self._deleted(result.mappings)
         return result
+
+    def _sync_acls(self, result: MirrorResult) -> None:
+        """Bring the READ ACLs of the copied topics' targets in line with the source's
+        (`acl_sync.plan`), recording on each mapping what ksync made. A refusal is a
+        warning: ACLs are never a reason to stop copying."""
+        copied = [m for m in result.mappings if m.copied]
+        if not copied:
+            return
+        try:
+            source_acls = self.source.topic_acls()
+            target_acls = self.target.topic_acls()
+        except KsyncKafkaError as exc:
+            result.warnings.append(self._acl_warning(exc))
+            return
+        plan = acl_sync.plan(copied, source_acls, target_acls)
+        granted = plan.granted
+        try:
+            self.target.create_topic_acls(plan.create)
+            self.target.delete_topic_acls(plan.delete)
+        except KsyncKafkaError as exc:
+            result.warnings.append(self._acl_warning(exc))
+            try:
+                granted = acl_sync.confirmed(plan, self.target.topic_acls())
+            except KsyncKafkaError:
+                return  # what ksync made stays as recorded; the next refresh looks again
+        for acl in plan.create:
+            log.info("created ACL on target topic %s: %s READ for %s", acl.name, acl.permission, acl.principal)
+        for acl in plan.delete:
+            log.info(
+                "removed ACL on target topic %s: %s READ for %s (the source no longer has it)",
+                acl.name,
+                acl.permission,
+                acl.principal,
+            )
+        result.mappings = [
+            m.with_acls_granted(granted[m.target]) if m.copied and m.target in granted else m
+            for m in result.mappings
+        ]
+
+    def _acl_warning(self, exc: KsyncKafkaError) -> str:
+        why = str(exc)
+        if no_authorizer(exc):
+            why += (
+                " (the cluster has no authorizer, so it keeps no ACLs: turn off "
+                "options.sync_topic_acls, or enable an authorizer on it)"
+            )
+        return (
+            f"topic ACLs not synced: {why}; the topics' records keep flowing, and ksync tries "
+            "again at every topic refresh"
+        )
 
     def _reconcile(self) -> MirrorResult:
         source_topics = self.source.list_topics()

@@ -27,6 +27,19 @@ Rules, as MM2 behaves:
   the target topic of individual source topics: comma-separated `source:target` pairs,
   `orders:orders-bak,payments:pay-bak` (`:` is not allowed in topic names). It becomes
   `target.topic_map`; the unlisted topics keep the replication policy's names.
+* `MirrorCheckpointConnector` is a task that copies no records (`options.mode:
+  metadata`: its topics are kept in step, as the source connector's) with consumer-group
+  offset sync (`options.sync_group_offsets`) from MM2's keys: `groups` and
+  `groups.exclude` (comma lists of regexes, as `topics`; defaults `.*` and MM2's
+  `console-consumer-.*,connect-.*,__.*`), `sync.group.offsets.enabled` (default false, as
+  MM2's) and `sync.group.offsets.interval.seconds` (default 60). MM2 writes a group's
+  offsets from its latest checkpoint, emitted every `emit.checkpoints.interval.seconds`
+  (default 60), so offsets are never fresher than that; ksync has no checkpoint topic
+  and translates at each sync, so the two keys make one period: the longer of them, the
+  rate at which MM2 could have written them. ksync also reads these keys on a
+  `MirrorSourceConnector` (its own extension: one task then copies the records and the
+  offsets). `sync.topic.acls.enabled` (MM2's default true is not ksync's: ACL sync is
+  opt-in, so the key's default here is false) becomes `options.sync_topic_acls`.
 * Keys ksync has no use for are kept in the stored config and listed as ignored, never
   dropped silently. Secret values (passwords, JAAS passwords, keys) are stored hidden as
   `[hidden]`: the secret itself lives only in the instance's security settings.
@@ -34,6 +47,7 @@ Rules, as MM2 behaves:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,14 +68,18 @@ from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import (
     ClientTuning,
     ErrorTolerance,
+    GroupOffsetSync,
     SecuritySpec,
     StartPoint,
+    SyncMode,
     TaskSpec,
     validate_bootstrap_servers,
 )
 
 MIRROR_PACKAGE = "org.apache.kafka.connect.mirror."
 SOURCE_CONNECTOR = MIRROR_PACKAGE + "MirrorSourceConnector"
+CHECKPOINT_CONNECTOR = MIRROR_PACKAGE + "MirrorCheckpointConnector"
+CONNECTOR_CLASSES = (SOURCE_CONNECTOR, CHECKPOINT_CONNECTOR)
 SOURCE_TASK = MIRROR_PACKAGE + "MirrorSourceTask"
 DEFAULT_POLICY = MIRROR_PACKAGE + "DefaultReplicationPolicy"
 IDENTITY_POLICY = MIRROR_PACKAGE + "IdentityReplicationPolicy"
@@ -76,6 +94,8 @@ MAX_TASKS = 64
 CONNECTOR_TYPE = "source"
 
 _PLAIN_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+# A group id taken literally: the characters of a topic name (any other entry is a regex).
+_PLAIN_GROUP = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,248}")
 _NAME_CHARS = re.compile(r"[A-Za-z0-9._-]+")
 # Connect config keys are dotted names; a longer one is not a setting.
 MAX_KEY_CHARS = 256
@@ -102,6 +122,18 @@ TUNING_KEYS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# MM2's consumer-group keys (MirrorCheckpointConfig) and their defaults.
+GROUPS = "groups"
+GROUPS_EXCLUDE = "groups.exclude"
+SYNC_GROUP_OFFSETS = "sync.group.offsets.enabled"
+SYNC_GROUP_INTERVAL = "sync.group.offsets.interval.seconds"
+EMIT_CHECKPOINTS_INTERVAL = "emit.checkpoints.interval.seconds"
+GROUP_KEYS = (GROUPS, GROUPS_EXCLUDE, SYNC_GROUP_OFFSETS, SYNC_GROUP_INTERVAL, EMIT_CHECKPOINTS_INTERVAL)
+DEFAULT_GROUPS = ".*"
+DEFAULT_GROUPS_EXCLUDE = ("console-consumer-.*", "connect-.*", "__.*")
+DEFAULT_GROUP_INTERVAL_S = 60
+SYNC_TOPIC_ACLS = "sync.topic.acls.enabled"
+
 # ksync's key for target.topic_map (see the module docstring).
 TOPIC_MAP_KEY = "ksync.topic.map"
 # Connect's error handling keys: tolerance none | all and the dead-letter topic (written
@@ -127,6 +159,8 @@ HONOURED = frozenset(
         TOPIC_MAP_KEY,
         ERRORS_TOLERANCE,
         ERRORS_DLQ,
+        SYNC_TOPIC_ACLS,
+        *GROUP_KEYS,
     }
     | {f"{side}.cluster.{key}" for side in ("source", "target") for key in _CLUSTER_KEYS}
     | {key for keys in TUNING_KEYS.values() for key in keys}
@@ -184,6 +218,14 @@ class MirrorConfig:
     # As for the tuning, the config says all there is: no errors keys is tolerance none.
     errors: ErrorTolerance = field(default_factory=ErrorTolerance)
     ignored: list[str] = field(default_factory=list)
+    connector_class: str = SOURCE_CONNECTOR
+    group_offsets: GroupOffsetSync = field(default_factory=GroupOffsetSync)
+    sync_topic_acls: bool = False
+
+    @property
+    def mode(self) -> SyncMode:
+        """A checkpoint connector copies no records (its topics are kept in step)."""
+        return "metadata" if self.connector_class == CHECKPOINT_CONNECTOR else "data"
 
     def task_spec(
         self, source_id: str, target_id: str, current: TaskSpec | None = None
@@ -219,6 +261,9 @@ class MirrorConfig:
                         "task_max": self.task_max,
                         **self.tuning.model_dump(mode="json"),
                         "errors": self.errors.model_dump(mode="json"),
+                        "mode": self.mode,
+                        "sync_group_offsets": self.group_offsets.model_dump(mode="json"),
+                        "sync_topic_acls": self.sync_topic_acls,
                     },
                 }
             )
@@ -242,6 +287,8 @@ def _key_of(loc: tuple[Any, ...]) -> str:
         "target.topic_map": TOPIC_MAP_KEY,
         "options.task_max": "tasks.max",
         "options.sync_topic_configs": "sync.topic.configs.enabled",
+        "options.sync_group_offsets": GROUPS,
+        "options.mode": "connector.class",
     }.get(path, path or "config")
 
 
@@ -290,7 +337,7 @@ def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
             f"the config's name ({cfg['name']}) does not match the connector name ({name})",
         )
     cfg["name"] = name
-    _check_class(cfg.get("connector.class"))
+    connector_class = _check_class(cfg.get("connector.class"))
 
     policy = _policy(cfg.get("replication.policy.class", DEFAULT_POLICY))
     separator = cfg.get("replication.policy.separator", DEFAULT_SEPARATOR)
@@ -340,13 +387,53 @@ def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
         separator=separator,
         topic_map=_topic_map(cfg.get(TOPIC_MAP_KEY, "")),
         task_max=_int("tasks.max", cfg.get("tasks.max", "1"), 1, MAX_TASKS),
-        sync_topic_configs=_bool("sync.topic.configs.enabled", cfg.get("sync.topic.configs.enabled", "true")),
+        # MM2's checkpoint connector syncs no topic config: that stays the source
+        # connector's choice unless the key says otherwise.
+        sync_topic_configs=_bool(
+            "sync.topic.configs.enabled",
+            cfg.get(
+                "sync.topic.configs.enabled",
+                "true" if connector_class == SOURCE_CONNECTOR else "false",
+            ),
+        ),
         start=_start(cfg),
         tuning=_tuning(cfg),
         errors=_errors(cfg),
         config=hide_secrets(cfg),
         ignored=ignored_keys(cfg),
+        connector_class=connector_class,
+        group_offsets=_group_offsets(cfg),
+        sync_topic_acls=_bool(SYNC_TOPIC_ACLS, cfg.get(SYNC_TOPIC_ACLS, "false")),
     )
+
+
+def _group_offsets(cfg: dict[str, str]) -> GroupOffsetSync:
+    """MM2's group keys -> `options.sync_group_offsets` (see the module docstring): plain
+    group names are taken literally, the other entries joined into one regex."""
+    include = _regex_list(GROUPS, cfg.get(GROUPS, DEFAULT_GROUPS))
+    if not include:
+        raise ConfigError(GROUPS, "the group selection is empty: list group names or regexes")
+    if GROUPS_EXCLUDE in cfg:
+        excludes = _regex_list(GROUPS_EXCLUDE, cfg[GROUPS_EXCLUDE])
+    else:
+        excludes = list(DEFAULT_GROUPS_EXCLUDE)
+    names = [e for e in include if _PLAIN_GROUP.fullmatch(e)]
+    patterns = [e for e in include if e not in names]
+    period = max(
+        _int(key, cfg.get(key, str(DEFAULT_GROUP_INTERVAL_S)), 1, 86_400)
+        for key in (SYNC_GROUP_INTERVAL, EMIT_CHECKPOINTS_INTERVAL)
+    )
+    try:
+        return GroupOffsetSync(
+            enabled=_bool(SYNC_GROUP_OFFSETS, cfg.get(SYNC_GROUP_OFFSETS, "false")),
+            groups=names,
+            groups_regex=_join(patterns),
+            groups_exclude_regex=_join(excludes),
+            interval_s=period,
+        )
+    except ValidationError as exc:
+        message = str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
+        raise ConfigError(GROUPS, message) from None
 
 
 def _topic_map(value: str) -> dict[str, str]:
@@ -370,23 +457,26 @@ def _topic_map(value: str) -> dict[str, str]:
     return out
 
 
-def _check_class(value: str | None) -> None:
+def _check_class(value: str | None) -> str:
+    """The full class name of a connector ksync runs (`CONNECTOR_CLASSES`)."""
     if value is None:
         raise ConfigError(
-            "connector.class", f"is required; ksync runs {SOURCE_CONNECTOR} (MirrorMaker 2)"
+            "connector.class",
+            f"is required; ksync runs {SOURCE_CONNECTOR} and {CHECKPOINT_CONNECTOR} (MirrorMaker 2)",
         )
-    short = value.removeprefix(MIRROR_PACKAGE)
-    if short == "MirrorSourceConnector":
-        return
-    if short in ("MirrorCheckpointConnector", "MirrorHeartbeatConnector"):
+    full = MIRROR_PACKAGE + value.removeprefix(MIRROR_PACKAGE)
+    if full in CONNECTOR_CLASSES:
+        return full
+    if full == MIRROR_PACKAGE + "MirrorHeartbeatConnector":
         raise ConfigError(
             "connector.class",
-            f"{value} is not supported: ksync replicates topics and their records only "
-            f"({SOURCE_CONNECTOR})",
+            f"{value} is not supported: ksync follows a task's health itself (its status and "
+            f"lag); it runs {SOURCE_CONNECTOR} and {CHECKPOINT_CONNECTOR}",
         )
     raise ConfigError(
         "connector.class",
-        f"{value} is not supported; ksync runs {SOURCE_CONNECTOR} (or MirrorSourceConnector)",
+        f"{value} is not supported; ksync runs {SOURCE_CONNECTOR} and {CHECKPOINT_CONNECTOR} "
+        "(or their simple names)",
     )
 
 
@@ -604,9 +694,10 @@ def config_of_spec(
     topics = list(spec.source.topics)
     if spec.source.topic_regex:
         topics.append(spec.source.topic_regex)
+    options = spec.options
     config = {
         "name": name,
-        "connector.class": SOURCE_CONNECTOR,
+        "connector.class": SOURCE_CONNECTOR if options.copies_records else CHECKPOINT_CONNECTOR,
         "source.cluster.alias": prefix or (source.name if source else "source"),
         "target.cluster.alias": target.name if target else "target",
         "replication.policy.class": DEFAULT_POLICY if prefix else IDENTITY_POLICY,
@@ -644,4 +735,15 @@ def config_of_spec(
         config[ERRORS_TOLERANCE] = errors.tolerance
         if errors.dead_letter_topic:
             config[ERRORS_DLQ] = errors.dead_letter_topic
+    if options.sync_topic_acls:
+        config[SYNC_TOPIC_ACLS] = "true"
+    offsets = options.sync_group_offsets
+    if offsets.enabled:
+        config[SYNC_GROUP_OFFSETS] = "true"
+        groups = [*offsets.groups, *([offsets.groups_regex] if offsets.groups_regex else [])]
+        config[GROUPS] = ",".join(groups) or DEFAULT_GROUPS
+        config[GROUPS_EXCLUDE] = offsets.groups_exclude_regex or ""
+        # Both periods: the longer of them is the one ksync keeps.
+        period = str(math.ceil(offsets.interval_s))  # Connect's key takes whole seconds
+        config[SYNC_GROUP_INTERVAL] = config[EMIT_CHECKPOINTS_INTERVAL] = period
     return config

@@ -13,20 +13,30 @@ from typing import Any
 
 from ksync.api.compat.connect.config import (
     DEFAULT_EXCLUDE,
+    DEFAULT_GROUP_INTERVAL_S,
+    DEFAULT_GROUPS,
+    DEFAULT_GROUPS_EXCLUDE,
     DEFAULT_POLICY,
     DEFAULT_SEPARATOR,
     DEFAULT_TOPICS,
+    EMIT_CHECKPOINTS_INTERVAL,
     ERRORS_DLQ,
     ERRORS_TOLERANCE,
+    GROUPS,
+    GROUPS_EXCLUDE,
     HONOURED,
     MAX_TASKS,
+    SYNC_GROUP_INTERVAL,
+    SYNC_GROUP_OFFSETS,
+    SYNC_TOPIC_ACLS,
     TOPIC_MAP_KEY,
     TUNING_KEYS,
 )
 from ksync.spec import ClientTuning
 
 COMMON, SOURCE, TARGET, TUNING = "Common", "Source cluster", "Target cluster", "Client overrides"
-GROUPS = (COMMON, SOURCE, TARGET, TUNING)
+OFFSETS = "Consumer group offsets"
+CONFIG_GROUPS = (COMMON, OFFSETS, SOURCE, TARGET, TUNING)
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,10 @@ _TUNING_DEFAULTS = ClientTuning().model_dump(mode="json")
 DEFINITIONS: dict[str, KeyDef] = {
     "name": KeyDef("STRING", None, "HIGH", COMMON, "The connector's name: the ksync task's name.", True),
     "connector.class": KeyDef(
-        "CLASS", None, "HIGH", COMMON, "MirrorSourceConnector, the one class ksync runs.", True
+        "CLASS", None, "HIGH", COMMON,
+        "MirrorSourceConnector (copies records and keeps topics in step) or "
+        "MirrorCheckpointConnector (copies no records; syncs consumer-group offsets).",
+        True,
     ),
     "tasks.max": KeyDef(
         "INT", "1", "HIGH", COMMON,
@@ -125,6 +138,33 @@ DEFINITIONS: dict[str, KeyDef] = {
     ),
     "sync.topic.configs.enabled": KeyDef(
         "BOOLEAN", "true", "MEDIUM", COMMON, "Whether source topic configs are copied to the target."
+    ),
+    SYNC_TOPIC_ACLS: KeyDef(
+        "BOOLEAN", "false", "MEDIUM", COMMON,
+        "Whether the source's READ ACLs on the synced topics are made on the target topics "
+        "(ALL becomes READ; WRITE is never copied). Off unless set.",
+    ),
+    GROUPS: KeyDef(
+        "LIST", DEFAULT_GROUPS, "MEDIUM", OFFSETS,
+        "Consumer group ids or regexes whose offsets are synced (a plain id is taken literally).",
+    ),
+    GROUPS_EXCLUDE: KeyDef(
+        "LIST", ",".join(DEFAULT_GROUPS_EXCLUDE), "MEDIUM", OFFSETS, "Regexes of groups not to sync."
+    ),
+    SYNC_GROUP_OFFSETS: KeyDef(
+        "BOOLEAN", "false", "HIGH", OFFSETS,
+        "Whether the selected groups' committed offsets, translated, are written to the same "
+        "groups on the target while they have no active members there.",
+    ),
+    SYNC_GROUP_INTERVAL: KeyDef(
+        "INT", str(DEFAULT_GROUP_INTERVAL_S), "LOW", OFFSETS,
+        "Seconds between two offset syncs (the longer of this and "
+        "emit.checkpoints.interval.seconds).",
+    ),
+    EMIT_CHECKPOINTS_INTERVAL: KeyDef(
+        "INT", str(DEFAULT_GROUP_INTERVAL_S), "LOW", OFFSETS,
+        "MM2's checkpoint period: ksync writes no checkpoint topic, and syncs offsets no more "
+        "often than this, as MM2 could.",
     ),
     "consumer.auto.offset.reset": KeyDef(
         "STRING", "earliest", "MEDIUM", COMMON,

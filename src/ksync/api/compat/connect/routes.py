@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from ksync import __version__
 from ksync.api.compat.connect import connectors
 from ksync.api.compat.connect.config import (
+    CONNECTOR_CLASSES,
     CONNECTOR_TYPE,
-    SOURCE_CONNECTOR,
     SOURCE_TASK,
     ConfigError,
     check_name,
@@ -24,7 +24,7 @@ from ksync.api.compat.connect.config import (
 )
 from ksync.api.compat.connect.errors import ConnectError, ConnectRoute
 from ksync.api.compat.connect.hiding import hide_secrets
-from ksync.api.compat.connect.plugin_config import GROUPS, key_info, plugin_config
+from ksync.api.compat.connect.plugin_config import CONFIG_GROUPS, key_info, plugin_config
 from ksync.api.compat.connect.states import (
     EXTERNAL_KEY,
     connect_part,
@@ -94,8 +94,11 @@ def health(store: StoreDep) -> JSONResponse:
 
 @router.get("/connector-plugins")
 def connector_plugins(connectorsOnly: bool = True) -> list[dict[str, str]]:
-    """The one connector class ksync runs."""
-    return [{"class": SOURCE_CONNECTOR, "type": CONNECTOR_TYPE, "version": CONNECT_API_VERSION}]
+    """The connector classes ksync runs: MM2's source and checkpoint connectors."""
+    return [
+        {"class": cls, "type": CONNECTOR_TYPE, "version": CONNECT_API_VERSION}
+        for cls in CONNECTOR_CLASSES
+    ]
 
 
 def _plugin_matches(plugin: str, connector_class: str) -> bool:
@@ -104,11 +107,18 @@ def _plugin_matches(plugin: str, connector_class: str) -> bool:
     return plugin in (connector_class, simple, simple.removesuffix("Connector"))
 
 
-def _require_plugin(plugin: str) -> None:
-    if not _plugin_matches(plugin, SOURCE_CONNECTOR):
+def _plugin_class(plugin: str) -> str | None:
+    """The connector class `plugin` names, if ksync runs it."""
+    return next((cls for cls in CONNECTOR_CLASSES if _plugin_matches(plugin, cls)), None)
+
+
+def _require_plugin(plugin: str) -> str:
+    found = _plugin_class(plugin)
+    if found is None:
         raise ConnectError(
-            404, f"Unknown plugin {plugin}. ksync runs one: {SOURCE_CONNECTOR}",
+            404, f"Unknown plugin {plugin}. ksync runs {' and '.join(CONNECTOR_CLASSES)}",
         )
+    return found
 
 
 @router.get("/connector-plugins/{plugin}/config")
@@ -126,15 +136,16 @@ def validate_connector_config(plugin: str, config: Annotated[dict[str, Any], Bod
     Answers in Connect's ConfigInfos shape. It checks the config itself; whether ksync
     can reach the clusters is checked when the connector is created.
     """
-    if not _plugin_matches(plugin, SOURCE_CONNECTOR):
+    plugin_class = _plugin_class(plugin)
+    if plugin_class is None:
         raise ConnectError(
             404, f"Failed to find any class that implements Connector and which name matches "
-            f"{plugin}; ksync runs {SOURCE_CONNECTOR}",
+            f"{plugin}; ksync runs {' and '.join(CONNECTOR_CLASSES)}",
         )
     included = config.get("connector.class")
-    if isinstance(included, str) and not _plugin_matches(included, SOURCE_CONNECTOR):
+    if isinstance(included, str) and not _plugin_matches(included, plugin_class):
         raise ConnectError(400, f"Included connector type {included} does not match request type {plugin}")
-    raw = {**config, "connector.class": SOURCE_CONNECTOR}
+    raw = {**config, "connector.class": plugin_class}
     errors: dict[str, list[str]] = {}
     name = raw.get("name")
     if not isinstance(name, str):
@@ -147,9 +158,9 @@ def validate_connector_config(plugin: str, config: Annotated[dict[str, Any], Bod
     shown = hide_secrets({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()})
     keys = sorted(shown.keys() | errors.keys())
     return {
-        "name": SOURCE_CONNECTOR,
+        "name": plugin_class,
         "error_count": sum(len(e) for e in errors.values()),
-        "groups": list(GROUPS),
+        "groups": list(CONFIG_GROUPS),
         "configs": [
             {
                 "definition": key_info(key),

@@ -56,8 +56,12 @@ def stop_mark(paused_at: datetime) -> str:
 
 
 def connect_tasks(row: TaskView) -> range:
-    """Connect's task ids: one per member slot, none while stopped (as in Connect)."""
-    return range(0 if stopped(row) else task_max(row))
+    """Connect's task ids: one per member slot, none while stopped (as in Connect), and
+    none for a task that copies no records (it runs no member, as an MM2 checkpoint
+    connector with nothing to checkpoint has no task)."""
+    if stopped(row) or not row.spec.options.copies_records:
+        return range(0)
+    return range(task_max(row))
 
 
 def connector_info(row: TaskView, config: dict[str, str]) -> dict[str, Any]:

@@ -18,6 +18,10 @@ resources (ksync instances) is a ksync TaskSpec:
 | TransformsParam.FailureParam Type DLQ, DlqType    | options.errors.dead_letter_topic,   |
 |   CKAFKA, KafkaParam.Resource + Topic             |   dead_letter_instance source/target|
 | TransformsParam.FailureParam Type DROP            | tolerance all, no dead-letter topic |
+| ConnectorSyncType DATA_SYNC_TYPE (default)        | options.mode data                   |
+| ConnectorSyncType META_AND_DATA_SYNC_INSTANCE_TYPE| mode data; no topic named: every one|
+| ConnectorSyncType META_SYNC_INSTANCE_TYPE         | options.mode metadata (no records); |
+|                                                   |   no topic named: every topic       |
 
 Tencent documents CompressionType as "none" or "open" without naming the codec; ksync
 compresses with lz4 for "open" (fast, and the order CKafka recommends: LZ4 > GZIP >
@@ -31,6 +35,9 @@ otherwise (OffsetType earliest, Separator "."). Operations go through
 (Unassigned since creation), 1 running, 2 deleting (Terminating), 5 pausing (pause asked,
 members still committing), 6 paused, 8 resuming (Unassigned after having been started
 before: resume, restart, rebalance), -1 failed (ErrorMessage says why).
+
+The instance-level actions (`CreateMetaSyncDatahubTask` and its siblings) are mapped in
+`meta_sync` onto the same `create_task`.
 
 `ModifyDatahubTask` changes TaskName, Description, TasksMax, SyncThrottleLimit and
 (ksync's addition) QpsLimit in place, through the same service as the native API's
@@ -81,7 +88,14 @@ from ksync.spec import Compression, TaskSpec
 from ksync.store.repo import Store
 
 SOURCE = "SOURCE"
+# KafkaParam.ConnectorSyncType: the selected topics' records (topic level), or the whole
+# instance's topics (instance level), with their records or without.
 DATA_SYNC_TYPE = "DATA_SYNC_TYPE"
+META_SYNC_TYPE = "META_SYNC_INSTANCE_TYPE"
+META_AND_DATA_SYNC_TYPE = "META_AND_DATA_SYNC_INSTANCE_TYPE"
+SYNC_TYPES = (DATA_SYNC_TYPE, META_SYNC_TYPE, META_AND_DATA_SYNC_TYPE)
+# An instance-level task with no topic named selects every topic (internal ones never).
+EVERY_TOPIC = ".*"
 
 # Tencent's rule for TaskName.
 _TASK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
@@ -147,6 +161,15 @@ _FIELD_NAMES = {
 }
 
 
+def check_task_name(name: str) -> None:
+    """Tencent's rule for TaskName (InvalidParameterValue naming it otherwise)."""
+    if not _TASK_NAME.fullmatch(name):
+        raise bad_value(
+            "TaskName",
+            "must start with a letter and hold at most 64 letters, digits, '-', '.' and '_'",
+        )
+
+
 # ---- reading a CreateDatahubTask request ----------------------------------------------
 
 
@@ -169,12 +192,22 @@ def _common_kafka_fields(kp: Params, naming: dict[str, tuple[str, Any]]) -> dict
     out: dict[str, Any] = {"SelfBuilt": kp.flag("SelfBuilt")}
     kp.text("ResourceName")  # descriptive: the resource's name is shown from the instance
     sync_type = kp.text("ConnectorSyncType")
-    if sync_type not in (None, "", DATA_SYNC_TYPE):
+    if sync_type not in (None, "", *SYNC_TYPES):
         raise unsupported(
-            f"{kp.name('ConnectorSyncType')} {sync_type} is not supported: ksync syncs the "
-            "selected topics' messages and topic configs, not instance metadata such as "
-            f"consumer groups and ACLs; use {DATA_SYNC_TYPE}"
+            f"{kp.name('ConnectorSyncType')} {sync_type} is not supported: use "
+            f"{DATA_SYNC_TYPE} (the selected topics' records), {META_AND_DATA_SYNC_TYPE} "
+            f"(topics and records) or {META_SYNC_TYPE} (topics, partitions and configs, no "
+            "records)"
         )
+    if sync_type:
+        if "ConnectorSyncType" in naming and naming["ConnectorSyncType"][1] != sync_type:
+            raise TencentError(
+                INVALID_PARAMETER_VALUE,
+                f"ConnectorSyncType is {naming['ConnectorSyncType'][1]!r} in "
+                f"{naming['ConnectorSyncType'][0]} but {sync_type!r} in "
+                f"{kp.name('ConnectorSyncType')}: give it once",
+            )
+        naming["ConnectorSyncType"] = (kp.name("ConnectorSyncType"), sync_type)
     if kp.flag("UseAutoCreateTopic") is False:
         raise unsupported(
             f"{kp.name('UseAutoCreateTopic')} false is not supported: ksync always creates a "
@@ -301,6 +334,9 @@ def _source(
     start_time = kp.integer("StartTime")
     kept = _common_kafka_fields(kp, naming)
     kp.done(KAFKA_PARAM_UNSUPPORTED)
+    instance_level = naming.get("ConnectorSyncType", ("", DATA_SYNC_TYPE))[1] != DATA_SYNC_TYPE
+    if not topics and not regex and instance_level:
+        regex = EVERY_TOPIC
     if not topics and not regex:
         raise missing(
             f"{kp.name('Topic')}, {kp.name('TopicList')} or {kp.name('TopicRegularExpression')}"
@@ -365,11 +401,7 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     throttle = p.integer("SyncThrottleLimit")  # MB/s for the whole task
     errors = _failure(p, source["instance_id"], target_id)
     p.done(TASK_UNSUPPORTED)
-    if not _TASK_NAME.fullmatch(name):
-        raise bad_value(
-            "TaskName",
-            "must start with a letter and hold at most 64 letters, digits, '-', '.' and '_'",
-        )
+    check_task_name(name)
     target = {
         "instance_id": target_id,
         "topic_prefix": naming.get("Prefix", ("", ""))[1],
@@ -397,6 +429,8 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
         options["errors"] = errors
     elif tolerant:
         options["errors"] = {"tolerance": "all"}
+    if naming.get("ConnectorSyncType", ("", None))[1] == META_SYNC_TYPE:
+        options["mode"] = "metadata"
     body = {"name": name, "source": source, "target": target, "options": options}
     try:
         spec = TaskSpec.model_validate(body)
@@ -407,13 +441,14 @@ def _spec(p: Params) -> tuple[TaskSpec, dict[str, Any]]:
     sides = {
         k: v[0].split(".")[0]
         for k, v in naming.items()
-        if k not in ("QpsLimit", "CompressionType", "EnableToleration")
+        if k not in ("QpsLimit", "CompressionType", "EnableToleration", "ConnectorSyncType")
     }
     mine = {
         "TaskType": SOURCE,
         "Description": description,
         "Tags": tag_list,
         "Source": {k: v for k, v in source_kept.items() if v is not None},
+        "SyncType": naming.get("ConnectorSyncType", ("", DATA_SYNC_TYPE))[1],
         "Target": {k: v for k, v in target_kept.items() if v is not None},
         # Which resource carried Prefix/Separator/KeepPartition, to show them there.
         "NamingOn": "SourceResource" if "SourceResource" in sides.values() else "TargetResource",
@@ -475,6 +510,15 @@ def status_code(store: Store, row: TaskView) -> int:
     return 0 if latest and latest[0].message == "task created" else 8
 
 
+def sync_type_of(spec: TaskSpec, mine: dict[str, Any]) -> str:
+    """The ConnectorSyncType a task shows: metadata only when it copies no records, else
+    the instance-level or topic-level type it was created as."""
+    if not spec.options.copies_records:
+        return META_SYNC_TYPE
+    given = mine.get("SyncType")
+    return META_AND_DATA_SYNC_TYPE if given in (META_SYNC_TYPE, META_AND_DATA_SYNC_TYPE) else DATA_SYNC_TYPE
+
+
 def _resource_name(instances: dict[str, InstanceView], instance_id: str) -> str | None:
     row = instances.get(instance_id)
     return row.name if row is not None else None
@@ -496,9 +540,10 @@ def task_info(
         "TopicRegularExpression": src.topic_regex,
         "OffsetType": src.start.type,
         "StartTime": src.start.timestamp_ms // 1000 if src.start.timestamp_ms is not None else None,
-        "ConnectorSyncType": DATA_SYNC_TYPE,
         "QpsLimit": spec.options.qps_limit,
         **mine.get("Source", {}),
+        # From the spec: the mode may have changed since (the native API, while paused).
+        "ConnectorSyncType": sync_type_of(spec, mine),
     }
     targets = [t.target for t in row.topics]
     compression = spec.options.compression
@@ -574,14 +619,29 @@ def _instances(ctx: Context) -> dict[str, InstanceView]:
 
 def create(ctx: Context, p: Params) -> dict[str, Any]:
     spec, mine = _spec(p)
-    get_instance(ctx, spec.source.instance_id, "SourceResource.KafkaParam.Resource")
-    get_instance(ctx, spec.target.instance_id, "TargetResource.KafkaParam.Resource")
+    return create_task(
+        ctx, spec, mine, ("SourceResource.KafkaParam.Resource", "TargetResource.KafkaParam.Resource")
+    )
+
+
+def create_task(
+    ctx: Context,
+    spec: TaskSpec,
+    mine: dict[str, Any],
+    resource_fields: tuple[str, str],
+    names: dict[str, str] = _FIELD_NAMES,
+) -> dict[str, Any]:
+    """Create the task a Create*DatahubTask action describes; `resource_fields` name the
+    request's source and target resource fields (for a resource that does not exist) and
+    `names` its other fields by ksync's (for a spec the store's rules refuse)."""
+    get_instance(ctx, spec.source.instance_id, resource_fields[0])
+    get_instance(ctx, spec.target.instance_id, resource_fields[1])
     try:
         row = lifecycle.create(
             ctx.store, spec, external=with_own_external(None, mine), max_tasks=ctx.settings.max_tasks
         )
     except InvalidField as exc:
-        raise bad_value(_FIELD_NAMES.get(exc.field, exc.field), exc.reason) from None
+        raise bad_value(names.get(exc.field, exc.field), exc.reason) from None
     except LimitExceeded as exc:
         raise TencentError(LIMIT_EXCEEDED, exc.message) from None
     except Conflict as exc:  # the name is taken

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ksync.api.auth import KeyRing
-from ksync.api.compat.tencent import datahub, flows, resources, signature
+from ksync.api.compat.tencent import datahub, flows, meta_sync, resources, signature
 from ksync.api.compat.tencent.context import Context
 from ksync.api.compat.tencent.errors import (
     FAILED_OPERATION,
@@ -54,6 +54,9 @@ ACTIONS: dict[str, Action] = {
     "ModifyConnectResource": resources.modify,
     "DeleteConnectResource": resources.delete,
     "CreateDatahubTask": datahub.create,
+    "CreateMetaSyncDatahubTask": meta_sync.create_meta,
+    "CreateMetaAndDataSyncDatahubTask": meta_sync.create_meta_and_data,
+    "CreateMetaDataAndOffsetSyncDatahubTask": meta_sync.create_meta_data_and_offsets,
     "DescribeDatahubTask": datahub.describe,
     "DescribeDatahubTasks": datahub.describe_list,
     "PauseDatahubTask": datahub.pause,

@@ -161,6 +161,13 @@ export function mountDetail(view, ctx, id) {
     const lat = m.latency_ms || {};
     const limits = task.limits || {};
     const stat = (label, value, sub) => h("div", { class: "stat" }, h("div", { class: "stat-label" }, label), h("div", { class: "stat-value" }, value), sub ? h("div", { class: "stat-sub muted" }, sub) : null);
+    if (task.copies_records === false) {
+      // Nothing is copied: no rate or lag to show, rather than zeros that read as a stall.
+      clear(facts).append(
+        h("p", { class: "notice", id: "metadata-only" }, h("b", {}, "Topics only: "), "this task copies no record (mode metadata). It creates the target topics and keeps their partitions and configs in step."),
+      );
+      return;
+    }
     clear(facts).append(
       stat("Records/s", m.records_per_s != null ? fmtSi(m.records_per_s) : DASH, m.source_records_per_s != null ? `source produces ${fmtSi(m.source_records_per_s)}/s` : null),
       stat("Bytes/s", m.bytes_per_s != null ? fmtBytes(m.bytes_per_s) : DASH, limits.throttle_mb_s ? `throttle ${limits.throttle_mb_s} MB/s` : null),

@@ -86,6 +86,11 @@ export function mountWizard(view, ctx) {
   const startTime = h("input", { id: "start-time", name: "start-time", type: "datetime-local", step: "1", disabled: true });
   const taskMax = numberInput("task-max", { min: "1", max: "64", step: "1", value: "1" });
   const syncConfigs = h("input", { id: "sync-configs", name: "sync-configs", type: "checkbox", checked: true });
+  const modeRadios = [
+    h("input", { id: "mode-data", name: "mode", type: "radio", value: "data", checked: true }),
+    h("input", { id: "mode-metadata", name: "mode", type: "radio", value: "metadata" }),
+  ];
+  const syncAcls = h("input", { id: "sync-acls", name: "sync-acls", type: "checkbox" });
   const throttle = numberInput("throttle", { min: "0", step: "any", placeholder: "unlimited" });
   const qps = numberInput("qps-limit", { min: "0", step: "1", placeholder: "unlimited" });
   const tuning = tuningControls("");
@@ -178,6 +183,19 @@ export function mountWizard(view, ctx) {
       ),
       h("h3", {}, "Options"),
       h(
+        "fieldset",
+        { class: "field fieldset", dataset: { field: "options.mode" } },
+        h("legend", {}, "What the task keeps in step"),
+        h(
+          "div",
+          { class: "radios" },
+          check(modeRadios[0], "Records and topics: copy every record, create the target topics and keep their partitions and configs in step"),
+          check(modeRadios[1], "Topics only (metadata): create the target topics and keep their partitions and configs in step; copy no record"),
+        ),
+        h("p", { class: "hint" }, "The mode can be changed later only while the task is paused."),
+        h("p", { class: "field-error", role: "alert", hidden: true }),
+      ),
+      h(
         "div",
         { class: "row" },
         field("options.task_max", "Members (task_max)", taskMax, "Consumer/producer pairs sharing the partitions, 1 to 64."),
@@ -185,6 +203,7 @@ export function mountWizard(view, ctx) {
         field("options.qps_limit", "QPS limit (records/s)", qps, "Cap on records copied per second; empty for none."),
       ),
       field("options.sync_topic_configs", null, check(syncConfigs, "Sync topic configs: copy the source topics' configs to the target and keep them in step")),
+      field("options.sync_topic_acls", null, check(syncAcls, "Sync topic ACLs: who may read a source topic may read its copy (READ only; nobody gains a right to write)")),
       h("h3", {}, "Far clusters"),
       h("p", { class: "hint" }, "Producer and consumer settings for a source or target in another region; the defaults suit nearby clusters."),
       h("div", { class: "row" }, tuningFields(tuning).map(([name, label, control, hint]) => field(name, label, control, hint))),
@@ -238,7 +257,12 @@ export function mountWizard(view, ctx) {
     const startType = startRadios.find((r) => r.checked).value;
     const start = { type: startType };
     if (startType === "timestamp" && startTime.value) start.timestamp_ms = new Date(startTime.value).getTime();
-    const options = { task_max: taskMax.value === "" ? 1 : Number(taskMax.value), sync_topic_configs: syncConfigs.checked };
+    const options = {
+      task_max: taskMax.value === "" ? 1 : Number(taskMax.value),
+      sync_topic_configs: syncConfigs.checked,
+      mode: modeRadios.find((r) => r.checked).value,
+      sync_topic_acls: syncAcls.checked,
+    };
     if (throttle.value !== "") options.throttle_mb_s = Number(throttle.value);
     if (qps.value !== "") options.qps_limit = Number(qps.value);
     Object.assign(options, tuningValues(tuning));
@@ -454,8 +478,10 @@ export function mountWizard(view, ctx) {
           ["Named", Object.entries(b.target.topic_map).map(([from, to]) => `${from} → ${to}`).join(", ") || DASH],
           ["Keep partition", b.target.keep_partition ? "yes" : "no"],
           ["Start point", startText(b.source.start)],
+          ["Keeps in step", o.mode === "metadata" ? "topics only: no record is copied" : "records and topics"],
           ["Members", String(o.task_max)],
           ["Sync topic configs", o.sync_topic_configs ? "yes" : "no"],
+          ["Sync topic ACLs", o.sync_topic_acls ? "yes (READ only)" : "no"],
           ["Throttle", o.throttle_mb_s ? `${o.throttle_mb_s} MB/s` : "none"],
           ["QPS limit", o.qps_limit ? `${o.qps_limit} records/s` : "none"],
           ...tuningRows(o),
