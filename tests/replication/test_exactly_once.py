@@ -19,6 +19,7 @@ from helpers import create_topic, producer, wait_until
 
 from ksync.devkafka import KafkaCluster
 from ksync.domain.groups import group_id
+from ksync.kafka.errors import PersistentKafkaError
 from ksync.replication.member import Member, MemberConfig
 from ksync.replication.shares import share
 from ksync.replication.transactions import (
@@ -28,7 +29,6 @@ from ksync.replication.transactions import (
     resume_offset,
     transactional_id,
 )
-from ksync.kafka.errors import PersistentKafkaError
 
 from .support import RunningMember, member_config
 
@@ -212,6 +212,7 @@ def test_a_new_task_max_fences_the_units_of_the_old_one(brokers, run_member):
     mine = share({src: 6}, 0, 3)
     assert mine  # the straggler has partitions of a share that no longer exists
     new = run_member(eos_config(brokers, task, src, dst, slot=0, task_max=1))
+    new.wait_assigned(6)
     produce_seq(source, src, 6, 200, 300)
     wait_copied(target, dst, 6, 500)
     wait_until(
