@@ -7,7 +7,7 @@
 import { ApiError, clearErrors, get, post, showErrors } from "./api.js";
 import { DASH, clear, debounce, fmtInt, h } from "./dom.js";
 import { flash } from "./ui.js";
-import { startText, tuningControls, tuningFields, tuningRows, tuningValues } from "./taskops.js";
+import { DELIVERY_TEXT, startText, tuningControls, tuningFields, tuningRows, tuningValues } from "./taskops.js";
 
 const TASK_ROOTS = ["name", "source", "target", "options", "body"];
 const STEPS = ["Source and topics", "Target and topic names", "Start point and options", "Review and create"];
@@ -86,6 +86,7 @@ export function mountWizard(view, ctx) {
   const startTime = h("input", { id: "start-time", name: "start-time", type: "datetime-local", step: "1", disabled: true });
   const taskMax = numberInput("task-max", { min: "1", max: "64", step: "1", value: "1" });
   const syncConfigs = h("input", { id: "sync-configs", name: "sync-configs", type: "checkbox", checked: true });
+  const delivery = h("select", { id: "wiz-delivery", name: "delivery" }, Object.entries(DELIVERY_TEXT).map(([v, label]) => h("option", { value: v }, label)));
   const throttle = numberInput("throttle", { min: "0", step: "any", placeholder: "unlimited" });
   const qps = numberInput("qps-limit", { min: "0", step: "1", placeholder: "unlimited" });
   const tuning = tuningControls("");
@@ -185,6 +186,7 @@ export function mountWizard(view, ctx) {
         field("options.qps_limit", "QPS limit (records/s)", qps, "Cap on records copied per second; empty for none."),
       ),
       field("options.sync_topic_configs", null, check(syncConfigs, "Sync topic configs: copy the source topics' configs to the target and keep them in step")),
+      field("options.delivery", "Delivery", delivery, "Exactly once: records and progress commit in one target transaction; consumers must read with isolation.level=read_committed."),
       h("h3", {}, "Far clusters"),
       h("p", { class: "hint" }, "Producer and consumer settings for a source or target in another region; the defaults suit nearby clusters."),
       h("div", { class: "row" }, tuningFields(tuning).map(([name, label, control, hint]) => field(name, label, control, hint))),
@@ -238,7 +240,7 @@ export function mountWizard(view, ctx) {
     const startType = startRadios.find((r) => r.checked).value;
     const start = { type: startType };
     if (startType === "timestamp" && startTime.value) start.timestamp_ms = new Date(startTime.value).getTime();
-    const options = { task_max: taskMax.value === "" ? 1 : Number(taskMax.value), sync_topic_configs: syncConfigs.checked };
+    const options = { task_max: taskMax.value === "" ? 1 : Number(taskMax.value), sync_topic_configs: syncConfigs.checked, delivery: delivery.value };
     if (throttle.value !== "") options.throttle_mb_s = Number(throttle.value);
     if (qps.value !== "") options.qps_limit = Number(qps.value);
     Object.assign(options, tuningValues(tuning));
@@ -456,6 +458,7 @@ export function mountWizard(view, ctx) {
           ["Start point", startText(b.source.start)],
           ["Members", String(o.task_max)],
           ["Sync topic configs", o.sync_topic_configs ? "yes" : "no"],
+          ["Delivery", DELIVERY_TEXT[o.delivery] || o.delivery],
           ["Throttle", o.throttle_mb_s ? `${o.throttle_mb_s} MB/s` : "none"],
           ["QPS limit", o.qps_limit ? `${o.qps_limit} records/s` : "none"],
           ...tuningRows(o),
