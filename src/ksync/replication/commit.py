@@ -65,6 +65,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ksync.domain.topics import lost_to_retention, past_the_end
 from ksync.kafka.errors import (
+    COORDINATOR_CODES,
     KsyncKafkaError,
     TransientKafkaError,
     commit_failure,
@@ -98,15 +99,6 @@ FOREIGN_MEMBER_CODES = frozenset(
     }
 )
 
-# The group's coordinator is not ready yet (a cluster or coordinator just started): a
-# consumer that only assigns does not wait for it, so take-up repeats the call.
-COORDINATOR_CODES = frozenset(
-    {
-        KafkaError.NOT_COORDINATOR,
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
-    }
-)
 
 
 def committable(

@@ -33,13 +33,21 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from ksync.domain.groups import group_id
 from ksync.kafka.config import new_client
-from ksync.kafka.errors import PersistentKafkaError, partition_errors, partition_failure, wrap
+from ksync.kafka.errors import (
+    COORDINATOR_CODES,
+    PersistentKafkaError,
+    kafka_error_in,
+    partition_errors,
+    partition_failure,
+    wrap,
+)
 from ksync.spec import Connection
 
 log = logging.getLogger(__name__)
@@ -155,10 +163,20 @@ class TargetProgress:
         if not keys:
             return {}
         asked = [TopicPartition(*progress_key(topics, key)) for key in keys]
-        try:
-            got = self._reader.committed(asked, timeout=self._timeout_s)
-        except KafkaException as exc:
-            raise wrap(exc, f"reading the task's progress in group {self.group} on the target") from None
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                got = self._reader.committed(asked, timeout=self._timeout_s)
+                codes = {tp.error.code() for tp in got if tp.error is not None}
+                if not codes or not codes <= COORDINATOR_CODES or time.monotonic() > deadline:
+                    break
+            except KafkaException as exc:
+                # A group new on the target: its coordinator may not be loaded yet.
+                err = kafka_error_in(exc)
+                if err is None or err.code() not in COORDINATOR_CODES or time.monotonic() > deadline:
+                    doing = f"reading the task's progress in group {self.group} on the target"
+                    raise wrap(exc, doing) from None
+            time.sleep(0.2)
         failure = partition_failure(
             partition_errors(got),
             self._target,
