@@ -259,3 +259,23 @@ def test_update_options_refuses_a_taken_name_and_writes_nothing(store: Store) ->
     with pytest.raises(Conflict, match="taken-name"):
         lifecycle.update_options(store, second.id, {"throttle_mb_s": 9}, name="taken-name")
     assert store.tasks.get(second.id) == before
+
+
+# ---- delivery guarantee -------------------------------------------------------------------
+
+
+def test_the_delivery_guarantee_changes_only_while_paused_and_keeps_the_progress(store: Store) -> None:
+    task = add_task(store)
+    with pytest.raises(Conflict, match="pause it before changing options.delivery"):
+        lifecycle.update_options(store, task.id, {"delivery": "exactly_once"})
+    assert store.tasks.get(task.id).spec.options.delivery == "at_least_once"
+    lifecycle.pause(store, task.id)
+    with pytest.raises(Conflict, match="still stopping its members"):
+        lifecycle.update_options(store, task.id, {"delivery": "exactly_once"})
+    observe(store, task.id, "Paused")
+    row = lifecycle.update_options(store, task.id, {"delivery": "exactly_once"})
+    assert row.spec.options.delivery == "exactly_once"
+    assert (row.reset_start, row.generation) == (None, task.generation)  # progress kept
+    # The same value again is no change, so a running task accepts it.
+    lifecycle.start(store, task.id, None, RETENTION)
+    assert lifecycle.update_options(store, task.id, {"delivery": "exactly_once", "qps_limit": 5})
