@@ -178,3 +178,5 @@ def test_a_frozen_worker_whose_slot_moved_commits_nothing_after_it_resumes(
         for part, values in sent.items():
             assert follow.values[part] == values, f"partition {part} differs from the source"
     assert wait_status(client, task_id, "Running")["error"] is None
+    # It did try: its producer was refused as fenced.
+    wait_until(lambda: "was taken by a newer member" in frozen.log(), what="the fenced member's sentence")
