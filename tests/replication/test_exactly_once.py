@@ -15,11 +15,13 @@ from collections.abc import Callable
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from helpers import create_topic, producer, wait_until
 
 from ksync.devkafka import KafkaCluster
 from ksync.domain.groups import group_id
 from ksync.kafka.errors import PersistentKafkaError
+from ksync.replication.commit import Lost
 from ksync.replication.member import Member, MemberConfig
 from ksync.replication.shares import share
 from ksync.replication.transactions import (
@@ -29,6 +31,7 @@ from ksync.replication.transactions import (
     resume_offset,
     transactional_id,
 )
+from ksync.spec import StartPoint
 
 from .support import RunningMember, member_config
 
@@ -269,3 +272,77 @@ def source_end(broker: KafkaCluster, topic: str) -> int:
         return c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
     finally:
         c.close()
+
+
+# ---- the other paths keep working in this mode ---------------------------------------------
+
+
+def _delete_before(broker: KafkaCluster, topic: str, offset: int) -> None:
+    client = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})
+    for future in client.delete_records([TopicPartition(topic, 0, offset)]).values():
+        assert future.result(timeout=30).low_watermark == offset
+
+
+def test_a_latest_start_is_committed_on_the_target_before_anything_is_copied(brokers, run_member):
+    source, target = brokers
+    src, dst, task = (f"eo-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    create_topic(source, src, 1)
+    create_topic(target, dst, 1)
+    produce_seq(source, src, 1, 0, 20)
+    member = run_member(eos_config(brokers, task, src, dst, start=StartPoint(type="latest")))
+    member.wait_assigned(1)
+    # The start is decided once: in the target group, naming the unit, before any record.
+    assert target_progress(target, task, dst, 1) == [(20, f"ksync-{task}-0-of-1")]
+    produce_seq(source, src, 1, 20, 5)
+    wait_until(
+        lambda: copies(target, dst, 1)[0] == [_value(0, s) for s in range(20, 25)],
+        what="only the records after the start",
+    )
+    member.stop()
+
+
+def test_records_lost_to_retention_are_counted_and_the_gap_committed_on_the_target(
+    brokers, run_member
+):
+    source, target = brokers
+    src, dst, task = (f"eo-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    create_topic(source, src, 1)
+    create_topic(target, dst, 1)
+    produce_seq(source, src, 1, 0, 100)
+    first = run_member(eos_config(brokers, task, src, dst))
+    wait_copied(target, dst, 1, 100)
+    first.stop()
+    produce_seq(source, src, 1, 100, 100)
+    _delete_before(source, src, 150)  # 100..149 never copied
+    second = run_member(eos_config(brokers, task, src, dst))
+    wait_until(
+        lambda: target_progress(target, task, dst, 1)[0][0] == 200,
+        what="the progress past the gap on the target",
+    )
+    snap = second.stop()
+    assert snap.lost == {(src, 0): Lost(records=50, first=100, earliest=150)}
+    assert snap.partition_records == {(src, 0): 50}
+    assert copies(target, dst, 1)[0] == [_value(0, s) for s in [*range(100), *range(150, 200)]]
+
+
+def test_a_refused_record_blocks_its_topic_with_the_progress_up_to_it_on_the_target(
+    brokers, run_member
+):
+    source, target = brokers
+    src, dst, task = (f"eo-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    limit = 10_000
+    create_topic(source, src, 1)
+    create_topic(target, dst, 1, {"max.message.bytes": str(limit)})
+    p = producer(source)
+    for seq in range(200):
+        p.produce(src, b"big-" + b"." * (2 * limit) if seq == 100 else _value(0, seq), partition=0)
+    assert p.flush(30) == 0
+    member = run_member(eos_config(brokers, task, src, dst))
+    blocked = wait_until(lambda: member.snapshot().blocked, timeout_s=60, what=f"{src} blocked")
+    assert f"offset 100 of {src}[0]" in blocked[src], blocked
+    wait_until(
+        lambda: target_progress(target, task, dst, 1)[0][0] == 100,
+        what="progress up to the refused record on the target",
+    )
+    assert copies(target, dst, 1)[0] == [_value(0, s) for s in range(100)]
+    assert member.stop().error is None
