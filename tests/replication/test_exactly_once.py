@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AclOperation, AdminClient, ResourceType
 from helpers import create_topic, producer, wait_until
+from scram_users import scram_user
 
 from ksync.devkafka import KafkaCluster
 from ksync.domain.groups import group_id
@@ -33,7 +34,7 @@ from ksync.replication.transactions import (
 )
 from ksync.spec import StartPoint
 
-from .support import RunningMember, member_config
+from .support import RunningMember, as_connection, grant, member_config
 
 RunMember = Callable[[MemberConfig | Member], RunningMember]
 
@@ -346,3 +347,24 @@ def test_a_refused_record_blocks_its_topic_with_the_progress_up_to_it_on_the_tar
     )
     assert copies(target, dst, 1)[0] == [_value(0, s) for s in range(100)]
     assert member.stop().error is None
+
+
+def test_a_target_that_refuses_the_transactional_id_fails_the_member_naming_the_right(
+    brokers, run_member
+):
+    source, target = brokers
+    src, dst, task = (f"eo-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    create_topic(source, src, 1)
+    create_topic(target, dst, 1)
+    with scram_user([target], "txn") as user:
+        # What copying at least once needs on the target, without any transactional id.
+        grant(target, user.name, ResourceType.TOPIC, dst, [AclOperation.DESCRIBE, AclOperation.WRITE])
+        cfg = dataclasses.replace(
+            eos_config(brokers, task, src, dst), target=as_connection(user, target)
+        )
+        member = run_member(cfg)
+        member._thread.join(60)
+        error = str(member.error)
+        member.error = None  # expected: the teardown must not count it
+    assert f"ksync-{task}-0-of-1" in error and "grant Describe and Write on transactional id" in error
+    assert isinstance(member.member.failure, PersistentKafkaError)

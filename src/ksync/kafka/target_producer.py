@@ -47,6 +47,7 @@ from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
     KsyncKafkaError,
+    PersistentKafkaError,
     TransientKafkaError,
     client_failure,
     is_persistent,
@@ -64,6 +65,15 @@ from ksync.spec import ClientTuning, Connection
 TRANSACTION_TIMEOUT_MS = 120_000
 
 log = logging.getLogger(__name__)
+
+# Refusals of a transactional producer that only the target's operator can lift.
+_TRANSACTION_REFUSALS = frozenset(
+    {
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    }
+)
 
 # A producer of the same transactional id has started since: this one may never commit.
 FENCED_CODES = frozenset(
@@ -319,7 +329,7 @@ class TargetProducer:
                 # Fences every earlier producer of this id and aborts its open transaction.
                 producer.init_transactions(self._timeout_s)
             except KafkaException as exc:
-                producer.flush(0)
+                # The client is dropped as it is: after a fatal error, flush() raises it again.
                 raise self._transaction_failure(exc, "taking transactional id") from None
         return producer
 
@@ -373,7 +383,15 @@ class TargetProducer:
         err = kafka_error_in(exc)
         if err is not None and err.code() in FENCED_CODES:
             return self.fenced(err)
-        return wrap(exc, f"{doing} {self.transactional_id} on the target")
+        failure = wrap(exc, f"{self.conn.label}: {doing} {self.transactional_id}")
+        if err is not None and err.code() in _TRANSACTION_REFUSALS:
+            return PersistentKafkaError(
+                f"{failure}: grant Describe and Write on transactional id "
+                f"{self.transactional_id} (or the prefix of the task's ids), and Read on its "
+                "consumer group on the target, or use options.delivery at_least_once",
+                err.code(),
+            )
+        return failure
 
     def fenced(self, err: KafkaError) -> KsyncKafkaError:
         """This producer was fenced: a newer member of its unit of work started."""

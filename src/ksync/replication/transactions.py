@@ -217,6 +217,4 @@ def fence(target: Connection, tid: str, timeout_s: float) -> None:
     try:
         producer.init_transactions(timeout_s)
     except KafkaException as exc:
-        raise wrap(exc, f"fencing transactional id {tid} on the target") from None
-    finally:
-        producer.flush(0)
+        raise wrap(exc, f"{target.label}: fencing transactional id {tid}") from None
