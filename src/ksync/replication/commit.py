@@ -100,7 +100,6 @@ FOREIGN_MEMBER_CODES = frozenset(
 )
 
 
-
 def committable(
     positions: Mapping[Key, int],
     committed: Mapping[Key, int],
@@ -534,36 +533,17 @@ class Checkpointer:
             for tp in committed:
                 tp.offset = resume_offset(on_target[(tp.topic, tp.partition)][0], tp.offset)
         fresh = [tp for tp in committed if tp.offset < 0]
-        if fresh and txn is not None:
+        if fresh:
             starts = first_offsets(
                 consumer, fresh, self._start, self._at_start(), self._timeout_s, self._stop
             )
             if starts is None:
                 raise StoppedMidBatch()
+            if txn is None:  # exactly-once commits them below, in the target's transaction
+                self._commit_starts(consumer, starts)
             by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
             for tp in fresh:
                 tp.offset = by_key[(tp.topic, tp.partition)]
-        elif fresh:
-            starts = first_offsets(
-                consumer, fresh, self._start, self._at_start(), self._timeout_s, self._stop
-            )
-            if starts is None:
-                raise StoppedMidBatch()
-            try:
-                done = self._once_coordinated(
-                    lambda: consumer.commit(offsets=starts, asynchronous=False)
-                )
-            except KafkaException as exc:
-                err = kafka_error_in(exc)
-                if err is not None and err.code() in FOREIGN_MEMBER_CODES:
-                    # Nothing copied yet: the member restarts with backoff, showing why.
-                    raise TransientKafkaError(self._foreign_members(), err.code()) from None
-                raise
-            self._raise_for(done, "cannot commit the start offset of")
-            by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
-            for tp in committed:
-                if tp.offset < 0:
-                    tp.offset = by_key[(tp.topic, tp.partition)]
         offsets = {(tp.topic, tp.partition): tp.offset for tp in committed}
         if txn is not None:
             # Claimed before anything is copied: the start is decided once, and the
@@ -577,6 +557,20 @@ class Checkpointer:
             self._name,
             ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
         )
+
+    def _commit_starts(self, consumer: Consumer, starts: list[TopicPartition]) -> None:
+        """Commit resolved starts to the source group at once (point 5)."""
+        try:
+            done = self._once_coordinated(
+                lambda: consumer.commit(offsets=starts, asynchronous=False)
+            )
+        except KafkaException as exc:
+            err = kafka_error_in(exc)
+            if err is not None and err.code() in FOREIGN_MEMBER_CODES:
+                # Nothing copied yet: the member restarts with backoff, showing why.
+                raise TransientKafkaError(self._foreign_members(), err.code()) from None
+            raise
+        self._raise_for(done, "cannot commit the start offset of")
 
     def _once_coordinated(
         self, call: Callable[[], list[TopicPartition] | None]
