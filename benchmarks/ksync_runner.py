@@ -224,6 +224,8 @@ def run_ksync_task(server: KsyncServer, ids: tuple[str, str], dst: str, source_t
     procs = server.meter.since(marks.get("first", {}), after)
     extra = sum(arrival.ends.values()) - records
     note = f"({extra} duplicates: at-least-once redelivery)" if extra > 0 else ""
+    if (options or {}).get("delivery") == "exactly_once" and extra > 0:
+        note = f"({extra} offsets taken by transaction markers)"
     return Result(name, records, size, arrival.t_done - t0, steady_s=arrival.t_done - arrival.t_first,
                   first_s=arrival.t_first - t0, cpu_s=sum(p.seconds for p in procs),
                   procs=procs, note=note)

@@ -19,6 +19,10 @@ ksync, MM2      for task counts 1 and 2 in the order ksync, MM2, MM2, ksync, so 
 Then latency (latency.py): 1 KB records at a fixed rate, windows floor (read back from the
 source), ksync, MM2, MM2, ksync; p50/p99/max from source CreateTime to readable.
 
+Then exactly-once (`exactly_once`): 200 B records, ksync task_max 1 at-least-once,
+exactly-once, exactly-once, at-least-once; the ratio of the steady rates (--eos-only runs
+just this phase).
+
 With --far, a far target (far.py): ksync and MM2 through a proxy that delays every byte
 to and from the target broker by 10 ms each way, compression none and lz4.
 
@@ -29,6 +33,7 @@ last; CPU seconds are the replicator's tree over that steady window.
     BENCH_RECORDS=100000 BENCH_LATENCY_S=10 make bench
     .venv/bin/python benchmarks/sync_throughput.py --latency-only
     .venv/bin/python benchmarks/sync_throughput.py --far-only --far-records 300000
+    .venv/bin/python benchmarks/sync_throughput.py --eos-only --records 100000
 """
 
 from __future__ import annotations
@@ -69,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="measured seconds of each latency window (default 30)")
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput part")
     ap.add_argument("--skip-latency", action="store_true", help="skip the latency part")
+    ap.add_argument("--eos-only", action="store_true",
+                    help="only the exactly_once / at_least_once phase")
+    ap.add_argument("--skip-eos", action="store_true", help="skip the exactly-once phase")
     ap.add_argument("--far", action="store_true",
                     help="also the far target (20 ms added RTT via a delaying TCP proxy)")
     ap.add_argument("--far-only", action="store_true", help="only the far-target case")
@@ -217,6 +225,36 @@ def latency(src: str, dst: str, args: argparse.Namespace) -> None:
               flush=True)
 
 
+EOS_SIZE = 200
+
+
+def exactly_once(src: str, dst: str, args: argparse.Namespace) -> None:
+    """The cost of exactly-once: one transaction per member and commit interval."""
+    n, parts = args.records, args.partitions
+    deadline = 120 + n / 2000
+    topic = "bench-eos"
+    print(f"\n== exactly-once, {EOS_SIZE} B values, {n} records, {parts} partitions", flush=True)
+    print(load(src, topic, n, EOS_SIZE, parts, deadline).line(), flush=True)
+    warm_brokers(src, dst, min(n, WARM_RECORDS), EOS_SIZE, parts, deadline)
+    rates: dict[str, list[float]] = {"at_least_once": [], "exactly_once": []}
+    server = KsyncServer()
+    try:
+        server.start()
+        ids = server.register(src, dst)
+        for run, delivery in enumerate(
+            ("at_least_once", "exactly_once", "exactly_once", "at_least_once"), 1
+        ):
+            res = run_ksync_task(server, ids, dst, topic, n, EOS_SIZE, parts, 1, f"e{run}",
+                                 deadline, f"ksync {delivery} #{run}",
+                                 options={"delivery": delivery})
+            rates[delivery].append(res.steady_rate)
+            show(res, False)
+    finally:
+        server.stop()
+    ratio = mean(rates["exactly_once"]) / mean(rates["at_least_once"])
+    print(f"ksync exactly_once / at_least_once (steady, task_max 1): {ratio:.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.monotonic()
@@ -224,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         routes = far_routes() if args.far or args.far_only else None
         with bench_clusters(routes) as (source, target):
             src, dst = source.bootstrap, target.bootstrap
+            if args.eos_only:
+                exactly_once(src, dst, args)
+                return 0
             if args.far_only:
                 assert routes is not None
                 warm_brokers(src, dst, WARM_RECORDS, FAR_SIZE, args.partitions, 300)
@@ -232,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.latency_only:
                 for size in SIZES:
                     summary(throughput(src, dst, args, size))
+            if not args.latency_only and not args.skip_eos:
+                exactly_once(src, dst, args)
             if not args.skip_latency:
                 if args.latency_only:
                     warm_brokers(src, dst, WARM_RECORDS, LATENCY_SIZE, args.partitions, 300)

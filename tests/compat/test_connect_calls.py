@@ -236,3 +236,20 @@ def test_restart_with_include_tasks_and_only_failed(api: TestClient, connector: 
     assert _states(body) == ["RESTARTING"] * 3 and "trace" not in body["connector"]
     assert generation(api, connector) == start + 3
     assert_connect_error(api.post("/connectors/no-such/restart", params={"includeTasks": "true"}), 404)
+
+
+def test_exactly_once_changes_only_on_a_paused_connector_and_shows_in_its_config(
+    api: TestClient, connector: str
+) -> None:
+    eos = {"exactly.once.source.support": "enabled"}
+    task_id = task_of(api, connector)
+    assert_connect_error(api.patch(f"/connectors/{connector}/config", json=eos), 409, "pause it")
+    assert api.get(f"/api/v1/tasks/{task_id}").json()["options"]["delivery"] == "at_least_once"
+    assert api.put(f"/connectors/{connector}/pause").status_code == 202
+    store_of(api).tasks.observe(task_id, TaskChange(status=TaskStatus.PAUSED))  # members stopped
+    r = api.patch(f"/connectors/{connector}/config", json=eos)
+    assert r.status_code == 200, r.text
+    assert api.get(f"/api/v1/tasks/{task_id}").json()["options"]["delivery"] == "exactly_once"
+    assert api.get(f"/connectors/{connector}/config").json()["exactly.once.source.support"] == "enabled"
+    refused = api.patch(f"/connectors/{connector}/config", json={"exactly.once.source.support": "preparing"})
+    assert_connect_error(refused, 400, "rolling upgrade")

@@ -454,3 +454,43 @@ def test_a_metadata_task_with_offsets_and_acls_is_shown_as_a_checkpoint_connecto
     back = parse("native", config).task_spec("ins-gz", "ins-sh")
     assert back.options.mode == "metadata" and back.options.sync_topic_acls
     assert back.options.sync_group_offsets == spec.options.sync_group_offsets
+@pytest.mark.parametrize(
+    ("keys", "delivery"),
+    [
+        ({}, "at_least_once"),
+        ({"exactly.once.support": "requested"}, "at_least_once"),
+        ({"exactly.once.source.support": "disabled"}, "at_least_once"),
+        ({"exactly.once.source.support": "enabled"}, "exactly_once"),
+        ({"exactly.once.support": "required"}, "exactly_once"),
+        ({"exactly.once.support": "required", "exactly.once.source.support": "enabled"}, "exactly_once"),
+    ],
+)
+def test_exactly_once_keys_map_to_the_delivery_guarantee(keys: dict[str, str], delivery: str) -> None:
+    parsed = parse("c", base(**keys))
+    assert parsed.delivery == delivery
+    spec = parsed.task_spec("ins-a", "ins-b")
+    assert spec.options.delivery == delivery
+    shown = config_of_spec("c", spec, None, None)
+    assert (shown.get("exactly.once.source.support") == "enabled") == (delivery == "exactly_once")
+    assert "exactly.once.support" not in parsed.ignored
+
+
+@pytest.mark.parametrize(
+    ("keys", "key", "words"),
+    [
+        ({"exactly.once.support": "maybe"}, "exactly.once.support", "String must be one of: requested, required"),
+        ({"exactly.once.source.support": "on"}, "exactly.once.source.support", "must be one of: disabled, preparing, enabled"),
+        ({"exactly.once.source.support": "preparing"}, "exactly.once.source.support", "rolling upgrade"),
+        (
+            {"exactly.once.support": "required", "exactly.once.source.support": "disabled"},
+            "exactly.once.support",
+            "requires exactly-once support",
+        ),
+    ],
+)
+def test_exactly_once_values_ksync_cannot_honour_are_refused_in_connect_words(
+    keys: dict[str, str], key: str, words: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse("c", base(**keys))
+    assert refused.value.key == key and words in refused.value.message

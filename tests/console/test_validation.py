@@ -398,3 +398,42 @@ def test_far_cluster_options_from_the_wizard_and_the_options_editor(
     finally:
         client.delete(url)
         wait_until(lambda: client.get(url).status_code == 404, timeout_s=60)
+
+
+def test_delivery_from_the_wizard_and_the_options_editor(
+    wizard: Any, console_server: Any, client: httpx.Client, instances: tuple[str, str]
+) -> None:
+    """Exactly-once chosen in the wizard reaches the task and shows on its page; the
+    options editor refuses a switch while the task runs (pause first) and makes it once
+    the task is paused."""
+    src, dst = instances
+    name = f"eos-{uuid.uuid4().hex[:6]}"
+    pick(wizard, src, [TOPIC_A], name=name)
+    wizard.click("#wizard-next")
+    choose_target(wizard, dst)
+    wizard.click("#wizard-next")
+    wizard.select_option("#wiz-delivery", "exactly_once")
+    to_review(wizard)
+    expect(wizard.locator("#review")).to_contain_text("exactly once")
+    wizard.click("#wizard-create")
+    wizard.wait_for_url("**/#/tasks")
+    task = next(t for t in client.get("/api/v1/tasks").json()["tasks"] if t["name"] == name)
+    url = f"/api/v1/tasks/{task['id']}"
+    try:
+        assert task["options"]["delivery"] == "exactly_once"
+        open_page(wizard, console_server.url, f"/tasks/{task['id']}")
+        expect(wizard.locator("#config")).to_contain_text("exactly once")
+        wizard.click("#edit-options")
+        expect(wizard.locator("#opt-delivery")).to_have_value("exactly_once")
+        wizard.select_option("#opt-delivery", "at_least_once")
+        wizard.click("#options-save")
+        expect(wizard.locator("#options-form")).to_contain_text("pause it before changing options.delivery")
+        assert client.get(url).json()["options"]["delivery"] == "exactly_once"  # nothing changed
+        client.post(f"{url}/pause")
+        wait_until(lambda: client.get(url).json()["status"] == "Paused", timeout_s=60)
+        wizard.click("#options-save")
+        expect(wizard.locator("#config")).to_contain_text("at least once")
+        assert client.get(url).json()["options"]["delivery"] == "at_least_once"
+    finally:
+        client.delete(url)
+        wait_until(lambda: client.get(url).status_code == 404, timeout_s=60)

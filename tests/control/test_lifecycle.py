@@ -289,3 +289,21 @@ def test_a_failed_task_runs_nothing_so_its_mode_may_change(store: Store) -> None
     task = add_task(store)
     observe(store, task.id, "Failed", error="credentials refused")
     assert lifecycle.update_options(store, task.id, {"mode": "metadata"}).spec.options.mode == "metadata"
+# ---- delivery guarantee -------------------------------------------------------------------
+
+
+def test_the_delivery_guarantee_changes_only_while_paused_and_keeps_the_progress(store: Store) -> None:
+    task = add_task(store)
+    with pytest.raises(Conflict, match="pause it before changing options.delivery"):
+        lifecycle.update_options(store, task.id, {"delivery": "exactly_once"})
+    assert store.tasks.get(task.id).spec.options.delivery == "at_least_once"
+    lifecycle.pause(store, task.id)
+    with pytest.raises(Conflict, match="still stopping its members"):
+        lifecycle.update_options(store, task.id, {"delivery": "exactly_once"})
+    observe(store, task.id, "Paused")
+    row = lifecycle.update_options(store, task.id, {"delivery": "exactly_once"})
+    assert row.spec.options.delivery == "exactly_once"
+    assert (row.reset_start, row.generation) == (None, task.generation)  # progress kept
+    # The same value again is no change, so a running task accepts it.
+    lifecycle.start(store, task.id, None, RETENTION)
+    assert lifecycle.update_options(store, task.id, {"delivery": "exactly_once", "qps_limit": 5})

@@ -158,6 +158,9 @@ class KsyncClient:
     def create_task(self, spec: Json) -> Json:
         return self._call("POST", "/api/v1/tasks", spec)
 
+    def update_task(self, task_id: str, patch: Json) -> Json:
+        return self._call("PATCH", f"/api/v1/tasks/{_seg(task_id)}", patch)
+
     def delete_task(self, task_id: str) -> Json:
         return self._call("DELETE", f"/api/v1/tasks/{_seg(task_id)}")
 

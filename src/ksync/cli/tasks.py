@@ -23,7 +23,7 @@ from ksync.cli.calls import (
 )
 from ksync.cli.client import DEFAULT_URL, Json, KsyncClient, NotFoundError
 from ksync.cli.output import cell, emit, emit_list, fields, indent, table
-from ksync.spec import Compression, StartType, SyncMode
+from ksync.spec import Compression, Delivery, StartType, SyncMode
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -90,6 +90,12 @@ def progress_table(progress: list[Json], rates: dict[tuple[str, int], float] | N
             row.append(f"{rate:.1f}" if rate is not None else None)
         rows.append(row)
     return table(headers, rows)
+
+
+_DELIVERY_HELP = (
+    "at_least_once, or exactly_once: read_committed consumers of the target see each "
+    "record once"
+)
 
 
 def _details(task: Json, events: list[Json] | None = None) -> str:
@@ -218,6 +224,10 @@ def create(
             help="Make the source's READ ACLs on the synced topics on the target topics (default: no)",
         ),
     ] = None,
+    delivery: Annotated[
+        Delivery | None,
+        typer.Option(help=_DELIVERY_HELP + " (default: at_least_once)", show_default=False),
+    ] = None,
     compression: Annotated[
         Compression | None, typer.Option(help="How the target producer compresses batches (default: none)")
     ] = None,
@@ -264,6 +274,7 @@ def create(
         (opt_spec, "sync_topic_configs", sync_configs),
         (opt_spec, "mode", mode),
         (opt_spec, "sync_topic_acls", sync_acls),
+        (opt_spec, "delivery", delivery),
         (opt_spec, "compression", compression),
         (opt_spec, "linger_ms", linger_ms),
         (opt_spec, "batch_bytes", batch_bytes),
@@ -343,6 +354,23 @@ def start(
     """Resume a paused task, or try a failed one again."""
     point = _start_point(from_, timestamp_ms, "--from")
     _request(target(api_url, api_key, output), task_id, lambda c, tid: c.start_task(tid, point), "start requested")
+
+
+@app.command("set", epilog=EXIT_CODES)
+def set_(
+    task_id: TaskId,
+    delivery: Annotated[Delivery, typer.Option(help=_DELIVERY_HELP + "; pause the task first")],
+    api_url: ApiUrl = DEFAULT_URL,
+    api_key: ApiKey = None,
+    output: Output = "table",
+) -> None:
+    """Change a task's delivery guarantee (its progress is kept); refused while it runs."""
+    _request(
+        target(api_url, api_key, output),
+        task_id,
+        lambda c, tid: c.update_task(tid, {"options": {"delivery": delivery}}),
+        f"delivery now {delivery}",
+    )
 
 
 @app.command("restart", epilog=EXIT_CODES)

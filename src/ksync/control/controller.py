@@ -333,19 +333,28 @@ class Controller:
         source_id = task.source_id
         if source_id in instances and mem.delete_attempts < 3:
             mem.delete_attempts += 1
-            self._launch(task, mem, "delete-group", lambda: self._delete_group(task, source_id))
+            target_id = task.target_id if task.target_id in instances else None
+            self._launch(
+                task, mem, "delete-group", lambda: self._delete_group(task, source_id, target_id)
+            )
             return
         self.store.tasks.remove(task.id)
         log.info("task %s deleted", task.id)
 
-    def _delete_group(self, task: TaskView, source_id: str) -> str:
+    def _delete_group(self, task: TaskView, source_id: str, target_id: str | None) -> str:
+        """The task's progress: its group on the source and, where exactly-once keeps it
+        (whatever the mode now: a later switch reads it), its group on the target."""
         self._admin(source_id).delete_consumer_group(group_id(task.id))
+        if target_id is not None:
+            self._admin(target_id).delete_consumer_group(group_id(task.id))
         return "deleted"
 
     def _maybe_reset_progress(self, task: TaskView, mem: _TaskMemory) -> None:
         if mem.job is not None:
             return
-        self._launch(task, mem, "reset", lambda: self._delete_group(task, task.source_id))
+        self._launch(
+            task, mem, "reset", lambda: self._delete_group(task, task.source_id, task.target_id)
+        )
 
     # ---- topic selection ---------------------------------------------------------------
 

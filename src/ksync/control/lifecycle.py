@@ -188,6 +188,7 @@ def reconfigure(
     def decide(task: TaskView) -> TaskChange:
         _gone(task)
         _check_paused_only(task, spec.options)
+        _check_delivery_change(task, spec)
         if task.desired != Desired.RUNNING:
             return TaskChange(
                 spec=spec,
@@ -204,6 +205,26 @@ def reconfigure(
         )
 
     return store.tasks.change(task_id, decide)
+
+
+def _check_delivery_change(task: TaskView, spec: TaskSpec) -> None:
+    """`options.delivery` changes only while every member is stopped: a member copying at
+    least once and one copying exactly once must never hold the task at once, and the
+    next start moves the progress over (the larger of the source and target groups'
+    commits, `ksync.replication.transactions`). Conflict otherwise."""
+    old, new = task.spec.options.delivery, spec.options.delivery
+    if old == new:
+        return
+    if task.desired != Desired.PAUSED:
+        raise Conflict(
+            f"task {task.id} is running; pause it before changing options.delivery "
+            f"from {old} to {new}, then start it again (its progress is kept)"
+        )
+    if task.status != TaskStatus.PAUSED:
+        raise Conflict(
+            f"task {task.id} is still stopping its members; change options.delivery "
+            "once it is Paused"
+        )
 
 
 def _generation_for(task: TaskView, spec: TaskSpec) -> int | Keep:
@@ -396,6 +417,7 @@ def update_options(
                 {**task.spec.target.model_dump(mode="json"), "topic_map": dict(topic_map)}
             )
         spec = task.spec.model_copy(update=update)
+        _check_delivery_change(task, spec)
         if topic_map is not None:
             _check_naming(spec, same_cluster)
             renamed = _renamed(task, ReplicationPolicy.of(spec.target))

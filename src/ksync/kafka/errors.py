@@ -68,6 +68,18 @@ class ClientSettingsError(PersistentKafkaError):
     """librdkafka refused an instance's settings before connecting (e.g. a bad CA PEM)."""
 
 
+# A group's coordinator is not ready yet (a cluster or coordinator just started): a
+# consumer that only assigns does not wait for it the way a group join does, so a call on
+# the group's offsets is repeated.
+COORDINATOR_CODES = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+    }
+)
+
+
 def is_persistent(err: KafkaError) -> bool:
     """True when retrying `err` cannot help (auth, authorization, size, config)."""
     return err.fatal() or err.code() in _PERSISTENT_CODES

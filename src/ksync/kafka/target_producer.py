@@ -21,7 +21,14 @@ between batches, so it costs nothing per record. It owns
   commits nothing;
 * fatal errors: confluent-kafka raises a fatal producer error (an idempotent producer
   refused its producer id, the gap-less guarantee stopping it after a refused batch) from
-  poll or flush; every such call goes through `errors()`, which makes it a sentence.
+  poll or flush; every such call goes through `errors()`, which makes it a sentence;
+* transactions, for `options.delivery: exactly_once` (a `transactional_id`): the client
+  takes its id at creation (`init_transactions`, which fences any earlier producer of the
+  same id), a transaction is begun by the member before the first record after a commit
+  (`begin`, one test per batch), and `commit` puts the source offsets into it and commits
+  records and offsets together (`ksync.replication.transactions`). A failed commit aborts;
+  a producer fenced by a successor fails the member with a transient error (its worker no
+  longer wants it, or starts it again and fences the other in turn).
 """
 
 from __future__ import annotations
@@ -33,13 +40,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import TopicMetadata
 
 from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.config import new_client
 from ksync.kafka.errors import (
     KsyncKafkaError,
+    PersistentKafkaError,
     TransientKafkaError,
     client_failure,
     is_persistent,
@@ -51,7 +59,26 @@ from ksync.kafka.errors import (
 )
 from ksync.spec import ClientTuning, Connection
 
+# How long the target's coordinator keeps a transaction open without a commit before
+# aborting it: well above a commit interval plus a checkpoint's flush timeout, so a slow
+# target delays a commit rather than aborting it.
+TRANSACTION_TIMEOUT_MS = 120_000
+
 log = logging.getLogger(__name__)
+
+# Refusals of a transactional producer that only the target's operator can lift.
+_TRANSACTION_REFUSALS = frozenset(
+    {
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    }
+)
+
+# A producer of the same transactional id has started since: this one may never commit.
+FENCED_CODES = frozenset(
+    {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+)
 
 # The producer's batch.size where every target topic takes it and the task sets no other
 # cap (`ClientTuning.batch_bytes`): large batches mean few produce requests per record.
@@ -81,12 +108,23 @@ def batch_bytes(limits: Iterable[int], cap: int = MAX_BATCH_BYTES) -> int:
 
 
 def producer_settings(
-    max_unacked_records: int, batch_size: int, tuning: ClientTuning = _DEFAULT_TUNING
+    max_unacked_records: int,
+    batch_size: int,
+    tuning: ClientTuning = _DEFAULT_TUNING,
+    transactional_id: str | None = None,
 ) -> dict[str, Any]:
     """The target producer: idempotent and `acks=all` (order and no loss), errors only;
     batches of at most `batch_size` bytes (see `batch_bytes`) and at most the task's
-    `tuning.batch_bytes`, compressed and lingering as `tuning` says."""
+    `tuning.batch_bytes`, compressed and lingering as `tuning` says; transactional when
+    given a `transactional_id` (exactly-once)."""
+    transactional: dict[str, Any] = {}
+    if transactional_id is not None:
+        transactional = {
+            "transactional.id": transactional_id,
+            "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+        }
     return {
+        **transactional,
         "enable.idempotence": True,
         # A batch the target refuses (too large, say) stops the producer: otherwise
         # librdkafka sends the batches after it, which land before the refused records are
@@ -157,8 +195,11 @@ class TargetProducer:
         warn: Callable[[str], None],
         waiting: Callable[[], None],
         tuning: ClientTuning = _DEFAULT_TUNING,
+        transactional_id: str | None = None,
     ) -> None:
         self.conn = conn
+        self.transactional_id = transactional_id
+        self._in_transaction = False
         self.failure: KsyncKafkaError | None = None  # a persistent background error
         self._tuning = tuning
         self.batch_bytes = tuning.batch_bytes  # the client's batch.size
@@ -254,7 +295,7 @@ class TargetProducer:
         """A new client whose batches are at most `batch_size` bytes; False (nothing
         changed) while records are still unacknowledged, for the new client would not
         take over the old one's queue. Call `use` after it: a new client knows no topic."""
-        if len(self.client):
+        if len(self.client) or self._in_transaction:
             return False
         log.info("%s: batches of at most %d bytes from now on", self._name, batch_size)
         self._client = self._new_client(batch_size)
@@ -276,12 +317,90 @@ class TargetProducer:
         producer = new_client(
             Producer,
             self.conn,
-            **producer_settings(self._max_unacked, batch_size, self._tuning),
+            **producer_settings(
+                self._max_unacked, batch_size, self._tuning, self.transactional_id
+            ),
             on_delivery=self._on_delivery_error,
             error_cb=self._on_client_error,
         )
         self.batch_bytes = batch_size
+        if self.transactional_id is not None:
+            try:
+                # Fences every earlier producer of this id and aborts its open transaction.
+                producer.init_transactions(self._timeout_s)
+            except KafkaException as exc:
+                # The client is dropped as it is: after a fatal error, flush() raises it again.
+                raise self._transaction_failure(exc, "taking transactional id") from None
         return producer
+
+    # ---- transactions (exactly-once) -------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        """A transaction is open: records or offsets not yet committed."""
+        return self._in_transaction
+
+    def begin(self) -> None:
+        """Open a transaction unless one is open (the member calls it before a batch)."""
+        if not self._in_transaction:
+            try:
+                self.client.begin_transaction()
+            except KafkaException as exc:
+                raise self._transaction_failure(exc, "beginning a transaction") from None
+            self._in_transaction = True
+
+    def commit(self, offsets: list[TopicPartition], group_metadata: object) -> None:
+        """Commit the open transaction (one is begun if none is) with `offsets` in the
+        target group that `group_metadata` names: records and offsets become visible to
+        read_committed consumers together. Any failure aborts it and raises: the member
+        then starts again from the last commit."""
+        self.begin()
+        producer = self.client
+        try:
+            if offsets:
+                producer.send_offsets_to_transaction(offsets, group_metadata, self._timeout_s)
+            producer.commit_transaction(self._timeout_s)
+        except KafkaException as exc:
+            failure = self._transaction_failure(exc, "committing a transaction")
+            self.abort()
+            raise failure from None
+        self._in_transaction = False
+
+    def abort(self) -> None:
+        """Abort the open transaction, if any: none of its records becomes visible to
+        read_committed consumers. Only logged when the abort itself fails (a fenced or
+        failed producer): the coordinator aborts it when a successor takes the id, or
+        after `TRANSACTION_TIMEOUT_MS`."""
+        if not self._in_transaction or self._client is None:
+            return
+        self._in_transaction = False
+        try:
+            self._client.abort_transaction(min(10.0, self._timeout_s))
+        except KafkaException as exc:
+            log.warning("%s: aborting the open transaction: %s", self._name, exc)
+
+    def _transaction_failure(self, exc: KafkaException, doing: str) -> KsyncKafkaError:
+        err = kafka_error_in(exc)
+        if err is not None and err.code() in FENCED_CODES:
+            return self.fenced(err)
+        failure = wrap(exc, f"{self.conn.label}: {doing} {self.transactional_id}")
+        if err is not None and err.code() in _TRANSACTION_REFUSALS:
+            return PersistentKafkaError(
+                f"{failure}: grant Describe and Write on transactional id "
+                f"{self.transactional_id} (or the prefix of the task's ids), and Read on its "
+                "consumer group on the target, or use options.delivery at_least_once",
+                err.code(),
+            )
+        return failure
+
+    def fenced(self, err: KafkaError) -> KsyncKafkaError:
+        """This producer was fenced: a newer member of its unit of work started."""
+        return TransientKafkaError(
+            f"{self.conn.label}: transactional id {self.transactional_id} was taken by a "
+            "newer member of this task's unit of work, which fenced this one; it stops "
+            f"without committing ({words(err)})",
+            err.code(),
+        )
 
     # ---- the slow paths ------------------------------------------------------------------
 
@@ -394,6 +513,9 @@ class TargetProducer:
     # ---- errors --------------------------------------------------------------------------
 
     def _on_client_error(self, err: KafkaError) -> None:
+        if err.code() in FENCED_CODES:
+            self.failure = self.failure or self.fenced(err)
+            return
         failure = client_failure(err, self.conn, "target", self.rights())
         if failure.persistent:
             if self.failure is None:
@@ -406,6 +528,8 @@ class TargetProducer:
         self, err: KafkaError, topic: str | None, partition: int | None
     ) -> KsyncKafkaError:
         """A failed write as a sentence naming the target topic and partition."""
+        if err.code() in FENCED_CODES:
+            return self.fenced(err)
         if err.code() == KafkaError._FATAL and self._client is not None:
             # produce() only says that the producer stopped; the error that stopped it
             # waits in its queue, and poll() raises it.
@@ -440,13 +564,16 @@ class TargetProducer:
     # ---- closing -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Wait (up to the timeout) for every record to be acknowledged."""
+        """Wait (up to the timeout) for every record to be acknowledged; a transaction
+        still open (the member could not commit it) is aborted."""
         if self._client is not None:
+            self.abort()
             with self.errors():
                 self._client.flush(self._timeout_s)
 
     def abandon(self) -> None:
         """Drop every record not yet sent, after a failure: nothing is committed for them."""
+        self.abort()
         producer, self._client = self._client, None
         if producer is None:
             return

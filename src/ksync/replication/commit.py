@@ -34,6 +34,17 @@ before it. How:
 The rule of 2-4 is `committable`, a pure function; `Progress` is the pure state it reads
 (what the member holds and committed); `Checkpointer` does the I/O around them.
 
+With `options.delivery: exactly_once` (a `TargetProgress`), points 1 and 3-6 hold as
+written and point 2 becomes: a checkpoint waits for the target to acknowledge everything
+produced, then commits the open transaction with the positions in it, in the task's group
+on the target (`ksync.replication.transactions`); a failed commit aborts it and fails the
+member, whose successor resumes at the last committed transaction. Every checkpoint then
+covers every held partition (one transaction holds the records of all of them), a
+partition is given up only once its records are committed, and a start (point 5) or a
+resumed position is committed in a transaction before anything is copied (which also
+writes the member's transactional id into the metadata of its partitions). The source
+group is written after each transaction too, for lag display; it is never ahead.
+
 The commits still go to the task's consumer group (`ksync.domain.groups`), whose offsets
 are the task's progress for every reader. A consumer that never joins the group commits
 as generation -1, which the broker accepts while the group has no members; if a consumer
@@ -54,6 +65,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ksync.domain.topics import lost_to_retention, past_the_end
 from ksync.kafka.errors import (
+    COORDINATOR_CODES,
     KsyncKafkaError,
     TransientKafkaError,
     commit_failure,
@@ -64,6 +76,7 @@ from ksync.kafka.errors import (
 )
 from ksync.kafka.target_producer import StoppedMidBatch, TargetProducer
 from ksync.replication.partition_start import first_offsets
+from ksync.replication.transactions import TargetProgress, resume_offset
 from ksync.spec import Connection, StartPoint
 
 log = logging.getLogger(__name__)
@@ -83,16 +96,6 @@ FOREIGN_MEMBER_CODES = frozenset(
         KafkaError.REBALANCE_IN_PROGRESS,
         KafkaError.ILLEGAL_GENERATION,
         KafkaError.UNKNOWN_MEMBER_ID,
-    }
-)
-
-# The group's coordinator is not ready yet (a cluster or coordinator just started): a
-# consumer that only assigns does not wait for it, so take-up repeats the call.
-COORDINATOR_CODES = frozenset(
-    {
-        KafkaError.NOT_COORDINATOR,
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
     }
 )
 
@@ -255,7 +258,8 @@ class Checkpointer:
     problem, `at_start()` is the member's current start layout (see `partition_start`),
     `acknowledged` is called when the target acknowledged everything produced; `held()`
     maps a partition whose records from an offset on were held back to that offset, which
-    no commit passes (`ksync.replication.dead_letter`).
+    no commit passes (`ksync.replication.dead_letter`). `transactions`, for exactly-once,
+    is where the task's progress is kept on the target (see the module's docstring).
     """
 
     def __init__(
@@ -275,6 +279,7 @@ class Checkpointer:
         stop: threading.Event,
         acknowledged: Callable[[], None],
         held: Callable[[], Mapping[Key, int]] = dict,
+        transactions: TargetProgress | None = None,
     ) -> None:
         self._consumer = consumer
         self._target = target
@@ -290,6 +295,7 @@ class Checkpointer:
         self._stop = stop
         self._acknowledged = acknowledged
         self._held = held
+        self._transactions = transactions
         self._abandoned = False
 
     def abandon(self) -> None:
@@ -315,12 +321,16 @@ class Checkpointer:
             return
         self._acknowledged()
         consumer = self._consumer
-        assigned = only if only is not None else consumer.assignment()
+        txn = self._transactions
+        # One transaction holds the records of every partition: it commits all of them.
+        assigned = only if only is not None and txn is None else consumer.assignment()
         if not assigned:
             return
         positions: dict[Key, int] = {}
+        unknown = False
         for tp in consumer.position(assigned):
             if tp.error is not None:
+                unknown = True
                 # Not committed this time; the next checkpoint asks again.
                 log.warning(
                     "%s: no position for %s[%d]: %s",
@@ -337,9 +347,42 @@ class Checkpointer:
             if key in positions:
                 positions[key] = cap
         plan = self._progress.plan(positions, remaining, failure is not None)
-        if plan:
+        if txn is not None:
+            # Records whose position is unknown must not become visible without it: the
+            # transaction stays open until the next checkpoint reads every position.
+            if not unknown and (plan or self._target.in_transaction):
+                self._target.commit(txn.offsets(plan), txn.group_metadata())
+                self._progress.advance(plan)
+                self._mirror(plan)
+        elif plan:
             self._progress.advance(self._commit(plan))
         self.record_ends(assigned)
+
+    def _settled(self, doing: str) -> None:
+        """Exactly-once: commit the open transaction before the share changes; a target
+        too slow for that restarts the member (its successor resumes at the last commit),
+        for committing it later would leave out the positions of what changed."""
+        if self._transactions is None or not self._target.in_transaction:
+            return
+        self.checkpoint(closing=True)
+        if self._target.in_transaction:
+            raise TransientKafkaError(
+                f"the target did not acknowledge the records copied so far in time to "
+                f"commit them before {doing}; the member starts again from its last commit"
+            )
+
+    def _mirror(self, plan: Mapping[Key, int]) -> None:
+        """Exactly-once: copy committed progress to the source group, for lag display and
+        a later switch back to at-least-once. Never the truth, so a refusal only warns."""
+        if not plan:
+            return
+        try:
+            self._commit(plan)
+        except KsyncKafkaError as exc:
+            self._warn(
+                f"{exc}; the task's progress is kept on the target (exactly_once), but the "
+                "lag shown from the source group falls behind"
+            )
 
     def record_ends(self, assigned: list[TopicPartition] | None = None) -> None:
         """Keep the source's end offsets of held partitions current (free: from the
@@ -418,6 +461,7 @@ class Checkpointer:
         """Start consuming `partitions` from their commit, or from their resolved (and at
         once committed) start."""
         with self._naming("taking up", partitions):
+            self._settled(f"taking up partitions {_names(partitions)}")
             self._take_up(self._consumer, partitions)
 
     def give_up(self, partitions: list[TopicPartition]) -> None:
@@ -426,6 +470,7 @@ class Checkpointer:
         with self._naming("giving up", partitions):
             if not self._abandoned:
                 self.checkpoint(partitions, closing=True)
+                self._settled(f"giving up partitions {_names(partitions)}")
             self._consumer.incremental_unassign(partitions)
         self._progress.forget((tp.topic, tp.partition) for tp in partitions)
 
@@ -482,6 +527,11 @@ class Checkpointer:
         # An errored entry reads as "no commit" (-1001): starting it afresh would overwrite
         # the progress it has.
         self._raise_for(committed, "cannot read the committed progress of")
+        txn = self._transactions
+        if txn is not None:
+            on_target = txn.read((tp.topic, tp.partition) for tp in committed)
+            for tp in committed:
+                tp.offset = resume_offset(on_target[(tp.topic, tp.partition)][0], tp.offset)
         fresh = [tp for tp in committed if tp.offset < 0]
         if fresh:
             starts = first_offsets(
@@ -489,28 +539,38 @@ class Checkpointer:
             )
             if starts is None:
                 raise StoppedMidBatch()
-            try:
-                done = self._once_coordinated(
-                    lambda: consumer.commit(offsets=starts, asynchronous=False)
-                )
-            except KafkaException as exc:
-                err = kafka_error_in(exc)
-                if err is not None and err.code() in FOREIGN_MEMBER_CODES:
-                    # Nothing copied yet: the member restarts with backoff, showing why.
-                    raise TransientKafkaError(self._foreign_members(), err.code()) from None
-                raise
-            self._raise_for(done, "cannot commit the start offset of")
+            if txn is None:  # exactly-once commits them below, in the target's transaction
+                self._commit_starts(consumer, starts)
             by_key = {(tp.topic, tp.partition): tp.offset for tp in starts}
-            for tp in committed:
-                if tp.offset < 0:
-                    tp.offset = by_key[(tp.topic, tp.partition)]
+            for tp in fresh:
+                tp.offset = by_key[(tp.topic, tp.partition)]
+        offsets = {(tp.topic, tp.partition): tp.offset for tp in committed}
+        if txn is not None:
+            # Claimed before anything is copied: the start is decided once, and the
+            # partitions' metadata names this unit for whoever fences after it.
+            self._target.commit(txn.offsets(offsets), txn.group_metadata())
+            self._mirror({(tp.topic, tp.partition): tp.offset for tp in fresh})
         consumer.incremental_assign(committed)
-        self._progress.take_up({(tp.topic, tp.partition): tp.offset for tp in committed})
+        self._progress.take_up(offsets)
         log.info(
             "%s: assigned %s",
             self._name,
             ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in committed),
         )
+
+    def _commit_starts(self, consumer: Consumer, starts: list[TopicPartition]) -> None:
+        """Commit resolved starts to the source group at once (point 5)."""
+        try:
+            done = self._once_coordinated(
+                lambda: consumer.commit(offsets=starts, asynchronous=False)
+            )
+        except KafkaException as exc:
+            err = kafka_error_in(exc)
+            if err is not None and err.code() in FOREIGN_MEMBER_CODES:
+                # Nothing copied yet: the member restarts with backoff, showing why.
+                raise TransientKafkaError(self._foreign_members(), err.code()) from None
+            raise
+        self._raise_for(done, "cannot commit the start offset of")
 
     def _once_coordinated(
         self, call: Callable[[], list[TopicPartition] | None]

@@ -50,6 +50,14 @@ topic accepts) would stop the target producer for every partition; `RecordGuard`
 topics whose target is stricter than their source, and blocks their topic or sends them
 to the dead-letter topic as `options.errors` says.
 
+Exactly-once (`options.delivery: exactly_once`): the target producer is transactional,
+with the unit's stable id, and takes it (fencing its predecessor) before the member reads
+anything; the member fences the ids of earlier layouts of the task, resumes from the
+task's group on the target, and begins a transaction before the first batch after each
+commit; each checkpoint commits records and positions in that one transaction. A member
+that fails or is stopped mid-batch aborts it. The protocol and its invariant are in
+`ksync.replication.transactions` and `ksync.replication.commit`.
+
 Reading order: the hot path (`_loop`, `_forward`), then topic switching, then the
 plumbing. The consumer's settings are in `member_clients`, the error sentences in
 `ksync.kafka.errors`, latency sampling in `ksync.monitoring.latency`.
@@ -84,7 +92,12 @@ from ksync.replication.member_clients import consumer_settings
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.shares import share
 from ksync.replication.throttle import Limits, Throttle
-from ksync.spec import ClientTuning, Connection, ErrorTolerance, StartPoint
+from ksync.replication.transactions import (
+    TargetProgress,
+    check_one_source_per_target,
+    transactional_id,
+)
+from ksync.spec import ClientTuning, Connection, Delivery, ErrorTolerance, StartPoint
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +160,17 @@ class MemberConfig:
     tuning: ClientTuning = field(default_factory=ClientTuning)
     # What to do with a record the target refuses (`options.errors`).
     errors: ErrorTolerance = field(default_factory=ErrorTolerance)
+    # `exactly_once`: records and progress committed in one target transaction
+    # (`ksync.replication.transactions`).
+    delivery: Delivery = "at_least_once"
 
     @property
     def group_id(self) -> str:
         return group_id(self.task_id)
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.delivery == "exactly_once"
 
 
 @dataclass
@@ -209,7 +229,11 @@ class Member:
             warn=self._warn,
             waiting=self._waiting,
             tuning=cfg.tuning,
+            transactional_id=(
+                transactional_id(cfg.task_id, cfg.slot, cfg.task_max) if cfg.exactly_once else None
+            ),
         )
+        self._transactions: TargetProgress | None = None
         self._consumer: Consumer | None = None
         self._commits: Checkpointer | None = None
         self._held: set[tuple[str, int]] = set()  # assigned to the consumer
@@ -316,7 +340,22 @@ class Member:
 
     def _open(self) -> None:
         cfg = self.cfg
+        if cfg.exactly_once:
+            check_one_source_per_target(self._topics)
+        # Exactly-once: the producer takes the unit's transactional id here, fencing its
+        # predecessor, before anything is read or copied.
         self._target.open(self._topics.values())
+        if cfg.exactly_once:
+            self._transactions = TargetProgress(
+                cfg.target,
+                task_id=cfg.task_id,
+                slot=cfg.slot,
+                task_max=cfg.task_max,
+                topics=lambda: self._topics,
+                timeout_s=cfg.flush_timeout_s,
+                name=self._name,
+            )
+            self._transactions.fence_other_layouts(self._layout.partitions)
         self._guard.learn(self._topics)
         self._consumer = new_client(
             Consumer,
@@ -339,6 +378,7 @@ class Member:
             stop=self._stop,
             acknowledged=self._flushed,
             held=self._guard.held,
+            transactions=self._transactions,
         )
         self._take_share()
 
@@ -386,6 +426,9 @@ class Member:
         producer = target.client
         throttle = self._throttle
         unacked = self._latency.unacked
+        # Exactly-once: records go into a transaction, begun before the first batch after
+        # a commit (a flag test per batch).
+        begin = target.begin if self.cfg.exactly_once else None
         avg_bytes = 0.0
         while not self._stop.is_set():
             if not self._held:  # an empty share: idle, checking for new topics
@@ -404,6 +447,8 @@ class Member:
             if unacked and len(producer) == 0:
                 self._acknowledged()
             if msgs:
+                if begin is not None:
+                    begin()
                 nbytes = self._forward(cast(list[Record], msgs))
                 if not throttle.limits.unlimited:
                     avg_bytes = nbytes / len(msgs)
@@ -505,6 +550,8 @@ class Member:
         if new is None:
             return
         topics, layout = new
+        if topics != self._topics and self.cfg.exactly_once:
+            check_one_source_per_target(topics)
         if topics != self._topics and not self._fit_batches(topics):
             # Records are still on their way to a slow target: switch after a later batch.
             with self._lock:
@@ -564,6 +611,8 @@ class Member:
         consumer.close()  # in no group: nothing to leave, nothing committed by closing
         self._target.close()
         self._guard.close()
+        if self._transactions is not None:
+            self._transactions.close()
 
     def _abandon(self) -> None:
         """Close clients after a failure without committing anything."""
@@ -575,8 +624,11 @@ class Member:
                 consumer.close()
             except (KafkaException, RuntimeError) as exc:
                 log.warning("%s: close after failure: %s", self._name, exc)
+        # Exactly-once: the open transaction is aborted, so none of its records shows.
         self._target.abandon()
         self._guard.close()
+        if self._transactions is not None:
+            self._transactions.close()
 
     # ---- error plumbing ----------------------------------------------------------------------
 

@@ -30,6 +30,12 @@ def consumer_settings(
         "client.id": client_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
+        # Records of source transactions that were aborted are never copied, and those of
+        # open ones only once committed (librdkafka's default, written down because
+        # ksync's promise rests on it). The position after a transaction's last record
+        # moves past its commit marker, so a committed offset is the next position, not
+        # the last offset + 1, and lag reaches 0 (tests/replication/test_source_transactions.py).
+        "isolation.level": "read_committed",
         # Every position is explicit (a commit, or a start resolved to a number), so this
         # applies only when the source no longer has it (retention deleted records not
         # copied yet): librdkafka then reports _AUTO_OFFSET_RESET instead of jumping on

@@ -282,6 +282,7 @@ class Worker:
             commit_interval_s=self.settings.commit_interval_s,
             tuning=spec.options.tuning,
             errors=spec.options.errors,
+            delivery=spec.options.delivery,
         )
 
     def _start_member(

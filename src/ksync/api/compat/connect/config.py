@@ -67,6 +67,7 @@ from ksync.patterns import PatternError, compile_pattern
 from ksync.replication.policy import ReplicationPolicy
 from ksync.spec import (
     ClientTuning,
+    Delivery,
     ErrorTolerance,
     GroupOffsetSync,
     SecuritySpec,
@@ -140,6 +141,11 @@ TOPIC_MAP_KEY = "ksync.topic.map"
 # on the target, as the connector's producer writes there).
 ERRORS_TOLERANCE = "errors.tolerance"
 ERRORS_DLQ = "errors.deadletterqueue.topic.name"
+# Exactly-once (KIP-618): the connector's `exactly.once.support` (requested | required)
+# and the worker's `exactly.once.source.support` (disabled | preparing | enabled), which
+# MirrorMaker 2's dedicated mode reads from the same properties.
+EOS_SUPPORT = "exactly.once.support"
+EOS_SOURCE_SUPPORT = "exactly.once.source.support"
 
 # Keys whose value ksync uses (or, for converters, whose only meaningful value is what
 # ksync always does: copy the bytes).
@@ -161,6 +167,8 @@ HONOURED = frozenset(
         ERRORS_DLQ,
         SYNC_TOPIC_ACLS,
         *GROUP_KEYS,
+        EOS_SUPPORT,
+        EOS_SOURCE_SUPPORT,
     }
     | {f"{side}.cluster.{key}" for side in ("source", "target") for key in _CLUSTER_KEYS}
     | {key for keys in TUNING_KEYS.values() for key in keys}
@@ -217,6 +225,7 @@ class MirrorConfig:
     config: dict[str, str]  # as stored and shown: `name` set, secrets hidden
     # As for the tuning, the config says all there is: no errors keys is tolerance none.
     errors: ErrorTolerance = field(default_factory=ErrorTolerance)
+    delivery: Delivery = "at_least_once"
     ignored: list[str] = field(default_factory=list)
     connector_class: str = SOURCE_CONNECTOR
     group_offsets: GroupOffsetSync = field(default_factory=GroupOffsetSync)
@@ -264,6 +273,7 @@ class MirrorConfig:
                         "mode": self.mode,
                         "sync_group_offsets": self.group_offsets.model_dump(mode="json"),
                         "sync_topic_acls": self.sync_topic_acls,
+                        "delivery": self.delivery,
                     },
                 }
             )
@@ -399,6 +409,7 @@ def parse(name: str, raw: Mapping[str, Any]) -> MirrorConfig:
         start=_start(cfg),
         tuning=_tuning(cfg),
         errors=_errors(cfg),
+        delivery=_delivery(cfg),
         config=hide_secrets(cfg),
         ignored=ignored_keys(cfg),
         connector_class=connector_class,
@@ -639,6 +650,40 @@ def _errors(cfg: dict[str, str]) -> ErrorTolerance:
         raise ConfigError(ERRORS_DLQ, message) from None
 
 
+def _delivery(cfg: dict[str, str]) -> Delivery:
+    """`options.delivery` from Connect's exactly-once keys: exactly-once when the worker
+    side says `enabled` or the connector `required`s it (ksync's connector supports it).
+    Connect's `preparing` is a step of a rolling upgrade of Connect workers, which ksync
+    has no use for; `required` with support `disabled` cannot be met."""
+    support = cfg.get(EOS_SUPPORT, "requested").strip().lower()
+    if support not in ("requested", "required"):
+        raise ConfigError(
+            EOS_SUPPORT,
+            f"Invalid value {cfg[EOS_SUPPORT]} for configuration {EOS_SUPPORT}: "
+            "String must be one of: requested, required",
+        )
+    source = cfg.get(EOS_SOURCE_SUPPORT, "disabled").strip().lower()
+    if source not in ("disabled", "preparing", "enabled"):
+        raise ConfigError(
+            EOS_SOURCE_SUPPORT,
+            f"Invalid value {cfg[EOS_SOURCE_SUPPORT]} for configuration {EOS_SOURCE_SUPPORT}: "
+            "String must be one of: disabled, preparing, enabled",
+        )
+    if source == "preparing":
+        raise ConfigError(
+            EOS_SOURCE_SUPPORT,
+            "preparing is a step of a rolling upgrade of Connect workers, which ksync does "
+            "not have: use enabled (exactly-once) or disabled (at-least-once)",
+        )
+    if support == "required" and source == "disabled" and EOS_SOURCE_SUPPORT in cfg:
+        raise ConfigError(
+            EOS_SUPPORT,
+            f"The connector requires exactly-once support, but {EOS_SOURCE_SUPPORT} is "
+            "disabled: set it to enabled, or exactly.once.support to requested",
+        )
+    return "exactly_once" if support == "required" or source == "enabled" else "at_least_once"
+
+
 def _tuning(cfg: dict[str, str]) -> ClientTuning:
     """The producer and consumer overrides of `cfg` (see TUNING_KEYS), validated by
     ClientTuning's rules; an error names the key that was given."""
@@ -730,6 +775,9 @@ def config_of_spec(
         config["consumer.auto.offset.reset"] = "latest"
     for setting, value in spec.options.tuning.model_dump(exclude_defaults=True).items():
         config[TUNING_KEYS[setting][0]] = str(value)
+    if spec.options.delivery == "exactly_once":
+        config[EOS_SOURCE_SUPPORT] = "enabled"
+        config[EOS_SUPPORT] = "required"
     errors = spec.options.errors
     if errors.tolerance != "none":
         config[ERRORS_TOLERANCE] = errors.tolerance

@@ -20,6 +20,8 @@ from ksync.api.compat.connect.config import (
     DEFAULT_SEPARATOR,
     DEFAULT_TOPICS,
     EMIT_CHECKPOINTS_INTERVAL,
+    EOS_SOURCE_SUPPORT,
+    EOS_SUPPORT,
     ERRORS_DLQ,
     ERRORS_TOLERANCE,
     GROUPS,
@@ -135,6 +137,16 @@ DEFINITIONS: dict[str, KeyDef] = {
     ERRORS_DLQ: KeyDef(
         "STRING", "", "MEDIUM", COMMON,
         "The dead-letter topic on the target for refused records (errors.tolerance all).",
+    ),
+    EOS_SUPPORT: KeyDef(
+        "STRING", "requested", "MEDIUM", COMMON,
+        "required: copy exactly once (ksync's connector supports it); requested: as "
+        f"{EOS_SOURCE_SUPPORT} says.",
+    ),
+    EOS_SOURCE_SUPPORT: KeyDef(
+        "STRING", "disabled", "MEDIUM", COMMON,
+        "enabled: records and source offsets commit in one target transaction, so "
+        "read_committed consumers see each record once; disabled: at least once.",
     ),
     "sync.topic.configs.enabled": KeyDef(
         "BOOLEAN", "true", "MEDIUM", COMMON, "Whether source topic configs are copied to the target."

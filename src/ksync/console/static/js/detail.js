@@ -5,7 +5,7 @@
 import { ApiError, clearErrors, get, getOptional, patch, showErrors } from "./api.js";
 import { DASH, badge, clear, fmtBytes, fmtInt, fmtMs, fmtSi, fmtTime, h } from "./dom.js";
 import { lineChart, toMs } from "./charts.js";
-import { allowed, configView, instanceLabel, runOp, taskLag, tuningControls, tuningFields, tuningValues } from "./taskops.js";
+import { DELIVERY_TEXT, allowed, configView, instanceLabel, runOp, taskLag, tuningControls, tuningFields, tuningValues } from "./taskops.js";
 import { flash } from "./ui.js";
 
 const RANGES = { hour: { since: 3600, step: 10, label: "Last hour" }, day: { since: 86400, step: 300, label: "Last day" } };
@@ -34,6 +34,7 @@ function optionsForm(task, onSaved, onCancel) {
     throttle: num("opt-throttle", o.throttle_mb_s, { min: "0", step: "any", placeholder: "unlimited" }),
     qps: num("opt-qps", o.qps_limit, { min: "0", step: "1", placeholder: "unlimited" }),
     sync: h("input", { id: "opt-sync-configs", type: "checkbox", checked: o.sync_topic_configs }),
+    delivery: h("select", { id: "opt-delivery", name: "opt-delivery" }, Object.entries(DELIVERY_TEXT).map(([v, label]) => h("option", { value: v, selected: v === o.delivery }, label))),
   };
   const tuning = tuningControls("opt-", o);
   const field = (name, label, control) =>
@@ -43,6 +44,7 @@ function optionsForm(task, onSaved, onCancel) {
     { class: "form options-form", id: "options-form", novalidate: true },
     h("div", { class: "row" }, field("options.task_max", "Members (task_max)", f.taskMax), field("options.throttle_mb_s", "Throttle (MB/s)", f.throttle), field("options.qps_limit", "QPS limit (records/s)", f.qps)),
     h("div", { class: "field", dataset: { field: "options.sync_topic_configs" } }, h("label", { class: "check", for: "opt-sync-configs" }, f.sync, " Sync topic configs"), h("p", { class: "field-error", role: "alert", hidden: true })),
+    h("div", { class: "row" }, field("options.delivery", "Delivery (pause the task to change it)", f.delivery)),
     h("div", { class: "row" }, tuningFields(tuning).map(([name, label, control]) => field(name, label, control))),
     h("div", { class: "form-error-box" }, h("p", { class: "field-error", role: "alert", hidden: true })),
     h("div", { class: "form-buttons" }, h("button", { type: "submit", class: "btn primary", id: "options-save" }, "Save options"), h("button", { type: "button", class: "btn", onclick: onCancel }, "Cancel"), h("span", { class: "muted small" }, "Limits apply in place; a change of compression, linger, batch or fetch restarts the members from their progress.")),
@@ -52,6 +54,8 @@ function optionsForm(task, onSaved, onCancel) {
     clearErrors(form);
     const value = (el) => (el.value === "" ? null : Number(el.value));
     const options = { task_max: value(f.taskMax) ?? 1, throttle_mb_s: value(f.throttle), qps_limit: value(f.qps), sync_topic_configs: f.sync.checked, ...tuningValues(tuning) };
+    // Sent only when changed: a running task refuses a change (409), not the same value.
+    if (f.delivery.value !== o.delivery) options.delivery = f.delivery.value;
     try {
       onSaved(await patch(`/tasks/${encodeURIComponent(task.id)}`, { options }));
     } catch (exc) {

@@ -7,6 +7,9 @@ import { DASH, fmtTime, h } from "./dom.js";
 import { dialog, flash } from "./ui.js";
 
 /** Which operations make sense in a status (others are shown disabled). */
+/** How the console words `options.delivery`. */
+export const DELIVERY_TEXT = { at_least_once: "at least once", exactly_once: "exactly once (read_committed consumers see each record once)" };
+
 export function allowed(op, status) {
   switch (op) {
     case "start":
@@ -222,6 +225,7 @@ export function configView(t, instancesById) {
     ["Members (task_max)", String(o.task_max ?? DASH)],
     ["Sync topic configs", o.sync_topic_configs ? "yes" : "no"],
     ["Sync topic ACLs", o.sync_topic_acls ? "yes (READ only)" : "no"],
+    ["Delivery", DELIVERY_TEXT[o.delivery] || o.delivery || DASH],
     ["Throttle", o.throttle_mb_s ? `${o.throttle_mb_s} MB/s` : "none"],
     ["QPS limit", o.qps_limit ? `${o.qps_limit} records/s` : "none"],
     ...tuningRows(o),

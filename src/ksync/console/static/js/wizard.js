@@ -7,7 +7,7 @@
 import { ApiError, clearErrors, get, post, showErrors } from "./api.js";
 import { DASH, clear, debounce, fmtInt, h } from "./dom.js";
 import { flash } from "./ui.js";
-import { startText, tuningControls, tuningFields, tuningRows, tuningValues } from "./taskops.js";
+import { DELIVERY_TEXT, startText, tuningControls, tuningFields, tuningRows, tuningValues } from "./taskops.js";
 
 const TASK_ROOTS = ["name", "source", "target", "options", "body"];
 const STEPS = ["Source and topics", "Target and topic names", "Start point and options", "Review and create"];
@@ -91,6 +91,7 @@ export function mountWizard(view, ctx) {
     h("input", { id: "mode-metadata", name: "mode", type: "radio", value: "metadata" }),
   ];
   const syncAcls = h("input", { id: "sync-acls", name: "sync-acls", type: "checkbox" });
+  const delivery = h("select", { id: "wiz-delivery", name: "delivery" }, Object.entries(DELIVERY_TEXT).map(([v, label]) => h("option", { value: v }, label)));
   const throttle = numberInput("throttle", { min: "0", step: "any", placeholder: "unlimited" });
   const qps = numberInput("qps-limit", { min: "0", step: "1", placeholder: "unlimited" });
   const tuning = tuningControls("");
@@ -204,6 +205,7 @@ export function mountWizard(view, ctx) {
       ),
       field("options.sync_topic_configs", null, check(syncConfigs, "Sync topic configs: copy the source topics' configs to the target and keep them in step")),
       field("options.sync_topic_acls", null, check(syncAcls, "Sync topic ACLs: who may read a source topic may read its copy (READ only; nobody gains a right to write)")),
+      field("options.delivery", "Delivery", delivery, "Exactly once: records and progress commit in one target transaction; consumers must read with isolation.level=read_committed."),
       h("h3", {}, "Far clusters"),
       h("p", { class: "hint" }, "Producer and consumer settings for a source or target in another region; the defaults suit nearby clusters."),
       h("div", { class: "row" }, tuningFields(tuning).map(([name, label, control, hint]) => field(name, label, control, hint))),
@@ -262,6 +264,7 @@ export function mountWizard(view, ctx) {
       sync_topic_configs: syncConfigs.checked,
       mode: modeRadios.find((r) => r.checked).value,
       sync_topic_acls: syncAcls.checked,
+      delivery: delivery.value,
     };
     if (throttle.value !== "") options.throttle_mb_s = Number(throttle.value);
     if (qps.value !== "") options.qps_limit = Number(qps.value);
@@ -482,6 +485,7 @@ export function mountWizard(view, ctx) {
           ["Members", String(o.task_max)],
           ["Sync topic configs", o.sync_topic_configs ? "yes" : "no"],
           ["Sync topic ACLs", o.sync_topic_acls ? "yes (READ only)" : "no"],
+          ["Delivery", DELIVERY_TEXT[o.delivery] || o.delivery],
           ["Throttle", o.throttle_mb_s ? `${o.throttle_mb_s} MB/s` : "none"],
           ["QPS limit", o.qps_limit ? `${o.qps_limit} records/s` : "none"],
           ...tuningRows(o),
