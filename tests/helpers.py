@@ -137,10 +137,13 @@ class KsyncServer:
     (override with `args`).
     """
 
-    def __init__(self, data_dir: str, *args: str, port: int | None = None) -> None:
+    def __init__(self, data_dir: str, *args: str, port: int | None = None, ca_file: str | None = None) -> None:
+        """`ca_file`: the server runs with --tls-cert/--tls-key (in `args`) and this CA
+        signed its certificate: it is reached over https, verified."""
         from ksync.devkafka import free_port
 
         self.data_dir = data_dir
+        self.ca_file = ca_file
         self.port = port or free_port()
         self.args = list(args)
         self.process: Any = None
@@ -148,7 +151,14 @@ class KsyncServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> Any:
+        """What httpx verifies the server with: the test CA over https."""
+        import ssl
+
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
 
     def start(self) -> KsyncServer:
         import subprocess
@@ -176,7 +186,7 @@ class KsyncServer:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=1, verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -193,7 +203,7 @@ class KsyncServer:
     def client(self) -> Any:
         import httpx
 
-        return httpx.Client(base_url=self.url, timeout=30)
+        return httpx.Client(base_url=self.url, timeout=30, verify=self.verify)
 
     def stop(self) -> None:
         """SIGTERM (clean: members commit), then SIGKILL if it hangs."""
@@ -240,13 +250,13 @@ def wait_status(client: Any, task_id: str, status: str, timeout_s: float = 60.0)
 
 
 @contextlib.contextmanager
-def running_server(data_dir: str, *args: str) -> Iterator[KsyncServer]:
-    """A started `KsyncServer`, stopped on exit.
+def running_server(data_dir: str, *args: str, ca_file: str | None = None) -> Iterator[KsyncServer]:
+    """A started `KsyncServer`, stopped on exit (`ca_file`: served over https, see there).
 
     Afterwards the test process's own leftover Kafka clients are collected, so that they
     do not log connection errors when the brokers stop next.
     """
-    srv = KsyncServer(data_dir, *args).start()
+    srv = KsyncServer(data_dir, *args, ca_file=ca_file).start()
     try:
         yield srv
     finally:

@@ -8,8 +8,10 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import threading
 import uuid
+from pathlib import Path
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -95,8 +97,50 @@ def load_keys(settings: Settings) -> KeyRing | None:
     return None
 
 
+def _tls_file(option: str, path: Path, marker: str, what: str) -> None:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot read it ({exc.strerror})") from None
+    if marker not in text:
+        raise ValueError(f"{option} {path}: not a PEM {what} (no '{marker}' line)")
+
+
+def _encrypted_key() -> str:
+    # Called by OpenSSL instead of prompting on the terminal for a pass phrase.
+    raise ValueError("the key is encrypted: give an unencrypted PEM key (readable by ksync only)")
+
+
+def check_tls(settings: Settings) -> None:
+    """Refuse a TLS setting the listener could not use, with a sentence naming the option:
+    one of --tls-cert and --tls-key without the other, a file that cannot be read or is not
+    PEM, an encrypted key, or a key that does not belong to the certificate. Checked before
+    anything starts, so a bad pair never leaves a half-started server."""
+    cert, key = settings.tls_cert, settings.tls_key
+    if cert is None and key is None:
+        return
+    if cert is None or key is None:
+        given, missing = ("--tls-cert", "--tls-key") if key is None else ("--tls-key", "--tls-cert")
+        raise ValueError(f"{given} needs {missing} too: HTTPS needs the certificate and its private key")
+    _tls_file("--tls-cert", cert, "-----BEGIN CERTIFICATE-----", "certificate")
+    _tls_file("--tls-key", key, "PRIVATE KEY-----", "private key")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=_encrypted_key)
+    except ValueError as exc:
+        raise ValueError(f"--tls-key {key}: {exc}") from None
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            raise ValueError(
+                f"--tls-key {key} is not the private key of the certificate in --tls-cert {cert}"
+            ) from None
+        raise ValueError(
+            f"--tls-cert {cert} / --tls-key {key}: not a usable certificate and key ({exc.reason or exc})"
+        ) from None
+
+
 def run_server(settings: Settings) -> None:
     """Serve the API and run the controller and an embedded worker until a signal."""
+    check_tls(settings)
     keys = load_keys(settings)
     if not settings.loopback_only and not settings.allowed_hosts:
         log.warning(
@@ -136,7 +180,8 @@ def run_server(settings: Settings) -> None:
     app.state.metrics_registry = registry_for(worker, store, settings.worker_timeout_s)
     tune_gc()
     log.info(
-        "ksync server on http://%s:%d (store: %s)",
+        "ksync server on %s://%s:%d (store: %s)",
+        settings.scheme,
         settings.host,
         settings.port,
         "PostgreSQL" if settings.db_url and settings.db_url.startswith("postgres") else "SQLite",
@@ -155,6 +200,8 @@ def run_server(settings: Settings) -> None:
             limit_concurrency=settings.limit_concurrency,
             timeout_keep_alive=int(max(1, settings.timeout_keep_alive_s)),
             h11_max_incomplete_event_size=settings.max_header_bytes,
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
         )
     ).run()
 

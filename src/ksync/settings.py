@@ -62,6 +62,10 @@ class Settings(BaseModel):
     tc3_strict: bool = False
     # Always mark the console's session cookie Secure (behind a TLS proxy).
     secure_cookies: bool = False
+    # Serve HTTPS with this PEM certificate (chain) and private key: both or neither,
+    # checked as a pair at start (ksync.server.check_tls).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     # Networks instance bootstrap addresses must not be in (CIDRs), for operators who do not
     # want the API to reach internal ports; none by default, since a replicator next to its
     # brokers connects to loopback and private addresses legitimately.
@@ -114,6 +118,11 @@ class Settings(BaseModel):
     @property
     def database_url(self) -> str:
         return self.db_url or sqlite_url(self.data_dir)
+
+    @property
+    def scheme(self) -> str:
+        """How clients reach the API: https with --tls-cert, else http."""
+        return "https" if self.tls_cert is not None else "http"
 
     @property
     def loopback_only(self) -> bool:

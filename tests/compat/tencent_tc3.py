@@ -28,18 +28,19 @@ def signed_headers(
     secret_key: str,
     timestamp: int | None = None,
     service: str = "ckafka",
+    sign_action: bool = False,
 ) -> dict[str, str]:
+    """`sign_action`: sign `x-tc-action` too (the official SDK does not), so that the
+    signature holds for this action only."""
     ts = int(time.time()) if timestamp is None else timestamp
     date = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    canonical_headers = f"content-type:application/json\nhost:{host}\n"
+    signed = "content-type;host"
+    if sign_action:
+        canonical_headers += f"x-tc-action:{action.lower()}\n"
+        signed += ";x-tc-action"
     canonical = "\n".join(
-        [
-            "POST",
-            "/",
-            "",
-            f"content-type:application/json\nhost:{host}\n",
-            "content-type;host",
-            hashlib.sha256(body).hexdigest(),
-        ]
+        ["POST", "/", "", canonical_headers, signed, hashlib.sha256(body).hexdigest()]
     )
     scope = f"{date}/{service}/tc3_request"
     to_sign = f"TC3-HMAC-SHA256\n{ts}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
@@ -53,7 +54,7 @@ def signed_headers(
         "X-TC-Region": "ap-guangzhou",
         "X-TC-Timestamp": str(ts),
         "Authorization": f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, "
-        f"SignedHeaders=content-type;host, Signature={sig}",
+        f"SignedHeaders={signed}, Signature={sig}",
     }
 
 

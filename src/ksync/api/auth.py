@@ -1,7 +1,8 @@
 """API keys and who may call what.
 
 Keys live in a JSON file (`--api-keys-file`, env `KSYNC_API_KEYS_FILE`): a list of
-`{"id": "AKID…", "secret": "…"}`. With the file set, every call needs a key:
+`{"id": "AKID…", "secret": "…"}`, each optionally `"read_only": true` (`ksync key new
+--read-only` appends one). With the file set, every call needs a key:
 
 * native API and Kafka Connect face: `Authorization: Bearer <secret>`;
 * Tencent Cloud face: a TC3-HMAC-SHA256 signature made with SecretId = id and
@@ -15,6 +16,13 @@ client address in one `LoginThrottle`: past `LOGIN_FAILURES` a minute the addres
 429 with Retry-After, whatever it sends, so keys cannot be guessed at speed. Failures are
 logged with the address and never with what was sent. Websocket connections (no route
 takes one) need a key like any call.
+
+A read-only key (for dashboards and monitoring) may read and nothing else: on the native
+API, the console and the Connect face it may GET and HEAD, and any other method is
+answered 403 with a sentence saying the key is read-only, in the face's error shape; on
+the Tencent face, where every action is a POST, it may call the `Describe*` actions
+(`UnauthorizedOperation` for the others, checked by that face). Logging in and out of the
+console stays open to it.
 
 `/healthz` and the console's login page and static files stay open; `/metrics` too with
 `--metrics-open`. Secrets never appear in responses, logs or error messages; comparisons
@@ -56,13 +64,21 @@ LOGIN_FAILURES = 10
 LOGIN_WINDOW_S = 60.0
 
 
+# Methods a read-only key may use: they change nothing.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 @dataclass(frozen=True)
 class ApiKey:
     id: str
     secret: str
+    read_only: bool = False
 
     def __repr__(self) -> str:  # never print the secret
         return f"ApiKey(id={self.id!r})"
+
+
+KEY_FIELDS = frozenset({"id", "secret", "read_only"})
 
 
 class KeyRing:
@@ -90,12 +106,15 @@ class KeyRing:
                 or not isinstance(item.get("secret"), str)
                 or not item["id"]
                 or len(item["secret"]) < 8
+                or not isinstance(item.get("read_only", False), bool)
+                or not set(item) <= KEY_FIELDS
             ):
                 raise ValueError(
                     f"--api-keys-file {path}: entry {i} must be {{\"id\": non-empty string, "
-                    "\"secret\": string of at least 8 characters}"
+                    "\"secret\": string of at least 8 characters, optionally \"read_only\": "
+                    "true or false} and nothing else"
                 )
-            keys.append(ApiKey(item["id"], item["secret"]))
+            keys.append(ApiKey(item["id"], item["secret"], item.get("read_only", False)))
         if len({k.id for k in keys}) != len(keys):
             raise ValueError(f"--api-keys-file {path}: key ids must be unique")
         return cls(keys)
@@ -218,6 +237,17 @@ def throttled(conn: HTTPConnection, wait_s: float) -> Response:
     )
 
 
+def read_only_refusal(conn: HTTPConnection, key: ApiKey, method: str) -> Response:
+    """The 403 for a write by a read-only key, in the shape of the face it was for."""
+    message = (
+        f"the API key {key.id} is read-only: it may GET and HEAD, and a {method} needs a key "
+        "without \"read_only\""
+    )
+    if is_connect_path(conn.url.path):
+        return JSONResponse({"error_code": 403, "message": message}, status_code=403)
+    return JSONResponse({"error": {"code": "read_only_key", "message": message}}, status_code=403)
+
+
 def refusal(request: Request) -> Response:
     """The answer to a call without a valid key, in the shape of the face it was for."""
     path = request.url.path
@@ -281,7 +311,11 @@ class RequireKey:
         if wait > 0:
             self.counters.add("auth_throttled")
             return throttled(conn, wait)
-        if caller(conn, self.keys) is not None:
+        key = caller(conn, self.keys)
+        if key is not None:
+            method = conn.scope.get("method", "GET")
+            if key.read_only and conn.scope["type"] == "http" and method not in READ_METHODS:
+                return read_only_refusal(conn, key, method)
             return None
         kind = credential_kind(conn)
         if kind is not None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ksync.cli.calls import EXIT_CODES, ApiKey, ApiUrl, Output, api, object_id, target
+from ksync.cli.calls import EXIT_CODES, ApiKey, ApiUrl, CaCert, Output, api, object_id, target
 from ksync.cli.client import DEFAULT_URL, Json
 from ksync.cli.output import emit, emit_list, emit_removed, fields, indent, table
 from ksync.domain.alarms import METRICS
@@ -112,11 +112,12 @@ def create(
     disabled: Annotated[bool, typer.Option("--disabled", help="Define it switched off")] = False,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Define an alarm rule, e.g. `ksync alarm create lag-high --metric lag --comparison '>'
     --threshold 10000 --for 60 -w https://hooks.example/ksync`."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     if metric is None:
         raise typer.BadParameter(f"--metric is required: one of {', '.join(METRICS)}", param_hint="--metric")
     if not webhook:
@@ -133,18 +134,18 @@ def create(
 
 
 @app.command("list", epilog=EXIT_CODES)
-def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """Every alarm rule, with what is pending or firing now."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     with api(t) as client:
         rules = client.list_alarms()
     emit_list(t, "alarms", rules, _rows)
 
 
 @app.command("show", epilog=EXIT_CODES)
-def show(rule_id: RuleId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def show(rule_id: RuleId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """One rule: its condition, webhooks and the tasks it is pending or firing for."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     with api(t) as client:
         rule = client.get_alarm(object_id(rule_id, "alarm rule"))
     emit(t, rule, _details)
@@ -166,10 +167,11 @@ def edit(
     ] = None,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Change the fields given (a new --metric drops the old comparison and threshold)."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     patch = _given(
         name=name, task_id=task, metric=metric, comparison=comparison, threshold=threshold,
         status=status, duration_s=duration, webhooks=list(webhook) if webhook else None, enabled=enabled,
@@ -182,9 +184,9 @@ def edit(
 
 
 @app.command("rm", epilog=EXIT_CODES)
-def rm(rule_id: RuleId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def rm(rule_id: RuleId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """Forget a rule; what it had firing resolves, its events stay."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     rid = object_id(rule_id, "alarm rule")
     with api(t) as client:
         client.delete_alarm(rid)
@@ -198,10 +200,11 @@ def events(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first")] = 100,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Firing, resolved and test events, newest first."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     with api(t) as client:
         found = client.alarm_events(rule, task, limit)
     emit_list(t, "events", found, _event_rows)

@@ -2,7 +2,8 @@
 exit codes its failures become.
 
 Every client command takes `--api-url` (env KSYNC_API_URL), `--api-key` (env
-KSYNC_API_KEY) and `--output table|json`. Exit codes are part of the interface: scripts
+KSYNC_API_KEY), `--ca-cert` (env KSYNC_CA_CERT: the CA that signed an https server's
+certificate, when the system does not trust it) and `--output table|json`. Exit codes are part of the interface: scripts
 branch on them (see EXIT_CODES); this module is the one place that maps a client error
 to one.
 """
@@ -12,11 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal, NoReturn
 
 import typer
 
-from ksync.cli.client import ApiError, KsyncClient, NotFoundError, Unauthorized, Unreachable
+from ksync.cli.client import (
+    ApiError,
+    ClientError,
+    KsyncClient,
+    NotFoundError,
+    Unauthorized,
+    Unreachable,
+)
 
 EXIT_OK, EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 
@@ -40,6 +49,13 @@ ApiKey = Annotated[
         help="API key (secret), sent as 'Authorization: Bearer'",
     ),
 ]
+CaCert = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-cert", envvar="KSYNC_CA_CERT", show_default=False,
+        help="PEM CA certificate to verify an https --api-url with (default: the system's CAs)",
+    ),
+]
 Output = Annotated[OutputFormat, typer.Option("--output", "-o", help="table for people, json for scripts")]
 
 
@@ -50,17 +66,21 @@ class Target:
     url: str
     key: str | None
     output: OutputFormat
+    ca_cert: Path | None = None
 
     @property
     def json(self) -> bool:
         return self.output == "json"
 
 
-def target(url: str, key: str | None, output: OutputFormat) -> Target:
-    """The validated `--api-url`, `--api-key` and `--output` of a command (usage error: 2)."""
+def target(url: str, key: str | None, output: OutputFormat, ca_cert: Path | None = None) -> Target:
+    """The validated `--api-url`, `--api-key`, `--output` and `--ca-cert` of a command
+    (usage error: 2)."""
     if not url.startswith(("http://", "https://")):
         raise typer.BadParameter(f"'{url}' must start with http:// or https://", param_hint="--api-url")
-    return Target(url, key or None, output)
+    if ca_cert is not None and not ca_cert.is_file():
+        raise typer.BadParameter(f"'{ca_cert}' is not a readable file", param_hint="--ca-cert")
+    return Target(url, key or None, output, ca_cert)
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -73,7 +93,7 @@ def fail(code: int, message: str) -> NoReturn:
 def api(t: Target) -> Iterator[KsyncClient]:
     """A client whose failures become the documented exit codes (message on stderr)."""
     try:
-        with KsyncClient(t.url, t.key) as client:
+        with KsyncClient(t.url, t.key, ca_cert=t.ca_cert) as client:
             yield client
     except Unreachable as exc:
         fail(EXIT_UNREACHABLE, str(exc))
@@ -84,6 +104,8 @@ def api(t: Target) -> Iterator[KsyncClient]:
         fail(EXIT_API_ERROR, f"401 unauthorized: {exc.message} ({hint})")
     except ApiError as exc:
         fail(EXIT_API_ERROR, f"{exc.status} {exc.code}: {exc.message}")
+    except ClientError as exc:
+        fail(EXIT_USAGE, str(exc))
 
 
 def object_id(value: str, what: str) -> str:

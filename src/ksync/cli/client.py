@@ -4,12 +4,18 @@ Every failure is a `ClientError`: `Unreachable` when no server answers at the UR
 `ApiError` (and its `NotFoundError` and `Unauthorized` kinds) when the server answered
 with the API's error shape `{"error": {"code", "message"}}`. The API key is sent as
 `Authorization: Bearer <key>` and never appears in an error message.
+
+An https URL is always verified: against the system's trusted CAs, or against `ca_cert`
+(a PEM file) for a server whose certificate a private CA signed. There is no way to turn
+verification off: the API key would go to whoever answers.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlencode
 
@@ -76,14 +82,21 @@ class KsyncClient:
         api_key: str | None = None,
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        ca_cert: Path | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        verify: ssl.SSLContext | bool = True
+        if ca_cert is not None:
+            try:
+                verify = ssl.create_default_context(cafile=str(ca_cert))
+            except (OSError, ssl.SSLError) as exc:
+                raise ClientError(f"--ca-cert {ca_cert}: not a readable PEM CA certificate ({exc})") from None
         headers = {"accept": "application/json"}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
         # Instance registration waits up to 10 s for the cluster: keep the timeout above it.
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport
+            base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport, verify=verify
         )
 
     def close(self) -> None:
@@ -223,4 +236,12 @@ def _reason(exc: Exception) -> str:
     text = str(exc).strip()
     if "refused" in text.lower():
         return "connection refused"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        detail = text.partition("certificate verify failed:")[2].split("(_ssl")[0].strip()
+        return (
+            f"its TLS certificate is not trusted ({detail or 'verification failed'}): give the CA "
+            "certificate that signed it with --ca-cert or KSYNC_CA_CERT"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return "it does not answer TLS: if the server runs without --tls-cert, use an http:// URL"
     return text or type(exc).__name__

@@ -11,6 +11,7 @@ from ksync.cli.calls import (
     EXIT_CODES,
     ApiKey,
     ApiUrl,
+    CaCert,
     Output,
     api,
     object_id,
@@ -89,10 +90,11 @@ def add(
     ] = None,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Register a Kafka instance; the server connects to it first (up to 10 s)."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     security: Json = {"protocol": security_protocol}
     if sasl_mechanism is not None:
         security["sasl_mechanism"] = sasl_mechanism
@@ -119,9 +121,9 @@ def add(
 
 
 @app.command("list", epilog=EXIT_CODES)
-def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """Every registered instance."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     with api(t) as client:
         instances = client.list_instances()
     emit_list(t, "instances", instances, _rows)
@@ -132,10 +134,11 @@ def show(
     instance_id: InstanceId,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """One instance (secrets are never shown: the API does not return them)."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     with api(t) as client:
         ins = client.get_instance(object_id(instance_id, "instance"))
     emit(t, ins, _details)
@@ -146,10 +149,11 @@ def topics(
     instance_id: InstanceId,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """The instance's topics with partitions and replication factor."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     with api(t) as client:
         found = client.instance_topics(object_id(instance_id, "instance"))
     emit_list(t, "topics", found, lambda rows: table(
@@ -163,10 +167,11 @@ def rm(
     instance_id: InstanceId,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Forget an instance (refused while a task uses it); the cluster is untouched."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     iid = object_id(instance_id, "instance")
     with api(t) as client:
         client.delete_instance(iid)

@@ -145,6 +145,13 @@ def server(
         typer.Option(help="Tencent face: never accept a signature for another action; writes must sign x-tc-action"),
     ] = False,
     secure_cookies: Annotated[bool, typer.Option(help="Always mark the session cookie Secure (behind TLS)")] = False,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="Serve HTTPS with this PEM certificate (its chain may follow it); needs --tls-key"),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="The unencrypted PEM private key of --tls-cert")
+    ] = None,
     bootstrap_refuse: Annotated[
         list[str] | None,
         typer.Option(help="A network (CIDR) instance bootstrap addresses must not be in (repeat for several)"),
@@ -188,6 +195,8 @@ def server(
         webhook_allow=tuple(webhook_allow or ()),
         tc3_strict=tc3_strict,
         secure_cookies=secure_cookies,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
         bootstrap_refuse=tuple(bootstrap_refuse or ()),
         limit_concurrency=limit_concurrency,
         max_tasks=max_tasks,

@@ -15,6 +15,7 @@ from ksync.cli.calls import (
     EXIT_CODES,
     ApiKey,
     ApiUrl,
+    CaCert,
     Output,
     Target,
     api,
@@ -248,10 +249,11 @@ def create(
     ] = None,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Create a sync task from flags or a JSON spec file; it starts Unassigned and converges to Running."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     spec = _load_spec_file(file) if file is not None else {}
     src_spec: Json = dict(spec.get("source") or {})
     dst_spec: Json = dict(spec.get("target") or {})
@@ -300,19 +302,19 @@ def create(
 
 
 @app.command("list", epilog=EXIT_CODES)
-def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """Every task with its status and total lag."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     with api(t) as client:
         tasks = client.list_tasks()
     emit_list(t, "tasks", tasks, _rows)
 
 
 @app.command("show", epilog=EXIT_CODES)
-def show(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def show(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """One task: status, error, warnings, topics with their state (and why one is blocked),
     per-partition progress with lag, recent events."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     tid = object_id(task_id, "task")
     with api(t) as client:
         task = client.get_task(tid)
@@ -334,9 +336,9 @@ def _request(t: Target, task_id: str, call: Callable[[KsyncClient, str], Json], 
 
 
 @app.command("pause", epilog=EXIT_CODES)
-def pause(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def pause(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """Members commit their progress and stop; the status becomes Paused."""
-    _request(target(api_url, api_key, output), task_id, KsyncClient.pause_task, "pause requested")
+    _request(target(api_url, api_key, output, ca_cert), task_id, KsyncClient.pause_task, "pause requested")
 
 
 @app.command("start", epilog=EXIT_CODES)
@@ -349,11 +351,12 @@ def start(
     timestamp_ms: Annotated[int | None, typer.Option(help="With --from timestamp: epoch ms")] = None,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Resume a paused task, or try a failed one again."""
     point = _start_point(from_, timestamp_ms, "--from")
-    _request(target(api_url, api_key, output), task_id, lambda c, tid: c.start_task(tid, point), "start requested")
+    _request(target(api_url, api_key, output, ca_cert), task_id, lambda c, tid: c.start_task(tid, point), "start requested")
 
 
 @app.command("set", epilog=EXIT_CODES)
@@ -374,12 +377,12 @@ def set_(
 
 
 @app.command("restart", epilog=EXIT_CODES)
-def restart(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def restart(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """Stop and start every member; progress is kept."""
-    _request(target(api_url, api_key, output), task_id, KsyncClient.restart_task, "restart requested")
+    _request(target(api_url, api_key, output, ca_cert), task_id, KsyncClient.restart_task, "restart requested")
 
 
 @app.command("rm", epilog=EXIT_CODES)
-def rm(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
+def rm(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """Stop the sync and forget the task; copied data, topics and instances stay."""
-    _request(target(api_url, api_key, output), task_id, KsyncClient.delete_task, "delete requested")
+    _request(target(api_url, api_key, output, ca_cert), task_id, KsyncClient.delete_task, "delete requested")

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ksync.cli.calls import EXIT_OK, ApiKey, ApiUrl, Output, api, object_id, target
+from ksync.cli.calls import EXIT_OK, ApiKey, ApiUrl, CaCert, Output, api, object_id, target
 from ksync.cli.client import DEFAULT_URL, Json
 from ksync.cli.output import cell
 from ksync.cli.tasks import TaskId, lag_total, progress_table
@@ -72,10 +72,11 @@ def watch(
     ] = None,
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Refresh a task's status, records/s and lag in place (json: one line per refresh)."""
-    t = target(api_url, api_key, output)
+    t = target(api_url, api_key, output, ca_cert)
     tid = object_id(task_id, "task")
     redraw = sys.stdout.isatty() and not t.json
     rates = Rates()

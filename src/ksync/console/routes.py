@@ -19,6 +19,7 @@ from ksync.api.auth import (
     SESSION_COOKIE,
     KeyRing,
     LoginThrottle,
+    caller,
     client_address,
     session_cookie,
     session_token,
@@ -69,10 +70,15 @@ def _keys(request: Request) -> KeyRing | None:
 
 @html_router.get("/", response_class=HTMLResponse)
 def shell(request: Request) -> Response:
-    """The app shell; the pages are drawn by /static/app.js from the REST API."""
+    """The app shell; the pages are drawn by /static/app.js from the REST API. It says
+    whether the caller's key is read-only, so that the pages hide what it may not do (the
+    API refuses it anyway)."""
     page = (STATIC_DIR / "index.html").read_text()
-    auth = "on" if _keys(request) is not None else "off"
-    return HTMLResponse(page.replace("{{auth}}", auth), headers={**NO_CACHE, **SECURITY_HEADERS})
+    keys = _keys(request)
+    key = caller(request, keys) if keys is not None else None
+    access = "read-only" if key is not None and key.read_only else "full"
+    page = page.replace("{{auth}}", "on" if keys is not None else "off").replace("{{access}}", access)
+    return HTMLResponse(page, headers={**NO_CACHE, **SECURITY_HEADERS})
 
 
 router.include_router(html_router)

@@ -68,9 +68,18 @@ def new_authority(name: str = "ksync test CA") -> Authority:
     )
 
 
-def broker_keystore(ca: Authority, folder: Path) -> BrokerTls:
-    """A broker certificate for 127.0.0.1 and localhost signed by `ca`, written as one
-    PEM keystore (Kafka's `ssl.keystore.type=PEM`) in `folder`."""
+@dataclass(frozen=True)
+class ServerTls:
+    """A server certificate for 127.0.0.1 and localhost, and its key, as separate PEM files
+    (what `ksync server --tls-cert --tls-key` takes), and the CA pem its clients trust."""
+
+    ca_pem: str
+    cert_path: Path  # the certificate, then the CA's
+    key_path: Path
+
+
+def _leaf(ca: Authority) -> tuple[bytes, bytes]:
+    """A new key and a certificate for 127.0.0.1 and localhost signed by `ca`, in PEM."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -96,14 +105,33 @@ def broker_keystore(ca: Authority, folder: Path) -> BrokerTls:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "broker-keystore.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        + cert.public_bytes(serialization.Encoding.PEM)
-        + ca.cert_pem.encode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _private(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
     path.chmod(0o600)
+    return path
+
+
+def broker_keystore(ca: Authority, folder: Path) -> BrokerTls:
+    """A broker certificate for 127.0.0.1 and localhost signed by `ca`, written as one
+    PEM keystore (Kafka's `ssl.keystore.type=PEM`) in `folder`."""
+    key_pem, cert_pem = _leaf(ca)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _private(folder / "broker-keystore.pem", key_pem + cert_pem + ca.cert_pem.encode())
     return BrokerTls(ca_pem=ca.cert_pem, keystore_path=path)
+
+
+def server_certificate(ca: Authority, folder: Path) -> ServerTls:
+    """A certificate for an HTTPS server on 127.0.0.1 signed by `ca`, written in `folder`."""
+    key_pem, cert_pem = _leaf(ca)
+    folder.mkdir(parents=True, exist_ok=True)
+    return ServerTls(
+        ca_pem=ca.cert_pem,
+        cert_path=_private(folder / "server-cert.pem", cert_pem + ca.cert_pem.encode()),
+        key_path=_private(folder / "server-key.pem", key_pem),
+    )

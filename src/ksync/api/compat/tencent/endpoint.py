@@ -8,6 +8,11 @@ answer is HTTP 200 with `{"Response": {…, "RequestId"}}`; a failure carries
 
 Without an API keys file the server listens on loopback only, and any request, signed or
 not, is accepted.
+
+A read-only key (`"read_only": true` in the keys file) may call the `Describe*` actions
+only: every action here is a POST, so the method cannot tell a read from a write, and the
+action name does (the same rule as `signature.is_write`). Any other action is answered
+`UnauthorizedOperation` before its parameters are read.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from ksync.api.compat.tencent.errors import (
     INVALID_PARAMETER,
     NO_SUCH_VERSION,
     RESOURCE_NOT_FOUND,
+    UNAUTHORIZED_OPERATION,
     TencentError,
     missing,
 )
@@ -102,9 +108,10 @@ def handle(
 ) -> dict[str, Any]:
     """Authenticate, dispatch and run one call; its `Response` without RequestId.
     `caller` is the client's address, for the log."""
+    key = None
     if auth is not None:
         counters = auth.counters
-        signature.verify(
+        key = signature.verify(
             auth.keys, method, path, query, headers, body, hosts=auth.hosts, replay=auth.replay,
             caller=caller,
             on_reuse=None if counters is None else lambda _: counters.add("tc3_action_reuse"),
@@ -125,6 +132,12 @@ def handle(
             INVALID_ACTION,
             f"the action {name} does not exist (or is not provided by ksync); actions: "
             + ", ".join(ACTIONS),
+        )
+    if key is not None and key.read_only and signature.is_write(name):
+        raise TencentError(
+            UNAUTHORIZED_OPERATION,
+            f"the API key {key.id} is read-only: it may call the Describe* actions only, and "
+            f"{name} needs a key without \"read_only\"",
         )
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":

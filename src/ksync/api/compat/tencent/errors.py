@@ -13,6 +13,8 @@ SECRET_ID_NOT_FOUND = "AuthFailure.SecretIdNotFound"
 SIGNATURE_EXPIRE = "AuthFailure.SignatureExpire"
 SIGNATURE_FAILURE = "AuthFailure.SignatureFailure"
 TOKEN_FAILURE = "AuthFailure.TokenFailure"
+# Authenticated, but the key may not call this action (a read-only key and a write).
+UNAUTHORIZED_OPERATION = "UnauthorizedOperation"
 
 # The call itself.
 INVALID_ACTION = "InvalidAction"

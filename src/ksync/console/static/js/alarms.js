@@ -150,7 +150,7 @@ export function mountAlarms(view, ctx) {
   const formSlot = h("div", { id: "alarm-form-slot" });
   const body = h("div", { class: "card flush" });
   // Enabled once the tasks are known: the form's task picker is filled when it opens.
-  const create = h("button", { type: "button", class: "btn primary", id: "create-alarm", disabled: true }, "New rule");
+  const create = h("button", { type: "button", class: "btn primary write", id: "create-alarm", disabled: true }, "New rule");
   view.append(
     h("div", { class: "page-head" }, h("h1", {}, "Alarm rules"), h("span", { class: "spacer" }), create),
     h("p", { class: "muted lead" }, "A rule watches a metric of one task or of every task, fires once when its condition held for its duration, and resolves when it stops; each event is POSTed to its webhooks."),
@@ -200,14 +200,14 @@ export function mountAlarms(view, ctx) {
                   h(
                     "td",
                     { class: "ops" },
-                    h("button", { type: "button", class: "op", dataset: { op: "edit" }, onclick: () => openForm(r) }, "Edit"),
-                    h("button", { type: "button", class: "op danger", dataset: { op: "delete" }, onclick: async () => (await deleteRule(r)) && refresh() }, "Delete"),
+                    h("button", { type: "button", class: "op write", dataset: { op: "edit" }, onclick: () => openForm(r) }, "Edit"),
+                    h("button", { type: "button", class: "op danger write", dataset: { op: "delete" }, onclick: async () => (await deleteRule(r)) && refresh() }, "Delete"),
                   ),
                 ),
               ),
             ),
           )
-        : h("p", { class: "empty" }, "No alarm rule yet. ", h("button", { type: "button", class: "op", id: "create-alarm-empty", onclick: () => openForm(null) }, "Create one"), " to be told when a task fails, lags or blocks a topic."),
+        : h("p", { class: "empty" }, "No alarm rule yet. ", h("button", { type: "button", class: "op write", id: "create-alarm-empty", onclick: () => openForm(null) }, "Create one"), " to be told when a task fails, lags or blocks a topic."),
       h("p", { class: "hint" }, `Updated ${fmtTime(new Date())}`),
     );
   };

@@ -14,6 +14,8 @@ export class ApiError extends Error {
 }
 
 const AUTH_ON = () => document.body.dataset.auth === "on";
+/** Whether the signed-in key may only read (the server says so in the page it served). */
+export const READ_ONLY = () => document.body.dataset.access === "read-only";
 
 /** Call the API; resolves to the parsed JSON (null for 204), rejects with ApiError. */
 export async function api(method, path, body) {

@@ -9,11 +9,16 @@ import { mountWizard } from "./wizard.js";
 import { mountDetail } from "./detail.js";
 import { mountWorkers } from "./workers.js";
 import { mountAlarms } from "./alarms.js";
+import { READ_ONLY } from "./api.js";
+
+function mountNoWrites(view, what) {
+  view.append(h("h1", {}, "Read-only key"), h("p", { class: "notice warn", id: "read-only-page" }, `Your API key is read-only: it cannot ${what}. `, h("a", { href: "#/tasks" }, "Back to the sync tasks")));
+}
 
 
 const routes = [
   [/^\/tasks\/?$/, "tasks", mountTasks],
-  [/^\/tasks\/new$/, "tasks", mountWizard],
+  [/^\/tasks\/new$/, "tasks", (view, ctx) => (READ_ONLY() ? mountNoWrites(view, "create a task") : mountWizard(view, ctx))],
   [/^\/tasks\/([\w-]+)$/, "tasks", mountDetail],
   [/^\/instances\/?$/, "instances", mountInstances],
   [/^\/instances\/([\w-]+)$/, "instances", mountInstance],
@@ -97,5 +102,9 @@ function route() {
 }
 
 document.getElementById("logout").hidden = document.body.dataset.auth !== "on";
+// A read-only key sees every page; the controls that change something are hidden by the
+// stylesheet (class "write"), and this note and badge say why.
+document.getElementById("read-only-note").hidden = !READ_ONLY();
+document.getElementById("read-only-badge").hidden = !READ_ONLY();
 window.addEventListener("hashchange", route);
 route();

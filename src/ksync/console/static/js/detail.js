@@ -84,7 +84,7 @@ export function mountDetail(view, ctx, id) {
   const alarms = h("div", { id: "alarms" });
   const config = h("div", { id: "config" });
   const optionsSlot = h("div", { id: "options-slot" });
-  const editOptions = h("button", { type: "button", class: "btn small", id: "edit-options" }, "Change options");
+  const editOptions = h("button", { type: "button", class: "btn small write", id: "edit-options" }, "Change options");
   const events = h("div", { id: "events" });
 
   view.append(
@@ -138,7 +138,7 @@ export function mountDetail(view, ctx, id) {
         h(
           "div",
           { class: "ops" },
-          ops.map(([op, label]) => h("button", { type: "button", class: `btn${op === "delete" ? " danger-outline" : ""}`, dataset: { op }, disabled: !allowed(op, task.status) }, label)),
+          ops.map(([op, label]) => h("button", { type: "button", class: `btn write${op === "delete" ? " danger-outline" : ""}`, dataset: { op }, disabled: !allowed(op, task.status) }, label)),
           h("a", { href: `#/tasks/${task.id}`, class: "btn", id: "view-config" }, "View configuration"),
         ),
       ),

@@ -182,7 +182,7 @@ async function deleteInstance(inst, refresh) {
 
 export function mountInstances(view, ctx) {
   const formSlot = h("div", { class: "form-slot" });
-  const addButton = h("button", { type: "button", class: "btn primary", id: "add-instance" }, "Add instance");
+  const addButton = h("button", { type: "button", class: "btn primary write", id: "add-instance" }, "Add instance");
   const tbody = h("tbody");
   const table = h(
     "table",
@@ -240,8 +240,8 @@ export function mountInstances(view, ctx) {
             "td",
             { class: "ops" },
             h("a", { href: `#/instances/${inst.id}`, class: "op" }, "Topics"),
-            h("button", { type: "button", class: "op", onclick: () => openForm(inst) }, "Edit"),
-            h("button", { type: "button", class: "op danger", onclick: () => deleteInstance(inst, refresh) }, "Delete"),
+            h("button", { type: "button", class: "op write", onclick: () => openForm(inst) }, "Edit"),
+            h("button", { type: "button", class: "op danger write", onclick: () => deleteInstance(inst, refresh) }, "Delete"),
           ),
         ),
       );

@@ -48,7 +48,7 @@ function buildRow(t, instancesById) {
       "td",
       { class: "ops" },
       OPS.map(([op, label]) =>
-        h("button", { type: "button", class: `op${op === "delete" ? " danger" : ""}`, dataset: { op }, disabled: !allowed(op, t.status) }, label),
+        h("button", { type: "button", class: `op write${op === "delete" ? " danger" : ""}`, dataset: { op }, disabled: !allowed(op, t.status) }, label),
       ),
     ),
   );
@@ -71,7 +71,7 @@ export function mountTasks(view, ctx) {
   );
   const empty = h("div", { class: "empty", hidden: true }, "No sync tasks yet. ", h("a", { href: "#/tasks/new" }, "Create one"), " to start copying topics between instances.");
   view.append(
-    h("div", { class: "page-head" }, h("h1", {}, "Sync tasks"), h("span", { class: "spacer" }), h("a", { href: "#/tasks/new", class: "btn primary", id: "create-task" }, "Create task")),
+    h("div", { class: "page-head" }, h("h1", {}, "Sync tasks"), h("span", { class: "spacer" }), h("a", { href: "#/tasks/new", class: "btn primary write", id: "create-task" }, "Create task")),
     h("div", { class: "toolbar" }, search, statusFilter, counts),
     h("div", { class: "card flush" }, table, empty),
   );
