@@ -33,7 +33,10 @@ class TopicMapping:
     whether it is copied, and the sentence saying why not when it is blocked. `topic_id`:
     the source topic's Kafka topic id when the task first saw it; a topic deleted and
     created again under its name has another, and is blocked, not copied on top of what
-    the old one left on the target (`replication.topic_mirror`).
+    the old one left on the target (`replication.topic_mirror`). `blocked_at`: for a topic
+    a member blocked, the (partition, offset) of the record the target refused; the topic
+    stays blocked until a member has copied past it, even while no member reports the
+    block (a restarted member has not read that far yet).
     """
 
     source: str
@@ -44,6 +47,7 @@ class TopicMapping:
     error: str | None = None
     blocked_by: BlockedBy | None = None
     topic_id: str | None = None
+    blocked_at: tuple[int, int] | None = None
 
     @property
     def syncing(self) -> bool:
@@ -72,6 +76,8 @@ class TopicMapping:
             out["blocked_by"] = self.blocked_by
         if self.topic_id is not None:
             out["topic_id"] = self.topic_id
+        if self.blocked_at is not None:
+            out["blocked_at"] = {"partition": self.blocked_at[0], "offset": self.blocked_at[1]}
         return out
 
     @classmethod
@@ -80,6 +86,7 @@ class TopicMapping:
         `state` and `topic_id`: syncing, id not known yet)."""
         at_start = data.get("partitions_at_start")
         state = data.get("state", "syncing")
+        at = data.get("blocked_at")
         return cls(
             source=data["source"],
             target=data["target"],
@@ -89,15 +96,19 @@ class TopicMapping:
             error=data.get("error"),
             blocked_by=data.get("blocked_by"),
             topic_id=data.get("topic_id"),
+            blocked_at=None if at is None else (int(at["partition"]), int(at["offset"])),
         )
 
     def with_partitions_at_start(self, value: int) -> TopicMapping:
         """The same mapping with `partitions_at_start` decided."""
         return replace(self, partitions_at_start=value)
 
-    def blocked(self, error: str, by: BlockedBy = "topic") -> TopicMapping:
-        """The same mapping, blocked for the reason `error`."""
-        return replace(self, state="blocked", error=error, blocked_by=by)
+    def blocked(
+        self, error: str, by: BlockedBy = "topic", at: tuple[int, int] | None = None
+    ) -> TopicMapping:
+        """The same mapping, blocked for the reason `error` (by a member: at the record
+        `at`, partition and offset, when known)."""
+        return replace(self, state="blocked", error=error, blocked_by=by, blocked_at=at)
 
     def with_topic_id(self, topic_id: str | None) -> TopicMapping:
         """The same mapping, for the source topic with id `topic_id`."""
@@ -105,7 +116,7 @@ class TopicMapping:
 
     def unblocked(self) -> TopicMapping:
         """The same mapping, syncing."""
-        return replace(self, state="syncing", error=None, blocked_by=None)
+        return replace(self, state="syncing", error=None, blocked_by=None, blocked_at=None)
 
 
 def lost_to_retention(topic: str, partition: int, records: int, first: int, earliest: int) -> str:
