@@ -15,6 +15,9 @@ from confluent_kafka.admin import ConfigResource
 from helpers import wait_status, wait_until
 
 from .topics_support import (
+    MAX_LAG,
+    ONE_DAY,
+    TWO_DAYS,
     alter_configs,
     broker_setting,
     create_topic,
@@ -29,8 +32,6 @@ from .topics_support import (
 )
 
 TOPIC = ConfigResource.Type.TOPIC
-ONE_DAY, TWO_DAYS = "86400000", "172800000"
-MAX_LAG = "log.cleaner.max.compaction.lag.ms"
 
 
 def test_changed_added_and_removed_configs_reach_the_target_and_excluded_keys_stay_alone(
