@@ -248,6 +248,10 @@ class TopicMirror:
         result.mappings = [
             m.blocked(blocked[m.source]) if m.source in blocked else m for m in mappings
         ]
+        result.mappings = [
+            m if m.source in recreated else self._as_before(m, target_topics, result)
+            for m in result.mappings
+        ]
         if self.sync_configs:
             # One source per target topic sets its configs: the first by name.
             firsts: dict[str, TopicMapping] = {}
@@ -257,6 +261,46 @@ class TopicMirror:
             self._sync_configs(list(firsts.values()), configs, set(result.created), result)
         result.mappings += hidden + excluded
         return result
+
+    def _as_before(
+        self, m: TopicMapping, target_topics: dict[str, TopicInfo], result: MirrorResult
+    ) -> TopicMapping:
+        """`m`, or, when `m` is blocked but the task copied its topic before, the mapping
+        it copied with (the old configuration keeps running, docs/design.md): into the
+        same target topic when the source grew and the target cannot, with the partitions
+        the target has (the new ones wait and start at their first record once it has
+        them, see `partition_start`); into its old target topic when target.topic_map
+        names one the target cannot take. Only while that target topic still takes every
+        partition copied before; the block's sentence becomes the warning."""
+        before = self._before.get(m.source)
+        if m.state != "blocked" or before is None or not before.copied:
+            return m
+        existing = target_topics.get(before.target)
+        if existing is None:
+            return m
+        partitions = min(m.partitions, existing.partitions) if self.keep_partition else m.partitions
+        if partitions < min(before.partitions, m.partitions):
+            return m
+        if m.error in result.warnings:
+            result.warnings.remove(str(m.error))
+        if before.target == m.target:
+            meanwhile = (
+                f"until then ksync goes on copying the {partitions} partition(s) of {m.source} "
+                f"that target topic {m.target} has, and partitions {partitions} to "
+                f"{m.partitions - 1} wait (copied from their first record once it has them)"
+            )
+        else:
+            meanwhile = (
+                f"until then {m.source} keeps flowing into {before.target}, its target topic "
+                "before the change"
+            )
+        result.warnings.append(f"{m.error}. The old configuration keeps running: {meanwhile}")
+        log.warning("topic %s copied as before (into %s): %s", m.source, before.target, m.error)
+        return replace(m.unblocked(), target=before.target, partitions=partitions)
+
+    @property
+    def _before(self) -> dict[str, TopicMapping]:
+        return {m.source: m for m in self.known}
 
     def _check_topic_ids(
         self, mappings: list[TopicMapping]
