@@ -25,7 +25,6 @@ from ksync.devkafka import KafkaCluster
 
 from .support import read_now
 
-
 # A refusal the target really makes: with its brokers' max.compaction.lag.ms bounded to
 # one day (`broker_setting(target, MAX_LAG, ONE_DAY)`), a topic whose min.compaction.lag.ms
 # is two days is refused as a conflict.

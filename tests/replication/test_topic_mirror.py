@@ -266,6 +266,7 @@ def test_a_copied_topic_whose_source_grows_past_what_the_target_can_take_keeps_i
     assert f"target topic bk.{topic} has 1 partitions but source topic {topic} has 3" in warning
     assert "The old configuration keeps running" in warning
     assert "partitions 1 to 2 wait" in warning, warning
+    assert mapping.warning == warning  # on the topic too
     assert admin(dst).list_topics()[f"bk.{topic}"].partitions == 1
 
 
@@ -295,6 +296,7 @@ def test_a_renamed_target_the_target_refuses_leaves_the_topic_flowing_into_its_o
     (warning,) = [w for w in result.warnings if topic in w and "old configuration" in w]
     assert f"cannot create topic {too_long}" in warning
     assert f"{topic} keeps flowing into bk.{topic}" in warning, warning
+    assert kept.warning == warning
     assert too_long not in admin(dst).list_topics()
 
 

@@ -71,8 +71,10 @@ class TopicMapping(BaseModel):
     # syncing | blocked | excluded; `error` says why a blocked topic is not copied.
     state: TopicState = "syncing"
     error: str | None = None
-    # Records of its partitions that the source deleted before they were copied, one
-    # sentence per partition (naming it and the count), as the members that saw it report.
+    # What ksync could not apply to it while it keeps syncing (a config the target refuses,
+    # partitions it cannot add, a new target name it refuses), then records of its
+    # partitions that the source deleted before they were copied, one sentence per
+    # partition (naming it and the count), as the members that saw it report.
     warnings: list[str] = []
     # Who blocked it: "topic" (the target topic cannot take it) or "record" (the target
     # refuses one of its records); None while it is not blocked.
@@ -181,7 +183,7 @@ class Task(BaseModel):
                     partitions=t.partitions,
                     state=t.state,
                     error=t.error,
-                    warnings=lost.get(t.source, []),
+                    warnings=[*([t.warning] if t.warning else []), *lost.get(t.source, [])],
                     blocked_by=t.blocked_by,
                 )
                 for t in task.topics

@@ -36,7 +36,10 @@ class TopicMapping:
     the old one left on the target (`replication.topic_mirror`). `blocked_at`: for a topic
     a member blocked, the (partition, offset) of the record the target refused; the topic
     stays blocked until a member has copied past it, even while no member reports the
-    block (a restarted member has not read that far yet).
+    block (a restarted member has not read that far yet). `warning`: what the controller
+    could not apply to a topic that still syncs (a config the target refuses, partitions
+    it cannot add, a new target name it refuses: the old configuration keeps running),
+    also among the task's warnings; set afresh at every topic refresh.
     """
 
     source: str
@@ -48,6 +51,7 @@ class TopicMapping:
     blocked_by: BlockedBy | None = None
     topic_id: str | None = None
     blocked_at: tuple[int, int] | None = None
+    warning: str | None = None
 
     @property
     def syncing(self) -> bool:
@@ -78,6 +82,8 @@ class TopicMapping:
             out["topic_id"] = self.topic_id
         if self.blocked_at is not None:
             out["blocked_at"] = {"partition": self.blocked_at[0], "offset": self.blocked_at[1]}
+        if self.warning is not None:
+            out["warning"] = self.warning
         return out
 
     @classmethod
@@ -97,6 +103,7 @@ class TopicMapping:
             blocked_by=data.get("blocked_by"),
             topic_id=data.get("topic_id"),
             blocked_at=None if at is None else (int(at["partition"]), int(at["offset"])),
+            warning=data.get("warning"),
         )
 
     def with_partitions_at_start(self, value: int) -> TopicMapping:
@@ -109,6 +116,10 @@ class TopicMapping:
         """The same mapping, blocked for the reason `error` (by a member: at the record
         `at`, partition and offset, when known)."""
         return replace(self, state="blocked", error=error, blocked_by=by, blocked_at=at)
+
+    def noted(self, warning: str) -> TopicMapping:
+        """The same mapping, still synced, with what could not be applied to it."""
+        return replace(self, warning=warning)
 
     def with_topic_id(self, topic_id: str | None) -> TopicMapping:
         """The same mapping, for the source topic with id `topic_id`."""

@@ -258,7 +258,10 @@ class TopicMirror:
             for m in sorted(result.mappings, key=lambda m: m.source):
                 if m.syncing:
                     firsts.setdefault(m.target, m)
-            self._sync_configs(list(firsts.values()), configs, set(result.created), result)
+            kept = self._sync_configs(list(firsts.values()), configs, set(result.created), result)
+            result.mappings = [
+                m.noted(kept[m.target]) if m.target in kept else m for m in result.mappings
+            ]
         result.mappings += hidden + excluded
         return result
 
@@ -294,9 +297,10 @@ class TopicMirror:
                 f"until then {m.source} keeps flowing into {before.target}, its target topic "
                 "before the change"
             )
-        result.warnings.append(f"{m.error}. The old configuration keeps running: {meanwhile}")
+        warning = f"{m.error}. The old configuration keeps running: {meanwhile}"
+        result.warnings.append(warning)
         log.warning("topic %s copied as before (into %s): %s", m.source, before.target, m.error)
-        return replace(m.unblocked(), target=before.target, partitions=partitions)
+        return replace(m.unblocked(), target=before.target, partitions=partitions).noted(warning)
 
     @property
     def _before(self) -> dict[str, TopicMapping]:
@@ -446,27 +450,36 @@ class TopicMirror:
         source_configs: dict[str, dict[str, str]],
         just_created: set[str],
         result: MirrorResult,
-    ) -> None:
+    ) -> dict[str, str]:
+        """Bring existing target topics' configs in line; returns target topic -> the
+        warning for those whose change the target refused."""
         existing = [m for m in mappings if m.target not in just_created]
         if not existing:
-            return
+            return {}
         try:
             target_configs = self.target.topic_configs([m.target for m in existing])
         except KsyncKafkaError as exc:
             result.warnings.append(f"could not compare topic configs: {exc}")
-            return
+            return {}
+        refused: dict[str, str] = {}
         for m in existing:
             changes = config_changes(
                 source_configs.get(m.source, {}), target_configs.get(m.target, {})
             )
             if changes:
-                self._apply_configs(m, changes, result)
+                warning = self._apply_configs(m, changes, result)
+                if warning is not None:
+                    refused[m.target] = warning
+        return refused
 
-    def _apply_configs(self, m: TopicMapping, changes: ConfigChanges, result: MirrorResult) -> None:
+    def _apply_configs(
+        self, m: TopicMapping, changes: ConfigChanges, result: MirrorResult
+    ) -> str | None:
         """Apply `changes` to `m.target`; a refusal becomes a warning naming the refused keys.
 
         The broker checks one request as a whole, so after a refusal each key is tried on
-        its own: those it accepts are applied, and the warning names only the others.
+        its own: those it accepts are applied, and the warning names only the others
+        (returned; None when all was applied).
         """
         try:
             self.target.alter_topic_configs(m.target, changes.set, changes.delete)
@@ -476,7 +489,7 @@ class TopicMirror:
                 sorted(changes.set),
                 list(changes.delete),
             )
-            return
+            return None
         except TopicRefused as exc:
             refused: list[TopicRefused] = []
             for single in changes.single_keys():
@@ -486,8 +499,10 @@ class TopicMirror:
                     refused.append(key_exc)
             # Accepted one by one but not together: name the whole change.
             reasons = "; ".join(str(e) for e in refused) if refused else str(exc)
-        result.warnings.append(
+        warning = (
             f"configs of target topic {m.target} not synced from source topic {m.source}: "
             f"{reasons}; its records keep flowing, and ksync tries again at every topic refresh"
         )
+        result.warnings.append(warning)
         log.warning("target refused configs of topic %s: %s", m.target, reasons)
+        return warning
