@@ -1,5 +1,6 @@
 """`ksync task show` and `ksync task list` show each topic's state, and why a blocked one
-is not copied, as the controller observed it (API in process, no broker: the task's
+is not copied, and `show` what the task could not copy (lost to retention, dead-lettered,
+skipped) and each topic's warnings, as the controller and members reported them (API in process, no broker: the task's
 topics are written to the store the way the controller writes them)."""
 
 from __future__ import annotations
@@ -8,8 +9,10 @@ from pathlib import Path
 
 from inprocess import add_instance_row, app_on_store, serving
 
+from ksync.domain.status import MemberState
 from ksync.domain.task import TaskChange
 from ksync.domain.topics import TopicMapping
+from ksync.domain.workers import MemberReport
 from ksync.spec import TaskSpec
 
 from .test_cli import as_json, ksync, ok
@@ -44,3 +47,49 @@ def test_show_and_list_name_the_blocked_topic_and_why(tmp_path: Path) -> None:
         assert [(t["source"], t["state"], t["error"]) for t in topics] == [
             ("bt-a", "syncing", None), ("bt-c", "blocked", WHY)
         ]
+
+
+def test_show_counts_what_was_not_copied_and_lists_lost_partitions_and_topic_warnings(
+    tmp_path: Path,
+) -> None:
+    """Records lost to retention (per partition, in a LOST column, and as the topic's
+    warning), dead-lettered and skipped records (the task's metrics), and a warning on a
+    topic that keeps syncing; a task that lost nothing shows none of it."""
+    kept = "configs of target topic bt-a not synced from source topic bt-a: refused; its records keep flowing"
+    with app_on_store(tmp_path) as app, serving(app) as url:
+        store = app.state.store
+        spec = TaskSpec.model_validate({
+            "name": "lossy", "source": {"instance_id": add_instance_row(store), "topics": ["bt-a"]},
+            "target": {"instance_id": add_instance_row(store)},
+        })
+        task = store.tasks.add(spec, [])
+        clean = ok(ksync(url, "task", "show", task.id)).splitlines()
+        assert [line.split(":", 1)[1].strip() for line in clean if line.startswith("not copied:")] == ["-"]
+        assert "LOST" not in "\n".join(clean) and "topic warnings:" not in clean
+
+        store.tasks.observe(task.id, TaskChange(topics=(TopicMapping("bt-a", "bt-a", 2).noted(kept),)))
+        store.metrics.set_current(
+            task.id, {"lost_records_total": 30, "dead_lettered_total": 4, "skipped_refused_total": 2}
+        )
+        store.workers.heartbeat("w1", "127.0.0.1", 1, [MemberReport(
+            task_id=task.id, slot=0, generation=0, state=MemberState.RUNNING,
+            partitions=[("bt-a", 0), ("bt-a", 1)], error=None, warnings=[], records_total=140,
+            progress=[
+                {"topic": "bt-a", "partition": 0, "committed_offset": 50, "end_offset": 60},
+                {"topic": "bt-a", "partition": 1, "committed_offset": 90, "end_offset": 90,
+                 "lost_records": 30, "lost_first": 10, "lost_earliest": 40},
+            ],
+        )])
+
+        shown = ok(ksync(url, "task", "show", task.id)).splitlines()
+        (counts,) = [line for line in shown if line.startswith("not copied:")]
+        assert counts.split(":", 1)[1].strip() == (
+            "30 lost to retention, 4 dead-lettered, 2 skipped (refused by the target)"
+        )
+        head = shown.index("topic warnings:")
+        assert shown[head + 1] == f"  - bt-a: {kept}"
+        assert shown[head + 2].startswith("  - bt-a: topic bt-a partition 1: 30 records lost to retention")
+        progress = shown.index("progress:")
+        assert shown[progress + 1].split() == ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "LOST"]
+        assert shown[progress + 2].split() == ["bt-a", "0", "50", "60", "10", "-"]
+        assert shown[progress + 3].split() == ["bt-a", "1", "90", "90", "0", "30"]
