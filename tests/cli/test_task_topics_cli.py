@@ -1,7 +1,8 @@
 """`ksync task show` and `ksync task list` show each topic's state, and why a blocked one
 is not copied, and `show` what the task could not copy (lost to retention, dead-lettered,
-skipped) and each topic's warnings, as the controller and members reported them (API in process, no broker: the task's
-topics are written to the store the way the controller writes them)."""
+skipped) and each topic's warnings, as the controller and members reported them (API in
+process, no broker: the task's topics, metrics and member reports are written to the
+store the way the controller and workers write them)."""
 
 from __future__ import annotations
 
