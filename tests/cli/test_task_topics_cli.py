@@ -10,13 +10,13 @@ from pathlib import Path
 
 from inprocess import add_instance_row, app_on_store, serving
 
-from ksync.domain.status import MemberState
+from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskChange
 from ksync.domain.topics import TopicMapping
 from ksync.domain.workers import MemberReport
 from ksync.spec import TaskSpec
 
-from .test_cli import as_json, ksync, ok
+from .test_cli import as_json, fails, ksync, ok
 
 WHY = "target topic bt-c has 1 partition, the source 4 (keep_partition needs as many)"
 
@@ -94,3 +94,38 @@ def test_show_counts_what_was_not_copied_and_lists_lost_partitions_and_topic_war
         assert shown[progress + 1].split() == ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "LOST"]
         assert shown[progress + 2].split() == ["bt-a", "0", "50", "60", "10", "-"]
         assert shown[progress + 3].split() == ["bt-a", "1", "90", "90", "0", "30"]
+
+
+def test_reset_forgets_a_paused_tasks_progress_from_the_point_given(tmp_path: Path) -> None:
+    """`ksync task reset` (POST /api/v1/tasks/{id}/reset): refused while the task runs,
+    then, paused, it records the reset and the new start point (the controller does the
+    rest at the next start, whose event says so)."""
+    with app_on_store(tmp_path) as app, serving(app) as url:
+        store = app.state.store
+        spec = TaskSpec.model_validate({
+            "name": "again", "source": {"instance_id": add_instance_row(store), "topics": ["bt-a"]},
+            "target": {"instance_id": add_instance_row(store)},
+        })
+        task = store.tasks.add(spec, [])
+        refused = fails(ksync(url, "task", "reset", task.id), 1)
+        assert "not paused; pause it before resetting its progress" in refused, refused
+        assert store.tasks.get(task.id).reset_start is None
+
+        store.tasks.observe(task.id, TaskChange(desired=Desired.PAUSED, status=TaskStatus.PAUSED))
+        usage = ksync(url, "task", "reset", task.id, "--from", "timestamp")
+        assert usage.returncode == 2 and "--timestamp-ms is required" in usage.stderr
+
+        said = ok(ksync(url, "task", "reset", task.id, "--from", "timestamp", "--timestamp-ms", "1700000000000"))
+        assert said.strip() == f"{task.id}: progress reset; status now Paused"
+        point = {"type": "timestamp", "timestamp_ms": 1700000000000}
+        assert as_json(ksync(url, "task", "show", task.id, "-o", "json"))["reset_start"] == point
+        after = store.tasks.get(task.id)
+        assert after.reset_start is not None and after.reset_start.model_dump() == point
+        assert after.spec.source.start.model_dump() == point  # the task's start point now
+
+        ok(ksync(url, "task", "start", task.id))
+        events = [e.message for e in store.tasks.events(task.id)]
+        assert events[0] == (
+            "start requested after a progress reset: copying from the records at or after "
+            "timestamp 1700000000000 ms"
+        ), events

@@ -20,6 +20,7 @@ from ksync.spec import (
     SaslMechanism,
     SecurityProtocol,
     SourceSpec,
+    StartPoint,
     TargetSpec,
     TaskOptions,
 )
@@ -149,6 +150,9 @@ class Task(BaseModel):
     # Until when a paused task keeps its progress: a start after it begins from the
     # start point given with it (default latest). None while not paused.
     progress_kept_until: datetime | None = None
+    # A progress reset asked for (POST /api/v1/tasks/{id}/reset) and not done yet: the
+    # next start copies from this point. None otherwise.
+    reset_start: StartPoint | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -203,6 +207,7 @@ class Task(BaseModel):
                 if pause_retention is not None
                 else None
             ),
+            reset_start=task.reset_start,
             created_at=task.created_at,
             updated_at=task.updated_at,
         )

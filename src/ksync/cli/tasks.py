@@ -351,6 +351,24 @@ def start(
     _request(target(api_url, api_key, output), task_id, lambda c, tid: c.start_task(tid, point), "start requested")
 
 
+@app.command("reset", epilog=EXIT_CODES)
+def reset(
+    task_id: TaskId,
+    from_: Annotated[
+        StartType | None,
+        typer.Option("--from", help="Where the next start copies from (default: the task's start point)"),
+    ] = None,
+    timestamp_ms: Annotated[int | None, typer.Option(help="With --from timestamp: epoch ms")] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    api_key: ApiKey = None,
+    output: Output = "table",
+) -> None:
+    """Forget a paused task's progress: its next start copies every topic from the start
+    point (a source topic deleted and created again included)."""
+    point = _start_point(from_, timestamp_ms, "--from")
+    _request(target(api_url, api_key, output), task_id, lambda c, tid: c.reset_task(tid, point), "progress reset")
+
+
 @app.command("restart", epilog=EXIT_CODES)
 def restart(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, output: Output = "table") -> None:
     """Stop and start every member; progress is kept."""

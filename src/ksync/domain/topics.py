@@ -160,8 +160,8 @@ def recreated_topic(source: str, target: str, known_id: str, topic_id: str) -> s
         f"source topic {source} was deleted and created again (topic id {known_id} before, "
         f"{topic_id} now): its offsets start over, so ksync does not copy it on top of what "
         f"the old topic left in target topic {target}. To copy the new topic, pause the task, "
-        "reset its progress (DELETE /connectors/<name>/offsets on the Connect face, or a start "
-        "after the pause retention) and start it; delete target topic "
+        "reset its progress (POST /api/v1/tasks/<id>/reset, `ksync task reset`, or DELETE "
+        "/connectors/<name>/offsets on the Connect face) and start it; delete target topic "
         f"{target} first if the old topic's records must not stay in front of the new ones. "
         "The rest of the task keeps flowing"
     )
