@@ -13,6 +13,7 @@ CONTRACT_PATHS = {
     "/api/v1/instances/{instance_id}/topics": {"get"},
     "/api/v1/tasks": {"get", "post"},
     "/api/v1/tasks/{task_id}": {"get", "delete"},
+    "/api/v1/tasks/{task_id}/reset": {"post"},
 }
 
 

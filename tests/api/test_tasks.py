@@ -146,6 +146,7 @@ def test_unknown_task_is_404(api: TestClient) -> None:
         api.post("/api/v1/tasks/task-00000000/pause"),
         api.post("/api/v1/tasks/task-00000000/start"),
         api.post("/api/v1/tasks/task-00000000/restart"),
+        api.post("/api/v1/tasks/task-00000000/reset"),
     ):
         message = assert_error(response, 404, "not_found")
         assert "task-00000000" in message

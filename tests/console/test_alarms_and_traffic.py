@@ -1,7 +1,7 @@
 """The console's alarm rules page (create, edit, delete, with the API's refusal shown in
 the form), the start-point prompt of a task paused longer than the pause retention, an
-instance page's traffic chart against its quota, and the state of each topic on the task
-page. Debian's Chromium against the console served in process over a store (no Kafka, no
+instance page's traffic chart against its quota, the state of each topic on the task
+page, and the records it could not copy (lost to retention, dead-lettered, skipped). Debian's Chromium against the console served in process over a store (no Kafka, no
 controller: tasks keep the status written for them, and traffic history is written as the
 controller writes it).
 """
@@ -22,9 +22,10 @@ from playwright.sync_api import expect
 
 from ksync.control import alarms as alarm_service
 from ksync.domain.errors import NotFound
-from ksync.domain.status import Desired, TaskStatus
+from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskChange
 from ksync.domain.topics import TopicMapping
+from ksync.domain.workers import MemberReport
 from ksync.spec import InstanceSpec, TaskSpec
 from ksync.store.repo import Store, utcnow
 
@@ -197,3 +198,46 @@ def test_the_task_page_shows_each_topics_state_and_why_one_is_blocked(page: Any,
     store.tasks.observe(task_id, TaskChange(topics=(TopicMapping("bt-a", "bt-a", 4), TopicMapping("bt-c", "bt-c", 4))))
     expect(table.locator('tr.topic-row[data-topic="bt-c"] .topic-state')).to_have_text("syncing")
     expect(table.locator("tr.topic-error")).to_have_count(0)
+
+
+def test_the_task_page_shows_records_lost_to_retention_and_refused_records_in_their_own_section(
+    page: Any, console: LocalConsole
+) -> None:
+    """The "Records not copied" section: counts of records lost to retention, sent to the
+    dead-letter topic and skipped (the task's metrics), the partitions that lost records
+    with the last gap, and each topic's warnings; a task that lost nothing says so."""
+    store = console.store
+    clean = add_task(store, f"clean-{uuid.uuid4().hex[:6]}")
+    open_page(page, console.url, f"/tasks/{clean}")
+    expect(page.locator("#not-copied #nothing-lost")).to_be_visible()
+
+    task_id = add_task(store, f"lossy-{uuid.uuid4().hex[:6]}")
+    kept = "configs of target topic orders not synced from source topic orders: refused; its records keep flowing"
+    store.tasks.observe(task_id, TaskChange(topics=(TopicMapping("orders", "orders", 2, 2).noted(kept),)))
+    store.metrics.set_current(
+        task_id, {"lost_records_total": 30, "dead_lettered_total": 4, "skipped_refused_total": 0}
+    )
+    progress = [
+        {"topic": "orders", "partition": 0, "committed_offset": 50, "end_offset": 60},
+        {"topic": "orders", "partition": 1, "committed_offset": 90, "end_offset": 90,
+         "lost_records": 30, "lost_first": 10, "lost_earliest": 40},
+    ]
+    store.workers.heartbeat("w-lossy", "127.0.0.1", 1, [MemberReport(
+        task_id=task_id, slot=0, generation=0, state=MemberState.RUNNING,
+        partitions=[("orders", 0), ("orders", 1)], progress=progress, error=None, warnings=[],
+        records_total=140,
+    )])
+    open_page(page, console.url, f"/tasks/{task_id}")
+    section = page.locator("#not-copied")
+    expect(section.locator("#lost-total .stat-value")).to_have_text("30")
+    expect(section.locator("#dead-lettered-total .stat-value")).to_have_text("4")
+    expect(section.locator("#skipped-total .stat-value")).to_have_text("0")
+    rows = section.locator("#lost-table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td")).to_have_text(["orders", "1", "30", "10 to 39"])
+    warnings = section.locator('#topic-warnings li[data-topic="orders"]')
+    expect(warnings).to_have_count(2)
+    expect(warnings.nth(0)).to_contain_text(kept)
+    expect(warnings.nth(1)).to_contain_text("partition 1: 30 records lost to retention")
+    screenshot(page, "task-not-copied")
+    store.workers.remove("w-lossy")

@@ -1,8 +1,10 @@
 """How the controller shows a topic a member blocked because the target refuses one of its
 records (`Controller._overlay_record_blocks`, `_store_topics`): reported by a live member
 of the current generation, it is blocked by "record" with the member's sentence; once no
-member reports it, it syncs again; a topic refresh does not clear it, and a member's
-report never hides what the controller itself blocked."""
+member reports it and a member has committed past the refused record, it syncs again (a
+restarted member that has not read up to the record yet leaves it blocked); a topic
+refresh does not clear it, and a member's report never hides what the controller itself
+blocked."""
 
 from __future__ import annotations
 
@@ -40,8 +42,9 @@ def task_with_topics(store: Store) -> TaskView:
 
 
 def member(task: TaskView, blocked: dict[str, str], generation: int | None = None,
-           worker: str = "w1") -> MemberView:
-    metrics: dict[str, Any] = {"run_id": "r1", "blocked": blocked}
+           worker: str = "w1", blocked_at: dict[str, list[int]] | None = None,
+           committed: dict[tuple[str, int], int] | None = None) -> MemberView:
+    metrics: dict[str, Any] = {"run_id": "r1", "blocked": blocked, "blocked_at": blocked_at or {}}
     return MemberView(
         task_id=task.id,
         slot=0,
@@ -49,7 +52,10 @@ def member(task: TaskView, blocked: dict[str, str], generation: int | None = Non
         generation=task.generation if generation is None else generation,
         state=MemberState.RUNNING,
         partitions=(("orders", 0), ("orders", 1), ("audit", 0)),
-        progress=(),
+        progress=tuple(
+            {"topic": t, "partition": p, "committed_offset": off, "end_offset": None}
+            for (t, p), off in (committed or {}).items()
+        ),
         error=None,
         warnings=(),
         records_total=0,
@@ -97,3 +103,47 @@ def test_only_live_members_of_the_current_generation_count(store: Store) -> None
     ]
     shown = controller._overlay_record_blocks(task, stale, ["w1"])
     assert states(shown)["orders"] == ("syncing", None, None)
+
+
+def test_a_block_outlives_a_member_restart_until_a_member_copies_past_the_record(
+    store: Store,
+) -> None:
+    """A restart (here: a new generation) starts members that report nothing until they
+    read the refused record again: the topic stays blocked, with the record's position,
+    and syncs only once the progress of its partition is past that record."""
+    controller = Controller(store, ControllerSettings(holder_id="test"))
+    task = task_with_topics(store)
+    at = {"orders": [0, 5]}
+    shown = controller._overlay_record_blocks(
+        task, [member(task, {"orders": WHY}, blocked_at=at, committed={("orders", 0): 5})], ["w1"]
+    )
+    orders = next(t for t in shown.topics if t.source == "orders")
+    assert (orders.state, orders.blocked_at) == ("blocked", (0, 5))
+    stored = next(t for t in store.tasks.get(task.id).topics if t.source == "orders")
+    assert stored.blocked_at == (0, 5)  # kept with the task, so a new controller knows it
+
+    # The task restarts: the members of the new generation have not reported yet, then
+    # report positions up to the record but no block.
+    restarted = store.tasks.observe(task.id, TaskChange(generation=task.generation + 1))
+    assert restarted is not None
+    # A topic refresh meanwhile keeps the record's position too.
+    restarted = controller._store_topics(
+        restarted, [TopicMapping("orders", "orders", 2), TopicMapping("audit", "audit", 1)]
+    )
+    for members in ([], [member(restarted, {}, committed={("orders", 0): 5, ("orders", 1): 9})]):
+        held = controller._overlay_record_blocks(restarted, members, ["w1"])
+        assert states(held)["orders"] == ("blocked", "record", WHY), members
+
+    # The new member finds the record again: still blocked, same place.
+    again = controller._overlay_record_blocks(
+        restarted, [member(restarted, {"orders": WHY}, blocked_at=at, committed={("orders", 0): 5})],
+        ["w1"],
+    )
+    assert states(again)["orders"] == ("blocked", "record", WHY)
+
+    # Fixed on the target: the member resumes (no block reported) and commits past it.
+    past = controller._overlay_record_blocks(
+        again, [member(again, {}, committed={("orders", 0): 6})], ["w1"]
+    )
+    assert states(past)["orders"] == ("syncing", None, None)
+    assert next(t for t in past.topics if t.source == "orders").blocked_at is None

@@ -15,6 +15,9 @@ from confluent_kafka.admin import ConfigResource
 from helpers import wait_status, wait_until
 
 from .topics_support import (
+    MAX_LAG,
+    ONE_DAY,
+    TWO_DAYS,
     alter_configs,
     broker_setting,
     create_topic,
@@ -29,8 +32,6 @@ from .topics_support import (
 )
 
 TOPIC = ConfigResource.Type.TOPIC
-ONE_DAY, TWO_DAYS = "86400000", "172800000"
-MAX_LAG = "log.cleaner.max.compaction.lag.ms"
 
 
 def test_changed_added_and_removed_configs_reach_the_target_and_excluded_keys_stay_alone(
@@ -106,6 +107,10 @@ def test_a_config_the_target_refuses_leaves_that_topic_with_a_warning_and_the_ot
             what="a warning naming the refused topic, key and reason",
         )
         assert "max.compaction.lag.ms" in warning, warning  # the broker's own reason
+        # On the topic too, which keeps syncing.
+        topics = {t["source"]: t for t in get_task(client, task_id)["topics"]}
+        assert topics[bad]["state"] == "syncing" and warning in topics[bad]["warnings"], topics
+        assert topics[good]["warnings"] == [], topics
         wait_until(
             lambda: explicit_configs(target, good) == {"retention.ms": "7200000"},
             timeout_s=60,
@@ -139,6 +144,11 @@ def test_a_config_the_target_refuses_leaves_that_topic_with_a_warning_and_the_ot
         lambda: warning_about(client, task_id, bad) is None,
         timeout_s=60,
         what="the warning cleared",
+    )
+    wait_until(
+        lambda: all(t["warnings"] == [] for t in get_task(client, task_id)["topics"]),
+        timeout_s=60,
+        what="the warning cleared from the topic",
     )
 
 

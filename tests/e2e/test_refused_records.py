@@ -4,8 +4,10 @@ it holds.
 
 * tolerance none (the default): that topic is blocked with a sentence naming the
   partition, offset, size and limit, nothing past the record is copied or committed, the
-  other topic keeps flowing and the task stays Running; raising the target's limit resumes
-  the topic from the record, and the target then holds every record, in order, once.
+  other topic keeps flowing and the task stays Running; a restart of the task leaves the
+  topic blocked throughout (the new members find the record again); raising the target's
+  limit resumes the topic from the record, and the target then holds every record, in
+  order, once.
 * tolerance all with a dead-letter topic: the record is in the dead-letter topic with its
   key, value and the `ksync.errors.*` headers, every other record of both topics is on the
   target, and the Task JSON and Prometheus count it; without one, the record is skipped
@@ -99,6 +101,29 @@ def test_a_refused_record_blocks_only_its_topic_until_the_target_accepts_it(
     task = get_task(client, task_id)
     assert task["status"] == "Running", task
     assert committed(client, task_id).get((strict, 0)) == 5
+    assert values_now(target, strict, 1)[0] == records[0][:5]
+
+    # A restart stops every member and starts new ones, which know nothing of the block
+    # until they read the record again: the topic stays blocked throughout, watched from
+    # the restart until the new members run and copy what the other topic got since.
+    restarted = client.post(f"/api/v1/tasks/{task_id}/restart")
+    assert restarted.status_code == 202, restarted.text
+    seen: list[tuple[str, str]] = []
+    more = tagged("h", range(2), 3)
+    produce(source, flows, more)
+    flowed = {p: tagged("f", range(2), 20)[p] + tagged("g", range(2), 5)[p] + more[p] for p in range(2)}
+
+    def settled() -> bool:
+        task = get_task(client, task_id)
+        topic = next(t for t in task["topics"] if t["source"] == strict)
+        seen.append((task["status"], topic["state"]))
+        # Reading the target is slow: only once the task runs again.
+        return task["status"] == "Running" and values_now(target, flows, 2) == flowed
+
+    wait_until(settled, timeout_s=120, interval_s=0.1, what="the restarted task to run and copy")
+    assert any(status != "Running" for status, _ in seen), seen  # the restart was watched
+    assert {state for _, state in seen} == {"blocked"}, seen
+    assert _topic(client, task_id, strict)["error"] == topic["error"]
     assert values_now(target, strict, 1)[0] == records[0][:5]
 
     # The user raises the target's limit: the topic resumes from the record, skipping nothing.

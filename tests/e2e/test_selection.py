@@ -18,6 +18,20 @@ from helpers import (
 )
 
 from .support import partition_counts
+from .topics_support import (
+    MAX_LAG,
+    ONE_DAY,
+    TWO_DAYS,
+    broker_setting,
+    get_task,
+    produce,
+    start_task,
+    tagged,
+    topic_layout,
+    values_now,
+    wait_values,
+    warning_about,
+)
 
 SEP = "-"
 
@@ -104,3 +118,62 @@ def test_list_regex_exclude_prefix_and_new_topics(brokers, folder_server, unique
     )
     assert _named(f"{late}.tmp") not in partition_counts(target)
     wait_status(client, task_id, "Running")
+
+
+def test_a_newly_matched_topic_the_target_refuses_blocks_alone_then_copies_everything(
+    brokers, server, unique
+):
+    """Point 8's first case: a regex task over three topics, the third created on the
+    source while the task runs, with a config the target refuses (its brokers bound
+    max.compaction.lag.ms below the topic's min.compaction.lag.ms, see
+    test_config_propagation). That topic alone is blocked, with its error on the topic
+    and a warning on the task, which stays Running while the two others keep flowing;
+    once the target accepts the topic it is created and copied from its first record,
+    every record in order, with nothing lost."""
+    source, target = brokers
+    first, second, late = (f"nm-{unique}-{n}" for n in ("a", "b", "c"))
+    for topic in (first, second):
+        create_topic(source, topic, 2)
+    client = server.client()
+    task_id = start_task(client, source, target, topic_regex=rf"nm-{unique}-.*")
+    wait_status(client, task_id, "Running", timeout_s=90)
+    before = {t: tagged(t, range(2), 5) for t in (first, second)}
+    for topic, records in before.items():
+        produce(source, topic, records)
+        wait_values(target, topic, records)
+
+    with broker_setting(target, MAX_LAG, ONE_DAY):
+        create_topic(source, late, 3, configs={"min.compaction.lag.ms": TWO_DAYS})
+        late_records = tagged("late", range(3), 4)
+        produce(source, late, late_records)
+
+        def blocked() -> dict[str, dict[str, object]] | None:
+            topics = {t["source"]: t for t in get_task(client, task_id)["topics"]}
+            return topics if topics.get(late, {}).get("state") == "blocked" else None
+
+        topics = wait_until(blocked, timeout_s=60, what=f"{late} blocked on the task")
+        assert f"cannot create topic {late}" in str(topics[late]["error"]), topics[late]
+        assert "min.compaction.lag.ms" in str(topics[late]["error"]), topics[late]
+        assert {topics[t]["state"] for t in (first, second)} == {"syncing"}, topics
+        # The two others keep flowing while it is blocked.
+        during = {t: {p: v + [f"{t}-more-{p}".encode()] for p, v in r.items()} for t, r in before.items()}
+        for topic, records in during.items():
+            produce(source, topic, {p: [v[-1]] for p, v in records.items()})
+            wait_values(target, topic, records)
+        task = get_task(client, task_id)
+        assert task["status"] == "Running" and task["error"] is None, task
+        assert warning_about(client, task_id, f"cannot create topic {late}") is not None, task
+        assert topic_layout(target, late) is None
+
+    # The target accepts it now: created at a refresh and copied from its first record.
+    wait_values(target, late, late_records)
+    assert topic_layout(target, late) == (3, 1)
+    task = wait_status(client, task_id, "Running", timeout_s=90)
+    assert {t["source"]: t["state"] for t in task["topics"]} == {
+        first: "syncing", second: "syncing", late: "syncing"
+    }
+    wait_until(
+        lambda: warning_about(client, task_id, late) is None, timeout_s=60, what="the warning cleared"
+    )
+    for topic, records in during.items():
+        assert values_now(target, topic, 2) == records

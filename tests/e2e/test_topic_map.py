@@ -1,5 +1,6 @@
 """Target topics by name end to end (`target.topic_map`): a rename and a 3->1 merge in one
-task, and a rename of a topic already copied, changed with PATCH.
+task, a rename of a topic already copied, changed with PATCH, and a PATCH whose new name
+the target refuses (the topic keeps flowing into its old target until it accepts it).
 
 The merge runs without keep_partition, so the target partition of each record is its
 key's (Kafka's default partitioner): every record of a key, whichever source topic it
@@ -28,6 +29,16 @@ from helpers import (
 from ksync.devkafka import KafkaCluster
 
 from .support import partition_counts, read_now
+from .topics_support import (
+    MAX_LAG,
+    ONE_DAY,
+    TWO_DAYS,
+    broker_setting,
+    get_task,
+    produce,
+    wait_values,
+    warning_about,
+)
 
 KEYS = [f"key-{i}".encode() for i in range(12)]
 PER_KEY = 15  # records per key and source topic
@@ -201,3 +212,78 @@ def test_patch_renames_an_already_copied_topic(
     assert sorted(on_old + on_new) == sorted(everything)  # each record once, on one of them
     assert set(first) <= set(on_old)  # copied before the rename: stays where it was
     assert set(third) <= set(on_new)  # after the switch: only on the new name
+
+
+def test_a_patched_name_the_target_refuses_keeps_the_topic_flowing_into_its_old_target(
+    brokers: tuple[KafkaCluster, KafkaCluster],
+    folder_server: KsyncServer,
+    unique: str,
+    tasks: list[str],
+) -> None:
+    """A PATCH that cannot be applied leaves the old configuration running: the target
+    refuses to create the topic's new target (its brokers bound max.compaction.lag.ms
+    below the topic's min.compaction.lag.ms), so the topic keeps flowing into its old
+    target, with the refusal as a warning on the task and on the topic, the task Running.
+    Once the target accepts it the rename takes effect: every record on exactly one of the
+    two topics, the ones sent before in order on the old one."""
+    source, target = brokers
+    orders = f"ref-orders-{unique}"
+    old, new = f"ref-orders-bak-{unique}", f"ref-orders-new-{unique}"
+    create_topic(source, orders, 1, configs={"min.compaction.lag.ms": TWO_DAYS})
+    client = folder_server.client()
+    src, dst = add_instance(client, source), add_instance(client, target)
+    body = task_body(src, dst, topics=[orders], target={"topic_map": {orders: old}})
+    response = client.post("/api/v1/tasks", json=body)
+    assert response.status_code == 202, response.text
+    task_id = response.json()["id"]
+    tasks.append(task_id)
+    wait_status(client, task_id, "Running", timeout_s=120)
+    first = [b"first-%d" % i for i in range(5)]
+    produce(source, orders, {0: first})
+    wait_values(target, old, {0: first})
+
+    with broker_setting(target, MAX_LAG, ONE_DAY):
+        renamed = client.patch(f"/api/v1/tasks/{task_id}", json={"target": {"topic_map": {orders: new}}})
+        assert renamed.status_code == 200, renamed.text
+        warning = wait_until(
+            lambda: warning_about(client, task_id, f"cannot create topic {new}", f"flowing into {old}"),
+            timeout_s=60,
+            what="a warning that the new name is refused and the old one kept",
+        )
+        assert "The old configuration keeps running" in warning, warning
+        task = get_task(client, task_id)
+        (topic,) = task["topics"]
+        assert (topic["target"], topic["state"], topic["error"]) == (old, "syncing", None), topic
+        assert warning in topic["warnings"], topic
+        assert task["status"] == "Running" and task["error"] is None, task
+        second = [b"second-%d" % i for i in range(5)]
+        produce(source, orders, {0: second})
+        wait_values(target, old, {0: first + second})
+        assert new not in partition_counts(target)
+
+    # The target accepts the new name now: the topic goes on into it.
+    def mapped() -> bool:
+        topics = get_task(client, task_id)["topics"]
+        return [(t["source"], t["target"], t["state"], t["warnings"]) for t in topics] == [
+            (orders, new, "syncing", [])
+        ]
+
+    wait_until(mapped, timeout_s=90, what=f"the topic mapped to {new}")
+    later: list[bytes] = []
+
+    def switched() -> bool:
+        later.append(b"later-%d" % len(later))
+        produce(source, orders, {0: [later[-1]]})
+        return new in partition_counts(target) and bool(read_now(target, new, 1)[0])
+
+    wait_until(switched, timeout_s=90, interval_s=0.5, what=f"records on {new}")
+    everything = first + second + later
+    wait_until(
+        lambda: len(read_now(target, old, 1)[0]) + len(read_now(target, new, 1)[0]) >= len(everything),
+        timeout_s=60,
+        what="every record on the old or the new name",
+    )
+    on_old = [m.value() for m in read_now(target, old, 1)[0]]
+    on_new = [m.value() for m in read_now(target, new, 1)[0]]
+    assert on_old[: len(first + second)] == first + second
+    assert on_old + on_new == everything  # each once, in order across the switch

@@ -25,6 +25,12 @@ from ksync.devkafka import KafkaCluster
 
 from .support import read_now
 
+# A refusal the target really makes: with its brokers' max.compaction.lag.ms bounded to
+# one day (`broker_setting(target, MAX_LAG, ONE_DAY)`), a topic whose min.compaction.lag.ms
+# is two days is refused as a conflict.
+ONE_DAY, TWO_DAYS = "86400000", "172800000"
+MAX_LAG = "log.cleaner.max.compaction.lag.ms"
+
 
 def admin(broker: KafkaCluster) -> AdminClient:
     return AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 3})

@@ -120,14 +120,14 @@ def test_a_source_topic_deleted_and_created_again_is_blocked_on_the_task_while_t
     # other way than through a check that failed.
     wait_until(lambda: held() == 1, timeout_s=30, what="the member to hold only the steady topic")
     create_topic(source, again, 1)
-    produce_now(source, again, 1, "new", 5)
+    new = produce_now(source, again, 1, "new", 5)
     shown = wait_until(
         lambda: (t := topic_state(again)) and "deleted and created again" in (t["error"] or "") and t,
         timeout_s=30,
         what=f"{again} to show as recreated",
     )
     assert shown["state"] == "blocked"
-    assert "reset its progress" in shown["error"]
+    assert "reset its progress (POST /api/v1/tasks/<id>/reset" in shown["error"]
     assert topic_state(steady)["state"] == "syncing"
     with Follow(target, steady, 1) as follow:
         follow.wait_for(produce_now(source, steady, 1, "still", 10))
@@ -135,4 +135,24 @@ def test_a_source_topic_deleted_and_created_again_is_blocked_on_the_task_while_t
         follow.poll(2.0)
         # Nothing of the new topic was copied on top of the old one's records.
         assert follow.values[0] == old[0]
+
+    # What the sentence says to do: pause, reset the progress, start. The new topic is
+    # then copied from its first record, behind the old one's records.
+    assert client.post(f"{url}/reset").status_code == 409  # only a paused task
+    assert client.post(f"{url}/pause").status_code == 202
+    wait_status(client, task_id, "Paused")
+    bad = client.post(f"{url}/reset", json={"start": {"type": "timestamp"}})
+    assert bad.status_code == 422 and "timestamp_ms" in bad.text, bad.text
+    reset = client.post(f"{url}/reset", json={"start": {"type": "earliest"}})
+    assert reset.status_code == 202, reset.text
+    assert reset.json()["reset_start"] == {"type": "earliest", "timestamp_ms": None}
+    assert client.post(f"{url}/start").status_code == 202
+    wait_status(client, task_id, "Running")
+    wait_until(lambda: topic_state(again)["state"] == "syncing", timeout_s=60, what=f"{again} to sync")
+    assert client.get(url).json()["reset_start"] is None
+    events = [e["message"] for e in client.get(f"{url}/events").json()["events"]]
+    assert "start requested after a progress reset: copying from the earliest offsets" in events, events
+    with Follow(target, again, 1) as follow:
+        follow.wait_for({0: old[0] + new[0]})
+        assert follow.values[0] == old[0] + new[0]
     assert client.delete(url).status_code == 202

@@ -22,6 +22,7 @@ from helpers import admin, create_topic, wait_until
 from scram_users import scram_user
 
 from ksync.devkafka import KafkaCluster
+from ksync.domain.topics import TopicMapping
 from ksync.kafka.admin import InstanceAdmin, _explicit_configs
 from ksync.kafka.errors import PersistentKafkaError
 from ksync.replication.policy import ReplicationPolicy
@@ -57,17 +58,20 @@ def mirror(
     keep_partition: bool = True,
     sync_configs: bool = True,
     target: InstanceAdmin | None = None,
+    topic_map: dict[str, str] | None = None,
+    known: tuple[TopicMapping, ...] = (),
 ) -> TopicMirror:
     src, dst = brokers
     spec = SourceSpec(instance_id="ins-src", topics=topics or [], topic_regex=regex)
     return TopicMirror(
         source=admin(src),
         target=target or admin(dst),
-        policy=ReplicationPolicy(prefix=prefix),
+        policy=ReplicationPolicy(prefix=prefix, topic_map=topic_map or {}),
         topic_filter=TopicFilter.from_spec(spec),
         keep_partition=keep_partition,
         sync_configs=sync_configs,
         target_broker_count=admin(dst).cluster_info().broker_count,
+        known=known,
     )
 
 
@@ -237,6 +241,63 @@ def test_a_target_that_cannot_grow_blocks_only_its_topic_under_keep_partition(
     assert "keep_partition" in blocked.error
     assert blocked.error in result.warnings  # on the task too
     assert result.created == [f"bk.{new}"]
+
+
+def test_a_copied_topic_whose_source_grows_past_what_the_target_can_take_keeps_its_partitions(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str, target_without_alter: InstanceAdmin
+) -> None:
+    """The old configuration keeps running: a topic the task copied (1 partition into 1)
+    whose source grows to 3 while the target may not add partitions goes on copying its
+    partition 0, and the two new ones wait, with a warning; a topic never copied before
+    in the same plight is blocked (the test above)."""
+    src, dst = brokers
+    topic = f"{unique}-grown"
+    create_topic(src, topic, 1)
+    create_topic(dst, f"bk.{topic}", 1)
+    _visible(target_without_alter, f"bk.{topic}")
+    admin(src).create_partitions(topic, 3)
+    known = (TopicMapping(topic, f"bk.{topic}", 1, 1),)
+
+    result = mirror(brokers, topics=[topic], target=target_without_alter, known=known).reconcile()
+
+    (mapping,) = result.mappings
+    assert (mapping.state, mapping.target, mapping.partitions) == ("syncing", f"bk.{topic}", 1)
+    (warning,) = result.warnings
+    assert f"target topic bk.{topic} has 1 partitions but source topic {topic} has 3" in warning
+    assert "The old configuration keeps running" in warning
+    assert "partitions 1 to 2 wait" in warning, warning
+    assert mapping.warning == warning  # on the topic too
+    assert admin(dst).list_topics()[f"bk.{topic}"].partitions == 1
+
+
+def test_a_renamed_target_the_target_refuses_leaves_the_topic_flowing_into_its_old_target(
+    brokers: tuple[KafkaCluster, KafkaCluster], unique: str
+) -> None:
+    """A target.topic_map change that cannot be applied (the target refuses the new name,
+    one over Kafka's 249 characters) keeps the topic flowing into the target topic it had,
+    with the refusal as a warning; a topic the map names that was never copied is blocked."""
+    src, dst = brokers
+    topic, fresh = f"{unique}-renamed", f"{unique}-fresh"
+    create_topic(src, topic, 2)
+    create_topic(src, fresh, 1)
+    create_topic(dst, f"bk.{topic}", 2)
+    too_long = "x" * 250
+    known = (TopicMapping(topic, f"bk.{topic}", 2, 2),)
+
+    result = mirror(
+        brokers, topics=[topic, fresh], topic_map={topic: too_long, fresh: too_long + "y"},
+        known=known,
+    ).reconcile()
+
+    by_source = {m.source: m for m in result.mappings}
+    kept = by_source[topic]
+    assert (kept.state, kept.target, kept.partitions) == ("syncing", f"bk.{topic}", 2)
+    assert by_source[fresh].state == "blocked"
+    (warning,) = [w for w in result.warnings if topic in w and "old configuration" in w]
+    assert f"cannot create topic {too_long}" in warning
+    assert f"{topic} keeps flowing into bk.{topic}" in warning, warning
+    assert kept.warning == warning
+    assert too_long not in admin(dst).list_topics()
 
 
 def test_a_target_that_cannot_grow_is_a_warning_without_keep_partition(

@@ -20,6 +20,7 @@ from ksync.spec import (
     SaslMechanism,
     SecurityProtocol,
     SourceSpec,
+    StartPoint,
     TargetSpec,
     TaskOptions,
 )
@@ -71,8 +72,10 @@ class TopicMapping(BaseModel):
     # syncing | blocked | excluded; `error` says why a blocked topic is not copied.
     state: TopicState = "syncing"
     error: str | None = None
-    # Records of its partitions that the source deleted before they were copied, one
-    # sentence per partition (naming it and the count), as the members that saw it report.
+    # What ksync could not apply to it while it keeps syncing (a config the target refuses,
+    # partitions it cannot add, a new target name it refuses), then records of its
+    # partitions that the source deleted before they were copied, one sentence per
+    # partition (naming it and the count), as the members that saw it report.
     warnings: list[str] = []
     # Who blocked it: "topic" (the target topic cannot take it) or "record" (the target
     # refuses one of its records); None while it is not blocked.
@@ -153,6 +156,9 @@ class Task(BaseModel):
     # Until when a paused task keeps its progress: a start after it begins from the
     # start point given with it (default latest). None while not paused.
     progress_kept_until: datetime | None = None
+    # A progress reset asked for (POST /api/v1/tasks/{id}/reset) and not done yet: the
+    # next start copies from this point. None otherwise.
+    reset_start: StartPoint | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -189,7 +195,7 @@ class Task(BaseModel):
                     partitions=t.partitions,
                     state=t.state,
                     error=t.error,
-                    warnings=lost.get(t.source, []),
+                    warnings=[*([t.warning] if t.warning else []), *lost.get(t.source, [])],
                     blocked_by=t.blocked_by,
                 )
                 for t in task.topics
@@ -210,6 +216,7 @@ class Task(BaseModel):
                 if pause_retention is not None
                 else None
             ),
+            reset_start=task.reset_start,
             created_at=task.created_at,
             updated_at=task.updated_at,
         )

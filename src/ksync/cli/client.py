@@ -185,6 +185,12 @@ class KsyncClient:
         body = {"start": start} if start is not None else None
         return self._call("POST", f"/api/v1/tasks/{_seg(task_id)}/start", body)
 
+    def reset_task(self, task_id: str, start: Json | None = None) -> Json:
+        """Forget a paused task's progress; the next start copies from `start` (default:
+        the task's start point)."""
+        body = {"start": start} if start is not None else None
+        return self._call("POST", f"/api/v1/tasks/{_seg(task_id)}/reset", body)
+
     def restart_task(self, task_id: str) -> Json:
         return self._call("POST", f"/api/v1/tasks/{_seg(task_id)}/restart")
 

@@ -72,6 +72,19 @@ def _rows(tasks: list[Json]) -> str:
     )
 
 
+def _not_copied(metrics: Json) -> str | None:
+    """Records lost to retention, dead-lettered and skipped since the task began, or None
+    when there are none."""
+    counts = [
+        (metrics.get("lost_records_total") or 0, "lost to retention"),
+        (metrics.get("dead_lettered_total") or 0, "dead-lettered"),
+        (metrics.get("skipped_refused_total") or 0, "skipped (refused by the target)"),
+    ]
+    if not any(n for n, _ in counts):
+        return None
+    return ", ".join(f"{n} {what}" for n, what in counts)
+
+
 def _start_text(start: Json) -> str:
     if start.get("type") == "timestamp":
         return f"timestamp {start.get('timestamp_ms')} ms"
@@ -81,11 +94,17 @@ def _start_text(start: Json) -> str:
 def progress_table(progress: list[Json], rates: dict[tuple[str, int], float] | None = None) -> str:
     """Committed offset, end offset and lag per partition (and records/s when `rates`)."""
     headers = ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG"]
+    # Records the source deleted before they were copied: a column only when some were.
+    lost = any(p.get("lost_records") for p in progress)
+    if lost:
+        headers.append("LOST")
     if rates is not None:
         headers.append("RECORDS/S")
     rows = []
     for p in progress:
         row = [p["topic"], p["partition"], p.get("committed_offset"), p.get("end_offset"), p.get("lag")]
+        if lost:
+            row.append(p.get("lost_records"))
         if rates is not None:
             rate = rates.get((p["topic"], p["partition"]))
             row.append(f"{rate:.1f}" if rate is not None else None)
@@ -116,6 +135,7 @@ def _details(task: Json, events: list[Json] | None = None) -> str:
         ("copies", "records and topics" if task.get("copies_records", True)
          else "topics only (mode metadata: no record is copied)"),
         ("lag", lag_total(task)),
+        ("not copied", _not_copied(task.get("metrics") or {})),
     ])]
     if task.get("warnings"):
         lines += ["warnings:", *(f"  - {w}" for w in task["warnings"])]
@@ -126,6 +146,9 @@ def _details(task: Json, events: list[Json] | None = None) -> str:
             [[m["source"], m["target"], m["partitions"], m.get("state", "syncing"), m.get("error")]
              for m in task["topics"]],
         ))]
+        noted = [f"  - {m['source']}: {w}" for m in task["topics"] for w in m.get("warnings") or []]
+        if noted:
+            lines += ["topic warnings:", *noted]
     if task.get("progress"):
         lines += ["progress:", indent(progress_table(task["progress"]))]
     if events:
@@ -312,8 +335,9 @@ def list_(api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert
 
 @app.command("show", epilog=EXIT_CODES)
 def show(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
-    """One task: status, error, warnings, topics with their state (and why one is blocked),
-    per-partition progress with lag, recent events."""
+    """One task: status, error, warnings, records not copied (lost to retention,
+    dead-lettered, skipped), topics with their state (and why one is blocked) and their
+    warnings, per-partition progress with lag (and records lost), recent events."""
     t = target(api_url, api_key, output, ca_cert)
     tid = object_id(task_id, "task")
     with api(t) as client:
@@ -365,15 +389,35 @@ def set_(
     delivery: Annotated[Delivery, typer.Option(help=_DELIVERY_HELP + "; pause the task first")],
     api_url: ApiUrl = DEFAULT_URL,
     api_key: ApiKey = None,
+    ca_cert: CaCert = None,
     output: Output = "table",
 ) -> None:
     """Change a task's delivery guarantee (its progress is kept); refused while it runs."""
     _request(
-        target(api_url, api_key, output),
+        target(api_url, api_key, output, ca_cert),
         task_id,
         lambda c, tid: c.update_task(tid, {"options": {"delivery": delivery}}),
         f"delivery now {delivery}",
     )
+
+
+@app.command("reset", epilog=EXIT_CODES)
+def reset(
+    task_id: TaskId,
+    from_: Annotated[
+        StartType | None,
+        typer.Option("--from", help="Where the next start copies from (default: the task's start point)"),
+    ] = None,
+    timestamp_ms: Annotated[int | None, typer.Option(help="With --from timestamp: epoch ms")] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    api_key: ApiKey = None,
+    ca_cert: CaCert = None,
+    output: Output = "table",
+) -> None:
+    """Forget a paused task's progress: its next start copies every topic from the start
+    point (a source topic deleted and created again included)."""
+    point = _start_point(from_, timestamp_ms, "--from")
+    _request(target(api_url, api_key, output, ca_cert), task_id, lambda c, tid: c.reset_task(tid, point), "progress reset")
 
 
 @app.command("restart", epilog=EXIT_CODES)

@@ -293,18 +293,34 @@ class Controller:
         self, task: TaskView, members: list[MemberView], live: list[str]
     ) -> TaskView:
         """Show on each topic whether a member of the current generation blocked it
-        because the target refused a record (members report `blocked` in their metrics);
-        a topic no member reports any more is syncing again."""
+        because the target refused a record (members report `blocked` in their metrics,
+        and `blocked_at`, the refused record's partition and offset).
+
+        A topic no member reports any more is syncing again only once a member has
+        committed past that record: a member that restarts (a restart, a new task_max, a
+        worker that died) reports nothing until it has read up to the record again, and
+        the topic must not show syncing meanwhile. A block stored without its record's
+        position (reported by an older member) goes when no member reports it."""
         reported: dict[str, str] = {}
+        where: dict[str, tuple[int, int]] = {}
+        committed: dict[tuple[str, int], int] = {}
         for m in members:
-            if m.generation == task.generation and m.worker_id in live and m.metrics:
+            if m.generation != task.generation or m.worker_id not in live:
+                continue
+            if m.metrics:
                 reported.update(m.metrics.get("blocked") or {})
+                for topic, (partition, offset) in (m.metrics.get("blocked_at") or {}).items():
+                    where[topic] = (int(partition), int(offset))
+            for p in m.progress:
+                if p.get("committed_offset") is not None:
+                    key = (p["topic"], p["partition"])
+                    committed[key] = max(committed.get(key, 0), int(p["committed_offset"]))
         topics = []
         for t in task.topics:
-            if t.blocked_by == "record" and t.source not in reported:
+            if t.source in reported and (t.syncing or t.blocked_by == "record"):
+                t = t.blocked(reported[t.source], by="record", at=where.get(t.source, t.blocked_at))
+            elif t.blocked_by == "record" and _copied_past(t.blocked_at, t.source, committed):
                 t = t.unblocked()
-            elif t.source in reported and (t.syncing or t.blocked_by == "record"):
-                t = t.blocked(reported[t.source], by="record")
             topics.append(t)
         new = tuple(topics)
         if new == task.topics:
@@ -462,7 +478,9 @@ class Controller:
         # A topic a member blocked stays so until the member reports it unblocked.
         by_record = {t.source: t for t in task.topics if t.blocked_by == "record"}
         mappings = [
-            m.blocked(str(by_record[m.source].error), by="record")
+            m.blocked(
+                str(by_record[m.source].error), by="record", at=by_record[m.source].blocked_at
+            )
             if m.syncing and m.source in by_record
             else m
             for m in mappings
@@ -534,3 +552,15 @@ class Controller:
         admin = InstanceAdmin(self.store.instances.connection(instance_id))
         self._admins[instance_id] = (row.updated_at, admin)
         return admin
+
+
+def _copied_past(
+    at: tuple[int, int] | None, topic: str, committed: Mapping[tuple[str, int], int]
+) -> bool:
+    """Whether a member has committed past the refused record `at` (partition, offset)
+    of `topic`: the target took it (or it went to the dead-letter topic, or retention
+    deleted it). A block whose record is not known ends as soon as no member reports it."""
+    if at is None:
+        return True
+    partition, offset = at
+    return committed.get((topic, partition), -1) > offset

@@ -296,13 +296,16 @@ def start(
                 raise Conflict(f"task {task.id} is already running")
             return NO_CHANGE  # a start is under way
         if not retention_expired(task.paused_at, pause_retention, utcnow()):
+            reset = task.reset_start
             return TaskChange(
                 desired=Desired.RUNNING,
                 paused_at=None,
                 status=TaskStatus.UNASSIGNED,
-                event="start requested",
+                event="start requested"
+                + (f" after a progress reset: copying from {_start_words(reset)}" if reset else ""),
             )
-        point = start_point or StartPoint(type="latest")
+        # A reset the user asked for while paused (`reset_progress`) beats the default.
+        point = start_point or task.reset_start or StartPoint(type="latest")
         source = task.spec.source.model_copy(update={"start": point})
         return TaskChange(
             desired=Desired.RUNNING,
@@ -319,8 +322,10 @@ def start(
     return store.tasks.change(task_id, decide)
 
 
-def reset_progress(store: Store, task_id: str) -> TaskView:
-    """Forget a paused task's progress: its next start copies from its start point.
+def reset_progress(store: Store, task_id: str, start_point: StartPoint | None = None) -> TaskView:
+    """Forget a paused task's progress: its next start copies from `start_point` (which
+    becomes the task's start point), or from the start point it has. Every topic starts
+    over, a source topic deleted and created again included (its new topic id is taken).
 
     Only once every member stopped, so no commit can land after the reset (the controller
     then deletes the consumer group before any member starts).
@@ -332,9 +337,21 @@ def reset_progress(store: Store, task_id: str) -> TaskView:
             raise Conflict(f"task {task.id} is not paused; pause it before resetting its progress")
         if task.status != TaskStatus.PAUSED:
             raise Conflict(f"task {task.id} is still stopping its members; try again in a moment")
-        return TaskChange(reset_start=task.spec.source.start)
+        point = start_point or task.spec.source.start
+        spec: TaskSpec | Keep = KEEP
+        if start_point is not None:
+            source = task.spec.source.model_copy(update={"start": start_point})
+            spec = task.spec.model_copy(update={"source": source})
+        return TaskChange(spec=spec, reset_start=point)
 
     return store.tasks.change(task_id, decide)
+
+
+def _start_words(point: StartPoint) -> str:
+    """A start point in words, for the task's events."""
+    if point.type == "timestamp":
+        return f"the records at or after timestamp {point.timestamp_ms} ms"
+    return f"the {point.type} offsets"
 
 
 def restart(store: Store, task_id: str) -> TaskView:

@@ -37,6 +37,13 @@ class TopicMapping:
     ACLs ksync itself created on the target topic (`options.sync_topic_acls`), each as
     (principal, host, ALLOW or DENY): only these does it remove again when the source no
     longer has them (`replication.acl_sync`).
+    the old one left on the target (`replication.topic_mirror`). `blocked_at`: for a topic
+    a member blocked, the (partition, offset) of the record the target refused; the topic
+    stays blocked until a member has copied past it, even while no member reports the
+    block (a restarted member has not read that far yet). `warning`: what the controller
+    could not apply to a topic that still syncs (a config the target refuses, partitions
+    it cannot add, a new target name it refuses: the old configuration keeps running),
+    also among the task's warnings; set afresh at every topic refresh.
     """
 
     source: str
@@ -48,6 +55,8 @@ class TopicMapping:
     blocked_by: BlockedBy | None = None
     topic_id: str | None = None
     acls_granted: tuple[tuple[str, str, str], ...] = ()
+    blocked_at: tuple[int, int] | None = None
+    warning: str | None = None
 
     @property
     def syncing(self) -> bool:
@@ -78,6 +87,10 @@ class TopicMapping:
             out["topic_id"] = self.topic_id
         if self.acls_granted:
             out["acls_granted"] = [list(a) for a in self.acls_granted]
+        if self.blocked_at is not None:
+            out["blocked_at"] = {"partition": self.blocked_at[0], "offset": self.blocked_at[1]}
+        if self.warning is not None:
+            out["warning"] = self.warning
         return out
 
     @classmethod
@@ -86,6 +99,7 @@ class TopicMapping:
         `state` and `topic_id`: syncing, id not known yet)."""
         at_start = data.get("partitions_at_start")
         state = data.get("state", "syncing")
+        at = data.get("blocked_at")
         return cls(
             source=data["source"],
             target=data["target"],
@@ -98,15 +112,24 @@ class TopicMapping:
             acls_granted=tuple(
                 (str(p), str(h), str(perm)) for p, h, perm in data.get("acls_granted") or ()
             ),
+            blocked_at=None if at is None else (int(at["partition"]), int(at["offset"])),
+            warning=data.get("warning"),
         )
 
     def with_partitions_at_start(self, value: int) -> TopicMapping:
         """The same mapping with `partitions_at_start` decided."""
         return replace(self, partitions_at_start=value)
 
-    def blocked(self, error: str, by: BlockedBy = "topic") -> TopicMapping:
-        """The same mapping, blocked for the reason `error`."""
-        return replace(self, state="blocked", error=error, blocked_by=by)
+    def blocked(
+        self, error: str, by: BlockedBy = "topic", at: tuple[int, int] | None = None
+    ) -> TopicMapping:
+        """The same mapping, blocked for the reason `error` (by a member: at the record
+        `at`, partition and offset, when known)."""
+        return replace(self, state="blocked", error=error, blocked_by=by, blocked_at=at)
+
+    def noted(self, warning: str) -> TopicMapping:
+        """The same mapping, still synced, with what could not be applied to it."""
+        return replace(self, warning=warning)
 
     def with_topic_id(self, topic_id: str | None) -> TopicMapping:
         """The same mapping, for the source topic with id `topic_id`."""
@@ -118,7 +141,7 @@ class TopicMapping:
 
     def unblocked(self) -> TopicMapping:
         """The same mapping, syncing."""
-        return replace(self, state="syncing", error=None, blocked_by=None)
+        return replace(self, state="syncing", error=None, blocked_by=None, blocked_at=None)
 
 
 def lost_to_retention(topic: str, partition: int, records: int, first: int, earliest: int) -> str:
@@ -151,8 +174,8 @@ def recreated_topic(source: str, target: str, known_id: str, topic_id: str) -> s
         f"source topic {source} was deleted and created again (topic id {known_id} before, "
         f"{topic_id} now): its offsets start over, so ksync does not copy it on top of what "
         f"the old topic left in target topic {target}. To copy the new topic, pause the task, "
-        "reset its progress (DELETE /connectors/<name>/offsets on the Connect face, or a start "
-        "after the pause retention) and start it; delete target topic "
+        "reset its progress (POST /api/v1/tasks/<id>/reset, `ksync task reset`, or DELETE "
+        "/connectors/<name>/offsets on the Connect face) and start it; delete target topic "
         f"{target} first if the old topic's records must not stay in front of the new ones. "
         "The rest of the task keeps flowing"
     )

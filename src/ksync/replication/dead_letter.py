@@ -502,6 +502,16 @@ class RecordGuard:
         with self._lock:
             return {topic: block.sentence for topic, block in self._blocks.items()}
 
+    def blocked_at(self) -> dict[str, tuple[int, int]]:
+        """Source topic -> (partition, offset) of the record the target refuses: the
+        controller keeps the topic blocked across a member restart until a member has
+        copied past it (`Controller._overlay_record_blocks`)."""
+        with self._lock:
+            return {
+                topic: (block.refusal.partition, block.refusal.offset)
+                for topic, block in self._blocks.items()
+            }
+
     def retry_due(self) -> bool:
         """A blocked topic waits to be looked at again."""
         return bool(self._blocks) and time.monotonic() >= self._next_retry

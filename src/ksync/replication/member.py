@@ -195,6 +195,8 @@ class MemberSnapshot:
     lost: dict[tuple[str, int], Lost] = field(default_factory=dict)
     # Source topic -> why the member does not copy it now (the target refuses a record).
     blocked: dict[str, str] = field(default_factory=dict)
+    # Source topic -> (partition, offset) of the refused record that blocks it.
+    blocked_at: dict[str, tuple[int, int]] = field(default_factory=dict)
     dead_lettered_total: int = 0  # refused records written to the dead-letter topic
     skipped_refused_total: int = 0  # refused records skipped (tolerance all, no such topic)
 
@@ -306,6 +308,7 @@ class Member:
                 throttled_s=self._throttle.throttled_s,
                 lost=self._progress.lost(),
                 blocked=self._guard.blocked(),
+                blocked_at=self._guard.blocked_at(),
                 dead_lettered_total=self._guard.dead_lettered,
                 skipped_refused_total=self._guard.skipped,
             )

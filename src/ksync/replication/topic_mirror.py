@@ -314,15 +314,63 @@ class TopicMirror:
         result.mappings = [
             m.blocked(blocked[m.source]) if m.source in blocked else m for m in mappings
         ]
+        result.mappings = [
+            m if m.source in recreated else self._as_before(m, target_topics, result)
+            for m in result.mappings
+        ]
         if self.sync_configs:
             # One source per target topic sets its configs: the first by name.
             firsts: dict[str, TopicMapping] = {}
             for m in sorted(result.mappings, key=lambda m: m.source):
                 if m.syncing:
                     firsts.setdefault(m.target, m)
-            self._sync_configs(list(firsts.values()), configs, set(result.created), result)
+            kept = self._sync_configs(list(firsts.values()), configs, set(result.created), result)
+            result.mappings = [
+                m.noted(kept[m.target]) if m.target in kept else m for m in result.mappings
+            ]
         result.mappings += hidden + excluded
         return result
+
+    def _as_before(
+        self, m: TopicMapping, target_topics: dict[str, TopicInfo], result: MirrorResult
+    ) -> TopicMapping:
+        """`m`, or, when `m` is blocked but the task copied its topic before, the mapping
+        it copied with (the old configuration keeps running, docs/design.md): into the
+        same target topic when the source grew and the target cannot, with the partitions
+        the target has (the new ones wait and start at their first record once it has
+        them, see `partition_start`); into its old target topic when target.topic_map
+        names one the target cannot take. Only while that target topic still takes every
+        partition copied before; the block's sentence becomes the warning."""
+        before = self._before.get(m.source)
+        if m.state != "blocked" or before is None or not before.copied:
+            return m
+        existing = target_topics.get(before.target)
+        if existing is None:
+            return m
+        partitions = min(m.partitions, existing.partitions) if self.keep_partition else m.partitions
+        if partitions < min(before.partitions, m.partitions):
+            return m
+        if m.error in result.warnings:
+            result.warnings.remove(str(m.error))
+        if before.target == m.target:
+            meanwhile = (
+                f"until then ksync goes on copying the {partitions} partition(s) of {m.source} "
+                f"that target topic {m.target} has, and partitions {partitions} to "
+                f"{m.partitions - 1} wait (copied from their first record once it has them)"
+            )
+        else:
+            meanwhile = (
+                f"until then {m.source} keeps flowing into {before.target}, its target topic "
+                "before the change"
+            )
+        warning = f"{m.error}. The old configuration keeps running: {meanwhile}"
+        result.warnings.append(warning)
+        log.warning("topic %s copied as before (into %s): %s", m.source, before.target, m.error)
+        return replace(m.unblocked(), target=before.target, partitions=partitions).noted(warning)
+
+    @property
+    def _before(self) -> dict[str, TopicMapping]:
+        return {m.source: m for m in self.known}
 
     def _check_topic_ids(
         self, mappings: list[TopicMapping]
@@ -468,27 +516,36 @@ class TopicMirror:
         source_configs: dict[str, dict[str, str]],
         just_created: set[str],
         result: MirrorResult,
-    ) -> None:
+    ) -> dict[str, str]:
+        """Bring existing target topics' configs in line; returns target topic -> the
+        warning for those whose change the target refused."""
         existing = [m for m in mappings if m.target not in just_created]
         if not existing:
-            return
+            return {}
         try:
             target_configs = self.target.topic_configs([m.target for m in existing])
         except KsyncKafkaError as exc:
             result.warnings.append(f"could not compare topic configs: {exc}")
-            return
+            return {}
+        refused: dict[str, str] = {}
         for m in existing:
             changes = config_changes(
                 source_configs.get(m.source, {}), target_configs.get(m.target, {})
             )
             if changes:
-                self._apply_configs(m, changes, result)
+                warning = self._apply_configs(m, changes, result)
+                if warning is not None:
+                    refused[m.target] = warning
+        return refused
 
-    def _apply_configs(self, m: TopicMapping, changes: ConfigChanges, result: MirrorResult) -> None:
+    def _apply_configs(
+        self, m: TopicMapping, changes: ConfigChanges, result: MirrorResult
+    ) -> str | None:
         """Apply `changes` to `m.target`; a refusal becomes a warning naming the refused keys.
 
         The broker checks one request as a whole, so after a refusal each key is tried on
-        its own: those it accepts are applied, and the warning names only the others.
+        its own: those it accepts are applied, and the warning names only the others
+        (returned; None when all was applied).
         """
         try:
             self.target.alter_topic_configs(m.target, changes.set, changes.delete)
@@ -498,7 +555,7 @@ class TopicMirror:
                 sorted(changes.set),
                 list(changes.delete),
             )
-            return
+            return None
         except TopicRefused as exc:
             refused: list[TopicRefused] = []
             for single in changes.single_keys():
@@ -508,8 +565,10 @@ class TopicMirror:
                     refused.append(key_exc)
             # Accepted one by one but not together: name the whole change.
             reasons = "; ".join(str(e) for e in refused) if refused else str(exc)
-        result.warnings.append(
+        warning = (
             f"configs of target topic {m.target} not synced from source topic {m.source}: "
             f"{reasons}; its records keep flowing, and ksync tries again at every topic refresh"
         )
+        result.warnings.append(warning)
         log.warning("target refused configs of topic %s: %s", m.target, reasons)
+        return warning

@@ -390,6 +390,8 @@ class Worker:
                         # Topics the member stopped copying because the target refuses
                         # one of their records (the controller shows them on the task).
                         "blocked": dict(snap.blocked),
+                        # Where: the refused record's partition and offset, per topic.
+                        "blocked_at": {t: list(at) for t, at in snap.blocked_at.items()},
                         "dead_lettered_total": snap.dead_lettered_total,
                         "skipped_refused_total": snap.skipped_refused_total,
                     },

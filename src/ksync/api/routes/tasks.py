@@ -143,6 +143,8 @@ def pause_task(task_id: str, store: StoreDep, settings: SettingsDep) -> Task:
 
 
 class StartRequest(BaseModel):
+    """The body of a start or a progress reset: where copying begins (when it applies)."""
+
     model_config = ConfigDict(extra="forbid")
 
     start: StartPoint | None = None
@@ -158,6 +160,20 @@ def start_task(
     restarts from `start` (default: latest)."""
     point = body.start if body is not None else None
     return task_view(store, settings, lifecycle.start(store, task_id, point, settings.pause_retention))
+
+
+@router.post(
+    "/{task_id}/reset", status_code=202, response_model=Task, responses=documented(404, 409, 422)
+)
+def reset_task(
+    task_id: str, store: StoreDep, settings: SettingsDep, body: StartRequest | None = None
+) -> Task:
+    """Forget a paused task's progress (409 unless Paused): its next start copies every
+    topic from `start` (earliest, latest or a timestamp; default: the task's start point),
+    which becomes the task's start point. A source topic deleted and created again is then
+    copied as the new topic it is. `reset_start` shows the reset until the start does it."""
+    point = body.start if body is not None else None
+    return task_view(store, settings, lifecycle.reset_progress(store, task_id, point))
 
 
 @router.post(

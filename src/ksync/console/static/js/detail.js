@@ -7,6 +7,7 @@ import { DASH, badge, clear, fmtBytes, fmtInt, fmtMs, fmtSi, fmtTime, h } from "
 import { lineChart, toMs } from "./charts.js";
 import { DELIVERY_TEXT, allowed, configView, instanceLabel, runOp, taskLag, tuningControls, tuningFields, tuningValues } from "./taskops.js";
 import { flash } from "./ui.js";
+import { renderNotCopied } from "./notcopied.js";
 
 const RANGES = { hour: { since: 3600, step: 10, label: "Last hour" }, day: { since: 86400, step: 300, label: "Last day" } };
 
@@ -81,6 +82,7 @@ export function mountDetail(view, ctx, id) {
   };
   const chartBox = (title, el) => h("div", { class: "chart-box" }, h("h3", {}, title), el);
   const progress = h("div", { id: "progress" });
+  const notCopied = h("div", { id: "not-copied" });
   const alarms = h("div", { id: "alarms" });
   const config = h("div", { id: "config" });
   const optionsSlot = h("div", { id: "options-slot" });
@@ -108,6 +110,7 @@ export function mountDetail(view, ctx, id) {
       ),
     ),
     section("topics", "Topics and partitions", progress),
+    section("not-copied-section", "Records not copied", notCopied),
     section("alarm-section", "Alarms", alarms),
     h("section", { class: "card", id: "configuration" }, h("div", { class: "card-head" }, h("h2", {}, "Configuration"), h("span", { class: "spacer" }), editOptions), optionsSlot, config),
     section("status-log", "Status log", events),
@@ -304,6 +307,7 @@ export function mountDetail(view, ctx, id) {
     if (!instancesById.size) instancesById = new Map((await get("/instances")).instances.map((i) => [i.id, i]));
     renderHead();
     renderProgress();
+    renderNotCopied(notCopied, task);
     const key = JSON.stringify([task.name, task.source, task.target, task.options, [...instancesById.keys()]]);
     if (key !== configKey) {
       configKey = key;
