@@ -341,6 +341,18 @@ class TaskSpec(_Frozen):
     target: TargetSpec
     options: TaskOptions = TaskOptions()
 
+    @model_validator(mode="after")
+    def _offset_sync_keeps_partitions(self) -> TaskSpec:
+        # A translated offset is per partition: it means something on the target only
+        # when source partition p is written to target partition p.
+        if self.options.sync_group_offsets.enabled and not self.target.keep_partition:
+            raise ValueError(
+                "options.sync_group_offsets.enabled needs target.keep_partition true: "
+                "offsets are translated per partition, so source partition p must be "
+                "copied to target partition p"
+            )
+        return self
+
 
 class Connection(_Frozen):
     """Everything a Kafka client needs to reach one instance, secrets included.

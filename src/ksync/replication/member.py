@@ -81,6 +81,7 @@ from ksync.monitoring.latency import LatencyHistogram, LatencySampler
 from ksync.replication.commit import Checkpointer, Lost, Progress
 from ksync.replication.dead_letter import RecordGuard, extra_header_bytes
 from ksync.replication.member_clients import consumer_settings
+from ksync.replication.offset_marks import OffsetMarks, RecordedPair
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.shares import share
 from ksync.replication.throttle import Limits, Throttle
@@ -147,6 +148,9 @@ class MemberConfig:
     tuning: ClientTuning = field(default_factory=ClientTuning)
     # What to do with a record the target refuses (`options.errors`).
     errors: ErrorTolerance = field(default_factory=ErrorTolerance)
+    # Record offset pairs for consumer-group offset sync (`offset_marks`); needs
+    # keep_partition.
+    offset_pairs: bool = False
 
     @property
     def group_id(self) -> str:
@@ -177,6 +181,8 @@ class MemberSnapshot:
     blocked: dict[str, str] = field(default_factory=dict)
     dead_lettered_total: int = 0  # refused records written to the dead-letter topic
     skipped_refused_total: int = 0  # refused records skipped (tolerance all, no such topic)
+    # Recent offset pairs (offset sync), oldest first: see `OffsetMarks.recent`.
+    offset_pairs: tuple[RecordedPair, ...] = ()
 
     @property
     def lost_total(self) -> int:
@@ -209,7 +215,9 @@ class Member:
             warn=self._warn,
             waiting=self._waiting,
             tuning=cfg.tuning,
+            marks=cfg.offset_pairs,
         )
+        self._marks = OffsetMarks(self._target.note_delivery) if cfg.offset_pairs else None
         self._consumer: Consumer | None = None
         self._commits: Checkpointer | None = None
         self._held: set[tuple[str, int]] = set()  # assigned to the consumer
@@ -284,6 +292,7 @@ class Member:
                 blocked=self._guard.blocked(),
                 dead_lettered_total=self._guard.dead_lettered,
                 skipped_refused_total=self._guard.skipped,
+                offset_pairs=self._marks.recent() if self._marks is not None else (),
             )
 
     # ---- the run -----------------------------------------------------------------------
@@ -440,6 +449,12 @@ class Member:
         target_origin = self._target_origin
         keep = self.cfg.keep_partition
         skipped = 0
+        # Offset sync: the first produced record of each (topic, partition) run may carry
+        # a delivery callback (`OffsetMarks.due`); every other record carries none.
+        marks = self._marks
+        mark_due = marks.due if marks is not None else None
+        on_delivery = None
+        run: tuple[str, int] | None = None
         for msg in msgs:
             if msg.error() is not None:
                 self._on_message_error(msg)
@@ -463,16 +478,22 @@ class Member:
             partition = msg.partition() if keep else -1
             ts = msg.timestamp()[1]
             ts = max(ts, 0)  # no timestamp: the target stamps it
+            if mark_due is not None:
+                if run is None or partition != run[1] or topic is not run[0]:
+                    run = (topic, partition)
+                    on_delivery = mark_due(msg.topic(), partition, cast(int, msg.offset()))
+                elif on_delivery is not None:
+                    on_delivery = None
             try:
                 # Positional: (topic, value, key, partition, callback, on_delivery,
                 # timestamp, headers); keyword parsing costs more than the call itself.
-                produce(topic, msg.value(), msg.key(), partition, None, None, ts, headers)
+                produce(topic, msg.value(), msg.key(), partition, None, on_delivery, ts, headers)
             except BufferError:
                 target.produce_when_room(
-                    (topic, msg.value(), msg.key(), partition, None, None, ts, headers)
+                    (topic, msg.value(), msg.key(), partition, None, on_delivery, ts, headers)
                 )
             except KafkaException as exc:  # refused before sending (e.g. an unknown partition)
-                args = (topic, msg.value(), msg.key(), partition, None, None, ts, headers)
+                args = (topic, msg.value(), msg.key(), partition, None, on_delivery, ts, headers)
                 target.produce_refused(exc, args, msg.partition())
         target.poll()
         nbytes = 0
