@@ -62,7 +62,7 @@ _DEFAULT_TUNING = ClientTuning()
 PRODUCER_MAX_MESSAGE_BYTES = 100_000_000
 
 # The arguments of one `Producer.produce` call, positional: (topic, value, key, partition,
-# callback, on_delivery, timestamp, headers).
+# on_delivery, callback, timestamp, headers).
 ProduceArgs = tuple[Any, ...]
 
 

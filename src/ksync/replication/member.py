@@ -485,15 +485,16 @@ class Member:
                 elif on_delivery is not None:
                     on_delivery = None
             try:
-                # Positional: (topic, value, key, partition, callback, on_delivery,
+                # Positional: (topic, value, key, partition, on_delivery, callback,
                 # timestamp, headers); keyword parsing costs more than the call itself.
-                produce(topic, msg.value(), msg.key(), partition, None, on_delivery, ts, headers)
+                # The delivery callback goes 5th: an explicit None there wins over the 6th.
+                produce(topic, msg.value(), msg.key(), partition, on_delivery, None, ts, headers)
             except BufferError:
                 target.produce_when_room(
-                    (topic, msg.value(), msg.key(), partition, None, on_delivery, ts, headers)
+                    (topic, msg.value(), msg.key(), partition, on_delivery, None, ts, headers)
                 )
             except KafkaException as exc:  # refused before sending (e.g. an unknown partition)
-                args = (topic, msg.value(), msg.key(), partition, None, on_delivery, ts, headers)
+                args = (topic, msg.value(), msg.key(), partition, on_delivery, None, ts, headers)
                 target.produce_refused(exc, args, msg.partition())
         target.poll()
         nbytes = 0
