@@ -94,7 +94,7 @@ def _read_values(broker: KafkaCluster, topic: str, partition: int, upto: int) ->
         pos = 0
         while pos < upto:
             for msg in c.consume(1000, 1.0):
-                if msg.error() is None:
+                if msg.error() is None and msg.offset() < upto:
                     values.append(msg.value())
                     pos = msg.offset() + 1
             # Transaction markers and compaction leave offsets without records.

@@ -98,7 +98,8 @@ class GroupSync:
         groups = [g for g in self.source.group_ids() if wanted.selects(g)]
         committed = {g: self.source.group_offsets(g, partitions) for g in groups}
         committed = {g: offsets for g, offsets in committed.items() if offsets}
-        chains = {key: chain(pairs) for key, pairs in self.store.offsets.pairs(task.id).items()}
+        recorded = self.store.offsets.pairs(task.id)
+        chains = {key: chain(pairs) for key, pairs in recorded.items()}
         active = self.target.active_members(sorted(committed))
         resets = self.store.offsets.resets(task.id)
         before = {(v.group_id, v.topic, v.partition): v for v in self.store.offsets.syncs(task.id)}
@@ -149,11 +150,12 @@ class GroupSync:
                 )
         self.store.offsets.record_syncs(task.id, views)
         self.store.offsets.resets_done(task.id, done_resets)
-        self._prune(chains, committed, targets)
+        self._prune(recorded, chains, committed, targets)
         return views
 
     def _prune(
         self,
+        recorded: dict[Partition, list[tuple[int, int]]],
         chains: dict[Partition, list[tuple[int, int]]],
         committed: dict[str, dict[Partition, int]],
         targets: dict[str, str],
@@ -173,9 +175,9 @@ class GroupSync:
             if source_topic is not None:
                 floor = max(starts.get((source_topic, p), 0), lowest[(source_topic, p)])
                 kept = prune(pairs, floor)
-            dropped = self.store.offsets.keep_pairs(
-                self.task.id, target_topic, p, {t for _, t in kept}
-            )
+            # Only pairs this pass read are judged: those recorded meanwhile stay.
+            gone = {t for _, t in recorded[(target_topic, p)]} - {t for _, t in kept}
+            dropped = self.store.offsets.drop_pairs(self.task.id, target_topic, p, gone)
             if dropped:
                 log.debug("task %s: %d offset pairs of %s[%d] dropped", self.task.id, dropped, target_topic, p)
 

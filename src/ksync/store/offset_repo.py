@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ksync.domain.group_offsets import GroupOffsetView
-from ksync.store.base import Repository, as_utc, utcnow
+from ksync.store.base import Repository, as_utc, rowcount, utcnow
 from ksync.store.tables import GroupOffsetResetRow, GroupOffsetRow, OffsetPairRow
 
 # (target topic, partition) -> [(source offset, target offset)]
@@ -68,21 +68,22 @@ class OffsetRepo(Repository):
                 out[(r.target_topic, r.partition)].append((r.source_offset, r.target_offset))
         return dict(out)
 
-    def keep_pairs(self, task_id: str, target_topic: str, partition: int, kept: set[int]) -> int:
-        """Drop the partition's pairs whose target offset is not in `kept` (superseded
-        or pruned); returns how many went."""
+    def drop_pairs(self, task_id: str, target_topic: str, partition: int, targets: set[int]) -> int:
+        """Drop the partition's pairs at these target offsets (superseded or pruned);
+        returns how many went. Named one by one: pairs recorded meanwhile stay."""
+        if not targets:
+            return 0
         with self.session() as s:
-            rows = s.scalars(
-                select(OffsetPairRow).where(
-                    OffsetPairRow.task_id == task_id,
-                    OffsetPairRow.target_topic == target_topic,
-                    OffsetPairRow.partition == partition,
+            return rowcount(
+                s.execute(
+                    delete(OffsetPairRow).where(
+                        OffsetPairRow.task_id == task_id,
+                        OffsetPairRow.target_topic == target_topic,
+                        OffsetPairRow.partition == partition,
+                        OffsetPairRow.target_offset.in_(sorted(targets)),
+                    )
                 )
-            ).all()
-            gone = [r for r in rows if r.target_offset not in kept]
-            for r in gone:
-                s.delete(r)
-            return len(gone)
+            )
 
     def record_syncs(self, task_id: str, views: Sequence[GroupOffsetView]) -> None:
         """Replace the task's group offset syncs with `views` (the latest look)."""
