@@ -4,6 +4,7 @@ checkpoint (the producer has no global delivery callback in that mode)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -29,7 +30,7 @@ def _values_at(broker: KafkaCluster, topic: str, partition: int) -> dict[int, by
         out: dict[int, bytes] = {}
         wait_until(
             lambda: [out.update({m.offset(): m.value()}) for m in c.consume(1000, 0.5) if not m.error()]
-            is not None
+            != None
             and (not out or max(out) + 1 >= high),
             what=f"{topic}[{partition}] read",
         )
@@ -62,7 +63,7 @@ def test_pairs_name_one_record_on_both_sides(brokers, run_member, unique) -> Non
         source, target = _values_at(src, topic, part), _values_at(dst, topic, part)
         for s, t in pairs:
             assert source[s] == target[t], (s, t)
-        steps = [b.source - a.source for a, b in zip(pairs, pairs[1:], strict=False)]
+        steps = [b.source - a.source for a, b in itertools.pairwise(pairs)]
         assert min(steps) >= MARK_SPACING, steps
         assert max(steps) <= reread_bound(cfg.batch_size) + 1, steps
         # The translation of any committed offset never points past its record.

@@ -30,7 +30,7 @@ from ksync.domain.groups import task_of_group
 from ksync.domain.task import TaskView
 from ksync.kafka.admin import InstanceAdmin
 from ksync.patterns import Pattern, compile_pattern
-from ksync.replication.offset_translation import chain, prune, translate
+from ksync.replication.offset_translation import OffsetPair, chain, prune, translate
 from ksync.spec import GroupOffsetSync
 from ksync.store.repo import Store, utcnow
 
@@ -156,7 +156,7 @@ class GroupSync:
     def _prune(
         self,
         recorded: dict[Partition, list[tuple[int, int]]],
-        chains: dict[Partition, list[tuple[int, int]]],
+        chains: dict[Partition, list[OffsetPair]],
         committed: dict[str, dict[Partition, int]],
         targets: dict[str, str],
     ) -> None:
