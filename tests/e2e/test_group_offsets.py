@@ -330,3 +330,41 @@ def test_failback_brings_progress_back_without_bouncing(brokers, folder_server, 
         # The last 100 new records of the partition, plus at most the bound again.
         assert 100 <= len(values) <= 100 + BOUND, len(values)
     assert sum(_end(source, topic, p) - source_ends[p] for p in range(PARTITIONS)) == 600
+
+
+def test_offsets_only_move_forward_unless_reset(brokers, folder_server, sync_task, unique):
+    """A target group ahead of the translation is left alone until a reset is asked."""
+    source, target = brokers
+    topic, group = f"fwd.{unique}", f"app-{unique}"
+    create_topic(source, topic, PARTITIONS)
+    create_topic(target, topic, PARTITIONS)
+    _produce(source, topic, "r", 1000)
+    committed = _read_some(source, topic, group, 200)
+    ahead = _consumer(target, group)
+    try:
+        ahead.commit(
+            offsets=[TopicPartition(topic, p, 450) for p in range(PARTITIONS)], asynchronous=False
+        )
+    finally:
+        ahead.close()
+    task_id = sync_task(source, target, topic)
+    client = folder_server.client()
+
+    def rows(pred: Any) -> list[dict[str, Any]] | None:
+        got = [
+            r
+            for r in client.get(f"/api/v1/tasks/{task_id}/group-offsets").json()["offsets"]
+            if r["group"] == group
+        ]
+        return got if len(got) == PARTITIONS and all(pred(r) for r in got) else None
+
+    held = wait_until(
+        lambda: rows(lambda r: r["target_offset"] is not None and r["note"] and "ahead" in r["note"]),
+        timeout_s=90,
+        what="the ahead note",
+    )
+    assert all(r["target_committed"] == 450 for r in held), held
+    answer = client.post(f"/api/v1/tasks/{task_id}/group-offsets/reset", json={"group": group})
+    assert answer.status_code == 202, answer.text
+    wait_until(lambda: _synced(client, task_id, group), timeout_s=60, what="written after the reset")
+    _check_failover(source, target, topic, topic, group, committed)
