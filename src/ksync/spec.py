@@ -333,6 +333,18 @@ class TaskOptions(ClientTuning):
         only keeps its target topics in step."""
         return self.mode == "data"
 
+    @model_validator(mode="after")
+    def _offset_sync_is_at_least_once(self) -> TaskOptions:
+        # Offset pairs come from delivery reports of marked records, whose soundness rests
+        # on records that never time out; a transactional producer's records must time out
+        # within its transaction. Not combined until translation reads the target group.
+        if self.sync_group_offsets.enabled and self.delivery == "exactly_once":
+            raise ValueError(
+                "options.sync_group_offsets.enabled cannot be combined with options.delivery "
+                "exactly_once yet: choose at_least_once for a task that syncs group offsets"
+            )
+        return self
+
     @property
     def tuning(self) -> ClientTuning:
         """The producer and consumer settings of this task, for its members."""
@@ -346,6 +358,18 @@ class TaskSpec(_Frozen):
     source: SourceSpec
     target: TargetSpec
     options: TaskOptions = TaskOptions()
+
+    @model_validator(mode="after")
+    def _offset_sync_keeps_partitions(self) -> TaskSpec:
+        # A translated offset is per partition: it means something on the target only
+        # when source partition p is written to target partition p.
+        if self.options.sync_group_offsets.enabled and not self.target.keep_partition:
+            raise ValueError(
+                "options.sync_group_offsets.enabled needs target.keep_partition true: "
+                "offsets are translated per partition, so source partition p must be "
+                "copied to target partition p"
+            )
+        return self
 
 
 class Connection(_Frozen):

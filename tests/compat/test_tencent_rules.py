@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,12 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from ksync.api.auth import ApiKey, KeyRing
 from ksync.api.compat.tencent.flows import flow_id
 from ksync.control import instances as instance_service
+from ksync.control import lifecycle
+from ksync.domain.group_offsets import GroupOffsetView
 from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskChange
 from ksync.domain.workers import MemberReport
+from ksync.spec import TaskSpec
 from ksync.store.repo import Store
 
 from .tencent_sdk import KEY_ID, KEY_SECRET, REGION, call, describe, kafka, refused, sdk
@@ -544,3 +548,42 @@ def test_task_status_refusals(tc: ckafka_client.CkafkaClient) -> None:
     assert exc.code == "InvalidParameterValue" and "FlowId" in exc.message
     exc = refused(tc, "DescribeTaskStatus")
     assert exc.code == "MissingParameter" and "FlowId" in exc.message
+
+
+# ---- offset sync ---------------------------------------------------------------------
+
+
+def test_group_offsets_of_a_synced_group(local: Local) -> None:
+    """DescribeDatahubGroupOffsets for a group a task syncs the offsets of: by TaskId or
+    either connect resource, with the translation beside the source offset."""
+    spec = TaskSpec.model_validate(
+        {
+            "name": f"tc-sync-{uuid.uuid4().hex[:6]}",
+            "source": {"instance_id": local.src_id, "topics": ["orders"]},
+            "target": {"instance_id": local.dst_id},
+            "options": {"sync_group_offsets": {"enabled": True}},
+        }
+    )
+    task = lifecycle.create(local.store, spec, max_tasks=1000)
+    now = datetime.now(UTC)
+    local.store.offsets.record_syncs(
+        task.id,
+        [GroupOffsetView("billing", "orders", 0, "orders", 1200, 1302, 1290, now, now)],
+    )
+
+    def ask(name: str, group: str) -> dict[str, Any]:
+        body = json.dumps({"Name": name, "Group": group}).encode()
+        headers = signed_headers("DescribeDatahubGroupOffsets", body, local.host, KEY_ID, KEY_SECRET)
+        return post(local.url, headers, body)
+
+    for name in (task.id, local.src_id, local.dst_id):
+        result = ask(name, "billing")["Result"]
+        assert result["TotalCount"] == 1, result
+        (part,) = result["TopicList"][0]["Partitions"]
+        assert (part["Offset"], part["TargetOffset"], part["TargetCommitted"], part["Lag"]) == (
+            1200,
+            1302,
+            1290,
+            12,
+        )
+    assert error_code(ask(task.id, "someone-else")) == "ResourceNotFound"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ksync.control.instances import Direction, Traffic, TrafficPoint
 from ksync.control.lifecycle import progress_kept_until
+from ksync.domain.group_offsets import GroupOffsetView
 from ksync.domain.instance import InstanceView
 from ksync.domain.status import MemberState, TaskStatus
 from ksync.domain.task import TaskEvent as TaskEventView
@@ -390,3 +391,46 @@ class InstanceTrafficHistory(BaseModel):
             step=step,
             points=[InstanceTrafficPoint(**vars(p)) for p in points],
         )
+
+
+class GroupOffset(BaseModel):
+    """One group's partition in a task's consumer-group offset sync."""
+
+    group: str
+    topic: str
+    partition: int
+    target_topic: str
+    source_offset: int = Field(description="The group's committed offset on the source.")
+    target_offset: int | None = Field(
+        description="Its translation on the target (None: no offset pair covers it yet)."
+    )
+    target_committed: int | None = Field(description="What the target group has committed.")
+    lag: int | None = Field(description="Records the target group is behind the translation.")
+    synced_at: datetime | None = Field(description="When the target group last held it.")
+    checked_at: datetime
+    note: str | None = Field(description="Why it was not written at the last look.")
+
+    @classmethod
+    def of(cls, v: GroupOffsetView) -> GroupOffset:
+        return cls(
+            group=v.group_id,
+            topic=v.topic,
+            partition=v.partition,
+            target_topic=v.target_topic,
+            source_offset=v.source_offset,
+            target_offset=v.target_offset,
+            target_committed=v.target_committed,
+            lag=v.lag,
+            synced_at=v.synced_at,
+            checked_at=v.checked_at,
+            note=v.note,
+        )
+
+
+class GroupOffsetList(BaseModel):
+    enabled: bool
+    interval_s: float
+    reread_bound: int = Field(
+        description="The most records a consumer re-reads per partition after failing over."
+    )
+    offsets: list[GroupOffset]

@@ -197,6 +197,12 @@ class KsyncClient:
     def task_events(self, task_id: str) -> list[Json]:
         return list(self._call("GET", f"/api/v1/tasks/{_seg(task_id)}/events")["events"])
 
+    def group_offsets(self, task_id: str) -> Json:
+        return self._call("GET", f"/api/v1/tasks/{_seg(task_id)}/group-offsets")
+
+    def reset_group_offsets(self, task_id: str, group: str) -> Json:
+        return self._call("POST", f"/api/v1/tasks/{_seg(task_id)}/group-offsets/reset", {"group": group})
+
     # Alarms
 
     def list_alarms(self) -> list[Json]:

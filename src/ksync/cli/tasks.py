@@ -430,3 +430,59 @@ def restart(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = No
 def rm(task_id: TaskId, api_url: ApiUrl = DEFAULT_URL, api_key: ApiKey = None, ca_cert: CaCert = None, output: Output = "table") -> None:
     """Stop the sync and forget the task; copied data, topics and instances stay."""
     _request(target(api_url, api_key, output, ca_cert), task_id, KsyncClient.delete_task, "delete requested")
+
+
+def _group_offsets(answer: Json) -> str:
+    if not answer["enabled"]:
+        return "consumer-group offset sync is off for this task (options.sync_group_offsets)"
+    head = (
+        f"every {answer['interval_s']:g}s; a consumer that fails over re-reads at most "
+        f"{answer['reread_bound']} records per partition"
+    )
+    if not answer["offsets"]:
+        return head + "\nno selected group has committed offsets on the synced topics yet"
+    rows = [
+        [
+            r["group"],
+            f"{r['topic']}[{r['partition']}]",
+            r["source_offset"],
+            f"{r['target_topic']}[{r['partition']}]",
+            r["target_offset"],
+            r["target_committed"],
+            r["lag"],
+            r["synced_at"],
+            r["note"],
+        ]
+        for r in answer["offsets"]
+    ]
+    headers = ["GROUP", "SOURCE", "OFFSET", "TARGET", "TRANSLATED", "COMMITTED", "LAG", "SYNCED", "NOTE"]
+    return head + "\n" + table(headers, rows)
+
+
+@app.command("group-offsets", epilog=EXIT_CODES)
+def group_offsets(
+    task_id: TaskId,
+    reset: Annotated[
+        str | None,
+        typer.Option(
+            "--reset",
+            help="Write this group's translated offsets at the next sync even where that "
+            "lowers the target group's (offsets otherwise only move forward)",
+        ),
+    ] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    api_key: ApiKey = None,
+    ca_cert: CaCert = None,
+    output: Output = "table",
+) -> None:
+    """Consumer-group offset sync: per group and partition the committed source offset,
+    its translation on the target, what the target group committed, when it was last
+    synced and why not."""
+    t = target(api_url, api_key, output, ca_cert)
+    tid = object_id(task_id, "task")
+    with api(t) as client:
+        if reset is not None:
+            answer = client.reset_group_offsets(tid, reset)
+        else:
+            answer = client.group_offsets(tid)
+    emit(t, answer, _group_offsets)

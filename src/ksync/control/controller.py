@@ -31,6 +31,7 @@ from ksync.domain.workers import MemberView, in_the_way
 from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError, PersistentKafkaError
 from ksync.monitoring.aggregate import Aggregator
+from ksync.replication.group_sync import GroupSync
 from ksync.replication.partition_start import carry_start_layout, restart_layout
 from ksync.replication.policy import ReplicationPolicy
 from ksync.replication.provenance import cycle_warnings
@@ -67,6 +68,11 @@ class _TaskMemory:
     resolved: bool = False
     topic_warnings: list[str] = field(default_factory=list)
     delete_attempts: int = 0
+    # Consumer-group offset sync (`group_sync`): its own job beside the one above, so a
+    # topic refresh never waits for it.
+    offsets_job: Future[Any] | None = None
+    next_offsets: float = 0.0
+    offset_warnings: list[str] = field(default_factory=list)
 
 
 class Controller:
@@ -249,6 +255,9 @@ class Controller:
             runnable = False
         if runnable:
             self._maybe_refresh_topics(task, mem, instances)
+        self._collect_offsets_job(task, mem)
+        if runnable and task.topics:
+            self._maybe_sync_offsets(task, mem, instances)
         # A new generation (restart, new settings, another task_max) gets its slots only
         # after every member of the old one stopped: their shares may overlap (the worker
         # checks again before it starts a member, see `in_the_way`).
@@ -271,7 +280,7 @@ class Controller:
         derived = derive_status(
             task.desired, task.status, task.generation, wanted, members, set(live), expected, copies
         )
-        warnings = list(mem.topic_warnings)
+        warnings = list(mem.topic_warnings) + mem.offset_warnings
         warnings += cycle_warnings(task, tasks, instances)
         full = no_room_warning(wanted, capacity, load)
         if full is not None:
@@ -415,6 +424,42 @@ class Controller:
             return mirror.reconcile()
 
         self._launch(task, mem, "topics", reconcile)
+
+    # ---- consumer-group offset sync ----------------------------------------------------
+
+    def _maybe_sync_offsets(
+        self, task: TaskView, mem: _TaskMemory, instances: dict[str, InstanceView]
+    ) -> None:
+        opts = task.spec.options.sync_group_offsets
+        if not opts.enabled or mem.offsets_job is not None or time.monotonic() < mem.next_offsets:
+            return
+        src = instances.get(task.spec.source.instance_id)
+        dst = instances.get(task.spec.target.instance_id)
+        if src is None or dst is None:
+            return
+        mem.next_offsets = time.monotonic() + opts.interval_s
+        sync = GroupSync(task, self._admin(src.id), self._admin(dst.id), self.store)
+        mem.offsets_job = self._jobs.submit(sync.run)
+        mem.offsets_job.add_done_callback(lambda _: self.wake())
+
+    def _collect_offsets_job(self, task: TaskView, mem: _TaskMemory) -> None:
+        """Take in a finished offset sync: its failure becomes the task's warning (the
+        records keep flowing; the next pass tries again)."""
+        job = mem.offsets_job
+        if job is None or not job.done():
+            return
+        mem.offsets_job = None
+        try:
+            job.result()
+        except KsyncKafkaError as exc:
+            log.warning("task %s: consumer-group offset sync failed: %s", task.id, exc)
+            mem.offset_warnings = [f"consumer-group offset sync failed, retrying: {exc}"]
+            return
+        except Exception as exc:
+            log.exception("task %s: offset sync job crashed", task.id)
+            mem.offset_warnings = [f"consumer-group offset sync failed, retrying: {exc!r}"]
+            return
+        mem.offset_warnings = []
 
     def _launch(self, task: TaskView, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
         mem.job = self._jobs.submit(fn)

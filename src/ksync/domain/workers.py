@@ -84,3 +84,7 @@ class MemberReport:
     warnings: Sequence[str]
     records_total: int
     metrics: Mapping[str, Any] | None = None
+    # Offset pairs recorded since the last report: (source topic, target topic,
+    # partition, source offset, target offset), for offset sync
+    # (`ksync.replication.offset_translation`).
+    offset_pairs: Sequence[tuple[str, str, int, int, int]] = ()

@@ -7,6 +7,7 @@ the request that timed out; `InstanceAdmin` keeps the last few so a timeout can 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -16,7 +17,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -27,6 +34,7 @@ from confluent_kafka.admin import (
     ConfigResource,
     ConfigSource,
     NewTopic,
+    OffsetSpec,
     ResourcePatternType,
     ResourceType,
     TopicDescription,
@@ -43,6 +51,8 @@ from ksync.kafka.errors import (
     wrap,
 )
 from ksync.spec import Connection
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -554,3 +564,88 @@ class InstanceAdmin:
                     f"cannot delete consumer group {group_id} on",
                     grant=f"Delete on consumer group {group_id}",
                 ) from None
+
+    # ---- consumer groups (offset sync) ---------------------------------------------------
+
+    def group_ids(self) -> list[str]:
+        """The ids of every consumer group on this instance."""
+        on = "cannot list the consumer groups on"
+        try:
+            result = self._client.list_consumer_groups(request_timeout=self.timeout_s).result(
+                timeout=self.timeout_s + 1
+            )
+        except (KafkaException, TimeoutError) as exc:
+            raise self._failure(exc, on, grant="Describe on the cluster") from None
+        return sorted(g.group_id for g in result.valid)
+
+    def group_offsets(self, group: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """`group`'s committed offsets on `partitions`; a partition it has no offset for
+        is left out."""
+        if not partitions:
+            return {}
+        request = ConsumerGroupTopicPartitions(
+            group, [TopicPartition(t, p) for t, p in partitions]
+        )
+        on = f"cannot read the committed offsets of consumer group {group} on"
+        try:
+            result = self._client.list_consumer_group_offsets(
+                [request], request_timeout=self.timeout_s
+            )[group].result(timeout=self.timeout_s + 1)
+        except (KafkaException, TimeoutError) as exc:
+            raise self._failure(exc, on, grant=f"Describe on consumer group {group}") from None
+        return {
+            (tp.topic, tp.partition): tp.offset
+            for tp in result.topic_partitions or []
+            if tp.error is None and tp.offset >= 0
+        }
+
+    def active_members(self, groups: list[str]) -> dict[str, int]:
+        """How many members each of `groups` has now (0 for a group that does not exist)."""
+        if not groups:
+            return {}
+        on = "cannot describe consumer groups on"
+        out = {}
+        futures = self._client.describe_consumer_groups(groups, request_timeout=self.timeout_s)
+        for group, future in futures.items():
+            try:
+                out[group] = len(future.result(timeout=self.timeout_s + 1).members)
+            except KafkaException as exc:
+                if exc.args and exc.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND:
+                    out[group] = 0
+                    continue
+                raise self._failure(exc, on, grant=f"Describe on consumer group {group}") from None
+            except TimeoutError as exc:
+                raise self._failure(exc, on) from None
+        return out
+
+    def alter_group_offsets(self, group: str, offsets: dict[tuple[str, int], int]) -> None:
+        """Commit `offsets` for `group` (which must have no active member)."""
+        if not offsets:
+            return
+        request = ConsumerGroupTopicPartitions(
+            group, [TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())]
+        )
+        on = f"cannot write the committed offsets of consumer group {group} on"
+        try:
+            result = self._client.alter_consumer_group_offsets(
+                [request], request_timeout=self.timeout_s
+            )[group].result(timeout=self.timeout_s + 1)
+        except (KafkaException, TimeoutError) as exc:
+            raise self._failure(exc, on, grant=f"Read on consumer group {group}") from None
+        for tp in result.topic_partitions or []:
+            if tp.error is not None:
+                raise self._failure(KafkaException(tp.error), on, grant=f"Read on consumer group {group}")
+
+    def earliest_offsets(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The log start offset of each of `partitions` (a partition that cannot be read is
+        left out: pruning pairs below it can wait)."""
+        if not partitions:
+            return {}
+        request = {TopicPartition(t, p): OffsetSpec.earliest() for t, p in partitions}
+        out = {}
+        for tp, future in self._client.list_offsets(request, request_timeout=self.timeout_s).items():
+            try:
+                out[(tp.topic, tp.partition)] = future.result(timeout=self.timeout_s + 1).offset
+            except (KafkaException, TimeoutError) as exc:
+                log.info("no log start offset for %s[%d] yet: %s", tp.topic, tp.partition, exc)
+        return out

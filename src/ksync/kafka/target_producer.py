@@ -18,7 +18,8 @@ between batches, so it costs nothing per record. It owns
   it (seen as one key's records out of order on the target, with keep_partition false);
 * the delivery-error latch: success reports are off (`delivery.report.only.error`), the
   first failed delivery is kept and `delivery_failure` reports it, so a checkpoint after it
-  commits nothing;
+  commits nothing. With offset sync (`marks`) success reports are on, but only a few
+  marked records carry a callback, which feeds the same latch (`producer_settings`);
 * fatal errors: confluent-kafka raises a fatal producer error (an idempotent producer
   refused its producer id, the gap-less guarantee stopping it after a refused batch) from
   poll or flush; every such call goes through `errors()`, which makes it a sentence;
@@ -88,7 +89,7 @@ _DEFAULT_TUNING = ClientTuning()
 PRODUCER_MAX_MESSAGE_BYTES = 100_000_000
 
 # The arguments of one `Producer.produce` call, positional: (topic, value, key, partition,
-# callback, on_delivery, timestamp, headers).
+# on_delivery, callback, timestamp, headers).
 ProduceArgs = tuple[Any, ...]
 
 
@@ -112,19 +113,27 @@ def producer_settings(
     batch_size: int,
     tuning: ClientTuning = _DEFAULT_TUNING,
     transactional_id: str | None = None,
+    marks: bool = False,
 ) -> dict[str, Any]:
     """The target producer: idempotent and `acks=all` (order and no loss), errors only;
     batches of at most `batch_size` bytes (see `batch_bytes`) and at most the task's
     `tuning.batch_bytes`, compressed and lingering as `tuning` says; transactional when
-    given a `transactional_id` (exactly-once)."""
-    transactional: dict[str, Any] = {}
+    given a `transactional_id` (exactly-once).
+
+    With `marks` (offset sync) success reports are on, for the few records produced with
+    their own delivery callback (`ksync.replication.offset_marks`); the others cost no
+    Python call, for the client then has no global callback. Their failures are seen
+    without one: any refused batch stops the producer (the gap-less guarantee), which
+    fails the next poll or flush, and records never time out (`message.timeout.ms` 0; a
+    timeout is not covered by that guarantee), so a slow target only delays a checkpoint.
+    Offset sync and exactly-once are not combined (`TaskOptions`)."""
+    settings: dict[str, Any] = {}
     if transactional_id is not None:
-        transactional = {
+        settings = {
             "transactional.id": transactional_id,
             "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
         }
-    return {
-        **transactional,
+    settings |= {
         "enable.idempotence": True,
         # A batch the target refuses (too large, say) stops the producer: otherwise
         # librdkafka sends the batches after it, which land before the refused records are
@@ -150,6 +159,10 @@ def producer_settings(
         # that everything arrived; only failures are reported.
         "delivery.report.only.error": True,
     }
+    if marks:
+        settings["delivery.report.only.error"] = False
+        settings["message.timeout.ms"] = 0
+    return settings
 
 
 def metadata_gap(meta: TopicMetadata | None) -> KafkaError | None:
@@ -196,10 +209,12 @@ class TargetProducer:
         waiting: Callable[[], None],
         tuning: ClientTuning = _DEFAULT_TUNING,
         transactional_id: str | None = None,
+        marks: bool = False,
     ) -> None:
         self.conn = conn
         self.transactional_id = transactional_id
         self._in_transaction = False
+        self._marks = marks
         self.failure: KsyncKafkaError | None = None  # a persistent background error
         self._tuning = tuning
         self.batch_bytes = tuning.batch_bytes  # the client's batch.size
@@ -314,14 +329,16 @@ class TargetProducer:
                 self._warn(str(wrap(exc, f"reading the metadata of grown target topic {topic}")))
 
     def _new_client(self, batch_size: int) -> Producer:
+        callbacks: dict[str, Any] = {"error_cb": self._on_client_error}
+        if not self._marks:  # with marks, a global callback would run for every record
+            callbacks["on_delivery"] = self.note_delivery
         producer = new_client(
             Producer,
             self.conn,
             **producer_settings(
-                self._max_unacked, batch_size, self._tuning, self.transactional_id
+                self._max_unacked, batch_size, self._tuning, self.transactional_id, self._marks
             ),
-            on_delivery=self._on_delivery_error,
-            error_cb=self._on_client_error,
+            **callbacks,
         )
         self.batch_bytes = batch_size
         if self.transactional_id is not None:
@@ -499,7 +516,9 @@ class TargetProducer:
             return None
         return self.write_failure(*self._delivery_error)
 
-    def _on_delivery_error(self, err: KafkaError | None, msg: Message) -> None:
+    def note_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        """The delivery-error latch: keeps the first failed delivery; a success changes
+        nothing."""
         if err is not None and self._delivery_error is None:
             self._delivery_error = (err, msg.topic(), msg.partition())
             log.error(

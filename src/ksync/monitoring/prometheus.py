@@ -4,7 +4,8 @@
   partition, the replication latency histogram, time spent throttled, records lost to
   retention per partition, refused records tolerated (dead-lettered or skipped).
 * `StoreCollector` (servers): every task's status, the state of each of its topics (a
-  topic a refused record blocks among them), and every worker's liveness.
+  topic a refused record blocks among them), every worker's liveness, and the sync lag
+  of each consumer group a task syncs the offsets of.
 
 Counters restart from zero when a member restarts; Prometheus' rate() handles resets.
 """
@@ -144,7 +145,26 @@ class StoreCollector(Collector):
             "1 while the task cannot copy the topic (the task's topics[].error says why)",
             labels=["task", "topic"],
         )
+        group_lag = GaugeMetricFamily(
+            "ksync_group_offset_sync_lag_records",
+            "Records a synced consumer group's committed offset on the target is behind the "
+            "translation of its source offset (offset sync)",
+            labels=["task", "group", "topic", "partition"],
+        )
+        group_age = GaugeMetricFamily(
+            "ksync_group_offset_sync_age_seconds",
+            "Seconds since the target group last held the translation of its source offset",
+            labels=["task", "group", "topic", "partition"],
+        )
+        now = utcnow()
         for task in self.store.tasks.all():
+            if task.spec.options.sync_group_offsets.enabled:
+                for v in self.store.offsets.syncs(task.id):
+                    labels = [task.id, v.group_id, v.topic, str(v.partition)]
+                    if v.lag is not None:
+                        group_lag.add_metric(labels, float(v.lag))
+                    if v.synced_at is not None:
+                        group_age.add_metric(labels, (now - v.synced_at).total_seconds())
             for s in TaskStatus:
                 status.add_metric([task.id, task.name, s.value], 1.0 if task.status == s else 0.0)
             for mapping in task.topics:
@@ -160,7 +180,6 @@ class StoreCollector(Collector):
             "Unix time of the worker's last heartbeat",
             labels=["worker"],
         )
-        now = utcnow()
         for w in self.store.workers.all():
             up.add_metric([w.id], 1.0 if now - w.heartbeat_at <= self.worker_timeout else 0.0)
             seen.add_metric([w.id], w.heartbeat_at.timestamp())
@@ -169,6 +188,8 @@ class StoreCollector(Collector):
         yield blocked
         yield up
         yield seen
+        yield group_lag
+        yield group_age
 
 
 def registry_for(worker: Worker, store: Store | None = None, worker_timeout_s: float = 15.0) -> CollectorRegistry:

@@ -89,6 +89,7 @@ from ksync.monitoring.latency import LatencyHistogram, LatencySampler
 from ksync.replication.commit import Checkpointer, Lost, Progress
 from ksync.replication.dead_letter import RecordGuard, extra_header_bytes
 from ksync.replication.member_clients import consumer_settings
+from ksync.replication.offset_marks import OffsetMarks, RecordedPair
 from ksync.replication.provenance import ORIGIN_HEADER, VIA_HEADER
 from ksync.replication.shares import share
 from ksync.replication.throttle import Limits, Throttle
@@ -163,6 +164,9 @@ class MemberConfig:
     # `exactly_once`: records and progress committed in one target transaction
     # (`ksync.replication.transactions`).
     delivery: Delivery = "at_least_once"
+    # Record offset pairs for consumer-group offset sync (`offset_marks`); needs
+    # keep_partition.
+    offset_pairs: bool = False
 
     @property
     def group_id(self) -> str:
@@ -199,6 +203,8 @@ class MemberSnapshot:
     blocked_at: dict[str, tuple[int, int]] = field(default_factory=dict)
     dead_lettered_total: int = 0  # refused records written to the dead-letter topic
     skipped_refused_total: int = 0  # refused records skipped (tolerance all, no such topic)
+    # Recent offset pairs (offset sync), oldest first: see `OffsetMarks.recent`.
+    offset_pairs: tuple[RecordedPair, ...] = ()
 
     @property
     def lost_total(self) -> int:
@@ -234,8 +240,10 @@ class Member:
             transactional_id=(
                 transactional_id(cfg.task_id, cfg.slot, cfg.task_max) if cfg.exactly_once else None
             ),
+            marks=cfg.offset_pairs,
         )
         self._transactions: TargetProgress | None = None
+        self._marks = OffsetMarks(self._target.note_delivery) if cfg.offset_pairs else None
         self._consumer: Consumer | None = None
         self._commits: Checkpointer | None = None
         self._held: set[tuple[str, int]] = set()  # assigned to the consumer
@@ -311,6 +319,7 @@ class Member:
                 blocked_at=self._guard.blocked_at(),
                 dead_lettered_total=self._guard.dead_lettered,
                 skipped_refused_total=self._guard.skipped,
+                offset_pairs=self._marks.recent() if self._marks is not None else (),
             )
 
     # ---- the run -----------------------------------------------------------------------
@@ -488,6 +497,12 @@ class Member:
         target_origin = self._target_origin
         keep = self.cfg.keep_partition
         skipped = 0
+        # Offset sync: the first produced record of each (topic, partition) run may carry
+        # a delivery callback (`OffsetMarks.due`); every other record carries none.
+        marks = self._marks
+        mark_due = marks.due if marks is not None else None
+        on_delivery = None
+        run: tuple[str, int] | None = None
         for msg in msgs:
             if msg.error() is not None:
                 self._on_message_error(msg)
@@ -511,16 +526,23 @@ class Member:
             partition = msg.partition() if keep else -1
             ts = msg.timestamp()[1]
             ts = max(ts, 0)  # no timestamp: the target stamps it
+            if mark_due is not None:
+                if run is None or partition != run[1] or topic is not run[0]:
+                    run = (topic, partition)
+                    on_delivery = mark_due(msg.topic(), partition, cast(int, msg.offset()))
+                elif on_delivery is not None:
+                    on_delivery = None
             try:
-                # Positional: (topic, value, key, partition, callback, on_delivery,
+                # Positional: (topic, value, key, partition, on_delivery, callback,
                 # timestamp, headers); keyword parsing costs more than the call itself.
-                produce(topic, msg.value(), msg.key(), partition, None, None, ts, headers)
+                # The delivery callback goes 5th: an explicit None there wins over the 6th.
+                produce(topic, msg.value(), msg.key(), partition, on_delivery, None, ts, headers)
             except BufferError:
                 target.produce_when_room(
-                    (topic, msg.value(), msg.key(), partition, None, None, ts, headers)
+                    (topic, msg.value(), msg.key(), partition, on_delivery, None, ts, headers)
                 )
             except KafkaException as exc:  # refused before sending (e.g. an unknown partition)
-                args = (topic, msg.value(), msg.key(), partition, None, None, ts, headers)
+                args = (topic, msg.value(), msg.key(), partition, on_delivery, None, ts, headers)
                 target.produce_refused(exc, args, msg.partition())
         target.poll()
         nbytes = 0

@@ -2,7 +2,7 @@
 
 `Store` composes one repository per aggregate: `store.instances`, `store.tasks` (with
 their status events), `store.metrics`, `store.workers` (with slots and members) and
-`store.leases`. Callers name the aggregate they touch, and each repository stays small
+`store.leases`, `store.offsets` (offset sync). Callers name the aggregate they touch, and each repository stays small
 enough to read at once. Each method is one short transaction. Times are UTC; with several
 machines their clocks must agree (NTP) to within a fraction of `worker_timeout`.
 """
@@ -20,6 +20,7 @@ from ksync.store.base import as_utc, new_id, utcnow
 from ksync.store.instance_repo import InstanceRepo
 from ksync.store.lease_repo import LeaseRepo
 from ksync.store.metric_repo import MetricRepo
+from ksync.store.offset_repo import OffsetRepo
 from ksync.store.task_repo import TaskRepo
 from ksync.store.worker_repo import WorkerRepo
 
@@ -38,6 +39,7 @@ class Store:
         self.metrics = MetricRepo(self._sessions)
         self.workers = WorkerRepo(self._sessions)
         self.leases = LeaseRepo(self._sessions)
+        self.offsets = OffsetRepo(self._sessions)
 
     def unreachable(self) -> str | None:
         """Why the database does not answer a trivial query (for health checks), or None

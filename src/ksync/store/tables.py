@@ -177,3 +177,49 @@ class ConsoleSessionRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OffsetPairRow(Base):
+    """An offset pair a member recorded (offset sync): the record at `source_offset` of
+    the source topic's `partition` is at `target_offset` of the target topic's."""
+
+    __tablename__ = "offset_pairs"
+
+    task_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target_topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_offset: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_topic: Mapped[str] = mapped_column(String(255))
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class GroupOffsetRow(Base):
+    """The last offset sync of one consumer group's partition on a task."""
+
+    __tablename__ = "group_offsets"
+
+    task_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)  # the source topic
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_topic: Mapped[str] = mapped_column(String(255))
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    # The translation of source_offset (None: no pair at or below it yet).
+    target_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # What the target group had committed when last looked at.
+    target_committed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # When target_offset was last written to the target group.
+    synced_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    checked_at: Mapped[datetime]
+    # Why the offset was not written at the last look (active members…); None when it was.
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class GroupOffsetResetRow(Base):
+    """A user's request to write a group's translated offsets even if that lowers them."""
+
+    __tablename__ = "group_offset_resets"
+
+    task_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    requested_at: Mapped[datetime]

@@ -18,6 +18,7 @@ from ksync.domain.task import KEEP, TaskChange, TaskEvent, TaskView
 from ksync.domain.topics import TopicMapping
 from ksync.spec import STORED, StartPoint, TaskSpec
 from ksync.store.base import Repository, as_utc, new_id, utcnow
+from ksync.store.offset_repo import forget_task
 from ksync.store.tables import MemberRow, SlotRow, TaskEventRow, TaskRow
 
 
@@ -175,6 +176,7 @@ class TaskRepo(Repository):
             s.execute(delete(SlotRow).where(SlotRow.task_id == task_id))
             s.execute(delete(MemberRow).where(MemberRow.task_id == task_id))
             s.execute(delete(TaskEventRow).where(TaskEventRow.task_id == task_id))
+            forget_task(s, task_id)
 
     def events(self, task_id: str, limit: int = 200) -> list[TaskEvent]:
         """The task's status changes, newest first."""

@@ -11,6 +11,7 @@ from ksync.domain.status import MemberState
 from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberReport, MemberView, WorkerView
 from ksync.store.base import Repository, as_utc, utcnow
+from ksync.store.offset_repo import add_pairs
 from ksync.store.tables import MemberRow, SlotRow, TaskRow, WorkerRow
 from ksync.store.task_repo import task_view
 
@@ -85,6 +86,7 @@ class WorkerRepo(Repository):
                 m.records_total = r.records_total
                 m.metrics = dict(r.metrics) if r.metrics is not None else None
                 m.updated_at = now
+                add_pairs(s, r.task_id, r.offset_pairs)
             # Members this worker ran before and no longer runs are stopped.
             for m in s.scalars(select(MemberRow).where(MemberRow.worker_id == worker_id)):
                 if (m.task_id, m.slot) not in reported and m.state != _STOPPED:

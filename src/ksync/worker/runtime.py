@@ -97,6 +97,10 @@ class _Running:
     tuning: ClientTuning
     # What it does with a record the target refuses; a change restarts it too.
     errors: ErrorTolerance
+    # Whether it records offset pairs (offset sync); a change restarts it too.
+    offset_pairs: bool = False
+    # The sequence number of the last offset pair written to the store.
+    pairs_sent: int = 0
     # Tells the aggregator that counters restarted from zero.
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     failures: int = 0
@@ -179,10 +183,11 @@ class Worker:
             current = self._members[key]
             if wanted_task is None or wanted_task.generation != current.generation:
                 self._stop_member(key, "unassigned" if wanted_task is None else "new generation")
-            elif (wanted_task.spec.options.tuning, wanted_task.spec.options.errors) != (
-                current.tuning,
-                current.errors,
-            ):
+            elif (
+                wanted_task.spec.options.tuning,
+                wanted_task.spec.options.errors,
+                _records_pairs(wanted_task),
+            ) != (current.tuning, current.errors, current.offset_pairs):
                 # Applied live: the next reconcile starts it again with the new settings,
                 # once this one has committed and stopped.
                 self._stop_member(key, "client settings changed")
@@ -283,6 +288,7 @@ class Worker:
             tuning=spec.options.tuning,
             errors=spec.options.errors,
             delivery=spec.options.delivery,
+            offset_pairs=_records_pairs(task),
         )
 
     def _start_member(
@@ -291,7 +297,13 @@ class Worker:
         member = self._host.start(key, self._member_config(task, key[1], topics))
         options = task.spec.options
         self._members[key] = _Running(
-            member, task.generation, topics, options.tuning, options.errors, failures=failures
+            member,
+            task.generation,
+            topics,
+            options.tuning,
+            options.errors,
+            offset_pairs=_records_pairs(task),
+            failures=failures,
         )
         log.info("task %s: member %d started on worker %s", key[0], key[1], self.worker_id)
 
@@ -345,6 +357,9 @@ class Worker:
         runs.update({key: (run, False) for key, run in self._members.items()})
         for (task_id, slot), (run, stopping) in runs.items():
             snap = run.member.snapshot()
+            pairs = [p for p in snap.offset_pairs if p[0] > run.pairs_sent]
+            if pairs:
+                run.pairs_sent = pairs[-1][0]
             state = MemberState.STOPPING if stopping else MemberState(snap.state)
             error = run.persistent_error
             warnings = list(snap.warnings)
@@ -395,6 +410,11 @@ class Worker:
                         "dead_lettered_total": snap.dead_lettered_total,
                         "skipped_refused_total": snap.skipped_refused_total,
                     },
+                    offset_pairs=[
+                        (t, run.topics.targets[t], p, s, o)
+                        for _, t, p, s, o in pairs
+                        if t in run.topics.targets
+                    ],
                 )
             )
         return reports
@@ -414,3 +434,9 @@ class Worker:
         except Exception:
             log.exception("worker %s: could not deregister; it will time out", self.worker_id)
         log.info("worker %s stopped", self.worker_id)
+
+
+def _records_pairs(task: TaskView) -> bool:
+    """Whether the task's members record offset pairs: offset sync is on (its spec
+    requires keep_partition)."""
+    return task.spec.options.sync_group_offsets.enabled

@@ -13,11 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ksync.api.deps import HistorySince, HistoryStep, SettingsDep, StoreDep
 from ksync.api.errors import documented
-from ksync.api.schemas import Task, TaskEvent, TaskEventList, TaskList, TaskMetricHistory
-from ksync.control import lifecycle
+from ksync.api.schemas import (
+    GroupOffset,
+    GroupOffsetList,
+    Task,
+    TaskEvent,
+    TaskEventList,
+    TaskList,
+    TaskMetricHistory,
+)
+from ksync.control import group_offsets, lifecycle
 from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberView
 from ksync.monitoring import history
+from ksync.replication.member import MemberConfig
+from ksync.replication.offset_translation import reread_bound
 from ksync.settings import Settings
 from ksync.spec import StartPoint, TaskSpec
 from ksync.store.repo import Store, utcnow
@@ -182,3 +192,36 @@ def reset_task(
 def restart_task(task_id: str, store: StoreDep, settings: SettingsDep) -> Task:
     """Stop and start every member; progress is kept."""
     return task_view(store, settings, lifecycle.restart(store, task_id))
+
+
+@router.get("/{task_id}/group-offsets", response_model=GroupOffsetList, responses=documented(404))
+def task_group_offsets(task_id: str, store: StoreDep) -> GroupOffsetList:
+    """Consumer-group offset sync: per selected group and partition, the committed source
+    offset, its translation on the target, when it was last synced and why not."""
+    opts = store.tasks.get(task_id).spec.options.sync_group_offsets
+    return GroupOffsetList(
+        enabled=opts.enabled,
+        interval_s=opts.interval_s,
+        reread_bound=reread_bound(MemberConfig.batch_size),
+        offsets=[GroupOffset.of(v) for v in group_offsets.group_offsets(store, task_id)],
+    )
+
+
+class GroupResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(min_length=1, max_length=255)
+
+
+@router.post(
+    "/{task_id}/group-offsets/reset",
+    status_code=202,
+    response_model=GroupOffsetList,
+    responses=documented(404, 409, 422),
+)
+def reset_group_offsets(task_id: str, body: GroupResetRequest, store: StoreDep) -> GroupOffsetList:
+    """Write `group`'s translated offsets at the next sync even where that lowers the
+    target group's (offsets otherwise only move forward); still only while the group has
+    no active member on the target."""
+    group_offsets.reset_group(store, task_id, body.group)
+    return task_group_offsets(task_id, store)

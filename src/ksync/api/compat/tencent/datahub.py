@@ -784,10 +784,19 @@ def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:
     except NotFound:
         row = None
     if row is None:
+        synced = _synced_group_offsets(ctx, name, group, word)
+        if synced is not None:
+            return {
+                "Result": {
+                    "TotalCount": len(synced),
+                    "TopicList": synced[offset : offset + limit],
+                }
+            }
         raise TencentError(
             RESOURCE_NOT_FOUND,
-            f"Group: {group} is not the consumer group of a ksync task (they are named "
-            f"{group_id('<TaskId>')}; DescribeDatahubTask lists it under Connections)",
+            f"Group: {group} is neither the consumer group of a ksync task (they are named "
+            f"{group_id('<TaskId>')}; DescribeDatahubTask lists it under Connections) nor a "
+            f"group whose offsets a task with offset sync synced from or to {name}",
         )
     source_id = row.source_id
     if name not in (source_id, row.id):
@@ -816,3 +825,44 @@ def group_offsets(ctx: Context, p: Params) -> dict[str, Any]:
             ],
         }
     }
+
+
+def _synced_group_offsets(
+    ctx: Context, name: str, group: str, word: str
+) -> list[dict[str, Any]] | None:
+    """A group whose offsets a task syncs (`options.sync_group_offsets`), by topic: Name
+    is the TaskId or a connect resource the task reads from or writes to. Offset is the
+    group's committed source offset; ksync adds TargetTopic, TargetOffset (its
+    translation), TargetCommitted and SyncedAt, and Lag is the sync lag. None when no
+    such task has synced the group."""
+    tasks = [
+        t
+        for t in ctx.store.tasks.all()
+        if not t.deleted
+        and t.spec.options.sync_group_offsets.enabled
+        and name in (t.id, t.source_id, t.target_id)
+    ]
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for task in tasks:
+        for v in ctx.store.offsets.syncs(task.id):
+            if v.group_id != group:
+                continue
+            by_topic.setdefault(v.topic, []).append(
+                {
+                    "Partition": v.partition,
+                    "Offset": v.source_offset,
+                    "Metadata": "",
+                    "ErrorCode": 0,
+                    "LogEndOffset": -1,
+                    "Lag": v.lag if v.lag is not None else -1,
+                    "TargetTopic": v.target_topic,
+                    "TargetOffset": v.target_offset if v.target_offset is not None else -1,
+                    "TargetCommitted": v.target_committed if v.target_committed is not None else -1,
+                    "SyncedAt": v.synced_at.strftime("%Y-%m-%d %H:%M:%S") if v.synced_at else "",
+                }
+            )
+    if not by_topic:
+        return None
+    return [
+        {"Topic": t, "Partitions": by_topic[t]} for t in sorted(by_topic) if word in t.lower()
+    ]

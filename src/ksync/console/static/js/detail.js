@@ -8,6 +8,7 @@ import { lineChart, toMs } from "./charts.js";
 import { DELIVERY_TEXT, allowed, configView, instanceLabel, runOp, taskLag, tuningControls, tuningFields, tuningValues } from "./taskops.js";
 import { flash } from "./ui.js";
 import { renderNotCopied } from "./notcopied.js";
+import { groupOffsetsSection } from "./groupoffsets.js";
 
 const RANGES = { hour: { since: 3600, step: 10, label: "Last hour" }, day: { since: 86400, step: 300, label: "Last day" } };
 
@@ -88,6 +89,7 @@ export function mountDetail(view, ctx, id) {
   const optionsSlot = h("div", { id: "options-slot" });
   const editOptions = h("button", { type: "button", class: "btn small write", id: "edit-options" }, "Change options");
   const events = h("div", { id: "events" });
+  const groupOffsets = groupOffsetsSection(enc, ctx);
 
   view.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/tasks" }, "Sync tasks"), " / ", h("span", { class: "mono" }, id)),
@@ -111,6 +113,7 @@ export function mountDetail(view, ctx, id) {
     ),
     section("topics", "Topics and partitions", progress),
     section("not-copied-section", "Records not copied", notCopied),
+    groupOffsets.element,
     section("alarm-section", "Alarms", alarms),
     h("section", { class: "card", id: "configuration" }, h("div", { class: "card-head" }, h("h2", {}, "Configuration"), h("span", { class: "spacer" }), editOptions), optionsSlot, config),
     section("status-log", "Status log", events),
@@ -462,6 +465,7 @@ export function mountDetail(view, ctx, id) {
   ctx.poll(refreshEvents);
   ctx.poll(refreshMetrics, 10_000);
   ctx.poll(refreshAlarms, 10_000);
+  ctx.poll(groupOffsets.refresh, 10_000);
   const onResize = () => refreshMetrics().catch(() => {});
   window.addEventListener("resize", onResize);
   ctx.onLeave(() => window.removeEventListener("resize", onResize));
