@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from ksync.domain.status import MemberState
 from ksync.domain.task import TaskView
@@ -68,10 +68,23 @@ class WorkerRepo(Repository):
             else:
                 row.heartbeat_at = now
                 row.max_members = max_members
+            reports = list(reports)
+            # Every row this heartbeat touches, in one query (one per report held the
+            # write lock for seconds with hundreds of members): this worker's, and those
+            # of its reports' tasks (a member may have moved here from another worker).
+            task_ids = {r.task_id for r in reports}
+            rows = {
+                (m.task_id, m.slot): m
+                for m in s.scalars(
+                    select(MemberRow).where(
+                        or_(MemberRow.worker_id == worker_id, MemberRow.task_id.in_(task_ids))
+                    )
+                )
+            }
             reported = set()
             for r in reports:
                 reported.add((r.task_id, r.slot))
-                m = s.get(MemberRow, (r.task_id, r.slot))
+                m = rows.get((r.task_id, r.slot))
                 if m is None:
                     m = MemberRow(task_id=r.task_id, slot=r.slot)
                     s.add(m)
@@ -86,8 +99,8 @@ class WorkerRepo(Repository):
                 m.metrics = dict(r.metrics) if r.metrics is not None else None
                 m.updated_at = now
             # Members this worker ran before and no longer runs are stopped.
-            for m in s.scalars(select(MemberRow).where(MemberRow.worker_id == worker_id)):
-                if (m.task_id, m.slot) not in reported and m.state != _STOPPED:
+            for m in rows.values():
+                if m.worker_id == worker_id and (m.task_id, m.slot) not in reported and m.state != _STOPPED:
                     m.state = _STOPPED
                     m.partitions = []
                     m.updated_at = now
@@ -104,7 +117,7 @@ class WorkerRepo(Repository):
 
     def all(self) -> list[WorkerView]:
         """Every worker that has not left or expired, by id."""
-        with self.session() as s:
+        with self.reading() as s:
             return [
                 WorkerView(
                     w.id,
@@ -128,7 +141,7 @@ class WorkerRepo(Repository):
     def slot_map(self) -> dict[str, dict[int, str | None]]:
         """Task id -> slot -> the worker the controller gave it (None: no live worker)."""
         out: dict[str, dict[int, str | None]] = {}
-        with self.session() as s:
+        with self.reading() as s:
             for row in s.scalars(select(SlotRow)):
                 out.setdefault(row.task_id, {})[row.slot] = row.worker_id
         return out
@@ -142,7 +155,7 @@ class WorkerRepo(Repository):
 
     def assignments_for(self, worker_id: str) -> list[tuple[TaskView, int]]:
         """The (task, slot) pairs the controller gave to `worker_id`."""
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.execute(
                 select(TaskRow, SlotRow.slot)
                 .join(SlotRow, SlotRow.task_id == TaskRow.id)
@@ -152,7 +165,7 @@ class WorkerRepo(Repository):
 
     def members(self, task_id: str | None = None) -> list[MemberView]:
         """What workers last reported about each member slot (of one task, or of all)."""
-        with self.session() as s:
+        with self.reading() as s:
             q = select(MemberRow)
             if task_id is not None:
                 q = q.where(MemberRow.task_id == task_id)
