@@ -123,6 +123,31 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+def cpu_s(server: KsyncServer) -> float:
+    """CPU seconds the server process has used (its member processes not counted): on a
+    shared machine a better measure of its own work than wall time."""
+    assert server.proc is not None
+    try:
+        raw = Path(f"/proc/{server.proc.pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = raw[raw.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuWindow:
+    """The server's CPU use between `start` and `line`."""
+
+    def __init__(self, server: KsyncServer) -> None:
+        self.server = server
+        self.cpu0, self.t0 = cpu_s(server), time.perf_counter()
+
+    def line(self, what: str) -> str:
+        cpu, wall = cpu_s(self.server) - self.cpu0, time.perf_counter() - self.t0
+        return (f"server CPU {what}: {cpu:.1f} s over {wall:.1f} s "
+                f"({100 * cpu / wall if wall else 0:.0f} % of a core)")
+
+
 def footprint(server: KsyncServer) -> Footprint:
     assert server.proc is not None
     pid = server.proc.pid
@@ -256,6 +281,7 @@ def many_tasks(src: str, args: argparse.Namespace) -> None:
         print(f"idle server:          {idle.line()}", flush=True)
         posts = Latencies("POST /api/v1/tasks", [])
         task_ids: list[str] = []
+        window = CpuWindow(server)
         t_create = time.perf_counter()
         for topic in topics:
             took, resp = timed(http, "POST", "/api/v1/tasks", 202, spec(ids, topic, "cp"))
@@ -264,11 +290,17 @@ def many_tasks(src: str, args: argparse.Namespace) -> None:
         created_s = time.perf_counter() - t_create
         print(f"created {n} tasks in {created_s:.1f} s", flush=True)
         print(posts.line(), flush=True)
+        print(window.line("while creating"), flush=True)
+        window = CpuWindow(server)
         running_s = wait_all(lister, task_ids, "Running",
                              args.running_deadline_s, server, "to Running")
         print(f"all {n} Running {created_s + running_s:.1f} s after the first POST "
               f"({running_s:.1f} s after the last)", flush=True)
         print(lister.latency.line() + "  (while converging)", flush=True)
+        print(window.line("until all Running"), flush=True)
+        window = CpuWindow(server)
+        time.sleep(10)
+        print(window.line("idle with every task Running, 10 s"), flush=True)
         steady(server, http, task_ids, args.samples)
         loaded = footprint(server)
         print(f"with {n} tasks:       {loaded.line()}", flush=True)
@@ -306,6 +338,7 @@ def pause_round(server: KsyncServer, http: httpx.Client, task_ids: list[str],
     """Pause every task, then start every task; the footprint across the round."""
     lister = Lister(http)
     before = footprint(server)
+    window = CpuWindow(server)
     t0 = time.perf_counter()
     for tid in task_ids:
         timed(http, "POST", f"/api/v1/tasks/{tid}/pause", 202)
@@ -328,6 +361,7 @@ def pause_round(server: KsyncServer, http: httpx.Client, task_ids: list[str],
           f"{after.tree_rss_mb - before.tree_rss_mb:+.0f} MB "
           f"{after.tree_threads - before.tree_threads:+d} threads", flush=True)
     print(lister.latency.line() + "  (during the round)", flush=True)
+    print(window.line("during the round"), flush=True)
 
 
 def server_log_counts(server: KsyncServer) -> None:
