@@ -95,11 +95,19 @@ class Controller:
 
     def run(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self._step()
             except Exception:
                 log.exception("controller tick failed; retrying")
-            self._wake.wait(self.settings.tick_s)
+            # A wake runs the next tick at once, but only after a rest as long as this
+            # tick took: with hundreds of tasks a tick costs a good part of a second, and
+            # back-to-back ticks (one per API call or finished job) would hold the
+            # interpreter lock that the API and the embedded worker's heartbeat need.
+            rest = min(time.monotonic() - started, self.settings.tick_s)
+            if self._stop.wait(rest):
+                break
+            self._wake.wait(self.settings.tick_s - rest)
             self._wake.clear()
         self._jobs.shutdown(wait=False, cancel_futures=True)
         if self.active:

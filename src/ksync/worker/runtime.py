@@ -157,13 +157,21 @@ class Worker:
             )
         except Exception:
             log.exception("worker %s: first heartbeat failed; retrying in the loop", self.worker_id)
+        interval = self.settings.heartbeat_interval_s
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self.reconcile()
             except Exception:
                 # The store may be briefly unreachable; members keep copying meanwhile.
                 log.exception("worker %s: reconcile failed; retrying", self.worker_id)
-            self._wake.wait(self.settings.heartbeat_interval_s)
+            # As the controller's loop: a wake is served after a rest as long as the pass
+            # took, up to a tenth of the heartbeat interval (heartbeats stay on time), so
+            # a stream of wakes leaves the process time for its other work.
+            rest = min(time.monotonic() - started, interval / 10)
+            if self._stop.wait(rest):
+                break
+            self._wake.wait(interval - rest)
             self._wake.clear()
         self._shutdown()
 
