@@ -358,7 +358,7 @@ class Controller:
         dst = instances.get(spec.target.instance_id)
         if src is None or dst is None:
             return
-        source, target = self._admin(src.id), self._admin(dst.id)
+        source, target = self._admin(src.id, src), self._admin(dst.id, dst)
 
         def reconcile() -> MirrorResult:
             # The filter is built in the job: a stored pattern that cannot run is then
@@ -504,9 +504,10 @@ class Controller:
             mem.topic_warnings = [f"could not resolve the topic selection yet: {exc}"]
         return task
 
-    def _admin(self, instance_id: str) -> InstanceAdmin:
-        """A cached admin client, rebuilt when the instance's settings change."""
-        row = self.store.instances.get(instance_id)
+    def _admin(self, instance_id: str, known: InstanceView | None = None) -> InstanceAdmin:
+        """A cached admin client, rebuilt when the instance's settings change; `known`
+        is the instance as this tick read it (else it is read again)."""
+        row = known if known is not None else self.store.instances.get(instance_id)
         cached = self._admins.get(instance_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]

@@ -150,7 +150,13 @@ def create(
         spec.target.instance_id,
     )
     instances = {i.id: i for i in store.instances.all()}
-    warnings = cycle_warnings(task, store.tasks.all(), instances)
+    # Only a task between the same two clusters the other way can close a loop with it.
+    src, dst = instances[task.source_id].cluster_id, instances[task.target_id].cluster_id
+    back = store.tasks.between(
+        [i.id for i in instances.values() if i.cluster_id == dst],
+        [i.id for i in instances.values() if i.cluster_id == src],
+    )
+    warnings = cycle_warnings(task, back, instances)
     if warnings:
         task = store.tasks.observe(task.id, TaskChange(warnings=tuple(warnings))) or task
     return task

@@ -6,7 +6,7 @@ topic mappings as values), writers hand in a `TaskChange`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -135,6 +135,25 @@ class TaskRepo(Repository):
         """Every task (those being deleted too), oldest first."""
         with self.reading() as s:
             return [task_view(r) for r in s.scalars(select(TaskRow).order_by(TaskRow.created_at))]
+
+    def between(self, source_ids: Iterable[str], target_ids: Iterable[str]) -> list[TaskView]:
+        """The tasks (those being deleted too) reading one of `source_ids` and writing one
+        of `target_ids`, oldest first: found in SQL, not by reading every task."""
+        sources, targets = list(source_ids), list(target_ids)
+        if not sources or not targets:
+            return []
+        with self.reading() as s:
+            return [
+                task_view(r)
+                for r in s.scalars(
+                    select(TaskRow)
+                    .where(
+                        TaskRow.spec["source"]["instance_id"].as_string().in_(sources),
+                        TaskRow.spec["target"]["instance_id"].as_string().in_(targets),
+                    )
+                    .order_by(TaskRow.created_at)
+                )
+            ]
 
     def count_live(self) -> int:
         """How many tasks there are, those being deleted left out."""

@@ -232,9 +232,11 @@ class Worker:
 
     def _apply_limits(self, wanted: dict[SlotKey, TaskView]) -> None:
         """Give each running member its share of task limits and instance quotas."""
-        tasks = [t for t in self.store.tasks.all() if t.desired == Desired.RUNNING]
         quotas = {i.id: i.sync_quota_mb_s for i in self.store.instances.all() if i.sync_quota_mb_s}
         users: dict[str, int] = {}  # instance id -> partitions of running tasks using it
+        # Every task is read only to share an instance's quota (with hundreds of tasks,
+        # a good part of each pass).
+        tasks = [t for t in self.store.tasks.all() if t.desired == Desired.RUNNING] if quotas else []
         for t in tasks:
             for iid in t.instance_ids:
                 users[iid] = users.get(iid, 0) + t.partition_count
