@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import defer
 
 from ksync.domain.status import MemberState
 from ksync.domain.task import TaskView
@@ -17,8 +18,9 @@ from ksync.store.task_repo import task_view
 _STOPPED = MemberState.STOPPED.value
 
 
-def member_view(row: MemberRow) -> MemberView:
-    """The view of a member row (partitions as (topic, partition) tuples)."""
+def member_view(row: MemberRow, metrics: bool = True) -> MemberView:
+    """The view of a member row (partitions as (topic, partition) tuples); without
+    `metrics` its metrics are left out (None), for a row read without them."""
     return MemberView(
         task_id=row.task_id,
         slot=row.slot,
@@ -30,7 +32,7 @@ def member_view(row: MemberRow) -> MemberView:
         error=row.error,
         warnings=tuple(row.warnings),
         records_total=row.records_total,
-        metrics=row.metrics,
+        metrics=row.metrics if metrics else None,
         updated_at=as_utc(row.updated_at),
     )
 
@@ -163,10 +165,17 @@ class WorkerRepo(Repository):
             ).all()
             return [(task_view(task), slot) for task, slot in rows]
 
-    def members(self, task_id: str | None = None) -> list[MemberView]:
-        """What workers last reported about each member slot (of one task, or of all)."""
+    def members(self, task_id: str | None = None, metrics: bool = True) -> list[MemberView]:
+        """What workers last reported about each member slot (of one task, or of all).
+        `metrics=False` leaves each member's metrics out (None): the largest part of a
+        row, which the API's task answers do not show (their task's metrics do)."""
         with self.reading() as s:
             q = select(MemberRow)
             if task_id is not None:
                 q = q.where(MemberRow.task_id == task_id)
-            return [member_view(m) for m in s.scalars(q.order_by(MemberRow.task_id, MemberRow.slot))]
+            if not metrics:
+                q = q.options(defer(MemberRow.metrics, raiseload=True))
+            return [
+                member_view(m, metrics)
+                for m in s.scalars(q.order_by(MemberRow.task_id, MemberRow.slot))
+            ]

@@ -28,7 +28,9 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 def task_view(store: Store, settings: Settings, task: TaskView) -> Task:
     """The API shape of one task, with its members' progress, the quotas in force and
     until when a paused task keeps its progress."""
-    return Task.of(task, store.workers.members(task.id), _quotas(store), settings.pause_retention)
+    return Task.of(
+        task, store.workers.members(task.id, metrics=False), _quotas(store), settings.pause_retention
+    )
 
 
 def _quotas(store: Store) -> dict[str, float | None]:
@@ -46,7 +48,7 @@ def create_task(spec: TaskSpec, store: StoreDep, settings: SettingsDep) -> Task:
 def list_tasks(store: StoreDep, settings: SettingsDep) -> Response:
     """Every task with its status, topics and progress."""
     by_task: dict[str, list[MemberView]] = defaultdict(list)
-    for m in store.workers.members():
+    for m in store.workers.members(metrics=False):
         by_task[m.task_id].append(m)
     quotas = _quotas(store)
     retention = settings.pause_retention
