@@ -41,6 +41,7 @@ from ksync.store.repo import Store, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = "controller"
+JOB_THREADS = 4
 HISTORY = timedelta(hours=24)
 
 
@@ -76,7 +77,9 @@ class Controller:
         self.store = store
         self.settings = settings
         self._stop = threading.Event()
-        self._jobs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="controller-job")
+        self._jobs = ThreadPoolExecutor(max_workers=JOB_THREADS, thread_name_prefix="controller-job")
+        # Jobs launched and not finished yet (queued or running), for `_maybe_refresh_topics`.
+        self._pending: set[Future[Any]] = set()
         self._tasks: dict[str, _TaskMemory] = defaultdict(_TaskMemory)
         self._admins: dict[str, tuple[Any, InstanceAdmin]] = {}
         self._wake = threading.Event()
@@ -352,6 +355,12 @@ class Controller:
         )
         if time.monotonic() < mem.next_refresh and not renamed:
             return
+        if task.topics and not renamed and len(self._pending) >= JOB_THREADS:
+            # A periodic refresh waits while the job threads are busy: with hundreds of
+            # tasks the refreshes alone filled the queue, and a new task, whose members
+            # cannot start before its selection is first resolved, waited behind them
+            # for minutes. It runs at a later tick, when a thread is free.
+            return
         if renamed:
             mem.renamed_for = spec.target.topic_map  # once: a failing refresh keeps its pace
         src = instances.get(spec.source.instance_id)
@@ -380,8 +389,14 @@ class Controller:
         self._launch(task, mem, "topics", reconcile)
 
     def _launch(self, task: TaskView, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
-        mem.job = self._jobs.submit(fn)
-        mem.job.add_done_callback(lambda _: self.wake())
+        mem.job = job = self._jobs.submit(fn)
+        self._pending.add(job)
+
+        def done(_: Future[Any]) -> None:
+            self._pending.discard(job)
+            self.wake()
+
+        job.add_done_callback(done)
         mem.job_kind = kind
         mem.job_started = time.monotonic()
         mem.job_generation = task.generation
