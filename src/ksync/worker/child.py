@@ -17,6 +17,7 @@ Invariants:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import ctypes.util
 import gc
@@ -162,6 +163,7 @@ class MemberProcess:
             # grew the process by that many). One collection per burst of exits.
             self._collect_after = 0.0
             gc.collect()
+            _trim_heap()
 
     def _send(self, message: Reports | Exited) -> None:
         if self._orphaned:
@@ -171,6 +173,15 @@ class MemberProcess:
         except OSError:
             log.warning("member process %d: its worker is gone; stopping its members", os.getpid())
             self.leave(orphaned=True)
+
+
+def _trim_heap() -> None:
+    """Give the heap's free memory back to the system (glibc): the buffers of members
+    freed by a collection otherwise stay in the process, and a pause and start of every
+    task grew it by what the stopped members had held."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 def _exit_orphaned() -> None:
