@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Apache Kafka for the tests and the benchmark: jars fetched once by scripts/fetch-kafka.
 export KSYNC_KAFKA_LIBS := $(CURDIR)/.cache/kafka/libs
 
-.PHONY: demo test test-fast kafka system bench bench-compare lint venv lock clean
+.PHONY: demo test test-fast kafka system bench bench-control bench-compare lint venv lock clean
 
 # Installs exactly the versions in the lock, each checked against its hash; then ksync
 # itself without touching them (setuptools comes from the lock: no build isolation).
@@ -56,6 +56,11 @@ bench: $(STAMP) kafka
 	bash scripts/fetch-kafka --mirror >/dev/null
 	bash scripts/fetch-kafka --tools >/dev/null
 	$(BIN)/python benchmarks/sync_throughput.py --far
+
+# The control plane under load: 500 small tasks on one server, and one task of 2,000
+# partitions (BENCH_CONTROL_ARGS="--tasks 100 --skip-wide" for a short run).
+bench-control: $(STAMP) kafka
+	$(BIN)/python benchmarks/control_plane.py $(BENCH_CONTROL_ARGS)
 
 # Before/after an optimisation, in one run: make bench-compare BASE=HEAD~1
 bench-compare: $(STAMP) kafka

@@ -39,11 +39,14 @@ class OptionUnavailable(BenchError):
 class KsyncServer:
     """`python -m ksync server` in a subprocess with its own data directory."""
 
-    def __init__(self, *extra_args: str, source_dir: str | None = None) -> None:
+    def __init__(self, *extra_args: str, source_dir: str | None = None,
+                 profile_to: str | None = None) -> None:
         # BENCH_KSYNC_ARGS: extra `ksync server` options for every ksync phase.
         self.extra_args = [*os.environ.get("BENCH_KSYNC_ARGS", "").split(), *extra_args]
         # Another checkout's src/ to run instead of the installed package (compare_revisions).
         self.source_dir = source_dir
+        # Where sample_stacks.py writes the server's thread profile (None: not profiled).
+        self.profile_to = profile_to
         self.port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="ksync-bench-")
         self.log_path = os.path.join(self.data_dir, "server.log")
@@ -53,7 +56,9 @@ class KsyncServer:
         self.meter: CpuMeter | None = None
 
     def start(self, timeout_s: float = 60) -> None:
-        cmd = [sys.executable, "-m", "ksync", "server", "--host", "127.0.0.1",
+        profiler = ([os.path.join(os.path.dirname(__file__), "sample_stacks.py"), self.profile_to]
+                    if self.profile_to else [])
+        cmd = [sys.executable, *profiler, "-m", "ksync", "server", "--host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", self.data_dir, *self.extra_args]
         env = dict(os.environ)
         if self.source_dir is not None:

@@ -42,6 +42,7 @@ from ksync.store.repo import Store, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = "controller"
+JOB_THREADS = 4
 HISTORY = timedelta(hours=24)
 
 
@@ -82,7 +83,9 @@ class Controller:
         self.store = store
         self.settings = settings
         self._stop = threading.Event()
-        self._jobs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="controller-job")
+        self._jobs = ThreadPoolExecutor(max_workers=JOB_THREADS, thread_name_prefix="controller-job")
+        # Jobs launched and not finished yet (queued or running), for `_maybe_refresh_topics`.
+        self._pending: set[Future[Any]] = set()
         self._tasks: dict[str, _TaskMemory] = defaultdict(_TaskMemory)
         self._admins: dict[str, tuple[Any, InstanceAdmin]] = {}
         self._wake = threading.Event()
@@ -104,11 +107,19 @@ class Controller:
 
     def run(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self._step()
             except Exception:
                 log.exception("controller tick failed; retrying")
-            self._wake.wait(self.settings.tick_s)
+            # A wake runs the next tick at once, but only after a rest as long as this
+            # tick took: with hundreds of tasks a tick costs a good part of a second, and
+            # back-to-back ticks (one per API call or finished job) would hold the
+            # interpreter lock that the API and the embedded worker's heartbeat need.
+            rest = min(time.monotonic() - started, self.settings.tick_s)
+            if self._stop.wait(rest):
+                break
+            self._wake.wait(self.settings.tick_s - rest)
             self._wake.clear()
         self._jobs.shutdown(wait=False, cancel_futures=True)
         if self.active:
@@ -186,12 +197,20 @@ class Controller:
         for m in self.store.workers.members():
             members[m.task_id].append(m)
         load = Counter(w for task_slots in slots.values() for w in task_slots.values() if w)
+        opposite = _opposite_tasks(tasks, instances)
         for task in tasks:
             if not self._still_holds():
                 return
             try:
                 self._reconcile(
-                    task, tasks, instances, slots[task.id], members[task.id], live, load, capacity
+                    task,
+                    opposite(task),
+                    instances,
+                    slots[task.id],
+                    members[task.id],
+                    live,
+                    load,
+                    capacity,
                 )
             except Exception:
                 log.exception("controller: task %s could not be reconciled", task.id)
@@ -212,15 +231,20 @@ class Controller:
         """Current metrics every few seconds and a history point every 10 s, per task."""
         now = time.time()
         at = datetime.fromtimestamp(now, UTC)
+        currents: dict[str, dict[str, Any]] = {}
+        points: dict[str, dict[str, Any]] = {}
         for task in tasks:
             # A metadata-only task copies nothing: no rate or lag to show (nor to alarm on).
             if task.deleted or not task.spec.options.copies_records:
                 continue
             current, point = self._metrics.observe(task, members[task.id], now)
             if current is not None:
-                self.store.metrics.set_current(task.id, current)
+                currents[task.id] = current
             if point is not None:
-                self.store.metrics.add_point(task.id, at, point)
+                points[task.id] = point
+        # One transaction for every task's metrics, not one per task.
+        if currents or points:
+            self.store.metrics.record(currents, at, points)
         self._metrics.forget({t.id for t in tasks})
         if now - self._last_prune > 600:
             self._last_prune = now
@@ -233,7 +257,7 @@ class Controller:
     def _reconcile(
         self,
         task: TaskView,
-        tasks: list[TaskView],
+        opposite: list[TaskView],
         instances: dict[str, InstanceView],
         slots: dict[int, str | None],
         members: list[MemberView],
@@ -281,7 +305,7 @@ class Controller:
             task.desired, task.status, task.generation, wanted, members, set(live), expected, copies
         )
         warnings = list(mem.topic_warnings) + mem.offset_warnings
-        warnings += cycle_warnings(task, tasks, instances)
+        warnings += cycle_warnings(task, opposite, instances)
         full = no_room_warning(wanted, capacity, load)
         if full is not None:
             warnings.append(full)
@@ -296,7 +320,10 @@ class Controller:
             log.info("task %s status %s -> %s", task.id, task.status, derived.status)
             if derived.status == TaskStatus.FAILED:
                 log.error("task %s failed: %s", task.id, derived.error)
-        self.store.tasks.observe(task.id, change, expect_generation=task.generation)
+        if _changes(task, change):
+            # Most ticks change nothing: a write transaction per task and tick would keep
+            # the store's write lock busy for nothing (SQLite has one).
+            self.store.tasks.observe(task.id, change, expect_generation=task.generation)
 
     def _overlay_record_blocks(
         self, task: TaskView, members: list[MemberView], live: list[str]
@@ -397,13 +424,19 @@ class Controller:
         )
         if time.monotonic() < mem.next_refresh and not renamed:
             return
+        if task.topics and not renamed and len(self._pending) >= JOB_THREADS:
+            # A periodic refresh waits while the job threads are busy: with hundreds of
+            # tasks the refreshes alone filled the queue, and a new task, whose members
+            # cannot start before its selection is first resolved, waited behind them
+            # for minutes. It runs at a later tick, when a thread is free.
+            return
         if renamed:
             mem.renamed_for = spec.target.topic_map  # once: a failing refresh keeps its pace
         src = instances.get(spec.source.instance_id)
         dst = instances.get(spec.target.instance_id)
         if src is None or dst is None:
             return
-        source, target = self._admin(src.id), self._admin(dst.id)
+        source, target = self._admin(src.id, src), self._admin(dst.id, dst)
 
         def reconcile() -> MirrorResult:
             # The filter is built in the job: a stored pattern that cannot run is then
@@ -462,8 +495,14 @@ class Controller:
         mem.offset_warnings = []
 
     def _launch(self, task: TaskView, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
-        mem.job = self._jobs.submit(fn)
-        mem.job.add_done_callback(lambda _: self.wake())
+        mem.job = job = self._jobs.submit(fn)
+        self._pending.add(job)
+
+        def done(_: Future[Any]) -> None:
+            self._pending.discard(job)
+            self.wake()
+
+        job.add_done_callback(done)
         mem.job_kind = kind
         mem.job_started = time.monotonic()
         mem.job_generation = task.generation
@@ -588,9 +627,10 @@ class Controller:
             mem.topic_warnings = [f"could not resolve the topic selection yet: {exc}"]
         return task
 
-    def _admin(self, instance_id: str) -> InstanceAdmin:
-        """A cached admin client, rebuilt when the instance's settings change."""
-        row = self.store.instances.get(instance_id)
+    def _admin(self, instance_id: str, known: InstanceView | None = None) -> InstanceAdmin:
+        """A cached admin client, rebuilt when the instance's settings change; `known`
+        is the instance as this tick read it (else it is read again)."""
+        row = known if known is not None else self.store.instances.get(instance_id)
         cached = self._admins.get(instance_id)
         if cached is not None and cached[0] == row.updated_at:
             return cached[1]
@@ -609,3 +649,34 @@ def _copied_past(
         return True
     partition, offset = at
     return committed.get((topic, partition), -1) > offset
+
+
+def _opposite_tasks(
+    tasks: list[TaskView], instances: Mapping[str, InstanceView]
+) -> Callable[[TaskView], list[TaskView]]:
+    """For each task, the tasks that sync between the same two clusters the other way:
+    the only ones `cycle_warnings` can warn about, found once per tick instead of
+    comparing every pair of tasks (hundreds of tasks made that the tick's main cost)."""
+
+    def clusters(t: TaskView) -> tuple[str | None, str | None]:
+        src, dst = instances.get(t.source_id), instances.get(t.target_id)
+        return (src.cluster_id if src else None, dst.cluster_id if dst else None)
+
+    by_direction: dict[tuple[str | None, str | None], list[TaskView]] = defaultdict(list)
+    for t in tasks:
+        by_direction[clusters(t)].append(t)
+
+    def opposite(task: TaskView) -> list[TaskView]:
+        src, dst = clusters(task)
+        return by_direction.get((dst, src), [])
+
+    return opposite
+
+
+def _changes(task: TaskView, change: TaskChange) -> bool:
+    """Whether writing `change` would change what `task` shows (as read this tick)."""
+    return (
+        (change.status is not KEEP and change.status != task.status)
+        or (change.warnings is not KEEP and tuple(change.warnings) != task.warnings)
+        or (change.error is not KEEP and change.error != task.error)
+    )

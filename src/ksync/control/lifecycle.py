@@ -105,9 +105,9 @@ def check_spec(store: Store, spec: TaskSpec, task_id: str | None = None) -> None
 
 def _check_name_free(store: Store, name: str, task_id: str | None) -> None:
     """Conflict when another live task (not `task_id`) is named `name`."""
-    for t in store.tasks.all():
-        if t.name == name and t.id != task_id and not t.deleted:
-            raise Conflict(f"name: a task named '{name}' already exists ({t.id})")
+    for other in store.tasks.live_named(name):
+        if other != task_id:
+            raise Conflict(f"name: a task named '{name}' already exists ({other})")
 
 
 def check_room(store: Store, max_tasks: int) -> None:
@@ -118,7 +118,7 @@ def check_room(store: Store, max_tasks: int) -> None:
     clusters of a connector config) calls this first, so a refused create writes nothing.
     Concurrent creates on several servers may pass the cap by the number of simultaneous
     calls: the count and the insert are not one transaction."""
-    count = sum(1 for t in store.tasks.all() if not t.deleted)
+    count = store.tasks.count_live()
     if count >= max_tasks:
         raise LimitExceeded(
             f"this server allows at most {max_tasks} tasks and has {count}: delete a task, or "
@@ -173,7 +173,13 @@ def create(
         spec.target.instance_id,
     )
     instances = {i.id: i for i in store.instances.all()}
-    warnings = cycle_warnings(task, store.tasks.all(), instances)
+    # Only a task between the same two clusters the other way can close a loop with it.
+    src, dst = instances[task.source_id].cluster_id, instances[task.target_id].cluster_id
+    back = store.tasks.between(
+        [i.id for i in instances.values() if i.cluster_id == dst],
+        [i.id for i in instances.values() if i.cluster_id == src],
+    )
+    warnings = cycle_warnings(task, back, instances)
     if warnings:
         task = store.tasks.observe(task.id, TaskChange(warnings=tuple(warnings))) or task
     return task

@@ -296,7 +296,7 @@ class TargetProducer:
         if not names:
             return cap
         try:
-            admin = InstanceAdmin(self.conn, timeout_s=min(10.0, self._timeout_s))
+            admin = InstanceAdmin.shared(self.conn, timeout_s=min(10.0, self._timeout_s))
             return batch_bytes(admin.max_message_bytes(names).values(), cap)
         except KsyncKafkaError as exc:
             # Copying goes on: only a topic whose limit is below the default batch fails.

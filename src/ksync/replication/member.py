@@ -689,8 +689,8 @@ class Member:
         """What the source topics hold and the target topics accept (`RecordGuard`)."""
         timeout = min(10.0, self.cfg.flush_timeout_s)
         return (
-            InstanceAdmin(self.cfg.source, timeout_s=timeout).topic_limits(sources),
-            InstanceAdmin(self.cfg.target, timeout_s=timeout).topic_limits(targets),
+            InstanceAdmin.shared(self.cfg.source, timeout_s=timeout).topic_limits(sources),
+            InstanceAdmin.shared(self.cfg.target, timeout_s=timeout).topic_limits(targets),
         )
 
     def _read_rights(self) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import string
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Result
+from sqlalchemy import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 _ID_CHARS = string.ascii_lowercase + string.digits
@@ -36,14 +38,52 @@ def rowcount(result: Result[Any]) -> int:
     return result.rowcount
 
 
+# The execution option that marks a read-only transaction (ksync.store.db's BEGIN).
+READ_ONLY = "ksync_read_only"
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """Where a repository's transactions come from: `write` for those that may write,
+    `read` for those that only read.
+
+    On SQLite the two differ (see `ksync.store.db.make_engine`): a write transaction
+    starts with BEGIN IMMEDIATE, taking the database's one write lock first, and this
+    process's writers queue on `write_lock` for it; a read transaction takes no lock and
+    reads a snapshot beside the writer (WAL). On PostgreSQL both are the same.
+    """
+
+    write: sessionmaker[Session]
+    read: sessionmaker[Session]
+    write_lock: AbstractContextManager[Any] = field(default_factory=nullcontext)
+
+    @classmethod
+    def of(cls, engine: Engine) -> Sessions:
+        """The sessions of `engine` (one writer at a time in this process on SQLite)."""
+        write = sessionmaker(engine, expire_on_commit=False)
+        if engine.dialect.name != "sqlite":
+            return cls(write, write)
+        read = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        # Reentrant: a writer's callee may open its own write transaction on SQLite only
+        # through the same lock, never wait on itself.
+        return cls(write, read, threading.RLock())
+
+
+
 class Repository:
     """One aggregate's reads and writes; each method is one short transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions.begin() as s:
+        with self._sessions.write_lock, self._sessions.write.begin() as s:
+            yield s
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """One transaction that only reads: on SQLite it waits on no writer."""
+        with self._sessions.read.begin() as s:
             yield s

@@ -11,6 +11,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
+from ksync.store.base import READ_ONLY
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,16 +45,33 @@ def sqlite_url(data_dir: Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout for its several threads."""
+    """An engine for `url`; SQLite gets WAL, a busy timeout and write transactions that
+    take the write lock first.
+
+    SQLite's driver would begin every transaction DEFERRED: it reads a snapshot, then asks
+    for the write lock at its first write, and when another writer committed meanwhile
+    SQLite cannot wait for the lock and answers "database is locked" at once, whatever
+    the busy timeout (seen in the controller's tick with hundreds of tasks). So ksync
+    begins transactions itself: BEGIN IMMEDIATE (waits up to the busy timeout for the
+    lock, then holds it) unless the session is read-only (`base.READ_ONLY`), which reads
+    its snapshot beside the writer.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # The driver's own transaction handling off: the "begin" hook below begins.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -112,12 +112,12 @@ class InstanceRepo(Repository):
 
     def get(self, instance_id: str) -> InstanceView:
         """One instance, or NotFound."""
-        with self.session() as s:
+        with self.reading() as s:
             return instance_view(_get(s, instance_id))
 
     def all(self) -> list[InstanceView]:
         """Every instance, oldest first."""
-        with self.session() as s:
+        with self.reading() as s:
             return [
                 instance_view(r)
                 for r in s.scalars(select(InstanceRow).order_by(InstanceRow.created_at))
@@ -138,7 +138,7 @@ class InstanceRepo(Repository):
     def spec(self, instance_id: str) -> InstanceSpec:
         """The instance as registered, secrets included: for the instance service, which
         merges a change into it and compares security settings, never for an answer."""
-        with self.session() as s:
+        with self.reading() as s:
             row = _get(s, instance_id)
             return InstanceSpec(
                 name=row.name,
@@ -151,7 +151,7 @@ class InstanceRepo(Repository):
 
     def connection(self, instance_id: str) -> Connection:
         """What a Kafka client needs to reach the instance, secrets included."""
-        with self.session() as s:
+        with self.reading() as s:
             row = _get(s, instance_id)
             return Connection(
                 instance_id=row.id,

@@ -26,9 +26,22 @@ class MetricRepo(Repository):
         with self.session() as s:
             s.add(MetricPointRow(task_id=task_id, at=at, data=dict(data)))
 
+    def record(
+        self,
+        currents: Mapping[str, Mapping[str, Any]],
+        at: datetime,
+        points: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """Several tasks' latest metrics and history points at `at`, in one transaction
+        (what `set_current` and `add_point` do for one task)."""
+        with self.session() as s:
+            for task_id, metrics in currents.items():
+                s.execute(update(TaskRow).where(TaskRow.id == task_id).values(metrics=dict(metrics)))
+            s.add_all(MetricPointRow(task_id=t, at=at, data=dict(d)) for t, d in points.items())
+
     def points(self, task_id: str, since: datetime) -> list[MetricPoint]:
         """A task's history from `since`, oldest first."""
-        with self.session() as s:
+        with self.reading() as s:
             return [
                 MetricPoint(at=as_utc(p.at), data=p.data)
                 for p in s.scalars(

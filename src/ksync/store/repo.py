@@ -14,9 +14,9 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from ksync.store.base import as_utc, new_id, utcnow
+from ksync.store.base import Sessions, as_utc, new_id, utcnow
 from ksync.store.instance_repo import InstanceRepo
 from ksync.store.lease_repo import LeaseRepo
 from ksync.store.metric_repo import MetricRepo
@@ -33,7 +33,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessions = Sessions.of(engine)
         self.instances = InstanceRepo(self._sessions)
         self.tasks = TaskRepo(self._sessions)
         self.metrics = MetricRepo(self._sessions)
@@ -45,7 +45,7 @@ class Store:
         """Why the database does not answer a trivial query (for health checks), or None
         when it does."""
         try:
-            with self._sessions.begin() as s:
+            with self._sessions.read.begin() as s:
                 s.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
@@ -54,5 +54,5 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction, for the store's other repositories (alarms, console sessions)."""
-        with self._sessions.begin() as s:
+        with self._sessions.write_lock, self._sessions.write.begin() as s:
             yield s

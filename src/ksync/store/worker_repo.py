@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import defer
 
 from ksync.domain.status import MemberState
 from ksync.domain.task import TaskView
@@ -18,8 +19,9 @@ from ksync.store.task_repo import task_view
 _STOPPED = MemberState.STOPPED.value
 
 
-def member_view(row: MemberRow) -> MemberView:
-    """The view of a member row (partitions as (topic, partition) tuples)."""
+def member_view(row: MemberRow, metrics: bool = True) -> MemberView:
+    """The view of a member row (partitions as (topic, partition) tuples); without
+    `metrics` its metrics are left out (None), for a row read without them."""
     return MemberView(
         task_id=row.task_id,
         slot=row.slot,
@@ -31,7 +33,7 @@ def member_view(row: MemberRow) -> MemberView:
         error=row.error,
         warnings=tuple(row.warnings),
         records_total=row.records_total,
-        metrics=row.metrics,
+        metrics=row.metrics if metrics else None,
         updated_at=as_utc(row.updated_at),
     )
 
@@ -69,10 +71,23 @@ class WorkerRepo(Repository):
             else:
                 row.heartbeat_at = now
                 row.max_members = max_members
+            reports = list(reports)
+            # Every row this heartbeat touches, in one query (one per report held the
+            # write lock for seconds with hundreds of members): this worker's, and those
+            # of its reports' tasks (a member may have moved here from another worker).
+            task_ids = {r.task_id for r in reports}
+            rows = {
+                (m.task_id, m.slot): m
+                for m in s.scalars(
+                    select(MemberRow).where(
+                        or_(MemberRow.worker_id == worker_id, MemberRow.task_id.in_(task_ids))
+                    )
+                )
+            }
             reported = set()
             for r in reports:
                 reported.add((r.task_id, r.slot))
-                m = s.get(MemberRow, (r.task_id, r.slot))
+                m = rows.get((r.task_id, r.slot))
                 if m is None:
                     m = MemberRow(task_id=r.task_id, slot=r.slot)
                     s.add(m)
@@ -88,8 +103,8 @@ class WorkerRepo(Repository):
                 m.updated_at = now
                 add_pairs(s, r.task_id, r.offset_pairs)
             # Members this worker ran before and no longer runs are stopped.
-            for m in s.scalars(select(MemberRow).where(MemberRow.worker_id == worker_id)):
-                if (m.task_id, m.slot) not in reported and m.state != _STOPPED:
+            for m in rows.values():
+                if m.worker_id == worker_id and (m.task_id, m.slot) not in reported and m.state != _STOPPED:
                     m.state = _STOPPED
                     m.partitions = []
                     m.updated_at = now
@@ -106,7 +121,7 @@ class WorkerRepo(Repository):
 
     def all(self) -> list[WorkerView]:
         """Every worker that has not left or expired, by id."""
-        with self.session() as s:
+        with self.reading() as s:
             return [
                 WorkerView(
                     w.id,
@@ -130,7 +145,7 @@ class WorkerRepo(Repository):
     def slot_map(self) -> dict[str, dict[int, str | None]]:
         """Task id -> slot -> the worker the controller gave it (None: no live worker)."""
         out: dict[str, dict[int, str | None]] = {}
-        with self.session() as s:
+        with self.reading() as s:
             for row in s.scalars(select(SlotRow)):
                 out.setdefault(row.task_id, {})[row.slot] = row.worker_id
         return out
@@ -144,7 +159,7 @@ class WorkerRepo(Repository):
 
     def assignments_for(self, worker_id: str) -> list[tuple[TaskView, int]]:
         """The (task, slot) pairs the controller gave to `worker_id`."""
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.execute(
                 select(TaskRow, SlotRow.slot)
                 .join(SlotRow, SlotRow.task_id == TaskRow.id)
@@ -152,10 +167,17 @@ class WorkerRepo(Repository):
             ).all()
             return [(task_view(task), slot) for task, slot in rows]
 
-    def members(self, task_id: str | None = None) -> list[MemberView]:
-        """What workers last reported about each member slot (of one task, or of all)."""
-        with self.session() as s:
+    def members(self, task_id: str | None = None, metrics: bool = True) -> list[MemberView]:
+        """What workers last reported about each member slot (of one task, or of all).
+        `metrics=False` leaves each member's metrics out (None): the largest part of a
+        row, which the API's task answers do not show (their task's metrics do)."""
+        with self.reading() as s:
             q = select(MemberRow)
             if task_id is not None:
                 q = q.where(MemberRow.task_id == task_id)
-            return [member_view(m) for m in s.scalars(q.order_by(MemberRow.task_id, MemberRow.slot))]
+            if not metrics:
+                q = q.options(defer(MemberRow.metrics, raiseload=True))
+            return [
+                member_view(m, metrics)
+                for m in s.scalars(q.order_by(MemberRow.task_id, MemberRow.slot))
+            ]

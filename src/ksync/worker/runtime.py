@@ -31,13 +31,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from ksync.domain.instance import InstanceView
 from ksync.domain.status import Desired, MemberState, TaskStatus
 from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberReport, blocks, in_the_way
 from ksync.replication.commit import lost_entry
 from ksync.replication.member import MemberConfig, MemberSnapshot
 from ksync.replication.throttle import member_limits
-from ksync.spec import ClientTuning, ErrorTolerance, StartPoint
+from ksync.spec import ClientTuning, Connection, ErrorTolerance, StartPoint
 from ksync.store.repo import Store
 from ksync.worker.hosting import MemberHandle, MemberHost, SlotKey, ThreadHost
 
@@ -130,6 +131,8 @@ class Worker:
         self._stopping: dict[SlotKey, list[_Running]] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
+        # Instances read during the current reconcile pass (`_instance`).
+        self._instances: dict[str, tuple[InstanceView, Connection]] = {}
 
     def wake(self) -> None:
         """Reconcile now instead of at the next heartbeat (assignments changed)."""
@@ -158,13 +161,21 @@ class Worker:
             )
         except Exception:
             log.exception("worker %s: first heartbeat failed; retrying in the loop", self.worker_id)
+        interval = self.settings.heartbeat_interval_s
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self.reconcile()
             except Exception:
                 # The store may be briefly unreachable; members keep copying meanwhile.
                 log.exception("worker %s: reconcile failed; retrying", self.worker_id)
-            self._wake.wait(self.settings.heartbeat_interval_s)
+            # As the controller's loop: a wake is served after a rest as long as the pass
+            # took, up to a tenth of the heartbeat interval (heartbeats stay on time), so
+            # a stream of wakes leaves the process time for its other work.
+            rest = min(time.monotonic() - started, interval / 10)
+            if self._stop.wait(rest):
+                break
+            self._wake.wait(interval - rest)
             self._wake.clear()
         self._shutdown()
 
@@ -192,11 +203,19 @@ class Worker:
                 # once this one has committed and stopped.
                 self._stop_member(key, "client settings changed")
         self._prune_stopped()
+        # Starting hundreds of members (after a restart, or a start-all) takes longer than
+        # a heartbeat interval: past it this pass starts no more, heartbeats, and the next
+        # pass follows at once, so the controller never sees this worker's heartbeats stop
+        # (and move its members away) while it is busy starting them.
+        start_until = time.monotonic() + self.settings.heartbeat_interval_s
+        self._instances = {}
         for key, task in wanted.items():
             run = self._members.get(key)
             topics = _TaskTopics.of(task)
             if run is None:
-                if self._may_start(key, task):
+                if time.monotonic() > start_until:
+                    self._wake.set()
+                elif self._may_start(key, task):
                     self._start_member(key, task, topics)
             elif not run.member.alive():
                 self._maybe_restart(key, task, topics, run)
@@ -218,9 +237,11 @@ class Worker:
 
     def _apply_limits(self, wanted: dict[SlotKey, TaskView]) -> None:
         """Give each running member its share of task limits and instance quotas."""
-        tasks = [t for t in self.store.tasks.all() if t.desired == Desired.RUNNING]
         quotas = {i.id: i.sync_quota_mb_s for i in self.store.instances.all() if i.sync_quota_mb_s}
         users: dict[str, int] = {}  # instance id -> partitions of running tasks using it
+        # Every task is read only to share an instance's quota (with hundreds of tasks,
+        # a good part of each pass).
+        tasks = [t for t in self.store.tasks.all() if t.desired == Desired.RUNNING] if quotas else []
         for t in tasks:
             for iid in t.instance_ids:
                 users[iid] = users.get(iid, 0) + t.partition_count
@@ -265,16 +286,27 @@ class Worker:
             )
         return not elsewhere
 
+    def _instance(self, instance_id: str) -> tuple[InstanceView, Connection]:
+        """An instance and its connection, read once per reconcile pass."""
+        found = self._instances.get(instance_id)
+        if found is None:
+            found = (
+                self.store.instances.get(instance_id),
+                self.store.instances.connection(instance_id),
+            )
+            self._instances[instance_id] = found
+        return found
+
     def _member_config(self, task: TaskView, slot: int, topics: _TaskTopics) -> MemberConfig:
         spec = task.spec
-        src = self.store.instances.get(spec.source.instance_id)
-        dst = self.store.instances.get(spec.target.instance_id)
+        src, src_conn = self._instance(spec.source.instance_id)
+        dst, dst_conn = self._instance(spec.target.instance_id)
         start: StartPoint = spec.source.start
         return MemberConfig(
             task_id=task.id,
             slot=slot,
-            source=self.store.instances.connection(src.id),
-            target=self.store.instances.connection(dst.id),
+            source=src_conn,
+            target=dst_conn,
             source_cluster_id=src.cluster_id,
             target_cluster_id=dst.cluster_id,
             topics=dict(topics.targets),
