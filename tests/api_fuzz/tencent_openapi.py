@@ -81,6 +81,19 @@ ACTION_PARAMS: dict[str, Schema] = {
         TaskId=TEXT, TaskName=TEXT, Description=TEXT, TasksMax=NUMBER, SyncThrottleLimit=NUMBER,
         QpsLimit=NUMBER, AutoExpandFlag=FLAG,
     ),
+    **{
+        action: obj(
+            ("TaskName", "SourceResourceId", "TargetResourceId"),
+            TaskName=TEXT, TaskType=TEXT, SourceResourceId=TEXT, TargetResourceId=TEXT, Description=TEXT,
+            Tags=TAGS, TopicList={"type": "array", "items": TEXT}, TopicRegularExpression=TEXT,
+            OffsetType=TEXT, Prefix=TEXT, Separator=TEXT, SyncType=TEXT,
+        )
+        for action in (
+            "CreateMetaSyncDatahubTask",
+            "CreateMetaAndDataSyncDatahubTask",
+            "CreateMetaDataAndOffsetSyncDatahubTask",
+        )
+    },
     "DescribeDatahubGroupOffsets": obj(("Name", "Group"), Name=TEXT, Group=TEXT, SearchWord=TEXT, **PAGE),
     "DescribeTaskStatus": obj(("FlowId",), FlowId=NUMBER),
 }

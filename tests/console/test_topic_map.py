@@ -88,10 +88,13 @@ def test_wizard_names_target_topics_and_previews_them(
     # The target's existing topics are offered to pick from.
     expect(page.locator(f'#target-topic-names option[value="{ALL}"]')).to_be_attached()
 
+    # Each name re-renders the table (debounced) and replaces its fields: wait for that
+    # before naming the next, or the next fill can land in a field being replaced.
     name_it(page, ORDERS, BACKUP)
+    expect(row(page, ORDERS).locator("td.target-topic")).to_have_text(BACKUP)
     for topic in (EU, US, ASIA):
         name_it(page, topic, ALL)
-    expect(row(page, ORDERS).locator("td.target-topic")).to_have_text(BACKUP)
+        expect(row(page, topic).locator("td.target-topic")).to_have_text(ALL)
     expect(row(page, ORDERS)).to_contain_text("will be created")
     for topic in (EU, US, ASIA):
         expect(row(page, topic).locator("td.target-topic")).to_have_text(ALL)
