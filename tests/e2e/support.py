@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, Self
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
+from helpers import wait_until
 
 from ksync.devkafka import KafkaCluster
 
@@ -124,18 +125,22 @@ def _high_watermark(consumer: Consumer, topic: str, partition: int, deadline: fl
     leaders: the first ListOffsets can go to a broker that answers NOT_LEADER_FOR_PARTITION
     although nothing is wrong, and the client's next metadata refresh finds the leader.
     """
-    while True:
+
+    def ask() -> tuple[int] | None:
         try:
-            return int(consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5.0)[1])
+            return (int(consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5.0)[1]),)
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
-            if (
-                not isinstance(err, KafkaError)
-                or err.code() not in _NOT_LED_YET
-                or time.monotonic() > deadline
-            ):
+            if not isinstance(err, KafkaError) or err.code() not in _NOT_LED_YET:
                 raise
-        time.sleep(0.2)
+            return None  # no broker leads it yet: ask again
+
+    led: tuple[int] = wait_until(
+        ask,
+        timeout_s=max(deadline - time.monotonic(), 1.0),
+        what=f"a broker to lead {topic}[{partition}]",
+    )
+    return led[0]
 
 
 class Tail:
