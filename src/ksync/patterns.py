@@ -16,6 +16,8 @@ patterns are: `orders-.*` selects `orders-eu`, not `old-orders-eu`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import re2
@@ -78,3 +80,42 @@ def check_pattern(field: str, pattern: str | None) -> str | None:
     if pattern is not None:
         compile_pattern(field, pattern)
     return pattern
+
+
+@dataclass(frozen=True)
+class NameSelection:
+    """Names chosen by a list and a pattern, minus an exclude pattern: listed in `names`
+    or matching `include` (whole name), and not matching `exclude`. Topic and group
+    selections both read this way."""
+
+    names: frozenset[str]
+    include: Pattern | None
+    exclude: Pattern | None
+
+    @classmethod
+    def of(
+        cls,
+        names: Iterable[str],
+        include: tuple[str, str | None],
+        exclude: tuple[str, str | None],
+    ) -> NameSelection:
+        """The selection of `names` and the (field, pattern) pairs `include` and `exclude`;
+        PatternError naming the field if a pattern cannot run."""
+
+        def compiled(field: str, pattern: str | None) -> Pattern | None:
+            return compile_pattern(field, pattern) if pattern else None
+
+        return cls(frozenset(names), compiled(*include), compiled(*exclude))
+
+    @property
+    def empty(self) -> bool:
+        """Nothing listed and no pattern to include by."""
+        return not self.names and self.include is None
+
+    def selects(self, name: str) -> bool:
+        """Whether `name` is listed or included, and not excluded."""
+        if self.exclude is not None and self.exclude.fullmatch(name):
+            return False
+        return name in self.names or (
+            self.include is not None and self.include.fullmatch(name) is not None
+        )

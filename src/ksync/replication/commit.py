@@ -76,12 +76,11 @@ from ksync.kafka.errors import (
 )
 from ksync.kafka.target_producer import StoppedMidBatch, TargetProducer
 from ksync.replication.partition_start import first_offsets
-from ksync.replication.transactions import TargetProgress, resume_offset
+from ksync.replication.transactions import Key, TargetProgress, resume_offset
 from ksync.spec import Connection, StartPoint
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, int]  # (topic, partition)
 
 # A commit that waits this long for the group coordinator shows as a warning while it
 # waits: librdkafka's synchronous commit blocks the member's thread, which then serves no

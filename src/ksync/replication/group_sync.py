@@ -29,7 +29,7 @@ from ksync.domain.group_offsets import GroupOffsetView
 from ksync.domain.groups import task_of_group
 from ksync.domain.task import TaskView
 from ksync.kafka.admin import InstanceAdmin
-from ksync.patterns import Pattern, compile_pattern
+from ksync.patterns import NameSelection
 from ksync.replication.offset_translation import OffsetPair, chain, prune, translate
 from ksync.spec import GroupOffsetSync
 from ksync.store.repo import Store, utcnow
@@ -48,34 +48,27 @@ class GroupFilter:
     own groups never are: their offsets are a task's progress on the source.
     """
 
-    names: frozenset[str]
-    include: Pattern | None
-    exclude: Pattern | None
+    selection: NameSelection
 
     @classmethod
     def from_spec(cls, spec: GroupOffsetSync) -> GroupFilter:
         """The filter of `options.sync_group_offsets`."""
         field = "options.sync_group_offsets."
         return cls(
-            names=frozenset(spec.groups),
-            include=compile_pattern(field + "groups_regex", spec.groups_regex)
-            if spec.groups_regex
-            else None,
-            exclude=compile_pattern(field + "groups_exclude_regex", spec.groups_exclude_regex)
-            if spec.groups_exclude_regex
-            else None,
+            NameSelection.of(
+                spec.groups,
+                (field + "groups_regex", spec.groups_regex),
+                (field + "groups_exclude_regex", spec.groups_exclude_regex),
+            )
         )
 
     def selects(self, group: str) -> bool:
         if task_of_group(group) is not None:
             return False
-        if self.exclude is not None and self.exclude.fullmatch(group):
-            return False
-        if not self.names and self.include is None:
-            return True
-        return group in self.names or (
-            self.include is not None and self.include.fullmatch(group) is not None
-        )
+        selection = self.selection
+        if selection.empty:  # every group, but the excluded
+            return selection.exclude is None or not selection.exclude.fullmatch(group)
+        return selection.selects(group)
 
 
 class GroupSync:

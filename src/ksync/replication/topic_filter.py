@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ksync.kafka.admin import is_internal_topic
-from ksync.patterns import Pattern, compile_pattern
+from ksync.patterns import NameSelection
 from ksync.spec import SourceSpec
 
 
@@ -19,32 +19,27 @@ class TopicFilter:
     listed.
     """
 
-    names: frozenset[str]
-    include: Pattern | None
-    exclude: Pattern | None
+    selection: NameSelection
 
     @classmethod
     def from_spec(cls, source: SourceSpec) -> TopicFilter:
         """The filter of a source spec; PatternError naming the field if a stored pattern
         cannot run."""
         return cls(
-            names=frozenset(source.topics),
-            include=compile_pattern("source.topic_regex", source.topic_regex)
-            if source.topic_regex
-            else None,
-            exclude=compile_pattern("source.exclude_regex", source.exclude_regex)
-            if source.exclude_regex
-            else None,
+            NameSelection.of(
+                source.topics,
+                ("source.topic_regex", source.topic_regex),
+                ("source.exclude_regex", source.exclude_regex),
+            )
         )
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The topics the user listed by name."""
+        return self.selection.names
+
     def should_replicate(self, topic: str) -> bool:
-        if is_internal_topic(topic):
-            return False
-        if self.exclude is not None and self.exclude.fullmatch(topic):
-            return False
-        return topic in self.names or (
-            self.include is not None and self.include.fullmatch(topic) is not None
-        )
+        return not is_internal_topic(topic) and self.selection.selects(topic)
 
     def select(self, existing: Iterable[str]) -> list[str]:
         """The existing topics to sync, sorted."""
