@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,7 @@ from ksync.api.guard import RequestGuard
 from ksync.api.hosts import HostNames
 from ksync.api.limits import BodyLimit
 from ksync.api.routes import alarms, health, instances, metrics, tasks, workers
+from ksync.api.task_listing import TaskListing
 from ksync.settings import Settings
 from ksync.store.repo import Store
 
@@ -79,6 +81,7 @@ def create_app(
     )
     app.state.store = store
     app.state.settings = settings
+    app.state.task_listing = TaskListing(partial(tasks.render_task_list, store, settings), store.revision)
     app.state.security_counters = counters = SecurityCounters()
     # The Tencent face wakes the controller itself (see NudgeOnWrite).
     app.state.on_change = on_change

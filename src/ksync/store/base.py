@@ -70,17 +70,43 @@ class Sessions:
 
 
 
-class Repository:
-    """One aggregate's reads and writes; each method is one short transaction."""
+class Revision:
+    """How many write transactions this process has committed to what users change
+    (tasks and instances; not telemetry: heartbeats, metrics). A view built from the
+    store while it read N is current, as far as this process's writes go, for as long as
+    it still reads N (`ksync.api.task_listing`)."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self) -> None:
+        self._value = 0
+        self._lock = threading.Lock()
+
+    @property
+    def value(self) -> int:
+        """The current count."""
+        return self._value
+
+    def bump(self) -> None:
+        """Count one more committed write; called after its commit, so whoever reads the
+        new count reads what the write committed."""
+        with self._lock:
+            self._value += 1
+
+
+class Repository:
+    """One aggregate's reads and writes; each method is one short transaction.
+    `revision`, when given, counts this repository's committed writes."""
+
+    def __init__(self, sessions: Sessions, revision: Revision | None = None) -> None:
         self._sessions = sessions
+        self._revision = revision
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with self._sessions.write_lock, self._sessions.write.begin() as s:
             yield s
+        if self._revision is not None:
+            self._revision.bump()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

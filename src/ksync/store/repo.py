@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ksync.store.base import Sessions, as_utc, new_id, utcnow
+from ksync.store.base import Revision, Sessions, as_utc, new_id, utcnow
 from ksync.store.instance_repo import InstanceRepo
 from ksync.store.lease_repo import LeaseRepo
 from ksync.store.metric_repo import MetricRepo
@@ -34,8 +34,10 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = Sessions.of(engine)
-        self.instances = InstanceRepo(self._sessions)
-        self.tasks = TaskRepo(self._sessions)
+        # Writes to what users change; telemetry (metrics, heartbeats) is not counted.
+        self.revision = Revision()
+        self.instances = InstanceRepo(self._sessions, self.revision)
+        self.tasks = TaskRepo(self._sessions, self.revision)
         self.metrics = MetricRepo(self._sessions)
         self.workers = WorkerRepo(self._sessions)
         self.leases = LeaseRepo(self._sessions)
@@ -56,3 +58,4 @@ class Store:
         """One transaction, for the store's other repositories (alarms, console sessions)."""
         with self._sessions.write_lock, self._sessions.write.begin() as s:
             yield s
+        self.revision.bump()

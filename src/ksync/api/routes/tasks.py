@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ksync.api.deps import HistorySince, HistoryStep, SettingsDep, StoreDep
+from ksync.api.deps import HistorySince, HistoryStep, SettingsDep, StoreDep, TaskListingDep
 from ksync.api.errors import documented
 from ksync.api.schemas import (
     GroupOffset,
@@ -55,8 +55,15 @@ def create_task(spec: TaskSpec, store: StoreDep, settings: SettingsDep) -> Task:
 
 
 @router.get("", response_model=TaskList)
-def list_tasks(store: StoreDep, settings: SettingsDep) -> Response:
-    """Every task with its status, topics and progress."""
+def list_tasks(listing: TaskListingDep) -> Response:
+    """Every task with its status, topics and progress. A change made through this
+    server shows at once; throughput, lag and other servers' changes may be up to 3 s old
+    (`ksync.api.task_listing`)."""
+    return Response(listing.get(), media_type="application/json")
+
+
+def render_task_list(store: Store, settings: Settings) -> bytes:
+    """The JSON of `GET /api/v1/tasks`, from the store as it is now."""
     by_task: dict[str, list[MemberView]] = defaultdict(list)
     for m in store.workers.members(metrics=False):
         by_task[m.task_id].append(m)
@@ -66,7 +73,7 @@ def list_tasks(store: StoreDep, settings: SettingsDep) -> Response:
     # The answer is built from validated models: FastAPI's own pass over a returned model
     # (dump, validate again, with every topic-name rule of every spec, then dump) was
     # most of this call's time with hundreds of tasks.
-    return Response(tasks.model_dump_json(), media_type="application/json")
+    return tasks.model_dump_json().encode()
 
 
 class TargetPatch(BaseModel):
