@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--partitions", type=int, default=1, help="partitions of each small topic")
     ap.add_argument("--records", type=int, default=100, help="records in each small topic")
     ap.add_argument("--samples", type=int, default=100, help="calls per measured operation")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="pause-all/start-all rounds: the first also pays one-time costs")
     ap.add_argument("--running-deadline-s", type=float, default=600)
     ap.add_argument("--db-url", default=None, help="the server's store (default: SQLite)")
     ap.add_argument("--wide-partitions", type=int, default=2000)
@@ -71,8 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--server-arg", action="append", default=[],
                     help="an extra `ksync server` option (repeatable)")
     args = ap.parse_args(argv)
-    if min(args.tasks, args.partitions, args.samples, args.wide_partitions) < 1:
-        ap.error("--tasks, --partitions, --samples and --wide-partitions must be positive")
+    if min(args.tasks, args.partitions, args.samples, args.wide_partitions, args.rounds) < 1:
+        ap.error("--tasks, --partitions, --samples, --wide-partitions and --rounds must be positive")
     return args
 
 
@@ -319,7 +321,9 @@ def many_tasks(src: str, args: argparse.Namespace) -> None:
               f"{(loaded.threads - idle.threads) / n:.2f} threads | tree "
               f"{(loaded.tree_rss_mb - idle.tree_rss_mb) / n:.2f} MB "
               f"{(loaded.tree_threads - idle.tree_threads) / n:.2f} threads", flush=True)
-        pause_round(server, http, task_ids, args.running_deadline_s)
+        for r in range(1, args.rounds + 1):
+            print(f"-- pause-all/start-all round {r} of {args.rounds}", flush=True)
+            pause_round(server, http, task_ids, args.running_deadline_s)
         server_log_counts(server)
     finally:
         server.stop()

@@ -36,8 +36,7 @@ class TopicMapping:
     the old one left on the target (`replication.topic_mirror`). `acls_granted`: the READ
     ACLs ksync itself created on the target topic (`options.sync_topic_acls`), each as
     (principal, host, ALLOW or DENY): only these does it remove again when the source no
-    longer has them (`replication.acl_sync`).
-    the old one left on the target (`replication.topic_mirror`). `blocked_at`: for a topic
+    longer has them (`replication.acl_sync`). `blocked_at`: for a topic
     a member blocked, the (partition, offset) of the record the target refused; the topic
     stays blocked until a member has copied past it, even while no member reports the
     block (a restarted member has not read that far yet). `warning`: what the controller
