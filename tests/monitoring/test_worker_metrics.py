@@ -41,7 +41,9 @@ def server_and_worker(
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_for_port(port, timeout_s=30)
+            # As generous as a server's start (helpers.KsyncServer): on a loaded machine the
+            # imports alone took over 30 s; a worker that dies ends the wait at once.
+            wait_for_port(port, timeout_s=120, proc=worker)
             yield srv, port
         finally:
             stop_process(worker)
