@@ -44,9 +44,10 @@ kafka:
 # on brokers and servers, so three overlap the waits on two cores (15 min in one process,
 # 9.3 in two, 7.2 in three on the 2-core development machine). A file stays in one process
 # (its module fixtures are shared). TEST_WORKERS=0 runs everything in this process.
+# The slowest steps are listed at the end: where the suite's time goes, run after run.
 TEST_WORKERS ?= 3
 test: $(STAMP) system kafka
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # The tests that need no broker, database or browser: validation, mapping, pure rules.
 test-fast: $(STAMP)
