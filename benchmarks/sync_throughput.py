@@ -39,11 +39,13 @@ last; CPU seconds are the replicator's tree over that steady window.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from far import FAR_SIZE, bench_clusters, far_routes, far_target
 from harness import BenchError, Result
@@ -73,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--latency-s", type=float, default=float(env("BENCH_LATENCY_S", "30")),
                     help="measured seconds of each latency window (default 30)")
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput part")
+    ap.add_argument("--latency-ab", metavar="JSON", type=json.loads, default=None,
+                    help="compare ksync with ksync under these task options (e.g. "
+                         "'{\"linger_ms\": 0}') in the latency part, instead of with MM2")
     ap.add_argument("--skip-latency", action="store_true", help="skip the latency part")
     ap.add_argument("--eos-only", action="store_true",
                     help="only the exactly_once / at_least_once phase")
@@ -186,15 +191,15 @@ def latency(src: str, dst: str, args: argparse.Namespace) -> None:
     print(f"\n== latency: {LATENCY_RATE} rec/s of {LATENCY_SIZE} B for {args.latency_s:.0f} s "
           "per window", flush=True)
     server = KsyncServer()
-    results: dict[str, list[Latency]] = {"floor": [], "ksync": [], "mm2": []}
+    results: dict[str, list[Latency]] = {"floor": [], "ksync": []}
     try:
         server.start()
         ids = server.register(src, dst)
 
-        def ksync_on(prefix: str) -> Callable[[str], tuple[str, Callable[[], None],
-                                                          Callable[[], None]]]:
+        def ksync_on(prefix: str, options: dict[str, Any] | None = None
+                     ) -> Callable[[str], tuple[str, Callable[[], None], Callable[[], None]]]:
             def start(topic: str) -> tuple[str, Callable[[], None], Callable[[], None]]:
-                task = start_task(server, ids, topic, prefix, 1, prefix)
+                task = start_task(server, ids, topic, prefix, 1, prefix, options)
                 return task.topic, task.check, lambda: task.delete(dst)
             return start
 
@@ -210,8 +215,16 @@ def latency(src: str, dst: str, args: argparse.Namespace) -> None:
                 return mm.target_topic, mm.check, mm.stop
             return start
 
-        order = [("floor", None), ("ksync", ksync_on("lk1")), ("mm2", mm2_on("lm1")),
-                 ("mm2", mm2_on("lm2")), ("ksync", ksync_on("lk2"))]
+        other = "mm2"
+        b1, b2 = mm2_on("lm1"), mm2_on("lm2")
+        if args.latency_ab is not None:
+            # A B B A against a variant of ksync itself: the measure of a tuning change.
+            other = "variant"
+            b1, b2 = ksync_on("lv1", args.latency_ab), ksync_on("lv2", args.latency_ab)
+            print(f"variant: ksync with {json.dumps(args.latency_ab)}", flush=True)
+        results[other] = []
+        order = [("floor", None), ("ksync", ksync_on("lk1")), (other, b1),
+                 (other, b2), ("ksync", ksync_on("lk2"))]
         for i, (who, replicator) in enumerate(order, 1):
             res = window(f"{who} #{i}", src, dst, f"lat-{i}", plan, replicator)
             results[who].append(res)
@@ -220,8 +233,9 @@ def latency(src: str, dst: str, args: argparse.Namespace) -> None:
         server.stop()
     for q in ("p50", "p99", "max"):
         k = mean([getattr(r, q) for r in results["ksync"]])
-        m = mean([getattr(r, q) for r in results["mm2"]])
-        print(f"latency ksync/MM2 {q}: {k / m:.2f} (ksync {k:.1f} ms, MM2 {m:.1f} ms)",
+        m = mean([getattr(r, q) for r in results[other]])
+        label = "MM2" if other == "mm2" else "variant"
+        print(f"latency ksync/{label} {q}: {k / m:.2f} (ksync {k:.1f} ms, {label} {m:.1f} ms)",
               flush=True)
 
 
