@@ -49,7 +49,27 @@ class SecretRepo(Repository):
                     sealed += count
         if sealed:
             log.info("sealed %d secret(s) stored in clear by an earlier ksync", sealed)
+            self._rewrite_instances()
         return sealed
+
+    def _rewrite_instances(self) -> None:
+        """Rewrite the instances' storage, so that the clear values just sealed do not
+        linger in free pages (SQLite, with its write-ahead log) or dead rows (PostgreSQL).
+        Outside a transaction: neither database vacuums inside one."""
+        engine = self._sessions.write.kw["bind"]
+        with self._sessions.write_lock:
+            raw = engine.raw_connection()
+            try:
+                if engine.dialect.name == "sqlite":
+                    # The driver's own transactions are off (`db.make_engine`): these run as they are.
+                    raw.execute("VACUUM")
+                    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                elif engine.dialect.name == "postgresql":
+                    raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+                    raw.driver_connection.execute("VACUUM FULL instances")  # type: ignore[union-attr]
+                    raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+            finally:
+                raw.close()
 
     def rotate(self, old: Sealer, new: Sealer) -> int:
         """Re-seal every secret and the check with `new`, in one transaction, after
