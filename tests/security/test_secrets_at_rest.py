@@ -24,7 +24,7 @@ from ksync.server import open_store
 from ksync.settings import Settings
 from ksync.store.db import MIGRATIONS, make_engine, sqlite_url
 from ksync.store.repo import Store
-from ksync.store.sealed import WrongSecretKey, key_id
+from ksync.store.sealed import Sealer, WrongSecretKey, key_id
 from ksync.store.secret_key import KEY_FILE_NAME
 
 from .conftest import add_instance
@@ -191,3 +191,20 @@ def test_rotate_to_a_named_key_file_leaves_the_old_one_and_refuses_a_wrong_old_k
     with pytest.raises(WrongSecretKey):
         open_store(Settings(data_dir=data))
     assert_opens(open_store(Settings(data_dir=data, secret_key_file=new_file)), ids)
+
+
+def test_a_sealed_value_opens_only_with_its_key_for_its_field() -> None:
+    sealer = Sealer(os.urandom(32), "key A")
+    sealed = sealer.seal(PASSWORD, "password")
+    assert sealed.startswith(f"ksync-sealed:v1:{sealer.key_id}:") and PASSWORD not in sealed
+    assert sealer.seal(PASSWORD, "password") != sealed  # a fresh nonce each time
+    assert sealer.open(sealed, "password") == PASSWORD
+    with pytest.raises(WrongSecretKey, match="altered"):
+        sealer.open(sealed, "ca_pem")  # moved into another field
+    at = len(sealed) - 10  # inside the token: a full base64 digit, no padding bits
+    flipped = sealed[:at] + ("A" if sealed[at] != "A" else "B") + sealed[at + 1 :]
+    with pytest.raises(WrongSecretKey, match="altered"):
+        sealer.open(flipped, "password")
+    other = Sealer(os.urandom(32), "key B")
+    with pytest.raises(WrongSecretKey, match=f"sealed with secret key {sealer.key_id}.*key B"):
+        other.open(sealed, "password")
