@@ -208,3 +208,15 @@ def test_a_sealed_value_opens_only_with_its_key_for_its_field() -> None:
     other = Sealer(os.urandom(32), "key B")
     with pytest.raises(WrongSecretKey, match=f"sealed with secret key {sealer.key_id}.*key B"):
         other.open(sealed, "password")
+
+
+def test_rotate_refuses_while_a_worker_runs_on_the_store(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = open_store(Settings(data_dir=data))
+    ids = fill(store)
+    store.workers.heartbeat("busy-worker", "host", 4242, [])
+    old = env_key(data)
+    result = CliRunner().invoke(cli, ["rotate-secret-key", "--data-dir", str(data)], env={})
+    assert result.exit_code == 2 and "busy-worker" in result.output and "stop every" in result.output, result.output
+    assert env_key(data) == old and not any(p.name.endswith(".new") for p in data.iterdir())
+    assert_opens(open_store(Settings(data_dir=data)), ids)
