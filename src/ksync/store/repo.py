@@ -43,7 +43,7 @@ class Store:
         self.workers = WorkerRepo(self._sessions)
         self.leases = LeaseRepo(self._sessions)
         self.offsets = OffsetRepo(self._sessions)
-        self.secrets = SecretRepo(self._sessions)
+        self.secrets = SecretRepo(self._sessions, engine)
 
     def unreachable(self) -> str | None:
         """Why the database does not answer a trivial query (for health checks), or None

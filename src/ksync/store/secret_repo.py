@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ksync.store.base import Repository, utcnow
+from ksync.store.base import Repository, Sessions, utcnow
 from ksync.store.instance_repo import SECRET_FIELDS
 from ksync.store.sealed import Sealer, is_sealed
 from ksync.store.tables import InstanceRow, SecretCheckRow
@@ -29,6 +29,10 @@ _PG_LOCK = 727274002
 
 class SecretRepo(Repository):
     """Check, adopt and rotate the store's secret key."""
+
+    def __init__(self, sessions: Sessions, engine: Engine) -> None:
+        super().__init__(sessions)
+        self._engine = engine  # vacuuming runs outside any session
 
     def adopt(self, sealer: Sealer) -> int:
         """Check that `sealer`'s key is the store's (WrongSecretKey, naming the key's
@@ -56,7 +60,7 @@ class SecretRepo(Repository):
         """Rewrite the instances' storage, so that the clear values just sealed do not
         linger in free pages (SQLite, with its write-ahead log) or dead rows (PostgreSQL).
         Outside a transaction: neither database vacuums inside one."""
-        engine = self._sessions.write.kw["bind"]
+        engine = self._engine
         with self._sessions.write_lock:
             raw = engine.raw_connection()
             try:
