@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 import time
 import uuid
@@ -17,10 +18,15 @@ from confluent_kafka.admin import AdminClient
 from ksync.devkafka import KafkaCluster, stop_process
 from ksync.kafka.admin import InstanceAdmin, NewTopicPlan
 from ksync.spec import Connection
+from ksync.store.sealed import Sealer
 
 # Members' session timeout in tests: a dead member's partitions move within seconds (the
 # test brokers allow sessions from 1 s: group.min.session.timeout.ms).
 TEST_SESSION_TIMEOUT_MS = 6000
+
+
+# The secret key of stores a test builds from an engine (`Store(engine, SEALER)`).
+SEALER = Sealer(os.urandom(32), "the tests' key")
 
 
 def admin(broker: KafkaCluster) -> InstanceAdmin:

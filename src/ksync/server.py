@@ -23,8 +23,17 @@ from ksync.monitoring.alarms.job import AlarmEvaluator
 from ksync.monitoring.alarms.webhook_policy import WebhookPolicy
 from ksync.monitoring.prometheus import registry_for
 from ksync.settings import Settings
+from ksync.store.base import as_utc, utcnow
 from ksync.store.db import make_engine, migrate
 from ksync.store.repo import Store
+from ksync.store.sealed import Sealer
+from ksync.store.secret_key import (
+    KEY_FILE_NAME,
+    load_sealer,
+    new_key,
+    read_key_file,
+    write_key_file,
+)
 from ksync.worker.hosting import MemberHost, ThreadHost, tune_gc
 from ksync.worker.pool import ProcessPool, default_size
 from ksync.worker.runtime import Worker, WorkerSettings
@@ -42,9 +51,22 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def open_store(settings: Settings) -> Store:
+    """The store, migrated, with this process's secret key checked against it (a wrong
+    key raises `WrongSecretKey`, a ValueError naming the key's source, before anything
+    starts) and any secret left in clear by an earlier ksync sealed."""
+    sealer = sealer_of(settings)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    return Store(engine)
+    store = Store(engine, sealer)
+    store.secrets.adopt(sealer)
+    log.info("store secrets sealed with secret key %s from %s", sealer.key_id, sealer.source)
+    return store
+
+
+def sealer_of(settings: Settings) -> Sealer:
+    """The sealer of the secret key the settings name (`ksync.store.secret_key`)."""
+    key = settings.secret_key.get_secret_value() if settings.secret_key is not None else None
+    return load_sealer(settings.secret_key_file, key, settings.data_dir)
 
 
 def member_host(settings: Settings) -> MemberHost:
@@ -240,3 +262,61 @@ def run_worker(settings: Settings) -> None:
     thread = _thread(worker.run, "worker")
     while thread.is_alive():
         thread.join(timeout=0.5)
+
+
+def rotate_secret_key(settings: Settings, new_key_file: Path | None) -> str:
+    """Re-seal every secret of the store with a new key, in one transaction, and say what
+    was done. The store's current key comes from the settings, as for a server.
+
+    With `new_key_file`, the new key is read from it (generated there, mode 0600, if it
+    does not exist) and the current key's file is left alone. Without it, a new key
+    replaces the current key's file, written beside it before the transaction and moved
+    over it after the commit. Servers and workers must be stopped: they hold the old key.
+    """
+    old = sealer_of(settings)
+    if new_key_file is None and settings.secret_key is not None:
+        raise ValueError(
+            "--new-secret-key-file: the current key comes from KSYNC_SECRET_KEY, so there is "
+            "no key file to replace: name the file to write the new key to"
+        )
+    staged: Path | None = None
+    current = settings.secret_key_file or settings.data_dir / KEY_FILE_NAME
+    if new_key_file is not None:
+        if not new_key_file.exists():
+            write_key_file(new_key_file, new_key())
+        new = read_key_file(new_key_file, "--new-secret-key-file")
+        if new.key_id == old.key_id:
+            raise ValueError(f"--new-secret-key-file {new_key_file} holds the current key {old.key_id}")
+    else:
+        staged = current.with_name(f".{current.name}.new")
+        staged.unlink(missing_ok=True)
+        key = new_key()
+        write_key_file(staged, key)
+        new = Sealer(key, f"the new key file {current}")
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        store = Store(engine, old)
+        live = [
+            w.id
+            for w in store.workers.all()
+            if (utcnow() - as_utc(w.heartbeat_at)).total_seconds() < settings.worker_timeout_s
+        ]
+        if live:
+            raise ValueError(
+                f"worker(s) {', '.join(sorted(live))} are running on this store with the old key: "
+                "stop every ksync server and worker first"
+            )
+        count = store.secrets.rotate(old, new)
+    except BaseException:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
+    finally:
+        engine.dispose()
+    if staged is not None:
+        os.replace(staged, current)
+        where = f"in {current}, in place of key {old.key_id}"
+    else:
+        where = f"in {new_key_file}: start servers and workers with --secret-key-file {new_key_file}"
+    return f"{count} secret(s) re-sealed with secret key {new.key_id} {where}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ksync.api.address_policy import BootstrapPolicy, check_network
 from ksync.api.hosts import check_name, is_ip
@@ -26,6 +26,10 @@ class Settings(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     data_dir: Path = DEFAULT_DATA_DIR
     db_url: str | None = None
+    # The key that seals the store's secrets (ksync.store.secret_key): a file, or the key
+    # itself from KSYNC_SECRET_KEY; neither: secret.key in data_dir, made on first start.
+    secret_key_file: Path | None = None
+    secret_key: SecretStr | None = None
     worker_id: str | None = None
     worker_timeout_s: float = Field(default=15.0, gt=0)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)

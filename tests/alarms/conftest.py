@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import KsyncServer, running_server
+from helpers import SEALER, KsyncServer, running_server
 
 from ksync.devkafka import KafkaCluster
 from ksync.domain.task import TaskView
@@ -24,7 +24,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 def store(tmp_path: Path) -> Store:
     engine = make_engine(sqlite_url(tmp_path / "data"))
     migrate(engine)
-    return Store(engine)
+    return Store(engine, SEALER)
 
 
 def add_task(store: Store, name: str = "orders-to-sh") -> TaskView:

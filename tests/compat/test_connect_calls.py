@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers import SEALER
 from inprocess import add_instance_row, api_client, store_of
 from sqlalchemy import create_engine
 
@@ -83,7 +84,7 @@ def test_health_answers_connects_shape(api: TestClient, tmp_path: Path) -> None:
     assert "ready" in body["message"]
 
     # A store that cannot be opened: unhealthy, 500, saying so without its address.
-    broken = Store(create_engine(f"sqlite:///{tmp_path}/no-such-dir/ksync.db"))
+    broken = Store(create_engine(f"sqlite:///{tmp_path}/no-such-dir/ksync.db"), SEALER)
     app = create_app(broken, Settings(data_dir=tmp_path))
     with TestClient(app, base_url="http://127.0.0.1") as c:
         r = c.get("/health")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import SEALER
 
 from ksync.api.compat.tencent import datahub, meta_sync
 from ksync.api.compat.tencent.context import Context
@@ -27,7 +28,7 @@ from ksync.store.repo import Store
 def store(tmp_path: Path) -> Iterator[Store]:
     engine = make_engine(Settings(data_dir=tmp_path).database_url)
     migrate(engine)
-    yield Store(engine)
+    yield Store(engine, SEALER)
     engine.dispose()
 
 

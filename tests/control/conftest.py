@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import SEALER
 
 from ksync.store.db import make_engine, migrate, sqlite_url
 from ksync.store.repo import Store
@@ -15,4 +16,4 @@ from ksync.store.repo import Store
 def store(tmp_path: Path) -> Store:
     engine = make_engine(sqlite_url(tmp_path / "data"))
     migrate(engine)
-    return Store(engine)
+    return Store(engine, SEALER)

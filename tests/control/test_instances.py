@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import SEALER
 from pydantic import SecretStr, ValidationError
 
 from ksync.control import instances
@@ -27,7 +28,7 @@ SASL = SecuritySpec(
 def store(tmp_path: Path) -> Store:
     engine = make_engine(sqlite_url(tmp_path / "data"))
     migrate(engine)
-    return Store(engine)
+    return Store(engine, SEALER)
 
 
 def add(store: Store, name: str, servers: str, security: SecuritySpec | None = None) -> str:

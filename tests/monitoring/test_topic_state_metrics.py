@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import SEALER
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,7 +22,7 @@ from ksync.store.repo import Store
 def test_each_topic_exports_its_state_and_whether_it_is_blocked(tmp_path: Path) -> None:
     engine = make_engine(sqlite_url(tmp_path / "data"))
     migrate(engine)
-    store = Store(engine)
+    store = Store(engine, SEALER)
     try:
         spec = TaskSpec.model_validate(
             {"name": "bt", "source": {"instance_id": "ins-a", "topic_regex": "bt-.*"}, "target": {"instance_id": "ins-b"}}

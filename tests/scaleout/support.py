@@ -29,14 +29,16 @@ class WorkerProcess:
     def __init__(self, db_url: str, worker_id: str, log_dir: Path) -> None:
         self.db_url = db_url
         self.worker_id = worker_id
+        self.log_dir = log_dir
         self.log_path = log_dir / f"worker-{worker_id}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
+            # The servers' data directory: their secret key, which the worker needs too.
             [sys.executable, "-m", "ksync", "worker", "--db-url", self.db_url, "--id", self.worker_id,
-             ],
+             "--data-dir", str(self.log_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.log_path.parent,

@@ -1,4 +1,5 @@
-"""The `ksync` command line: the process commands (`server`, `worker`, `demo`) and the
+"""The `ksync` command line: the process commands (`server`, `worker`, `demo`,
+`rotate-secret-key`) and the
 REST API client commands (`instance …`, `task …`, `alarm …`), and `key …`, which edits
 the API keys file.
 
@@ -18,6 +19,7 @@ from ksync.cli.calls import EXIT_CODES
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Kafka data sync service.")
 for command in (processes.server, processes.worker, processes.demo):
     app.command()(command)
+app.command("rotate-secret-key")(processes.rotate_secret_key)
 tasks.app.command("watch", epilog=EXIT_CODES)(watch.watch)
 app.add_typer(instances.app, name="instance")
 app.add_typer(tasks.app, name="task")

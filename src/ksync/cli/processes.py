@@ -5,6 +5,7 @@ Options are validated once, here, into `Settings`; a bad one exits 2 naming the 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 
 from ksync.control.lifecycle import DEFAULT_PAUSE_RETENTION
 from ksync.settings import DEFAULT_DATA_DIR, Settings
+from ksync.store.secret_key import KEY_ENV
 
 # Settings fields whose option is not the field's name with dashes (and no `_s` unit).
 _OPTION_OF = {
@@ -74,7 +76,24 @@ def _db_url(db_url: str | None, db_url_file: Path | None) -> str | None:
     return url
 
 
-DataDir = Annotated[Path, typer.Option(help="Directory of the SQLite store")]
+SecretKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="KSYNC_SECRET_KEY_FILE",
+        help="File holding the key that seals the store's secrets (default: secret.key in "
+        "--data-dir, made on first start; or the key itself in KSYNC_SECRET_KEY); every "
+        "server and worker of a store needs the same key",
+    ),
+]
+
+
+def secret_key_from_env() -> str | None:
+    """The key itself from KSYNC_SECRET_KEY (never an option: a command line is visible
+    to every local user)."""
+    return os.environ.get(KEY_ENV) or None
+
+
+DataDir = Annotated[Path, typer.Option(help="Directory of the SQLite store and the default secret key")]
 WorkerTimeout = Annotated[float, typer.Option(help="Seconds without heartbeat before a worker's members move")]
 CommitInterval = Annotated[
     float, typer.Option(help="Seconds between progress commits (longer: faster, more repeats after a crash)")
@@ -105,6 +124,7 @@ def server(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     db_url: DbUrl = None,
     db_url_file: DbUrlFile = None,
+    secret_key_file: SecretKeyFile = None,
     worker_id: Annotated[str | None, typer.Option(help="Id of the embedded worker")] = None,
     worker_timeout: WorkerTimeout = 15.0,
     topic_refresh_interval: Annotated[float, typer.Option(help="Seconds between re-evaluations of topic selections")] = 10.0,
@@ -181,6 +201,8 @@ def server(
         port=port,
         data_dir=data_dir,
         db_url=_db_url(db_url, db_url_file),
+        secret_key_file=secret_key_file,
+        secret_key=secret_key_from_env(),
         worker_id=worker_id,
         worker_timeout_s=worker_timeout,
         topic_refresh_interval_s=topic_refresh_interval,
@@ -217,6 +239,7 @@ def server(
 def worker(
     db_url: DbUrl = None,
     db_url_file: DbUrlFile = None,
+    secret_key_file: SecretKeyFile = None,
     id: Annotated[str | None, typer.Option("--id", help="Worker id (default: host-pid)")] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     metrics_host: Annotated[str, typer.Option(help="Address of the Prometheus endpoint")] = "127.0.0.1",
@@ -234,6 +257,8 @@ def worker(
 
     settings = _settings(
         db_url=_db_url(db_url, db_url_file),
+        secret_key_file=secret_key_file,
+        secret_key=secret_key_from_env(),
         data_dir=data_dir,
         worker_id=id,
         host=metrics_host,
@@ -244,7 +269,41 @@ def worker(
         max_members=max_members,
     )
     configure_logging(log_level)
-    run_worker(settings)
+    try:
+        run_worker(settings)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def rotate_secret_key(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    db_url: DbUrl = None,
+    db_url_file: DbUrlFile = None,
+    secret_key_file: SecretKeyFile = None,
+    new_secret_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the new key is (made there, mode 0600, if absent); default: a new "
+            "key replaces the current key's file",
+        ),
+    ] = None,
+) -> None:
+    """Re-seal every secret of the store with a new key, in one transaction. Stop every
+    server and worker of the store first; start them again with the new key."""
+    from ksync.server import rotate_secret_key as rotate
+
+    settings = _settings(
+        data_dir=data_dir,
+        db_url=_db_url(db_url, db_url_file),
+        secret_key_file=secret_key_file,
+        secret_key=secret_key_from_env(),
+    )
+    try:
+        typer.echo(rotate(settings, new_secret_key_file))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def demo(

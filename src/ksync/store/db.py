@@ -18,14 +18,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def sqlite_url(data_dir: Path) -> str:
-    """The default store: a SQLite file in the data directory.
-
-    The file holds the instances' SASL passwords, so the directory ksync creates is 0700
-    and the file 0600 (SQLite gives its -wal and -shm files the file's mode). A directory
-    that already exists is the operator's: it is not changed, only warned about when
-    other users can read it.
-    """
+def private_dir(data_dir: Path) -> None:
+    """Make the data directory 0700 if ksync creates it; an existing one is the
+    operator's: it is not changed, only warned about when other users can read it (it
+    holds the store's secrets and the key that seals them)."""
     if data_dir.is_dir():
         if stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
             log.warning(
@@ -34,8 +30,18 @@ def sqlite_url(data_dir: Path) -> str:
                 data_dir,
             )
     else:
-        data_dir.mkdir(parents=True, mode=0o700)
+        data_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
         data_dir.chmod(0o700)  # mkdir's mode passes through the umask
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The default store: a SQLite file in the data directory.
+
+    The file holds the instances' sealed secrets, so the directory ksync creates is 0700
+    (`private_dir`) and the file 0600 (SQLite gives its -wal and -shm files the file's
+    mode).
+    """
+    private_dir(data_dir)
     db = data_dir / "ksync.db"
     if db.exists():
         db.chmod(0o600)

@@ -1,5 +1,9 @@
 """Instances: the Kafka clusters ksync can reach, with their secrets (which never leave
-the store except in a `Connection` for the Kafka wrapper)."""
+the store except in a `Connection` for the Kafka wrapper).
+
+The secret fields of the security settings (`SECRET_FIELDS`) are stored sealed
+(`ksync.store.sealed`) and opened only when a spec or a connection is read.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,33 @@ from sqlalchemy.orm import Session
 from ksync.domain.errors import Conflict, NotFound
 from ksync.domain.instance import InstanceSecurity, InstanceView
 from ksync.spec import Connection, InstanceSpec, SecuritySpec
-from ksync.store.base import Repository, as_utc, new_id, utcnow
+from ksync.store.base import Repository, Revision, Sessions, as_utc, new_id, utcnow
+from ksync.store.sealed import Sealer, is_sealed
 from ksync.store.tables import InstanceRow, TaskRow
 
+# The security settings that are secrets (`SecretStr` in `SecuritySpec`): sealed at rest.
+SECRET_FIELDS = ("password", "ca_pem")
 
-def security_to_json(sec: SecuritySpec) -> dict[str, Any]:
-    """Serialise security settings with the secret values (for the store only)."""
+
+def security_to_json(sec: SecuritySpec, sealer: Sealer) -> dict[str, Any]:
+    """Serialise security settings for the store, secrets sealed."""
     data = sec.model_dump()
-    for key in ("password", "ca_pem"):
+    for key in SECRET_FIELDS:
         value = getattr(sec, key)
-        data[key] = value.get_secret_value() if value is not None else None
+        data[key] = sealer.seal(value.get_secret_value(), key) if value is not None else None
     return data
+
+
+def open_security(stored: Mapping[str, Any], sealer: Sealer) -> SecuritySpec:
+    """The security settings of a row, secrets opened (WrongSecretKey if the key does
+    not open them). A secret still in clear (stored before sealing, not yet sealed by
+    `SecretRepo.adopt`) is read as it is."""
+    data = dict(stored)
+    for key in SECRET_FIELDS:
+        value = data.get(key)
+        if isinstance(value, str) and is_sealed(value):
+            data[key] = sealer.open(value, key)
+    return SecuritySpec.model_validate(data)
 
 
 def instance_view(row: InstanceRow) -> InstanceView:
@@ -56,6 +76,10 @@ def _instances_of(task: TaskRow) -> set[str]:
 class InstanceRepo(Repository):
     """Register, change, read and forget instances."""
 
+    def __init__(self, sessions: Sessions, sealer: Sealer, revision: Revision | None = None) -> None:
+        super().__init__(sessions, revision)
+        self._sealer = sealer
+
     def add(
         self,
         spec: InstanceSpec,
@@ -71,7 +95,7 @@ class InstanceRepo(Repository):
             bootstrap_servers=spec.bootstrap_servers,
             region=spec.region,
             zone=spec.zone,
-            security=security_to_json(spec.security),
+            security=security_to_json(spec.security, self._sealer),
             cluster_id=cluster_id,
             broker_count=broker_count,
             external=dict(external) if external is not None else None,
@@ -99,7 +123,7 @@ class InstanceRepo(Repository):
             row.bootstrap_servers = spec.bootstrap_servers
             row.region = spec.region
             row.zone = spec.zone
-            row.security = security_to_json(spec.security)
+            row.security = security_to_json(spec.security, self._sealer)
             row.cluster_id = cluster_id
             row.broker_count = broker_count
             row.sync_quota_mb_s = spec.sync_quota_mb_s
@@ -145,7 +169,7 @@ class InstanceRepo(Repository):
                 bootstrap_servers=row.bootstrap_servers,
                 region=row.region,
                 zone=row.zone,
-                security=SecuritySpec.model_validate(row.security),
+                security=open_security(row.security, self._sealer),
                 sync_quota_mb_s=row.sync_quota_mb_s,
             )
 
@@ -156,7 +180,7 @@ class InstanceRepo(Repository):
             return Connection(
                 instance_id=row.id,
                 bootstrap_servers=row.bootstrap_servers,
-                security=SecuritySpec.model_validate(row.security),
+                security=open_security(row.security, self._sealer),
                 name=row.name,
             )
 

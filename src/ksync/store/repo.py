@@ -2,7 +2,8 @@
 
 `Store` composes one repository per aggregate: `store.instances`, `store.tasks` (with
 their status events), `store.metrics`, `store.workers` (with slots and members) and
-`store.leases`, `store.offsets` (offset sync). Callers name the aggregate they touch, and each repository stays small
+`store.leases`, `store.offsets` (offset sync), `store.secrets` (the secret key's check and
+rotation). Callers name the aggregate they touch, and each repository stays small
 enough to read at once. Each method is one short transaction. Times are UTC; with several
 machines their clocks must agree (NTP) to within a fraction of `worker_timeout`.
 """
@@ -21,6 +22,8 @@ from ksync.store.instance_repo import InstanceRepo
 from ksync.store.lease_repo import LeaseRepo
 from ksync.store.metric_repo import MetricRepo
 from ksync.store.offset_repo import OffsetRepo
+from ksync.store.sealed import Sealer
+from ksync.store.secret_repo import SecretRepo
 from ksync.store.task_repo import TaskRepo
 from ksync.store.worker_repo import WorkerRepo
 
@@ -31,17 +34,18 @@ __all__ = ["Store", "as_utc", "new_id", "utcnow"]
 class Store:
     """The database, one repository per aggregate; safe to share between threads."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, sealer: Sealer) -> None:
         self.engine = engine
         self._sessions = Sessions.of(engine)
         # Writes to what users change; telemetry (metrics, heartbeats) is not counted.
         self.revision = Revision()
-        self.instances = InstanceRepo(self._sessions, self.revision)
+        self.instances = InstanceRepo(self._sessions, sealer, self.revision)
         self.tasks = TaskRepo(self._sessions, self.revision)
         self.metrics = MetricRepo(self._sessions)
         self.workers = WorkerRepo(self._sessions)
         self.leases = LeaseRepo(self._sessions)
         self.offsets = OffsetRepo(self._sessions)
+        self.secrets = SecretRepo(self._sessions, engine)
 
     def unreachable(self) -> str | None:
         """Why the database does not answer a trivial query (for health checks), or None

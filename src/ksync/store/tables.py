@@ -21,7 +21,8 @@ class InstanceRow(Base):
     bootstrap_servers: Mapped[str] = mapped_column(Text)
     region: Mapped[str | None] = mapped_column(String(64))
     zone: Mapped[str | None] = mapped_column(String(64))
-    # Includes secrets: read only to build Kafka clients, never returned by an API.
+    # Includes secrets, sealed (ksync.store.sealed): opened only to build Kafka clients,
+    # never returned by an API.
     security: Mapped[dict[str, Any]] = mapped_column(JSON)
     cluster_id: Mapped[str] = mapped_column(String(128))
     broker_count: Mapped[int] = mapped_column(Integer)
@@ -223,3 +224,14 @@ class GroupOffsetResetRow(Base):
     task_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     group_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     requested_at: Mapped[datetime]
+
+
+class SecretCheckRow(Base):
+    """A known text sealed with the store's secret key when the store first had one: each
+    start opens it, so a wrong key stops the process at once (ksync.store.secret_repo)."""
+
+    __tablename__ = "secret_check"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
