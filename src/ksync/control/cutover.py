@@ -38,7 +38,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ksync.domain.errors import InvalidField
+from ksync.domain.errors import DomainError, InvalidField
 from ksync.domain.group_offsets import GroupOffsetView
 from ksync.domain.groups import group_id, task_of_group
 from ksync.domain.instance import InstanceView
@@ -286,6 +286,8 @@ class Cutover:
             yield CutoverEvent(
                 "result", "refused", f"cutover stopped: {exc}; nothing more was written, run it again"
             )
+        except DomainError as exc:  # the task was deleted meanwhile, for one
+            yield CutoverEvent("result", "refused", f"cutover stopped: {exc}")
 
     def _run(self) -> Iterator[CutoverEvent]:
         task = self.store.tasks.get(self.task_id)
