@@ -465,7 +465,8 @@ class Cutover:
         yield CutoverEvent(
             "offsets",
             "ok",
-            f"group {self.group}'s offsets are on the target for {len(points)} partitions "
+            f"group {self.group}'s offsets are on the target for {len(points)} "
+            f"partition{'s' if len(points) != 1 else ''} "
             f"({exact} exact, {len(points) - exact} within the re-read bound)",
         )
         resume = Resume(
