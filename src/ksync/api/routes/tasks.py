@@ -246,19 +246,52 @@ class CutoverRequest(BaseModel):
     )
 
 
+class NdjsonStream(StreamingResponse):
+    """Newline-delimited JSON, one object a line, sent as each is ready."""
+
+    media_type = "application/x-ndjson"
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` put in place: an OpenAPI document has no
+    `$defs` at its root for the `#/$defs/…` references to point at."""
+    defs = schema.pop("$defs", {})
+
+    def put(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return put(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {k: put(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [put(v) for v in node]
+        return node
+
+    return dict(put(schema))
+
+
+def _json_error(status: int) -> dict[str, Any]:
+    """An error answer of a route whose success is not JSON: the error still is."""
+    return {
+        "description": documented(status)[status]["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+
+
 @router.post(
     "/{task_id}/cutover",
-    response_class=StreamingResponse,
+    response_class=NdjsonStream,
     responses={
         200: {
             "description": "Newline-delimited JSON: one CutoverStep per line, as each happens; "
             "the last is the result.",
-            "content": {"application/x-ndjson": {"schema": CutoverStep.model_json_schema()}},
+            "content": {"application/x-ndjson": {"itemSchema": _inlined(CutoverStep.model_json_schema())}},
         },
-        **documented(404, 422),
+        404: _json_error(404),
+        422: _json_error(422),
     },
 )
-def cutover_group(task_id: str, body: CutoverRequest, store: StoreDep) -> StreamingResponse:
+def cutover_group(task_id: str, body: CutoverRequest, store: StoreDep) -> NdjsonStream:
     """Move consumer group `group` to the task's target: check, say which producers to
     stop, wait until the source stands still and its last records and the group's offsets
     are on the target, then say what to point the consumers at. The answer streams each
@@ -267,4 +300,4 @@ def cutover_group(task_id: str, body: CutoverRequest, store: StoreDep) -> Stream
     before it are seen too."""
     run = cutover.prepare(store, task_id, body.group, dry_run=body.dry_run, timeout_s=body.timeout_s)
     lines = (CutoverStep.of(e).model_dump_json() + "\n" for e in run.events())
-    return StreamingResponse(lines, media_type="application/x-ndjson")
+    return NdjsonStream(lines)
