@@ -20,10 +20,15 @@ PARTITIONS = 2
 BOUND = reread_bound(MemberConfig.batch_size)
 
 
-def produce(broker: KafkaCluster, topic: str, tag: str, count: int, **conf: Any) -> None:
+def produce(
+    broker: KafkaCluster, topic: str, tag: str, count: int, keys: int | None = None, **conf: Any
+) -> None:
+    """`count` records of unique values `tag-i` over the partitions in turn; with `keys`,
+    their keys repeat after that many (for compaction)."""
     p = producer(broker, **conf)
     for i in range(count):
-        p.produce(topic, f"{tag}-{i}".encode(), f"k{i}".encode(), partition=i % PARTITIONS)
+        key = f"k{i % keys if keys else i}".encode()
+        p.produce(topic, f"{tag}-{i}".encode(), key, partition=i % PARTITIONS)
     assert p.flush(30) == 0
 
 
@@ -130,6 +135,15 @@ def end_offset(broker: KafkaCluster, topic: str, partition: int) -> int:
     c = consumer(broker, f"ends-{uuid.uuid4().hex}")
     try:
         return int(c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1])
+    finally:
+        c.close()
+
+
+def start_offset(broker: KafkaCluster, topic: str, partition: int) -> int:
+    """The partition's log start offset."""
+    c = consumer(broker, f"starts-{uuid.uuid4().hex}")
+    try:
+        return int(c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[0])
     finally:
         c.close()
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from confluent_kafka import TopicPartition
-from helpers import create_topic, wait_until
+from helpers import admin, create_topic, wait_until
+
+from ksync.devkafka import KafkaCluster
 
 from .offsets_support import (
     BOUND,
@@ -27,6 +29,8 @@ from .offsets_support import (
     produce,
     produce_transactions,
     read_some,
+    read_values,
+    start_offset,
     synced,
 )
 
@@ -79,6 +83,62 @@ def test_target_with_earlier_records_and_offset_gaps(brokers, folder_server, syn
     client = folder_server.client()
     rows = wait_until(lambda: synced(client, task_id, group), timeout_s=90, what="the group synced")
     assert all(r["target_offset"] != r["source_offset"] for r in rows), rows
+    check_failover(source, target, topic, topic, group, committed)
+
+
+def _compacted_away(broker: KafkaCluster, topic: str) -> bool:
+    """Whether the log cleaner removed records from every partition: fewer records left
+    than offsets between the log start and the end."""
+    for p in range(PARTITIONS):
+        end = end_offset(broker, topic, p)
+        if len(read_values(broker, topic, p, end)) >= end - start_offset(broker, topic, p):
+            return False
+    return True
+
+
+def test_compacted_source_after_the_cleaner_ran(brokers, folder_server, sync_task, unique):
+    """The log cleaner has removed records (source offsets have gaps the copy does not)
+    before the task copies: the drill misses nothing and re-reads within the bound."""
+    source, target = brokers
+    topic, group = f"compacted.{unique}", f"app-{unique}"
+    create_topic(
+        source,
+        topic,
+        PARTITIONS,
+        {
+            "cleanup.policy": "compact",
+            # Segments roll every 100 ms (on the next record), and any dirty share is
+            # worth cleaning: the cleaner, which looks every 15 s, compacts them soon.
+            "segment.ms": "100",
+            "min.cleanable.dirty.ratio": "0.01",
+            "min.compaction.lag.ms": "0",
+            "delete.retention.ms": "100",
+        },
+    )
+    batches = iter(range(10_000))
+
+    def compacted() -> bool:
+        # Each batch rolls the segment the last one wrote (older than segment.ms by now),
+        # and the cleaner can only compact rolled segments.
+        produce(source, topic, f"r{next(batches)}", 200, keys=40)
+        return _compacted_away(source, topic)
+
+    wait_until(compacted, timeout_s=180, interval_s=0.5, what=f"the log cleaner to compact {topic}")
+    # The cleaner stops here (no segment rolls any more), and the target topic, created
+    # with these configs, never compacts: a record it compacted away while the source
+    # still held it would pass for one the failover missed.
+    admin(source).alter_topic_configs(
+        topic, {"segment.ms": str(7 * 24 * 3600 * 1000), "min.cleanable.dirty.ratio": "0.99"}
+    )
+    left = {p: read_values(source, topic, p, end_offset(source, topic, p)) for p in range(PARTITIONS)}
+    ends = {p: end_offset(source, topic, p) for p in range(PARTITIONS)}
+    assert all(len(left[p]) < ends[p] for p in range(PARTITIONS)), "offsets have gaps"
+    per_partition = min(len(v) for v in left.values()) * 6 // 10  # 60 % of what is left
+    committed = read_some(source, topic, group, per_partition)
+    task_id = sync_task(source, target, topic)
+    client = folder_server.client()
+    rows = wait_until(lambda: synced(client, task_id, group), timeout_s=90, what="the group synced")
+    assert {r["source_offset"] for r in rows} == set(committed.values())
     check_failover(source, target, topic, topic, group, committed)
 
 
