@@ -26,13 +26,16 @@ from ksync.replication.offset_translation import OffsetPair
 from ksync.spec import TaskSpec
 
 
-def _task(status: str = "Running", sync: dict[str, Any] | None = None) -> Any:
+def _task(status: str = "Running", sync: dict[str, Any] | None = None, mode: str = "data") -> Any:
     spec = TaskSpec.model_validate(
         {
             "name": "t",
             "source": {"instance_id": "ins-src", "topics": ["orders", "pay"]},
             "target": {"instance_id": "ins-dst", "topic_prefix": "dr"},
-            "options": {"sync_group_offsets": sync if sync is not None else {"enabled": True}},
+            "options": {
+                "mode": mode,
+                "sync_group_offsets": sync if sync is not None else {"enabled": True},
+            },
         }
     )
     topics = (TopicMapping("orders", "dr.orders", 2), TopicMapping("pay", "dr.pay", 1))
@@ -72,6 +75,13 @@ def test_a_group_outside_the_selection_is_refused(sync):
     checks = task_checks(_task(sync=sync), "app")
     assert _failed(checks) == ["group_selected"]
     assert "not in the task's offset sync selection" in checks[-1].message
+
+
+def test_a_task_that_copies_no_records_is_refused_it_has_no_offset_pairs():
+    checks = task_checks(_task(mode="metadata"), "app")
+    assert _failed(checks) == ["copies_records"]
+    message = next(c.message for c in checks if not c.ok)
+    assert "records no offset pairs" in message and "data task" in message
 
 
 def test_the_group_must_read_only_copied_topics():

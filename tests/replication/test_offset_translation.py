@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from ksync.replication.group_sync import GroupFilter
+from ksync.replication.group_sync import NO_PAIRS_WITHOUT_COPYING, GroupFilter, _why_not
 from ksync.replication.offset_translation import OffsetPair, chain, prune, reread_bound, translate
 from ksync.spec import GroupOffsetSync
 
@@ -64,3 +64,11 @@ def test_group_selection() -> None:
     )
     assert some.selects("billing") and some.selects("app-1")
     assert not some.selects("app-test-1") and not some.selects("other")
+
+
+def test_a_task_that_copies_nothing_says_why_it_never_translates() -> None:
+    """A metadata task (a Connect checkpoint connector) records no pairs: its note says
+    to sync offsets on the data task instead of promising a sync once copied."""
+    assert _why_not(None, None, 0, False, copies=False) == NO_PAIRS_WITHOUT_COPYING
+    assert "once its position has been copied" in (_why_not(None, None, 0, False) or "")
+    assert _why_not(120, 100, 0, False, copies=False) is None

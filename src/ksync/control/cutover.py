@@ -47,7 +47,7 @@ from ksync.domain.task import TaskView
 from ksync.kafka.admin import InstanceAdmin
 from ksync.kafka.errors import KsyncKafkaError, topic_list
 from ksync.kafka.records import StoredRecord, read_records
-from ksync.replication.group_sync import GroupFilter
+from ksync.replication.group_sync import NO_PAIRS_WITHOUT_COPYING, GroupFilter
 from ksync.replication.offset_translation import OffsetPair, chain, translate
 from ksync.spec import Connection
 from ksync.store.repo import Store, utcnow
@@ -136,6 +136,8 @@ def task_checks(task: TaskView, group: str) -> list[Check]:
             "options.sync_group_offsets.enabled (with this group selected) first",
         ),
     ]
+    if opts.enabled and not task.spec.options.copies_records:
+        checks.append(Check("copies_records", False, f"task {task.id}: {NO_PAIRS_WITHOUT_COPYING}"))
     if opts.enabled:
         selected = GroupFilter.from_spec(opts).selects(group)
         checks.append(
