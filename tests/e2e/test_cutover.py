@@ -177,6 +177,9 @@ def test_a_group_with_a_member_on_the_target_is_refused(brokers, folder_server, 
         assert len(failed) == 1 and "active member" in failed[0]["message"], steps
         assert steps[-1]["state"] == "refused" and "stop those consumers" in steps[-1]["message"]
         assert not [s for s in steps if s["step"] in ("stop", "wait", "offsets")], steps
+        dry = _cutover(client, task_id, group, dry_run=True)
+        assert [s["state"] for s in dry if s["step"] == "check" and "active member" in s["message"]] == ["failed"]
+        assert dry[-1]["state"] == "refused" and dry[-1]["message"].startswith("dry run: a cutover would be refused")
         assert _committed_on(target, topic, group) == {}
     finally:
         member.close()

@@ -295,7 +295,8 @@ class Cutover:
         task = self.store.tasks.get(self.task_id)
         checks = task_checks(task, self.group)
         yield from (c.event() for c in checks)
-        if not all(c.ok for c in checks):
+        # A dry run goes on to the checks on the clusters, to report every one at once.
+        if not self.dry_run and not all(c.ok for c in checks):
             yield self._refused(checks)
             return
         clients = self._clients(task)
@@ -314,7 +315,7 @@ class Cutover:
         )
         yield members_check.event()
         checks += [topics, members_check]
-        if not all(c.ok for c in checks):
+        if not self.dry_run and not all(c.ok for c in checks):
             yield self._refused(checks)
             return
         partitions = self._partitions(task, committed)
@@ -328,6 +329,9 @@ class Cutover:
                 f"group {self.group} has {on_source} active member(s) on the source: they "
                 "are to stop before its last offsets are taken",
             )
+        if self.dry_run and not all(c.ok for c in checks):
+            yield self._refused(checks)
+            return
         if self.dry_run:
             yield CutoverEvent(
                 "result",
