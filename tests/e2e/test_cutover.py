@@ -151,6 +151,22 @@ def test_cutover_resumes_exactly_after_the_source_commit(brokers, folder_server,
     assert _committed_on(target, topic, group) == {p: r["offset"] for p, r in points.items()}
     assert all(r["offset"] != r["source_offset"] for r in points.values()), "offsets differ"
 
+    # The sync passes after it keep the exact point as the group's translation (and do
+    # not call it a group ahead that needs a reset).
+    def rows() -> list[dict[str, Any]]:
+        found = client.get(f"/api/v1/tasks/{task_id}/group-offsets").json()["offsets"]
+        return [r for r in found if r["group"] == group]
+
+    recorded = max(r["checked_at"] for r in rows())
+
+    def kept() -> bool:
+        now = rows()
+        return len(now) == PARTITIONS and all(r["checked_at"] > recorded for r in now) and all(
+            r["note"] is None and r["target_offset"] == r["target_committed"] == points[r["partition"]]["offset"]
+            for r in now
+        )
+
+    wait_until(kept, timeout_s=30, what=f"a later sync pass to keep the cutover's offsets: {rows()}")
     got = fail_over(target, topic, group)
     for p in range(PARTITIONS):
         before = read_values(source, topic, p, committed[p])

@@ -110,6 +110,9 @@ class GroupSync:
                 target_topic = targets[topic]
                 x = translate(chains.get((target_topic, p), []), g)
                 have = on_target.get((target_topic, p))
+                last = before.get((group, topic, p))
+                if _exact_kept(x, have, g, last):
+                    x = have
                 note = _why_not(x, have, active.get(group, 0), group in resets, copies)
                 if note is None and x is not None and x != have:
                     writes[(target_topic, p)] = x
@@ -211,6 +214,22 @@ def _why_not(
             "ask for a reset of this group"
         )
     return None
+
+
+def _exact_kept(x: int | None, have: int | None, g: int, last: GroupOffsetView | None) -> bool:
+    """Whether the target group holds, above the translation `x`, the exact resume point
+    a cutover wrote for this same source offset `g` (`ksync.control.cutover` records it
+    as that partition's translation): it stands, rather than reading as a group ahead
+    that needs a reset. Translations of one source offset never fall (pairs below a
+    selected group's offset are kept), so only a cutover leaves such a record."""
+    return (
+        x is not None
+        and have is not None
+        and x < have
+        and last is not None
+        and last.source_offset == g
+        and last.target_offset == have
+    )
 
 
 def _synced_at(
