@@ -54,6 +54,12 @@ def _cutover(
     return steps
 
 
+def _cli(url: str, *args: str) -> Any:
+    """`ksync ARGS --api-url url` in process, with no other KSYNC_ variable."""
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("KSYNC_")}
+    return CliRunner().invoke(cli, [*args, "--api-url", url], env=env)
+
+
 def _committed_on(broker: KafkaCluster, topic: str, group: str) -> dict[int, int]:
     c = consumer(broker, group)
     try:
@@ -81,10 +87,7 @@ def test_dry_run_reports_the_lag_and_writes_nothing(brokers, folder_server, sync
     wait_until(lambda: _listed(client, task_id, marker), timeout_s=90, what="the first sync pass")
     read_some(source, topic, group, 300)
 
-    env = {k: None for k in os.environ if k.startswith("KSYNC_")}
-    result = CliRunner().invoke(
-        cli, ["task", "cutover", task_id, "--group", group, "--dry-run", "--api-url", folder_server.url], env=env
-    )
+    result = _cli(folder_server.url, "task", "cutover", task_id, "--group", group, "--dry-run")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "[ok]   task " in result.stdout and "is Running" in result.stdout, result.stdout
     steps = _cutover(client, task_id, group, dry_run=True)
@@ -96,6 +99,10 @@ def test_dry_run_reports_the_lag_and_writes_nothing(brokers, folder_server, sync
     # Nothing written: the target group has no offsets, the task shows no sync of it.
     assert _committed_on(target, topic, group) == {}
     assert not _listed(client, task_id, group)
+    # Refused before anything runs: an unknown task (exit 4), ksync's own group (422).
+    assert _cli(folder_server.url, "task", "cutover", "task-zzzzzzzz", "-g", group).exit_code == 4
+    own = _cli(folder_server.url, "task", "cutover", task_id, "-g", f"ksync-{task_id}")
+    assert own.exit_code == 1 and "group: " in own.stderr and "never synced" in own.stderr, own.stderr
 
 
 def test_cutover_resumes_exactly_after_the_source_commit(brokers, folder_server, sync_task, unique):
@@ -193,6 +200,10 @@ def test_a_group_with_a_member_on_the_target_is_refused(brokers, folder_server, 
         assert len(failed) == 1 and "active member" in failed[0]["message"], steps
         assert steps[-1]["state"] == "refused" and "stop those consumers" in steps[-1]["message"]
         assert not [s for s in steps if s["step"] in ("stop", "wait", "offsets")], steps
+        as_json = _cli(folder_server.url, "task", "cutover", task_id, "-g", group, "-o", "json")
+        assert as_json.exit_code == 1, as_json.stdout + as_json.stderr
+        lines = [json.loads(line) for line in as_json.stdout.splitlines()]
+        assert lines[-1]["step"] == "result" and lines[-1]["state"] == "refused", lines
         dry = _cutover(client, task_id, group, dry_run=True)
         assert [s["state"] for s in dry if s["step"] == "check" and "active member" in s["message"]] == ["failed"]
         assert dry[-1]["state"] == "refused" and dry[-1]["message"].startswith("dry run: a cutover would be refused")
