@@ -59,6 +59,9 @@ Partition = tuple[str, int]
 # The most records read on each side to make one partition's resume point exact; past
 # it the translation's bound applies (ksync's pairs lie about 100 offsets apart).
 EXACT_READ_LIMIT = 5_000
+# How many polls after writing the resume points a cutover looks whether a sync pass
+# lowered them (see `_write_offsets`).
+SETTLE_LOOKS = 3
 # How often a wait says again what it waits for when nothing changed.
 REPEAT_S = 10.0
 
@@ -453,8 +456,25 @@ class Cutover:
                 "and run the cutover again",
             )
             return
-        clients.target.alter_group_offsets(self.group, {k: r.offset for k, r in zip(keys, points, strict=True)})
-        back = clients.target.group_offsets(self.group, keys)
+        wanted = {k: r.offset for k, r in zip(keys, points, strict=True)}
+        clients.target.alter_group_offsets(self.group, wanted)
+        back: dict[Partition, int] = {}
+        # A sync pass that read the target group before this write can write the (lower)
+        # translation after it: look again a few polls later and write the point again
+        # over such a pass, never over an offset above it (a consumer's commit).
+        for _ in range(SETTLE_LOOKS):
+            self.sleep(self.poll_s)
+            back = clients.target.group_offsets(self.group, keys)
+            lowered = {k: o for k, o in wanted.items() if back.get(k, -1) < o}
+            if not lowered or any(back.get(k, -1) > o for k, o in wanted.items()):
+                break
+            refusal = self._still_fine(clients)
+            if refusal is not None:
+                yield refusal
+                return
+            log.info("cutover of %s: a sync pass lowered %d partitions; written again", self.group, len(lowered))
+            clients.target.alter_group_offsets(self.group, lowered)
+            back = clients.target.group_offsets(self.group, keys)
         wrong = [r for r in points if back.get((r.target_topic, r.partition)) != r.offset]
         if wrong:
             yield CutoverEvent(
