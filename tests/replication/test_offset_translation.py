@@ -4,8 +4,15 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
-from ksync.replication.group_sync import GroupFilter
+from ksync.domain.group_offsets import GroupOffsetView
+from ksync.replication.group_sync import (
+    NO_PAIRS_WITHOUT_COPYING,
+    GroupFilter,
+    _exact_kept,
+    _why_not,
+)
 from ksync.replication.offset_translation import OffsetPair, chain, prune, reread_bound, translate
 from ksync.spec import GroupOffsetSync
 
@@ -64,3 +71,25 @@ def test_group_selection() -> None:
     )
     assert some.selects("billing") and some.selects("app-1")
     assert not some.selects("app-test-1") and not some.selects("other")
+
+
+def test_a_task_that_copies_nothing_says_why_it_never_translates() -> None:
+    """A metadata task (a Connect checkpoint connector) records no pairs: its note says
+    to sync offsets on the data task instead of promising a sync once copied."""
+    assert _why_not(None, None, 0, False, copies=False) == NO_PAIRS_WITHOUT_COPYING
+    assert "once its position has been copied" in (_why_not(None, None, 0, False) or "")
+    assert _why_not(120, 100, 0, False, copies=False) is None
+
+
+def test_an_exact_resume_point_a_cutover_wrote_stands() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def seen(source: int, target: int) -> GroupOffsetView:
+        return GroupOffsetView("app", "t", 0, "t", source, target, target, now, now)
+
+    # The cutover recorded 981 for source offset 205; the translation says 978.
+    assert _exact_kept(978, 981, 205, seen(205, 981))
+    assert not _exact_kept(978, 981, 206, seen(205, 981)), "the group moved on the source"
+    assert not _exact_kept(978, 990, 205, seen(205, 981)), "someone else wrote 990"
+    assert not _exact_kept(978, 981, 205, None)
+    assert not _exact_kept(None, 981, 205, seen(205, 981))

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from ksync.control.cutover import CutoverEvent
 from ksync.control.instances import Direction, Traffic, TrafficPoint
 from ksync.control.lifecycle import progress_kept_until
 from ksync.domain.group_offsets import GroupOffsetView
@@ -425,6 +426,65 @@ class GroupOffset(BaseModel):
             checked_at=v.checked_at,
             note=v.note,
         )
+
+
+class ResumePoint(BaseModel):
+    """Where a cut-over group resumes on one target partition."""
+
+    topic: str
+    target_topic: str
+    partition: int
+    source_offset: int = Field(description="The group's last committed offset on the source.")
+    offset: int = Field(description="The offset written for the group on the target.")
+    exact: bool = Field(
+        description="True when its consumers read no record again; else within the re-read bound."
+    )
+
+
+class CutoverResume(BaseModel):
+    """What to point a cut-over group's consumers at."""
+
+    target_instance: str
+    bootstrap_servers: str
+    group: str
+    topics: list[dict[str, str]] = Field(description="Each source topic and its target topic.")
+    partitions: list[ResumePoint]
+
+
+class CutoverStep(BaseModel):
+    """One line of a cutover's answer (newline-delimited JSON, one step as it happens).
+
+    `step` is check, stop, wait, offsets or result; the last line is the result, whose
+    `state` is `cut_over`, `checked` (a dry run that passed), `refused` or `timed_out`."""
+
+    step: str
+    state: str
+    message: str
+    resume: CutoverResume | None = None
+
+    @classmethod
+    def of(cls, e: CutoverEvent) -> CutoverStep:
+        resume = None
+        if e.resume is not None:
+            r = e.resume
+            resume = CutoverResume(
+                target_instance=r.target_instance,
+                bootstrap_servers=r.bootstrap_servers,
+                group=r.group,
+                topics=[{"source": s, "target": t} for s, t in r.topics],
+                partitions=[
+                    ResumePoint(
+                        topic=p.topic,
+                        target_topic=p.target_topic,
+                        partition=p.partition,
+                        source_offset=p.source_offset,
+                        offset=p.offset,
+                        exact=p.exact,
+                    )
+                    for p in r.partitions
+                ],
+            )
+        return cls(step=e.step, state=e.state, message=e.message, resume=resume)
 
 
 class GroupOffsetList(BaseModel):

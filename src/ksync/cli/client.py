@@ -12,6 +12,7 @@ verification off: the API key would go to whoever answers.
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -199,6 +200,33 @@ class KsyncClient:
 
     def group_offsets(self, task_id: str) -> Json:
         return self._call("GET", f"/api/v1/tasks/{_seg(task_id)}/group-offsets")
+
+    def cutover(
+        self, task_id: str, group: str, dry_run: bool, timeout_s: float
+    ) -> Iterator[Json]:
+        """Run a cutover; yields each step as the server streams it (the last is the
+        result). The read timeout covers one step, not the whole wait: the server says
+        what it waits for at least every few seconds."""
+        body = {"group": group, "dry_run": dry_run, "timeout_s": timeout_s}
+        path = f"/api/v1/tasks/{_seg(task_id)}/cutover"
+        # Reading the records after the last offset pairs of many partitions is one step.
+        timeout = httpx.Timeout(30.0, read=180.0)
+        with self._reaching(), self._http.stream("POST", path, json=body, timeout=timeout) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise _error_of(response)
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                try:
+                    step = json.loads(line)
+                except ValueError:
+                    raise ApiError(
+                        response.status_code, "bad_response", "the server streamed a line that is not JSON"
+                    ) from None
+                if not isinstance(step, dict):
+                    raise ApiError(response.status_code, "bad_response", "the server streamed an unexpected line")
+                yield step
 
     def reset_group_offsets(self, task_id: str, group: str) -> Json:
         return self._call("POST", f"/api/v1/tasks/{_seg(task_id)}/group-offsets/reset", {"group": group})

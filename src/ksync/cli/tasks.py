@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ksync.cli.calls import (
+    EXIT_API_ERROR,
     EXIT_CODES,
     ApiKey,
     ApiUrl,
@@ -19,6 +20,7 @@ from ksync.cli.calls import (
     Output,
     Target,
     api,
+    fail,
     object_id,
     target,
 )
@@ -486,3 +488,71 @@ def group_offsets(
         else:
             answer = client.group_offsets(tid)
     emit(t, answer, _group_offsets)
+
+
+# A step's state as a terminal shows it, before its sentence.
+_MARKS = {
+    "ok": "[ok]  ",
+    "failed": "[FAIL]",
+    "pending": "[..]  ",
+    "todo": "[DO]  ",
+    "waiting": "[wait]",
+    "cut_over": "[done]",
+    "checked": "[done]",
+    "refused": "[FAIL]",
+    "timed_out": "[FAIL]",
+}
+
+
+def cutover_line(step: Json) -> str:
+    """One streamed step for people: its mark and sentence, a multi-line result indented."""
+    mark = _MARKS.get(str(step.get("state")), f"[{step.get('state')}]")
+    first, *rest = str(step.get("message", "")).split("\n")
+    return "\n".join([f"{mark} {first}", *(f"       {line}" for line in rest)])
+
+
+@app.command("cutover", epilog=EXIT_CODES + " A refused or timed-out cutover exits 1.")
+def cutover(
+    task_id: TaskId,
+    group: Annotated[str, typer.Option("--group", "-g", help="The consumer group to move to the target", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only run the checks and say what would happen; write nothing")] = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=1.0, max=3600.0, help="Seconds to wait for the source to drain and the offsets to land"),
+    ] = 300.0,
+    api_url: ApiUrl = DEFAULT_URL,
+    api_key: ApiKey = None,
+    ca_cert: CaCert = None,
+    output: Output = "table",
+) -> None:
+    """Move a consumer group to the task's target, step by step: check the task and the
+    group, say which producers to stop, wait until the source stands still and its last
+    records and the group's offsets are on the target, then print the target's bootstrap
+    servers, topics and the offset each partition resumes from. Each step is printed as it
+    happens (with -o json, one JSON object a line)."""
+    t = target(api_url, api_key, output, ca_cert)
+    tid = object_id(task_id, "task")
+    result: Json | None = None
+    with api(t) as client:
+        try:
+            for step in client.cutover(tid, group, dry_run, timeout):
+                if t.json:
+                    typer.echo(json.dumps(step))
+                else:
+                    typer.echo(cutover_line(step))
+                if step.get("step") == "result":
+                    result = step
+        except KeyboardInterrupt:
+            fail(
+                EXIT_API_ERROR,
+                "cutover abandoned: the server stops at its next step; see where the group "
+                f"stands with: ksync task group-offsets {tid}",
+            )
+    if result is None:
+        fail(
+            EXIT_API_ERROR,
+            "the server ended the cutover without a result; see where the group stands with: "
+            f"ksync task group-offsets {tid}",
+        )
+    if result.get("state") not in ("cut_over", "checked"):
+        raise typer.Exit(EXIT_API_ERROR)

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 LEASE = "controller"
 JOB_THREADS = 4
+# A failed offset sync pass is tried again after at most this long, whatever interval_s.
+OFFSET_SYNC_RETRY_S = 10.0
 HISTORY = timedelta(hours=24)
 
 
@@ -487,12 +489,16 @@ class Controller:
         except KsyncKafkaError as exc:
             log.warning("task %s: consumer-group offset sync failed: %s", task.id, exc)
             mem.offset_warnings = [f"consumer-group offset sync failed, retrying: {exc}"]
-            return
         except Exception as exc:
             log.exception("task %s: offset sync job crashed", task.id)
             mem.offset_warnings = [f"consumer-group offset sync failed, retrying: {exc!r}"]
+        else:
+            mem.offset_warnings = []
             return
-        mem.offset_warnings = []
+        # The warning says it retries: with a long interval_s (an hour, a day) the next
+        # pass would otherwise be that far off (seen: a target whose group coordinator was
+        # not up yet when the first pass ran).
+        mem.next_offsets = min(mem.next_offsets, time.monotonic() + OFFSET_SYNC_RETRY_S)
 
     def _launch(self, task: TaskView, mem: _TaskMemory, kind: str, fn: Callable[[], Any]) -> None:
         mem.job = job = self._jobs.submit(fn)

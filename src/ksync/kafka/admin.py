@@ -617,13 +617,15 @@ class InstanceAdmin:
             raise self._failure(exc, on, grant="Describe on the cluster") from None
         return sorted(g.group_id for g in result.valid)
 
-    def group_offsets(self, group: str, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """`group`'s committed offsets on `partitions`; a partition it has no offset for
-        is left out."""
-        if not partitions:
+    def group_offsets(
+        self, group: str, partitions: list[tuple[str, int]] | None
+    ) -> dict[tuple[str, int], int]:
+        """`group`'s committed offsets on `partitions` (None: on every partition it has
+        committed on); a partition it has no offset for is left out."""
+        if partitions is not None and not partitions:
             return {}
         request = ConsumerGroupTopicPartitions(
-            group, [TopicPartition(t, p) for t, p in partitions]
+            group, None if partitions is None else [TopicPartition(t, p) for t, p in partitions]
         )
         on = f"cannot read the committed offsets of consumer group {group} on"
         try:
@@ -674,6 +676,22 @@ class InstanceAdmin:
         for tp in result.topic_partitions or []:
             if tp.error is not None:
                 raise self._failure(KafkaException(tp.error), on, grant=f"Read on consumer group {group}")
+
+    def end_offsets(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The end offset (high watermark) of each of `partitions`; a partition that cannot
+        be read raises, naming it."""
+        if not partitions:
+            return {}
+        request = {TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions}
+        out = {}
+        for tp, future in self._client.list_offsets(request, request_timeout=self.timeout_s).items():
+            try:
+                out[(tp.topic, tp.partition)] = future.result(timeout=self.timeout_s + 1).offset
+            except (KafkaException, TimeoutError) as exc:
+                raise self._failure(
+                    exc, f"cannot read the end offset of {tp.topic}[{tp.partition}] on"
+                ) from None
+        return out
 
     def earliest_offsets(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """The log start offset of each of `partitions` (a partition that cannot be read is

@@ -88,6 +88,7 @@ class GroupSync:
             (t.source, p) for t in task.topics if t.copied for p in range(t.partitions)
         ]
         wanted = GroupFilter.from_spec(task.spec.options.sync_group_offsets)
+        copies = task.spec.options.copies_records
         groups = [g for g in self.source.group_ids() if wanted.selects(g)]
         committed = {g: self.source.group_offsets(g, partitions) for g in groups}
         committed = {g: offsets for g, offsets in committed.items() if offsets}
@@ -109,7 +110,10 @@ class GroupSync:
                 target_topic = targets[topic]
                 x = translate(chains.get((target_topic, p), []), g)
                 have = on_target.get((target_topic, p))
-                note = _why_not(x, have, active.get(group, 0), group in resets)
+                last = before.get((group, topic, p))
+                if _exact_kept(x, have, g, last):
+                    x = have
+                note = _why_not(x, have, active.get(group, 0), group in resets, copies)
                 if note is None and x is not None and x != have:
                     writes[(target_topic, p)] = x
                 rows.append((topic, p, target_topic, g, x, have, note))
@@ -175,9 +179,25 @@ class GroupSync:
                 log.debug("task %s: %d offset pairs of %s[%d] dropped", self.task.id, dropped, target_topic, p)
 
 
-def _why_not(x: int | None, have: int | None, members: int, reset: bool) -> str | None:
+# Translation needs the pairs a task's own members record as they copy; one that copies
+# nothing (mode metadata, a Connect MirrorCheckpointConnector) has none, and borrows none
+# from another task: that task prunes its pairs to its own groups, so a borrowed pair
+# could be missing for another group and the re-read bound would not hold.
+NO_PAIRS_WITHOUT_COPYING = (
+    "this task copies no records (options.mode: metadata), so it records no offset pairs "
+    "and cannot translate offsets: turn offset sync on for the data task that copies "
+    "these topics (options.sync_group_offsets; Connect: the same keys on its "
+    "MirrorSourceConnector; CKafka: CreateMetaDataAndOffsetSyncDatahubTask)"
+)
+
+
+def _why_not(
+    x: int | None, have: int | None, members: int, reset: bool, copies: bool = True
+) -> str | None:
     """Why a translated offset `x` is not written over the target group's `have`; None
     when it may be."""
+    if x is None and not copies:
+        return NO_PAIRS_WITHOUT_COPYING
     if x is None:
         return (
             "no offset pair at or below the group's offset yet: ksync records them as it "
@@ -194,6 +214,22 @@ def _why_not(x: int | None, have: int | None, members: int, reset: bool) -> str 
             "ask for a reset of this group"
         )
     return None
+
+
+def _exact_kept(x: int | None, have: int | None, g: int, last: GroupOffsetView | None) -> bool:
+    """Whether the target group holds, above the translation `x`, the exact resume point
+    a cutover wrote for this same source offset `g` (`ksync.control.cutover` records it
+    as that partition's translation): it stands, rather than reading as a group ahead
+    that needs a reset. Translations of one source offset never fall (pairs below a
+    selected group's offset are kept), so only a cutover leaves such a record."""
+    return (
+        x is not None
+        and have is not None
+        and x < have
+        and last is not None
+        and last.source_offset == g
+        and last.target_offset == have
+    )
 
 
 def _synced_at(

@@ -1,5 +1,6 @@
-"""`/api/v1/tasks`: create, inspect and delete sync tasks. Every call only writes desired
-state and returns at once; the controller and workers converge to it."""
+"""`/api/v1/tasks`: create, inspect and delete sync tasks. Every call but the cutover (which
+streams its steps while it waits) only writes desired state and returns at once; the
+controller and workers converge to it."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ksync.api.deps import HistorySince, HistoryStep, SettingsDep, StoreDep, TaskListingDep
 from ksync.api.errors import documented
 from ksync.api.schemas import (
+    CutoverStep,
     GroupOffset,
     GroupOffsetList,
     Task,
@@ -22,7 +25,7 @@ from ksync.api.schemas import (
     TaskList,
     TaskMetricHistory,
 )
-from ksync.control import group_offsets, lifecycle
+from ksync.control import cutover, group_offsets, lifecycle
 from ksync.domain.task import TaskView
 from ksync.domain.workers import MemberView
 from ksync.monitoring import history
@@ -238,3 +241,70 @@ def reset_group_offsets(task_id: str, body: GroupResetRequest, store: StoreDep) 
     no active member on the target."""
     group_offsets.reset_group(store, task_id, body.group)
     return task_group_offsets(task_id, store)
+
+
+class CutoverRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(min_length=1, max_length=255, description="The consumer group to move.")
+    dry_run: bool = Field(default=False, description="Only run the checks; write nothing.")
+    timeout_s: float = Field(
+        default=300.0, ge=1.0, le=3600.0, description="How long to wait for the source to drain."
+    )
+
+
+class NdjsonStream(StreamingResponse):
+    """Newline-delimited JSON, one object a line, sent as each is ready."""
+
+    media_type = "application/x-ndjson"
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` put in place: an OpenAPI document has no
+    `$defs` at its root for the `#/$defs/…` references to point at."""
+    defs = schema.pop("$defs", {})
+
+    def put(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return put(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {k: put(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [put(v) for v in node]
+        return node
+
+    return dict(put(schema))
+
+
+def _json_error(status: int) -> dict[str, Any]:
+    """An error answer of a route whose success is not JSON: the error still is."""
+    return {
+        "description": documented(status)[status]["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+
+
+@router.post(
+    "/{task_id}/cutover",
+    response_class=NdjsonStream,
+    responses={
+        200: {
+            "description": "Newline-delimited JSON: one CutoverStep per line, as each happens; "
+            "the last is the result.",
+            "content": {"application/x-ndjson": {"itemSchema": _inlined(CutoverStep.model_json_schema())}},
+        },
+        404: _json_error(404),
+        422: _json_error(422),
+    },
+)
+def cutover_group(task_id: str, body: CutoverRequest, store: StoreDep) -> NdjsonStream:
+    """Move consumer group `group` to the task's target: check, say which producers to
+    stop, wait until the source stands still and its last records and the group's offsets
+    are on the target, then say what to point the consumers at. The answer streams each
+    step as it happens (a bounded wait: `timeout_s`); a dry run only checks and writes
+    nothing. A refusal is the last step's sentence, not an HTTP error, so the checks
+    before it are seen too."""
+    run = cutover.prepare(store, task_id, body.group, dry_run=body.dry_run, timeout_s=body.timeout_s)
+    lines = (CutoverStep.of(e).model_dump_json() + "\n" for e in run.events())
+    return NdjsonStream(lines)

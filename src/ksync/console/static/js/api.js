@@ -53,6 +53,48 @@ export async function api(method, path, body) {
   return data;
 }
 
+/**
+ * POST `body` and call `onLine` with each line of a newline-delimited JSON answer as it
+ * arrives (the cutover streams its steps); rejects with ApiError like `api`. `signal`
+ * aborts it (the server stops at its next step).
+ */
+export async function postStream(path, body, onLine, signal) {
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { accept: "application/x-ndjson", "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal,
+    });
+  } catch (exc) {
+    throw new ApiError(0, "network", `the ksync server did not answer (${exc.message})`);
+  }
+  if (response.status === 401 && AUTH_ON()) window.location.assign("/login");
+  if (!response.ok) {
+    let err = null;
+    try {
+      err = (await response.json()).error;
+    } catch {
+      err = null;
+    }
+    throw new ApiError(response.status, (err && err.code) || `http_${response.status}`, (err && err.message) || `${response.status} ${response.statusText || "error"}`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let rest = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    rest += decoder.decode(value || new Uint8Array(), { stream: !done });
+    const lines = rest.split("\n");
+    rest = lines.pop();
+    for (const line of lines) if (line.trim()) onLine(JSON.parse(line));
+    if (done) break;
+  }
+  if (rest.trim()) onLine(JSON.parse(rest));
+}
+
 export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body);
 export const patch = (path, body) => api("PATCH", path, body);
