@@ -107,6 +107,24 @@ _ANSWER = {
 }
 
 
+# Whole-body examples, sent by the examples phase every run: a registration whose
+# BrokerAddress the hooks point at a test broker. Left to generation, whether any
+# registration reached Kafka was chance (a fresh-clone run once generated none).
+EXAMPLES: dict[str, Schema] = {
+    "CreateConnectResource": {
+        "ResourceName": "fuzz-example", "Type": "KAFKA",
+        "KafkaConnectParam": {"SelfBuilt": True, "BrokerAddress": "127.0.0.1:9092"},
+    },
+}
+
+
+def _media(action: str) -> Schema:
+    media: Schema = {"schema": ACTION_PARAMS[action]}
+    if action in EXAMPLES:
+        media["example"] = EXAMPLES[action]
+    return media
+
+
 def document(actions: list[str]) -> Schema:
     """The OpenAPI 3.0 document of `actions` (the endpoint's list: each must be described)."""
     missing = sorted(set(actions) - set(ACTION_PARAMS))
@@ -118,7 +136,7 @@ def document(actions: list[str]) -> Schema:
             PREFIX + action: {
                 "post": {
                     "operationId": action,
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": ACTION_PARAMS[action]}}},
+                    "requestBody": {"required": True, "content": {"application/json": _media(action)}},
                     "responses": _ANSWER,
                 }
             }

@@ -229,6 +229,10 @@ def native_run(
         task_id = r.json()["id"]
         # Read here, with a generous timeout: schemathesis gives a schema URL 10 s.
         spec = c.get("/openapi.json").json()
+    # The examples phase sends this every run: a registration the hooks point at a test
+    # broker with the fuzz's user (generated bodies reached Kafka only by chance).
+    register_body = spec["paths"]["/api/v1/instances"]["post"]["requestBody"]["content"]["application/json"]
+    register_body["example"] = {"name": "fuzz-example", "bootstrap_servers": "127.0.0.1:9092"}
     folder.mkdir()
     schema_file = folder / "native.json"
     schema_file.write_text(json.dumps(spec))
@@ -267,6 +271,13 @@ def compat_run(
     assert "/connectors/{name}/config" in connect_paths, sorted(spec["paths"])
     folder.mkdir()
     schema_file = folder / "connect-and-tencent.json"
+    # The examples phase sends this every run: a connector whose cluster addresses the
+    # hooks point at the test brokers (generated configs reached them only by chance).
+    example = {"name": "fuzz-example", "config": {
+        **config, "source.cluster.bootstrap.servers": "127.0.0.1:9092",
+        "target.cluster.bootstrap.servers": "127.0.0.1:9093",
+    }}
+    connect_paths["/connectors"]["post"]["requestBody"]["content"]["application/json"]["example"] = example
     schema = {**spec, "paths": {**connect_paths, **tencent_openapi.document(list(ACTIONS))["paths"]}}
     schema_file.write_text(json.dumps(schema))
     env = fuzz_env(
