@@ -5,7 +5,9 @@ Options are validated once, here, into `Settings`; a bad one exits 2 naming the 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -229,8 +231,16 @@ def server(
         max_members=max_members,
     )
     configure_logging(log_level)
-    try:
+    with _refusal_exits_2():
         run_server(settings)
+
+
+@contextlib.contextmanager
+def _refusal_exits_2() -> Iterator[None]:
+    """A ValueError from starting a process (a wrong secret key, a bad store) is the
+    user's to fix: its sentence on stderr and exit status 2, no traceback."""
+    try:
+        yield
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -269,11 +279,8 @@ def worker(
         max_members=max_members,
     )
     configure_logging(log_level)
-    try:
+    with _refusal_exits_2():
         run_worker(settings)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def rotate_secret_key(
@@ -299,11 +306,8 @@ def rotate_secret_key(
         secret_key_file=secret_key_file,
         secret_key=secret_key_from_env(),
     )
-    try:
+    with _refusal_exits_2():
         typer.echo(rotate(settings, new_secret_key_file))
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 def demo(
