@@ -370,6 +370,14 @@ export function mountWizard(view, ctx) {
     sameCluster.textContent = `Source and target are the same Kafka cluster (${src ? src.cluster_id : ""}): set a prefix so that topics are not synced onto themselves.`;
 
     const { matched } = selection();
+    // Every render keeps each "name it" field as the same element (its value, caret and
+    // any typing under way): a render that replaced the field someone was typing into,
+    // fired by a poll or a debounce, dropped what was typed.
+    const fields = new Map([...targetPreview.querySelectorAll("input.map-name")].map((el) => [el.dataset.source, el]));
+    // Taking a field out of the page blurs it: note the one being typed in (before it is
+    // taken out, when the page still knows) to focus it again.
+    const typing = document.activeElement && document.activeElement.classList.contains("map-name") ? document.activeElement : null;
+    const typingAt = typing ? [typing.dataset.source, typing.selectionStart, typing.selectionEnd] : null;
     clear(targetPreview);
     if (!dst) {
       targetPreview.append(h("p", { class: "muted" }, "Choose the target instance."));
@@ -380,9 +388,6 @@ export function mountWizard(view, ctx) {
       targetPreview.append(h("p", { class: "muted" }, "No topic is selected right now."));
       return;
     }
-    // Re-rendering replaces the "name it" fields: keep the one being typed in focused.
-    const typing = document.activeElement && document.activeElement.classList.contains("map-name") ? document.activeElement : null;
-    const typingAt = typing ? [typing.dataset.source, typing.selectionStart, typing.selectionEnd] : null;
     clear(targetNames).append(...[...(state.dstTopics ? state.dstTopics.keys() : [])].sort().map((t) => h("option", { value: t })));
     const srcBy = new Map((state.srcTopics || []).map((t) => [t.name, t]));
     const sharing = new Map(); // target topic -> the selected source topics going to it
@@ -404,7 +409,9 @@ export function mountWizard(view, ctx) {
         what = h("span", { class: "error-text" }, `exists with ${existing.partitions} partitions, fewer than the source's ${s.partitions}: the task will fail unless partitions are added`);
       else what = h("span", {}, `exists (${existing.partitions} partitions): records are added to it`);
       if (others.length && !keepPartition.checked) what = h("span", {}, what, h("span", { class: "muted" }, ` · merged with ${others.join(", ")}, spread by key`));
-      const rename = h("input", {
+      const kept = fields.get(n);
+      if (kept) kept.placeholder = prefixName(n);
+      const rename = kept || h("input", {
         type: "text",
         class: "mono map-name",
         list: "target-topic-names",
