@@ -375,9 +375,9 @@ export function mountWizard(view, ctx) {
     // fired by a poll or a debounce, dropped what was typed.
     const fields = new Map([...targetPreview.querySelectorAll("input.map-name")].map((el) => [el.dataset.source, el]));
     // Taking a field out of the page blurs it: note the one being typed in (before it is
-    // taken out, when the page still knows) to focus it again.
+    // taken out, when the page still knows) to focus it again once it is back.
     const typing = document.activeElement && document.activeElement.classList.contains("map-name") ? document.activeElement : null;
-    const typingAt = typing ? [typing.dataset.source, typing.selectionStart, typing.selectionEnd] : null;
+    const caret = typing ? [typing.selectionStart, typing.selectionEnd] : null;
     clear(targetPreview);
     if (!dst) {
       targetPreview.append(h("p", { class: "muted" }, "Choose the target instance."));
@@ -450,12 +450,9 @@ export function mountWizard(view, ctx) {
           : " and the target cluster's default configs (topic configs are not synced).",
       ),
     );
-    if (typingAt) {
-      const again = [...targetPreview.querySelectorAll("input.map-name")].find((el) => el.dataset.source === typingAt[0]);
-      if (again) {
-        again.focus();
-        again.setSelectionRange(typingAt[1], typingAt[2]);
-      }
+    if (typing && typing.isConnected) {
+      typing.focus();
+      typing.setSelectionRange(caret[0], caret[1]);
     }
   };
 
