@@ -81,6 +81,16 @@ def test_a_task_that_copies_nothing_says_why_it_never_translates() -> None:
     assert _why_not(120, 100, 0, False, copies=False) is None
 
 
+def test_a_translation_waits_until_the_copy_has_passed_the_group() -> None:
+    """Pairs that end short of the group's offset would send a failover back to where
+    the copy stands: the note says so and nothing is written."""
+    assert "copied up to source offset 2001, short of the group's offset" in (
+        _why_not(2002, None, 0, False, short_of=2001) or ""
+    )
+    assert "copied nothing yet" in (_why_not(2002, None, 0, False, short_of=-1) or "")
+    assert _why_not(6000, None, 0, False, short_of=None) is None
+
+
 def test_an_exact_resume_point_a_cutover_wrote_stands() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,9 +7,12 @@ The controller runs `GroupSync.run` every `interval_s` on its job pool. A pass
 2. reads each selected group's committed offsets on the task's copied topics;
 3. translates each with the offset pairs members recorded (`offset_translation`);
 4. writes the translations to the same group on the target, for the target topic names,
-   only while that group has no active member there (a running consumer owns its
-   offsets), and only forward: a translation below what the target group committed is
-   written only after the user asked for a reset of that group;
+   only once the task's committed progress on the partition has reached the group's
+   offset (before that, the pairs end short of it and the translation would make a
+   failover re-read everything still to be copied, far past the bound), only while that
+   group has no active member there (a running consumer owns its offsets), and only
+   forward: a translation below what the target group committed is written only after
+   the user asked for a reset of that group;
 5. records what it saw per group and partition (the API's `group-offsets`), and drops
    the pairs no selected group needs any more: those superseded by a later copy, and
    those below the lowest selected group's offset or the source's log start.
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ksync.domain.group_offsets import GroupOffsetView
-from ksync.domain.groups import task_of_group
+from ksync.domain.groups import group_id, task_of_group
 from ksync.domain.task import TaskView
 from ksync.kafka.admin import InstanceAdmin
 from ksync.patterns import NameSelection
@@ -92,6 +95,8 @@ class GroupSync:
         groups = [g for g in self.source.group_ids() if wanted.selects(g)]
         committed = {g: self.source.group_offsets(g, partitions) for g in groups}
         committed = {g: offsets for g, offsets in committed.items() if offsets}
+        # What the task has copied: its own group's commits on the source (its progress).
+        progress = self.source.group_offsets(group_id(task.id), partitions) if copies else {}
         recorded = self.store.offsets.pairs(task.id)
         chains = {key: chain(pairs) for key, pairs in recorded.items()}
         active = self.target.active_members(sorted(committed))
@@ -113,7 +118,15 @@ class GroupSync:
                 last = before.get((group, topic, p))
                 if _exact_kept(x, have, g, last):
                     x = have
-                note = _why_not(x, have, active.get(group, 0), group in resets, copies)
+                copied = progress.get((topic, p), -1)
+                note = _why_not(
+                    x,
+                    have,
+                    active.get(group, 0),
+                    group in resets,
+                    copies,
+                    short_of=copied if copies and copied < g else None,
+                )
                 if note is None and x is not None and x != have:
                     writes[(target_topic, p)] = x
                 rows.append((topic, p, target_topic, g, x, have, note))
@@ -192,16 +205,29 @@ NO_PAIRS_WITHOUT_COPYING = (
 
 
 def _why_not(
-    x: int | None, have: int | None, members: int, reset: bool, copies: bool = True
+    x: int | None,
+    have: int | None,
+    members: int,
+    reset: bool,
+    copies: bool = True,
+    short_of: int | None = None,
 ) -> str | None:
     """Why a translated offset `x` is not written over the target group's `have`; None
-    when it may be."""
+    when it may be. `short_of`: the task's committed progress on the partition when it
+    is below the group's offset (-1: none committed yet)."""
     if x is None and not copies:
         return NO_PAIRS_WITHOUT_COPYING
     if x is None:
         return (
             "no offset pair at or below the group's offset yet: ksync records them as it "
             "copies, so the group is synced once its position has been copied"
+        )
+    if short_of is not None:
+        copied = "nothing yet" if short_of < 0 else f"up to source offset {short_of}"
+        return (
+            f"the task has copied {copied}, short of the group's offset: its translation "
+            "is written once the copy has passed it, so that a failover re-reads at most "
+            "the stated bound"
         )
     if members:
         return (

@@ -25,7 +25,9 @@ Bound. Between two kept pairs of a partition lie at most `MARK_SPACING - 1` sour
 offsets of unmarked run starts plus one run (at most a batch); so a consumer that fails
 over re-reads at most `reread_bound(batch_size)` records of a partition, for a group at
 the head as for one far behind, as long as the pairs below its offset are kept (`prune`
-drops only those below the lowest selected group and below the source's log start).
+drops only those below the lowest selected group and below the source's log start) and
+the copy has passed its offset (`group_sync` writes a translation only then: before,
+the last pair may lie thousands of records below it).
 """
 
 from __future__ import annotations
